@@ -1,0 +1,204 @@
+//! Errors, one enum per operation.
+//!
+//! Per-record problems are split by whose fault they are, because that decides the outcome:
+//! a [`MessageFault`] can never succeed and is rejected to the dead-letter queue, a
+//! [`ServiceFault`] is ours and is retried. Errors that concern a whole operation (parsing the
+//! Lambda event, building the configuration, previewing a template) have their own enums.
+
+use thiserror::Error;
+
+use crate::decision::Reason;
+
+/// The Lambda event as a whole could not be read. Hosts fail the invocation, so every record of
+/// the batch is retried; nothing is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EventError {
+    /// Not the JSON of a Lambda SQS event.
+    #[error("the event is not a Lambda SQS event (line {line}, column {column}): {message}")]
+    Json {
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What serde_json reported.
+        message: String,
+    },
+    /// A record without a message id cannot be acknowledged or reported as failed.
+    #[error("record {index} has an empty messageId; the batch cannot be reported on safely")]
+    EmptyMessageId {
+        /// 0-based position of the record in the batch.
+        index: usize,
+    },
+}
+
+/// The configuration is unusable. Raised once at start-up, naming the variable or routes-file
+/// field to fix; never per record.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// A required setting is absent.
+    #[error("{name} is not set: {hint}")]
+    Missing {
+        /// The environment variable or routes-file field.
+        name: String,
+        /// What it should hold.
+        hint: &'static str,
+    },
+    /// A setting holds something unusable.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The environment variable or routes-file field.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The routes file is not valid JSON of the documented shape.
+    #[error("the routes file is invalid (line {line}, column {column}): {message}")]
+    RoutesFile {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What serde_json reported.
+        message: String,
+    },
+}
+
+/// What the message itself did wrong. It will never succeed: reject it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MessageFault {
+    /// The body (or an SNS `Message`) is not JSON, or the event is not a JSON object.
+    #[error("malformed body: {0}")]
+    MalformedBody(String),
+    /// No route matches the event type and there is no default (`*`) route.
+    #[error("no route for event type {event_type:?}")]
+    NoRoute {
+        /// The event type found, if any.
+        event_type: Option<String>,
+    },
+    /// The recipient field is missing, null or empty.
+    #[error("no recipient: {fields} is missing, null or empty")]
+    MissingRecipient {
+        /// The field path(s) that were tried.
+        fields: String,
+    },
+    /// The recipient is not a deliverable address, or there are too many.
+    #[error("invalid recipient: {0}")]
+    InvalidRecipient(String),
+    /// SES refused the message for good.
+    #[error("SES rejected the message: {code}: {message}")]
+    SesRejected {
+        /// The SES error code, e.g. `MessageRejected`.
+        code: String,
+        /// The SES error message.
+        message: String,
+    },
+}
+
+impl MessageFault {
+    /// The reason code reported for this fault.
+    #[must_use]
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::MalformedBody(_) => Reason::MalformedBody,
+            Self::NoRoute { .. } => Reason::NoRoute,
+            Self::MissingRecipient { .. } => Reason::MissingRecipient,
+            Self::InvalidRecipient(_) => Reason::InvalidRecipient,
+            Self::SesRejected { .. } => Reason::SesRejected,
+        }
+    }
+}
+
+/// What our side did wrong, or could not do right now. Retry it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ServiceFault {
+    /// The route's template is not among the loaded templates.
+    #[error("template {name:?} is not loaded")]
+    TemplateMissing {
+        /// The template path.
+        name: String,
+    },
+    /// The template does not compile or failed to render (undefined variable, limits).
+    #[error("{0}")]
+    Template(TemplateFault),
+    /// SES throttled us (rate or daily quota).
+    #[error("SES throttled the send: {0}")]
+    Throttled(String),
+    /// A transient failure: 5xx, timeout, network, or an unknown SES error.
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// Our SES account or sender identity is not ready (sending paused, MAIL FROM unverified).
+    #[error("sender not ready: {0}")]
+    SenderNotReady(String),
+    /// An earlier record of the same FIFO message group failed in this batch.
+    #[error("an earlier message of FIFO group {group:?} failed in this batch")]
+    GroupBlocked {
+        /// The message group id.
+        group: String,
+    },
+    /// The invocation ran out of time before this record was sent.
+    #[error("the invocation deadline came before this record was sent")]
+    Deadline,
+    /// Another invocation holds this email's idempotency key.
+    #[error("another invocation is sending this email")]
+    InProgressElsewhere,
+}
+
+impl ServiceFault {
+    /// The reason code reported for this fault.
+    #[must_use]
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::TemplateMissing { .. } => Reason::TemplateMissing,
+            Self::Template(_) => Reason::TemplateError,
+            Self::Throttled(_) => Reason::Throttled,
+            Self::Transient(_) => Reason::Transient,
+            Self::SenderNotReady(_) => Reason::SenderNotReady,
+            Self::GroupBlocked { .. } => Reason::GroupBlocked,
+            Self::Deadline => Reason::Deadline,
+            Self::InProgressElsewhere => Reason::InProgress,
+        }
+    }
+}
+
+/// A template failed to compile or render, with its location when known.
+#[derive(Debug, Clone, PartialEq, Eq, Error, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[error("{}", self.describe())]
+pub struct TemplateFault {
+    /// A stable name for the kind of problem: `syntax`, `undefined`, `limit`, `not_found`, `render`.
+    pub kind: &'static str,
+    /// What went wrong, without the location.
+    pub message: String,
+    /// The template the problem is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// 1-based line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// The offending source line, for display.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_line: Option<String>,
+}
+
+impl TemplateFault {
+    fn describe(&self) -> String {
+        let mut text = String::new();
+        if let Some(template) = &self.template {
+            text.push_str(template);
+            if let Some(line) = self.line {
+                text.push(':');
+                text.push_str(&line.to_string());
+                if let Some(column) = self.column {
+                    text.push(':');
+                    text.push_str(&column.to_string());
+                }
+            }
+            text.push_str(": ");
+        }
+        text.push_str(&self.message);
+        text
+    }
+}

@@ -1,0 +1,305 @@
+//! Filters a template author needs for transactional mail, beyond minijinja's built-ins.
+//!
+//! * `money`: `{{ total_price | money(currency) }}` → `$1,234.50`, `€12.50`, `¥1,200`,
+//!   `12.50 CHF`. Takes decimal strings (as Shopify sends them), numbers, or a Shopify money
+//!   object (`{{ line.price_set.presentment_money | money }}`). Rounds half away from zero to
+//!   the currency's minor units, using decimal arithmetic, never floats.
+//! * `date` / `datetime`: `{{ enrolledAt | date }}` → `23 November 2026`;
+//!   `{{ enrolledAt | datetime }}` → `23 November 2026, 10:00 UTC`. Named formats `short`
+//!   (`2026-11-23`), `medium` (`23 Nov 2026`), `long` (the default) and `full`
+//!   (`Monday, 23 November 2026`), or a `time` format description such as
+//!   `"[day]/[month]/[year]"`. Takes RFC 3339 strings, `YYYY-MM-DD`, or Unix seconds or
+//!   milliseconds; times keep the offset they were given in (the core carries no time-zone
+//!   database).
+
+use minijinja::value::ValueKind;
+use minijinja::{Environment, Error, ErrorKind, Value};
+use time::format_description::{self, BorrowedFormatItem};
+use time::macros::format_description as fd;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+pub(crate) fn register(env: &mut Environment<'_>) {
+    env.add_filter("money", money);
+    env.add_filter("date", date);
+    env.add_filter("datetime", datetime);
+}
+
+/// (ISO code, symbol, symbol goes after the amount, minor units)
+const CURRENCIES: &[(&str, &str, bool, u32)] = &[
+    ("USD", "$", false, 2),
+    ("EUR", "€", false, 2),
+    ("GBP", "£", false, 2),
+    ("JPY", "¥", false, 0),
+    ("CAD", "CA$", false, 2),
+    ("AUD", "A$", false, 2),
+    ("NZD", "NZ$", false, 2),
+    ("CHF", "CHF ", false, 2),
+    ("CNY", "CN¥", false, 2),
+    ("HKD", "HK$", false, 2),
+    ("SGD", "S$", false, 2),
+    ("INR", "₹", false, 2),
+    ("BRL", "R$", false, 2),
+    ("MXN", "MX$", false, 2),
+    ("KRW", "₩", false, 0),
+    ("ZAR", "R", false, 2),
+    ("SEK", " kr", true, 2),
+    ("NOK", " kr", true, 2),
+    ("DKK", " kr.", true, 2),
+    ("PLN", " zł", true, 2),
+    ("CZK", " Kč", true, 2),
+    ("HUF", " Ft", true, 2),
+    ("ISK", " kr", true, 0),
+    ("CLP", "CLP$", false, 0),
+    ("TWD", "NT$", false, 2),
+    ("KWD", " KWD", true, 3),
+    ("BHD", " BHD", true, 3),
+];
+
+fn money(amount: Value, currency: Option<String>) -> Result<String, Error> {
+    let (amount_text, object_currency) = match amount.kind() {
+        ValueKind::Map => (
+            amount.get_attr("amount").ok().map(|a| a.to_string()).unwrap_or_default(),
+            amount.get_attr("currency_code").ok().and_then(|c| c.as_str().map(str::to_owned)),
+        ),
+        ValueKind::String | ValueKind::Number => (amount.to_string(), None),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("money needs a decimal amount, got {}", amount.kind()),
+            ));
+        }
+    };
+    let code = currency.or(object_currency).unwrap_or_default().trim().to_ascii_uppercase();
+    let known = CURRENCIES.iter().find(|(iso, ..)| *iso == code);
+    let minor_units = known.map_or(2, |(.., units)| *units);
+    let number = format_decimal(&amount_text, minor_units).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("money: {amount_text:?} is not a decimal amount"),
+        )
+    })?;
+    let (negative, digits) = match number.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", number.as_str()),
+    };
+    Ok(match known {
+        Some((_, symbol, true, _)) => format!("{negative}{digits}{symbol}"),
+        Some((_, symbol, false, _)) => format!("{negative}{symbol}{digits}"),
+        None if code.is_empty() => number,
+        None => format!("{number} {code}"),
+    })
+}
+
+/// `"1234.5"` with 2 minor units → `"1,234.50"`. Decimal arithmetic on the digits.
+fn format_decimal(text: &str, minor_units: u32) -> Option<String> {
+    let text = text.trim();
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || whole.len() > 30
+    {
+        return None;
+    }
+    let units = minor_units as usize;
+    // All digits as one integer scaled to minor units, rounding on the first dropped digit.
+    let mut digits: Vec<u8> = whole.bytes().map(|b| b - b'0').collect();
+    let mut kept_fraction: Vec<u8> = fraction.bytes().map(|b| b - b'0').collect();
+    let round_up = kept_fraction.get(units).is_some_and(|d| *d >= 5);
+    kept_fraction.resize(units, 0);
+    digits.extend(kept_fraction);
+    if round_up {
+        let mut carry = true;
+        for digit in digits.iter_mut().rev() {
+            if !carry {
+                break;
+            }
+            *digit += 1;
+            carry = *digit == 10;
+            if carry {
+                *digit = 0;
+            }
+        }
+        if carry {
+            digits.insert(0, 1);
+        }
+    }
+    let split = digits.len().saturating_sub(units);
+    let (whole_digits, minor_digits) = digits.split_at(split);
+    let whole_text: String = whole_digits.iter().map(|d| char::from(b'0' + d)).collect();
+    let whole_text = whole_text.trim_start_matches('0');
+    let whole_text = if whole_text.is_empty() { "0" } else { whole_text };
+    let mut grouped = String::with_capacity(whole_text.len() + whole_text.len() / 3);
+    for (index, c) in whole_text.chars().enumerate() {
+        if index > 0 && (whole_text.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let is_zero = digits.iter().all(|d| *d == 0);
+    let mut out = String::new();
+    if negative && !is_zero {
+        out.push('-');
+    }
+    out.push_str(&grouped);
+    if units > 0 {
+        out.push('.');
+        out.extend(minor_digits.iter().map(|d| char::from(b'0' + d)));
+    }
+    Some(out)
+}
+
+const SHORT: &[BorrowedFormatItem<'_>] = fd!("[year]-[month]-[day]");
+const MEDIUM: &[BorrowedFormatItem<'_>] = fd!("[day padding:none] [month repr:short] [year]");
+const LONG: &[BorrowedFormatItem<'_>] = fd!("[day padding:none] [month repr:long] [year]");
+const FULL: &[BorrowedFormatItem<'_>] =
+    fd!("[weekday], [day padding:none] [month repr:long] [year]");
+const TIME: &[BorrowedFormatItem<'_>] = fd!("[hour]:[minute]");
+
+fn date(value: Value, format: Option<String>) -> Result<String, Error> {
+    let moment = to_datetime(&value)?;
+    format_with(moment, format.as_deref().unwrap_or("long"), false)
+}
+
+fn datetime(value: Value, format: Option<String>) -> Result<String, Error> {
+    let moment = to_datetime(&value)?;
+    format_with(moment, format.as_deref().unwrap_or("long"), true)
+}
+
+fn format_with(moment: OffsetDateTime, format: &str, with_time: bool) -> Result<String, Error> {
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::InvalidOperation, format!("date format {format:?}: {e}"))
+    };
+    let named = match format {
+        "short" => Some(SHORT),
+        "medium" => Some(MEDIUM),
+        "long" => Some(LONG),
+        "full" => Some(FULL),
+        _ => None,
+    };
+    let mut text = match named {
+        Some(items) => moment.format(items).map_err(|e| bad(&e))?,
+        None => {
+            let items = format_description::parse_borrowed::<2>(format).map_err(|e| bad(&e))?;
+            return moment.format(&items).map_err(|e| bad(&e));
+        }
+    };
+    if with_time {
+        let clock = moment.format(TIME).map_err(|e| bad(&e))?;
+        text.push_str(", ");
+        text.push_str(&clock);
+        text.push(' ');
+        text.push_str(&offset_name(moment.offset()));
+    }
+    Ok(text)
+}
+
+fn offset_name(offset: UtcOffset) -> String {
+    if offset.is_utc() {
+        return "UTC".to_owned();
+    }
+    let (hours, minutes, _) = offset.as_hms();
+    let sign = if offset.is_negative() { '-' } else { '+' };
+    format!("UTC{sign}{:02}:{:02}", hours.unsigned_abs(), minutes.unsigned_abs())
+}
+
+fn to_datetime(value: &Value) -> Result<OffsetDateTime, Error> {
+    let invalid = || {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("date needs an RFC 3339 time, a YYYY-MM-DD date or a Unix time, got {value}"),
+        )
+    };
+    if let Some(text) = value.as_str() {
+        let text = text.trim();
+        if let Ok(moment) =
+            OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        {
+            return Ok(moment);
+        }
+        return Date::parse(text, SHORT)
+            .map(|day| day.midnight().assume_utc())
+            .map_err(|_| invalid());
+    }
+    if value.kind() == ValueKind::Number {
+        let seconds = f64::try_from(value.clone()).map_err(|_| invalid())?;
+        // Shopify and JavaScript use milliseconds; anything past the year 5138 in seconds is
+        // certainly milliseconds.
+        let seconds = if seconds.abs() > 1e11 { seconds / 1000.0 } else { seconds };
+        if !seconds.is_finite() {
+            return Err(invalid());
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let nanos = (seconds * 1e9) as i128;
+        return OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid());
+    }
+    Err(invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(source: &str, ctx: Value) -> Result<String, Error> {
+        let mut env = Environment::new();
+        register(&mut env);
+        env.render_str(source, ctx)
+    }
+
+    #[test]
+    fn money_formats_common_currencies_without_floats() {
+        let cases = [
+            ("1234.5", "USD", "$1,234.50"),
+            ("12.005", "EUR", "€12.01"),
+            ("1200", "JPY", "¥1,200"),
+            ("99.999", "GBP", "£100.00"),
+            ("-5", "usd", "-$5.00"),
+            ("1500.25", "SEK", "1,500.25 kr"),
+            ("10", "XTS", "10.00 XTS"),
+            ("0.004", "USD", "$0.00"),
+            ("123456789012345678.91", "USD", "$123,456,789,012,345,678.91"),
+        ];
+        for (amount, currency, expected) in cases {
+            assert_eq!(money(Value::from(amount), Some(currency.into())).unwrap(), expected);
+        }
+        assert_eq!(money(Value::from(19.9), Some("USD".into())).unwrap(), "$19.90");
+        assert!(money(Value::from("ten"), Some("USD".into())).is_err());
+        assert!(money(Value::from("1e5"), None).is_err());
+    }
+
+    #[test]
+    fn money_reads_shopify_money_objects() {
+        let out = render(
+            "{{ price_set.presentment_money | money }}",
+            minijinja::context! { price_set => minijinja::context! {
+                presentment_money => minijinja::context! { amount => "10.50", currency_code => "CAD" }
+            }},
+        )
+        .unwrap();
+        assert_eq!(out, "CA$10.50");
+    }
+
+    #[test]
+    fn dates_in_named_and_custom_formats() {
+        let ctx = minijinja::context! {
+            at => "2026-11-23T10:05:00Z", day => "2026-11-23", ms => 1_795_428_000_000_i64,
+            local => "2026-11-23T10:05:00-05:00",
+        };
+        assert_eq!(render("{{ at | date }}", ctx.clone()).unwrap(), "23 November 2026");
+        assert_eq!(render("{{ day | date('short') }}", ctx.clone()).unwrap(), "2026-11-23");
+        assert_eq!(render("{{ ms | date('medium') }}", ctx.clone()).unwrap(), "23 Nov 2026");
+        assert_eq!(render("{{ at | date('full') }}", ctx.clone()).unwrap(), "Monday, 23 November 2026");
+        assert_eq!(render("{{ at | datetime }}", ctx.clone()).unwrap(), "23 November 2026, 10:05 UTC");
+        assert_eq!(
+            render("{{ local | datetime }}", ctx.clone()).unwrap(),
+            "23 November 2026, 10:05 UTC-05:00"
+        );
+        assert_eq!(render("{{ at | date('[day]/[month]') }}", ctx.clone()).unwrap(), "23/11");
+        assert!(render("{{ 'soon' | date }}", ctx.clone()).is_err());
+        assert!(render("{{ at | date('[nonsense]') }}", ctx).is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! Idempotency keys: the same event for the same route always gives the same key.
+//!
+//! SES has no idempotency token, and the same event reaches the queue more than once: SQS
+//! redelivers, and SNS, EventBridge and Shopify retry, which gives a new SQS message id. So the
+//! key never uses the SQS message id. It is derived from the first identity the event has, in
+//! this order:
+//!
+//! 1. `X-Shopify-Event-Id` of a Shopify webhook (Shopify's documented de-duplication key),
+//! 2. the event's own `eventId`,
+//! 3. the EventBridge event `id`,
+//! 4. the SNS `MessageId`,
+//! 5. the event's own `id`,
+//! 6. otherwise a SHA-256 of the event's canonical JSON (keys sorted) and its type.
+//!
+//! The key is `hex(SHA-256("mailroom/v1", route, source, identity))`, truncated to 32 hex
+//! digits (128 bits), so different routes for one event get different keys.
+
+use minijinja::Value;
+use sha2::{Digest, Sha256};
+
+use crate::envelope::{Unwrapped, string_at};
+
+/// Which identity a key was derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeySource {
+    /// `X-Shopify-Event-Id`.
+    ShopifyEventId,
+    /// The event's `eventId`.
+    EventId,
+    /// The EventBridge `id`.
+    EventbridgeId,
+    /// The SNS `MessageId`.
+    SnsMessageId,
+    /// The event's `id`.
+    Id,
+    /// The event's content.
+    ContentHash,
+}
+
+impl KeySource {
+    fn label(self) -> &'static str {
+        match self {
+            Self::ShopifyEventId => "shopify-event-id",
+            Self::EventId => "event-id",
+            Self::EventbridgeId => "eventbridge-id",
+            Self::SnsMessageId => "sns-message-id",
+            Self::Id => "id",
+            Self::ContentHash => "content-hash",
+        }
+    }
+}
+
+/// The idempotency key of `unwrapped` for `route`, and where it came from.
+#[must_use]
+pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
+    let ids = &unwrapped.ids;
+    let found = ids
+        .shopify_event_id
+        .clone()
+        .map(|id| (id, KeySource::ShopifyEventId))
+        .or_else(|| string_at(&unwrapped.event, "eventId").map(|id| (id, KeySource::EventId)))
+        .or_else(|| ids.eventbridge_id.clone().map(|id| (id, KeySource::EventbridgeId)))
+        .or_else(|| ids.sns_message_id.clone().map(|id| (id, KeySource::SnsMessageId)))
+        .or_else(|| string_at(&unwrapped.event, "id").map(|id| (id, KeySource::Id)));
+    let (identity, source) = match found {
+        Some(found) => found,
+        None => (content_identity(&unwrapped.event, unwrapped.event_type.as_deref()), KeySource::ContentHash),
+    };
+    let mut hasher = Sha256::new();
+    for part in ["mailroom/v1", route, source.label(), &identity] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    (hex_prefix(&hasher.finalize(), 16), source)
+}
+
+/// The event's canonical JSON: minijinja maps iterate in key order, so serialising one gives
+/// the same bytes for the same content whatever order the producer wrote the keys in.
+fn content_identity(event: &Value, event_type: Option<&str>) -> String {
+    let json = serde_json::to_string(event).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(event_type.unwrap_or("").as_bytes());
+    hasher.update([0]);
+    hasher.update(json.as_bytes());
+    hex_prefix(&hasher.finalize(), 32)
+}
+
+fn hex_prefix(bytes: &[u8], count: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(count * 2);
+    for byte in bytes.iter().take(count) {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
+}

@@ -1,0 +1,119 @@
+//! What happened when the host tried to send, and what that means for the record.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MessageFault, ServiceFault};
+
+/// The result of one send attempt, as the host observed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum SendOutcome {
+    /// SES (or the outbox) accepted the email.
+    #[serde(rename_all = "camelCase")]
+    Accepted {
+        /// The provider's message id.
+        message_id: String,
+    },
+    /// The idempotency store says this email was already sent by an earlier delivery.
+    #[serde(rename_all = "camelCase")]
+    AlreadySent {
+        /// The provider's message id from the first send, when recorded.
+        #[serde(default)]
+        message_id: Option<String>,
+    },
+    /// Another invocation holds the idempotency key right now.
+    InProgressElsewhere,
+    /// The send failed.
+    Failed(SendFailure),
+}
+
+/// A failed send, described by what SES (or the network) said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendFailure {
+    /// The SES error code (`TooManyRequestsException`, `MessageRejected`, ...), or `timeout`,
+    /// `network` for failures that never got an answer.
+    pub code: String,
+    /// The error message.
+    #[serde(default)]
+    pub message: String,
+    /// The HTTP status, when there was a response.
+    #[serde(default)]
+    pub http_status: Option<u16>,
+}
+
+impl SendFailure {
+    /// A failure with a code and message.
+    #[must_use]
+    pub fn new(code: impl Into<String>, message: impl Into<String>, http_status: Option<u16>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            http_status,
+        }
+    }
+
+    /// Whose fault it is, by the SES error tables: the message's (reject) or ours (retry).
+    ///
+    /// Anything unrecognised is treated as transient: retrying costs a little, while rejecting
+    /// a good message would lose it, and the queue's redrive policy bounds the retries.
+    pub fn classify(&self) -> Result<ServiceFault, MessageFault> {
+        let code = self.code.trim_end_matches("Exception");
+        let detail = || format!("{}: {}", self.code, self.message);
+        match code {
+            "TooManyRequests" | "Throttling" | "LimitExceeded" | "SlowDown"
+            | "RequestLimitExceeded" => Ok(ServiceFault::Throttled(detail())),
+            "SendingPaused" | "MailFromDomainNotVerified" => Ok(ServiceFault::SenderNotReady(detail())),
+            "MessageRejected" | "BadRequest" | "AccountSuspended" | "NotFound" => {
+                Err(MessageFault::SesRejected {
+                    code: self.code.clone(),
+                    message: self.message.clone(),
+                })
+            }
+            _ if self.message.contains("Maximum sending rate exceeded")
+                || self.http_status == Some(429) =>
+            {
+                Ok(ServiceFault::Throttled(detail()))
+            }
+            _ => Ok(ServiceFault::Transient(detail())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Reason;
+
+    fn reason_of(code: &str, status: Option<u16>) -> (bool, Reason) {
+        match SendFailure::new(code, "", status).classify() {
+            Ok(fault) => (true, fault.reason()),
+            Err(fault) => (false, fault.reason()),
+        }
+    }
+
+    #[test]
+    fn ses_errors_map_to_the_documented_outcomes() {
+        let table = [
+            ("TooManyRequestsException", Some(429), true, Reason::Throttled),
+            ("LimitExceededException", Some(400), true, Reason::Throttled),
+            ("Throttling", Some(400), true, Reason::Throttled),
+            ("InternalFailure", Some(500), true, Reason::Transient),
+            ("ServiceUnavailable", Some(503), true, Reason::Transient),
+            ("timeout", None, true, Reason::Transient),
+            ("network", None, true, Reason::Transient),
+            ("SendingPausedException", Some(400), true, Reason::SenderNotReady),
+            ("MailFromDomainNotVerifiedException", Some(400), true, Reason::SenderNotReady),
+            ("MessageRejected", Some(400), false, Reason::SesRejected),
+            ("BadRequestException", Some(400), false, Reason::SesRejected),
+            ("AccountSuspendedException", Some(400), false, Reason::SesRejected),
+            ("NotFoundException", Some(404), false, Reason::SesRejected),
+            ("SomethingNew", Some(400), true, Reason::Transient),
+        ];
+        for (code, status, retry, reason) in table {
+            assert_eq!(reason_of(code, status), (retry, reason), "{code}");
+        }
+        let rate = SendFailure::new("Unknown", "Maximum sending rate exceeded.", Some(400));
+        assert_eq!(rate.classify().map(|f| f.reason()), Ok(Reason::Throttled));
+    }
+}
