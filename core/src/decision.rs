@@ -70,7 +70,7 @@ impl std::fmt::Display for Reason {
 #[must_use]
 pub enum Disposition {
     /// The email was accepted (or had been accepted before: `duplicate`). The record is done.
-    #[serde(rename = "send")]
+    #[serde(rename = "send", rename_all = "camelCase")]
     Sent {
         /// The rendered email.
         email: std::sync::Arc<Email>,

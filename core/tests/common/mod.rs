@@ -1,0 +1,67 @@
+//! Shared helpers for the core's integration tests: loading template folders and running a
+//! batch the way every host does.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mailroom_core::{BatchReport, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every file under `dir`, keyed by its path relative to `dir` with `/` separators.
+pub fn load_templates(dir: &Path) -> TemplateSet {
+    let mut set = TemplateSet::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                set.insert(name, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    set
+}
+
+/// The example configuration: `examples/routes.json` over `examples/templates`.
+pub fn example_mailroom() -> Mailroom {
+    let routes = std::fs::read_to_string(repo_root().join("examples/routes.json")).unwrap();
+    let config = mailroom_core::Config::from_routes_json(&routes, |_| None).unwrap();
+    Mailroom::new(config, &load_templates(&repo_root().join("examples/templates")))
+}
+
+/// Reads a Lambda event from `examples/events/`.
+pub fn example_event(name: &str) -> SqsEvent {
+    let path = repo_root().join("examples/events").join(name);
+    SqsEvent::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// 2026-11-23T10:00:00Z, the moment the examples were sent.
+pub const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
+
+/// Runs a batch to the end, answering every send with `outcome(message_id)`, one at a time.
+pub fn run_batch(
+    mailroom: &Mailroom,
+    event: &SqsEvent,
+    seed: u64,
+    mut outcome: impl FnMut(&str) -> SendOutcome,
+) -> BatchReport {
+    let mut batch = mailroom.start_batch(event, NOW, seed).unwrap();
+    while let Some(send) = batch.next_send() {
+        let message_id = batch.message_id(send.id).unwrap().to_owned();
+        batch.complete_send(send.id, outcome(&message_id));
+    }
+    batch.finish()
+}
+
+/// Every send accepted, with a provider id derived from the message id.
+pub fn accept_all(message_id: &str) -> SendOutcome {
+    SendOutcome::Accepted { message_id: format!("ses-{message_id}") }
+}

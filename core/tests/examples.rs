@@ -1,0 +1,53 @@
+//! The shipped examples render and route as documented.
+
+mod common;
+
+use common::{accept_all, example_event, example_mailroom, run_batch};
+use mailroom_core::{Disposition, Reason};
+
+#[test]
+fn quickstart_sends_every_example_and_rejects_the_two_broken_records() {
+    let mailroom = example_mailroom();
+    let report = run_batch(&mailroom, &example_event("quickstart.json"), 1, accept_all);
+    let kinds: Vec<(&str, Option<Reason>)> = report
+        .records
+        .iter()
+        .map(|r| (r.disposition.kind(), r.disposition.reason()))
+        .collect();
+    let mut expected = vec![("send", None); 9];
+    expected.push(("reject", Some(Reason::MalformedBody)));
+    expected.push(("reject", Some(Reason::MissingRecipient)));
+    assert_eq!(kinds, expected, "{:#?}", report.records);
+    assert_eq!(report.batch_response.batch_item_failures.len(), 2);
+}
+
+#[test]
+fn the_same_event_in_every_envelope_renders_the_same_email() {
+    let mailroom = example_mailroom();
+    for example in ["enrollment", "order", "welcome"] {
+        let emails: Vec<_> = ["raw", "sns", "eventbridge"]
+            .iter()
+            .map(|envelope| {
+                let event = example_event(&format!("{example}-{envelope}.json"));
+                let report = run_batch(&mailroom, &event, 1, accept_all);
+                match &report.records[0].disposition {
+                    Disposition::Sent { email, .. } => (**email).clone(),
+                    other => panic!("{example}-{envelope}: {other:?}"),
+                }
+            })
+            .collect();
+        for email in &emails[1..] {
+            assert_eq!(email.subject, emails[0].subject, "{example}");
+            assert_eq!(email.to, emails[0].to, "{example}");
+            assert_eq!(email.text, emails[0].text, "{example}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "prints an example email for eyeballing"]
+fn show_order_email() {
+    let mailroom = example_mailroom();
+    let report = run_batch(&mailroom, &example_event("order-eventbridge.json"), 1, accept_all);
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Writes the example Lambda SQS events in examples/events/.
+
+Event bodies are JSON inside JSON (and SNS messages are JSON inside that), which is miserable to
+edit by hand; this script keeps the readable source of every example. Run it after changing one:
+    python3 examples/scripts/make_events.py
+"""
+import hashlib
+import json
+from pathlib import Path
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:mailroom-notifications"
+SENT = 1795428000000  # 2026-11-23T10:00:00Z
+
+
+def organizer_enrollment():
+    return {
+        "mailto": "Dana Organizer <dana.organizer@academy.example.com>",
+        "organizerName": "Dana",
+        "studentName": "Ana Núñez",
+        "courseName": "Rust for Backend Engineers",
+        "enrolledAt": "2026-11-23T09:58:12Z",
+        "seatsLeft": 3,
+    }
+
+
+def enrollment_completed():
+    return {
+        "eventType": "EnrollmentCompleted",
+        "eventId": "6f1c2a4e-7b1d-4c8e-9a51-2f0f4d3b8e10",
+        "studentId": "stu_81723",
+        "studentName": "Ana Núñez",
+        "student": {"email": "ana.nunez@example.org"},
+        "courseId": "rust-backend-101",
+        "courseTitle": "Rust for Backend Engineers",
+        "enrollmentType": "paid",
+        "enrolledAt": "2026-11-23T09:58:12Z",
+        "source": "auto",
+    }
+
+
+def shopify_order():
+    def money(amount, shop="USD", presentment="EUR", rate=0.92):
+        return {
+            "shop_money": {"amount": amount, "currency_code": shop},
+            "presentment_money": {"amount": f"{float(amount) * rate:.2f}", "currency_code": presentment},
+        }
+
+    items = [
+        ("Trail Running Shoe", "EU 42 / Midnight", "TRS-42-MID", 1, "129.00"),
+        ("Merino Running Socks", "M / Charcoal", "MRS-M-CHR", 3, "14.50"),
+        ("Hydration Vest 5L", "S/M", "HV5-SM", 1, "89.90"),
+        ("Energy Gel Sampler", None, "EGS-12", 2, "19.95"),
+    ]
+    return {
+        "id": 5893012345678,
+        "admin_graphql_api_id": "gid://shopify/Order/5893012345678",
+        "name": "#1071",
+        "order_number": 1071,
+        "email": "ana.nunez@example.org",
+        "contact_email": "ana.nunez@example.org",
+        "created_at": "2026-11-23T10:57:31+01:00",
+        "currency": "USD",
+        "presentment_currency": "USD",
+        "customer_locale": "es",
+        "financial_status": "paid",
+        "subtotal_price": "336.25",
+        "total_tax": "26.90",
+        "total_price": "363.15",
+        "total_price_set": money("363.15"),
+        "customer": {
+            "id": 7012345678901,
+            "email": "ana.nunez@example.org",
+            "first_name": "Ana",
+            "last_name": "Núñez",
+        },
+        "line_items": [
+            {
+                "id": 14000000000 + n,
+                "title": title,
+                "variant_title": variant,
+                "sku": sku,
+                "quantity": qty,
+                "price": price,
+                "price_set": money(price),
+            }
+            for n, (title, variant, sku, qty, price) in enumerate(items)
+        ],
+        "shipping_address": {
+            "name": "Ana Núñez",
+            "address1": "Calle Mayor 12",
+            "city": "Madrid",
+            "zip": "28013",
+            "country": "Spain",
+        },
+    }
+
+
+def uid(seed):
+    h = hashlib.sha256(seed.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def sns(message, topic, event_type=None):
+    envelope = {
+        "Type": "Notification",
+        "MessageId": uid("sns" + json.dumps(message, sort_keys=True)),
+        "TopicArn": f"arn:aws:sns:us-east-1:123456789012:{topic}",
+        "Message": json.dumps(message, ensure_ascii=False),
+        "Timestamp": "2026-11-23T09:59:59.512Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:123456789012:example",
+    }
+    if event_type:
+        envelope["MessageAttributes"] = {"eventType": {"Type": "String", "Value": event_type}}
+    return envelope
+
+
+def eventbridge(detail, detail_type, source):
+    return {
+        "version": "0",
+        "id": uid("eb" + detail_type + json.dumps(detail, sort_keys=True)),
+        "detail-type": detail_type,
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-11-23T09:59:59Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def shopify_eventbridge(order, topic):
+    return eventbridge(
+        {
+            "payload": order,
+            "metadata": {
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": topic,
+                "X-Shopify-Shop-Domain": "trail-supply.myshopify.com",
+                "X-Shopify-Order-Id": str(order["id"]),
+                "X-Shopify-Test": "false",
+                "X-Shopify-API-Version": "2025-10",
+                "X-Shopify-Webhook-Id": uid("webhook" + topic),
+                "X-Shopify-Event-Id": uid("event" + topic + str(order["id"])),
+                "X-Shopify-Triggered-At": "2026-11-23T09:57:33.000Z",
+            },
+        },
+        "shopifyWebhook",
+        "aws.partner/shopify.com/123456/trail-supply",
+    )
+
+
+def record(name, body, message_attributes=None, receive_count=1):
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return {
+        "messageId": uid("msg" + name),
+        "receiptHandle": "AQEB" + hashlib.sha256(name.encode()).hexdigest(),
+        "body": text,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": str(SENT),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": str(SENT + 250),
+        },
+        "messageAttributes": message_attributes or {},
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE,
+        "awsRegion": "us-east-1",
+    }
+
+
+def attribute(value):
+    return {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+
+
+def main():
+    order = shopify_order()
+    completed = enrollment_completed()
+    organizer = organizer_enrollment()
+    examples = {
+        "enrollment-raw": record("enrollment-raw", organizer),
+        "enrollment-sns": record("enrollment-sns", sns(organizer, "enrollments")),
+        "enrollment-eventbridge": record(
+            "enrollment-eventbridge", eventbridge(organizer, "EnrollmentNotification", "academy.enrollments")
+        ),
+        "order-raw": record("order-raw", order, {"eventType": attribute("orders/paid")}),
+        "order-sns": record("order-sns", sns(order, "shopify-orders", "orders/paid")),
+        "order-eventbridge": record("order-eventbridge", shopify_eventbridge(order, "orders/paid")),
+        "welcome-raw": record("welcome-raw", completed),
+        "welcome-sns": record("welcome-sns", sns(completed, "enrollments")),
+        "welcome-eventbridge": record(
+            "welcome-eventbridge",
+            eventbridge(completed, "EnrollmentCompleted", "academy.enrollments"),
+        ),
+    }
+    EVENTS.mkdir(exist_ok=True)
+    for name, rec in examples.items():
+        write(EVENTS / f"{name}.json", {"Records": [rec]})
+    # The quick start: every example, plus two records that can never be sent.
+    broken = [
+        record("not-json", "{\"mailto\": \"dana@academy.example.com\", "),
+        record("no-recipient", {**organizer, "mailto": ""}),
+    ]
+    write(EVENTS / "quickstart.json", {"Records": [*examples.values(), *broken]})
+
+
+def write(path, value):
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(EVENTS.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()
