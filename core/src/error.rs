@@ -70,7 +70,10 @@ pub enum MessageFault {
     #[error("malformed body: {0}")]
     MalformedBody(String),
     /// No route matches the event type and there is no default (`*`) route.
-    #[error("no route for event type {event_type:?}")]
+    #[error("no route for {}", match event_type {
+        Some(event_type) => format!("event type {event_type:?}"),
+        None => "an event without a type".to_owned(),
+    })]
     NoRoute {
         /// The event type found, if any.
         event_type: Option<String>,

@@ -1,0 +1,150 @@
+//! Properties that must hold for every input, checked with proptest.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use mailroom_core::{
+    Config, Disposition, Mailroom, SendFailure, SendOutcome, SqsEvent, SqsRecord, TemplateSet,
+};
+use proptest::prelude::*;
+
+fn mailroom(template: &str) -> Mailroom {
+    let routes = r#"{"sender": "Mailroom <notify@example.com>", "routes": [
+        {"name": "notice", "events": ["*"], "template": "notice.html",
+         "subject": "Notice for {{ name }}", "recipient": ["mailto", "to"]}]}"#;
+    let config = Config::from_routes_json(routes, |_| None).unwrap();
+    let templates: TemplateSet = [("notice.html", template)].into_iter().collect();
+    Mailroom::new(config, &templates)
+}
+
+fn record(message_id: String, body: String, group: Option<String>) -> SqsRecord {
+    let mut record = SqsRecord {
+        message_id,
+        body,
+        event_source_arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+        ..SqsRecord::default()
+    };
+    if let Some(group) = group {
+        record.event_source_arn.push_str(".fifo");
+        record.attributes.insert("MessageGroupId".into(), group);
+    }
+    record
+}
+
+/// Bodies from every class the core distinguishes, and arbitrary text.
+fn body() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{1,8}".prop_map(|name| format!(r#"{{"mailto": "{name}@example.com", "name": "{name}"}}"#)),
+        Just(r#"{"name": "no recipient"}"#.to_owned()),
+        Just(r#"{"mailto": "not an address", "name": "x"}"#.to_owned()),
+        Just("[1, 2]".to_owned()),
+        any::<String>(),
+        "[a-z]{1,8}".prop_map(|name| {
+            let inner = format!(r#"{{"mailto": "{name}@example.com", "name": "{name}"}}"#);
+            serde_json::json!({"Type": "Notification", "MessageId": name, "Message": inner}).to_string()
+        }),
+    ]
+}
+
+fn outcome() -> impl Strategy<Value = SendOutcome> {
+    prop_oneof![
+        3 => "[a-z0-9]{4}".prop_map(|id| SendOutcome::Accepted { message_id: id }),
+        1 => Just(SendOutcome::Failed(SendFailure::new("TooManyRequestsException", "slow down", Some(429)))),
+        1 => Just(SendOutcome::Failed(SendFailure::new("MessageRejected", "no", Some(400)))),
+        1 => Just(SendOutcome::Failed(SendFailure::new("timeout", "", None))),
+        1 => Just(SendOutcome::InProgressElsewhere),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The response lists exactly the records that failed, each once, and nothing else.
+    #[test]
+    fn batch_response_lists_exactly_the_failed_records(
+        records in prop::collection::vec(
+            ("[a-f0-9]{1,3}", body(), prop::option::of("[ab]")),
+            0..12,
+        ),
+        outcomes in prop::collection::vec(outcome(), 12),
+        fifo in any::<bool>(),
+        expire_after in prop::option::of(0usize..12),
+    ) {
+        let event = SqsEvent {
+            records: records
+                .into_iter()
+                .map(|(id, body, group)| record(id, body, if fifo { group.or(Some("g".into())) } else { None }))
+                .collect(),
+        };
+        let mailroom = mailroom("<p>{{ name }}</p>");
+        let mut batch = mailroom.start_batch(&event, common::NOW, 3).unwrap();
+        let mut sent = 0;
+        while let Some(send) = batch.next_send() {
+            batch.complete_send(send.id, outcomes[sent % outcomes.len()].clone());
+            sent += 1;
+            if expire_after == Some(sent) {
+                batch.expire();
+            }
+        }
+        let report = batch.finish();
+        prop_assert_eq!(report.records.len(), event.records.len());
+
+        let input_ids: BTreeSet<&str> = event.records.iter().map(|r| r.message_id.as_str()).collect();
+        let listed: Vec<&str> = report.batch_response.batch_item_failures.iter()
+            .map(|f| f.item_identifier.as_str()).collect();
+        let listed_set: BTreeSet<&str> = listed.iter().copied().collect();
+        prop_assert_eq!(listed.len(), listed_set.len(), "listed twice: {:?}", listed);
+        prop_assert!(listed_set.is_subset(&input_ids), "unknown id in {:?}", listed);
+        let failed: BTreeSet<&str> = report.records.iter()
+            .filter(|r| r.disposition.is_failure()).map(|r| r.message_id.as_str()).collect();
+        prop_assert_eq!(listed_set, failed);
+    }
+
+    /// Whatever the data, no header field carries a line break or control character.
+    #[test]
+    fn no_input_puts_a_line_break_into_a_header(name in any::<String>(), display in any::<String>()) {
+        let body = serde_json::json!({
+            "name": name,
+            "mailto": [format!("{display} <a@example.com>"), {"email": "b@example.com", "name": display}],
+        });
+        let event = SqsEvent { records: vec![record("m".into(), body.to_string(), None)] };
+        let report = common::run_batch(&mailroom("<p>{{ name }}</p>"), &event, 1, common::accept_all);
+        if let Disposition::Sent { email, .. } = &report.records[0].disposition {
+            let mut headers = vec![email.subject.clone(), email.from.to_header_value()];
+            for mailbox in &email.to {
+                headers.push(mailbox.to_header_value());
+                headers.push(mailbox.to_string());
+            }
+            for header in headers {
+                prop_assert!(!header.chars().any(char::is_control), "{:?}", header);
+            }
+        }
+    }
+
+    /// Data in an HTML template is always escaped: it can never open a tag or an attribute.
+    #[test]
+    fn data_is_always_escaped_in_html_bodies(name in any::<String>()) {
+        let body = serde_json::json!({"name": name, "mailto": "a@example.com"});
+        let event = SqsEvent { records: vec![record("m".into(), body.to_string(), None)] };
+        let report = common::run_batch(&mailroom("<p>{{ name }}</p>"), &event, 1, common::accept_all);
+        match &report.records[0].disposition {
+            Disposition::Sent { email, .. } => {
+                let inner = email.html.strip_prefix("<p>").and_then(|s| s.strip_suffix("</p>")).unwrap();
+                prop_assert!(!inner.contains(['<', '>', '"', '\'']), "{:?}", inner);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    /// Any body at all gets a disposition; nothing panics.
+    #[test]
+    fn arbitrary_bodies_never_panic(bodies in prop::collection::vec(any::<String>(), 1..6)) {
+        let event = SqsEvent {
+            records: bodies.into_iter().enumerate()
+                .map(|(i, body)| record(format!("m{i}"), body, None)).collect(),
+        };
+        let report = common::run_batch(&mailroom("<p>{{ name }}</p>"), &event, 1, common::accept_all);
+        prop_assert_eq!(report.records.len(), event.records.len());
+    }
+}
