@@ -216,7 +216,10 @@ mod tests {
         let quoted = Mailbox::parse(r#""Doe, Jane" <jane@example.com>"#).unwrap();
         assert_eq!(quoted.name(), Some("Doe, Jane"));
         // A comma is a specials character; the encoder picks an encoded word over quoting.
-        assert_eq!(quoted.to_header_value(), "=?utf-8?b?RG9lLCBKYW5l?= <jane@example.com>");
+        assert_eq!(
+            quoted.to_header_value(),
+            "=?utf-8?b?RG9lLCBKYW5l?= <jane@example.com>"
+        );
         let simple = Mailbox::parse("Jane Doe <jane@example.com>").unwrap();
         assert_eq!(simple.to_header_value(), r#""Jane Doe" <jane@example.com>"#);
     }

@@ -86,7 +86,12 @@ impl Batch {
                 }),
             };
             if let Some(group) = entry.group.as_ref().filter(|g| failed_groups.contains(*g)) {
-                entry.state = batch.retry_state(&entry, ServiceFault::GroupBlocked { group: group.clone() });
+                entry.state = batch.retry_state(
+                    &entry,
+                    ServiceFault::GroupBlocked {
+                        group: group.clone(),
+                    },
+                );
                 batch.entries.push(entry);
                 continue;
             }
@@ -98,10 +103,10 @@ impl Batch {
                 Decision::Retry(fault) => batch.retry_state(&entry, fault),
                 Decision::Reject(fault) => reject_state(&fault),
             };
-            if matches!(entry.state, State::Done(_)) {
-                if let Some(group) = &entry.group {
-                    failed_groups.insert(group.clone());
-                }
+            if matches!(entry.state, State::Done(_))
+                && let Some(group) = &entry.group
+            {
+                failed_groups.insert(group.clone());
             }
             batch.entries.push(entry);
         }
@@ -118,7 +123,10 @@ impl Batch {
         let mut busy_groups: BTreeSet<&str> = BTreeSet::new();
         let mut chosen = None;
         for (index, entry) in self.entries.iter().enumerate() {
-            let group_busy = entry.group.as_deref().is_some_and(|g| busy_groups.contains(g));
+            let group_busy = entry
+                .group
+                .as_deref()
+                .is_some_and(|g| busy_groups.contains(g));
             match &entry.state {
                 State::Ready(_) if !group_busy => {
                     chosen = Some(index);
@@ -139,7 +147,10 @@ impl Batch {
         };
         let email = Arc::clone(email);
         entry.state = State::InFlight(Arc::clone(&email));
-        Some(SendRequest { id: RecordId(index), email })
+        Some(SendRequest {
+            id: RecordId(index),
+            email,
+        })
     }
 
     /// Reports what happened to a send handed out by [`next_send`](Self::next_send).
@@ -162,7 +173,9 @@ impl Batch {
                 provider_message_id: message_id,
                 duplicate: true,
             }),
-            SendOutcome::InProgressElsewhere => self.retry_state(entry, ServiceFault::InProgressElsewhere),
+            SendOutcome::InProgressElsewhere => {
+                self.retry_state(entry, ServiceFault::InProgressElsewhere)
+            }
             SendOutcome::Failed(failure) => match failure.classify() {
                 Ok(fault) => self.retry_state(entry, fault),
                 Err(fault) => reject_state(&fault),
@@ -171,10 +184,8 @@ impl Batch {
         let failed = matches!(&state, State::Done(d) if d.is_failure());
         let group = self.entries[id.0].group.clone();
         self.entries[id.0].state = state;
-        if failed {
-            if let Some(group) = group {
-                self.block_group_after(id.0, &group);
-            }
+        if failed && let Some(group) = group {
+            self.block_group_after(id.0, &group);
         }
     }
 
@@ -191,10 +202,15 @@ impl Batch {
 
     /// Records that were rejected, for a host that moves them to the dead-letter queue itself.
     pub fn rejected(&self) -> impl Iterator<Item = (RecordId, &Disposition)> {
-        self.entries.iter().enumerate().filter_map(|(index, entry)| match &entry.state {
-            State::Done(d @ Disposition::Reject { parked: false, .. }) => Some((RecordId(index), d)),
-            _ => None,
-        })
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| match &entry.state {
+                State::Done(d @ Disposition::Reject { parked: false, .. }) => {
+                    Some((RecordId(index), d))
+                }
+                _ => None,
+            })
     }
 
     /// The host moved a rejected record to the dead-letter queue: acknowledge it instead of
@@ -210,7 +226,9 @@ impl Batch {
     /// The SQS message id of a record.
     #[must_use]
     pub fn message_id(&self, id: RecordId) -> Option<&str> {
-        self.entries.get(id.0).map(|entry| entry.message_id.as_str())
+        self.entries
+            .get(id.0)
+            .map(|entry| entry.message_id.as_str())
     }
 
     /// Ends the batch. A send still in flight has an unknown outcome and is retried
@@ -218,7 +236,9 @@ impl Batch {
     pub fn finish(mut self) -> BatchReport {
         for index in 0..self.entries.len() {
             let fault = match &self.entries[index].state {
-                State::InFlight(_) => ServiceFault::Transient("the send outcome was never reported".into()),
+                State::InFlight(_) => {
+                    ServiceFault::Transient("the send outcome was never reported".into())
+                }
                 State::Ready(_) => ServiceFault::Deadline,
                 State::Done(_) => continue,
             };
@@ -245,16 +265,24 @@ impl Batch {
             })
             .collect();
         let batch_response = BatchResponse::from_failures(
-            records.iter().filter(|r| r.disposition.is_failure()).map(|r| r.message_id.as_str()),
+            records
+                .iter()
+                .filter(|r| r.disposition.is_failure())
+                .map(|r| r.message_id.as_str()),
         );
-        BatchReport { records, batch_response }
+        BatchReport {
+            records,
+            batch_response,
+        }
     }
 
     fn block_group_after(&mut self, index: usize, group: &str) {
         for later in index + 1..self.entries.len() {
             let entry = &self.entries[later];
             if entry.group.as_deref() == Some(group) && matches!(entry.state, State::Ready(_)) {
-                let fault = ServiceFault::GroupBlocked { group: group.to_owned() };
+                let fault = ServiceFault::GroupBlocked {
+                    group: group.to_owned(),
+                };
                 let state = self.retry_state(entry, fault);
                 self.entries[later].state = state;
             }
@@ -267,7 +295,11 @@ impl Batch {
         State::Done(Disposition::Retry {
             reason,
             detail: fault.to_string(),
-            retry_after_seconds: self.retry.backoff(reason, entry.receive_count, splitmix64(jitter_seed)),
+            retry_after_seconds: self.retry.backoff(
+                reason,
+                entry.receive_count,
+                splitmix64(jitter_seed),
+            ),
         })
     }
 }
@@ -342,8 +374,12 @@ impl BatchResponse {
         let batch_item_failures = message_ids
             .into_iter()
             .filter(|id| !id.is_empty() && seen.insert(*id))
-            .map(|id| BatchItemFailure { item_identifier: id.to_owned() })
+            .map(|id| BatchItemFailure {
+                item_identifier: id.to_owned(),
+            })
             .collect();
-        Self { batch_item_failures }
+        Self {
+            batch_item_failures,
+        }
     }
 }

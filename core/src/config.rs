@@ -155,8 +155,16 @@ impl Config {
     ///
     /// `lookup` returns a variable's value; the host decides where variables come from.
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let template = required(&lookup, vars::TEMPLATE, "the template path, e.g. emails/enrollment.html")?;
-        let subject = required(&lookup, vars::SUBJECT, "the email subject (may use {{ fields }})")?;
+        let template = required(
+            &lookup,
+            vars::TEMPLATE,
+            "the template path, e.g. emails/enrollment.html",
+        )?;
+        let subject = required(
+            &lookup,
+            vars::SUBJECT,
+            "the email subject (may use {{ fields }})",
+        )?;
         check_subject(vars::SUBJECT, &subject)?;
         let recipient = match non_empty(&lookup, vars::RECIPIENT_FIELD) {
             Some(fields) => fields.split(',').map(|f| f.trim().to_owned()).collect(),
@@ -180,11 +188,12 @@ impl Config {
         json: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let file: RoutesFile = serde_json::from_str(json).map_err(|error| ConfigError::RoutesFile {
-            line: error.line(),
-            column: error.column(),
-            message: error.to_string(),
-        })?;
+        let file: RoutesFile =
+            serde_json::from_str(json).map_err(|error| ConfigError::RoutesFile {
+                line: error.line(),
+                column: error.column(),
+                message: error.to_string(),
+            })?;
         Self::assemble(
             &lookup,
             file.sender,
@@ -210,7 +219,11 @@ impl Config {
             Some(sender) => ("sender", sender),
             None => (
                 vars::SENDER,
-                required(lookup, vars::SENDER, "the sender, e.g. Courses <courses@example.com>")?,
+                required(
+                    lookup,
+                    vars::SENDER,
+                    "the sender, e.g. Courses <courses@example.com>",
+                )?,
             ),
         };
         let sender = mailbox(sender_name, &sender)?;
@@ -251,10 +264,16 @@ fn validate_routes(routes: &[Route]) -> Result<(), ConfigError> {
             return Err(invalid(&at("name"), "must not be empty"));
         }
         if !names.insert(route.name.as_str()) {
-            return Err(invalid(&at("name"), &format!("{:?} is used twice", route.name)));
+            return Err(invalid(
+                &at("name"),
+                &format!("{:?} is used twice", route.name),
+            ));
         }
         if route.events.is_empty() || route.events.iter().any(|e| e.trim().is_empty()) {
-            return Err(invalid(&at("events"), "list at least one event type, or \"*\""));
+            return Err(invalid(
+                &at("events"),
+                "list at least one event type, or \"*\"",
+            ));
         }
         if route.template.trim().is_empty() {
             return Err(invalid(&at("template"), "must name a template"));
@@ -268,7 +287,10 @@ fn validate_routes(routes: &[Route]) -> Result<(), ConfigError> {
         }
         check_subject(&at("subject"), &route.subject)?;
         if route.recipient.is_empty() || route.recipient.iter().any(|p| p.trim().is_empty()) {
-            return Err(invalid(&at("recipient"), "name the field that holds the address"));
+            return Err(invalid(
+                &at("recipient"),
+                "name the field that holds the address",
+            ));
         }
         if let Some(reply_to) = &route.reply_to {
             mailbox(&at("replyTo"), reply_to)?;
@@ -282,7 +304,12 @@ fn check_subject(name: &str, subject: &str) -> Result<(), ConfigError> {
     minijinja::Environment::new()
         .template_from_str(subject)
         .map(|_| ())
-        .map_err(|error| invalid(name, &format!("the subject template does not compile: {error}")))
+        .map_err(|error| {
+            invalid(
+                name,
+                &format!("the subject template does not compile: {error}"),
+            )
+        })
 }
 
 fn required(
@@ -356,7 +383,10 @@ mod tests {
         let config = Config::from_vars(env(&[
             ("SENDER", "Courses <courses@example.com>"),
             ("SUBJECT", "New enrollment"),
-            ("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL", "emails/enrollment.html"),
+            (
+                "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
+                "emails/enrollment.html",
+            ),
         ]))
         .unwrap();
         assert_eq!(config.sender.to_string(), "Courses <courses@example.com>");
@@ -370,31 +400,45 @@ mod tests {
     #[test]
     fn a_bad_variable_is_named_in_the_error() {
         let missing = Config::from_vars(env(&[("SENDER", "a@example.com")])).unwrap_err();
-        assert!(missing.to_string().starts_with("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL is not set"));
+        assert!(
+            missing
+                .to_string()
+                .starts_with("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL is not set")
+        );
         let invalid = Config::from_vars(env(&[
             ("SENDER", "not an address"),
             ("SUBJECT", "s"),
             ("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL", "t.html"),
         ]))
         .unwrap_err();
-        assert!(invalid.to_string().starts_with("SENDER is invalid"), "{invalid}");
+        assert!(
+            invalid.to_string().starts_with("SENDER is invalid"),
+            "{invalid}"
+        );
     }
 
     #[test]
     fn routes_file_falls_back_to_the_environment_and_reports_its_errors() {
         let json = r#"{"routes":[{"name":"orders","events":["orders/paid"],"template":"o.html",
             "subject":"Order {{ name }}","recipient":["email","customer.email"]}]}"#;
-        let config = Config::from_routes_json(json, env(&[("SENDER", "shop@example.com")])).unwrap();
+        let config =
+            Config::from_routes_json(json, env(&[("SENDER", "shop@example.com")])).unwrap();
         assert_eq!(config.routes[0].recipient, ["email", "customer.email"]);
         assert!(!config.routes[0].matches(Some("orders/create")));
 
         let error = Config::from_routes_json(r#"{"routes":[{"name":"x"}]}"#, env(&[])).unwrap_err();
-        assert!(matches!(error, ConfigError::RoutesFile { line: 1, .. }), "{error}");
+        assert!(
+            matches!(error, ConfigError::RoutesFile { line: 1, .. }),
+            "{error}"
+        );
 
         let twice = r#"{"sender":"a@example.com","routes":[
             {"name":"x","events":["*"],"template":"t.html","subject":"s","recipient":"to"},
             {"name":"x","events":["*"],"template":"t.html","subject":"s","recipient":"to"}]}"#;
         let error = Config::from_routes_json(twice, env(&[])).unwrap_err();
-        assert_eq!(error.to_string(), "routes[1].name is invalid: \"x\" is used twice");
+        assert_eq!(
+            error.to_string(),
+            "routes[1].name is invalid: \"x\" is used twice"
+        );
     }
 }

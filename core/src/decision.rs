@@ -215,9 +215,15 @@ mod tests {
                     .unwrap_or(0)
             })
             .collect();
-        assert!(ceilings.windows(2).all(|pair| pair[0] <= pair[1]), "{ceilings:?}");
+        assert!(
+            ceilings.windows(2).all(|pair| pair[0] <= pair[1]),
+            "{ceilings:?}"
+        );
         assert!(ceilings[0] <= 30 && ceilings[0] >= 15);
-        assert!((850..=900).contains(ceilings.last().unwrap()), "{ceilings:?}");
+        assert!(
+            (850..=900).contains(ceilings.last().unwrap()),
+            "{ceilings:?}"
+        );
         for seed in 0..200 {
             let delay = policy.backoff(Reason::Transient, 1, seed);
             assert!((15..=30).contains(&delay), "{delay}");

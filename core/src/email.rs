@@ -111,7 +111,10 @@ pub fn subject_line(rendered: &str) -> String {
 #[must_use]
 pub fn text_from_html(html: &str) -> String {
     // The converter writes CRLF; bodies use LF and the MIME layer picks the line ending.
-    nanohtml2text::html2text(html).replace("\r\n", "\n").trim().to_owned()
+    nanohtml2text::html2text(html)
+        .replace("\r\n", "\n")
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -58,8 +58,15 @@ const CURRENCIES: &[(&str, &str, bool, u32)] = &[
 fn money(amount: Value, currency: Option<String>) -> Result<String, Error> {
     let (amount_text, object_currency) = match amount.kind() {
         ValueKind::Map => (
-            amount.get_attr("amount").ok().map(|a| a.to_string()).unwrap_or_default(),
-            amount.get_attr("currency_code").ok().and_then(|c| c.as_str().map(str::to_owned)),
+            amount
+                .get_attr("amount")
+                .ok()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            amount
+                .get_attr("currency_code")
+                .ok()
+                .and_then(|c| c.as_str().map(str::to_owned)),
         ),
         ValueKind::String | ValueKind::Number => (amount.to_string(), None),
         _ => {
@@ -69,7 +76,11 @@ fn money(amount: Value, currency: Option<String>) -> Result<String, Error> {
             ));
         }
     };
-    let code = currency.or(object_currency).unwrap_or_default().trim().to_ascii_uppercase();
+    let code = currency
+        .or(object_currency)
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
     let known = CURRENCIES.iter().find(|(iso, ..)| *iso == code);
     let minor_units = known.map_or(2, |(.., units)| *units);
     let number = format_decimal(&amount_text, minor_units).ok_or_else(|| {
@@ -132,7 +143,11 @@ fn format_decimal(text: &str, minor_units: u32) -> Option<String> {
     let (whole_digits, minor_digits) = digits.split_at(split);
     let whole_text: String = whole_digits.iter().map(|d| char::from(b'0' + d)).collect();
     let whole_text = whole_text.trim_start_matches('0');
-    let whole_text = if whole_text.is_empty() { "0" } else { whole_text };
+    let whole_text = if whole_text.is_empty() {
+        "0"
+    } else {
+        whole_text
+    };
     let mut grouped = String::with_capacity(whole_text.len() + whole_text.len() / 3);
     for (index, c) in whole_text.chars().enumerate() {
         if index > 0 && (whole_text.len() - index) % 3 == 0 {
@@ -172,7 +187,10 @@ fn datetime(value: Value, format: Option<String>) -> Result<String, Error> {
 
 fn format_with(moment: OffsetDateTime, format: &str, with_time: bool) -> Result<String, Error> {
     let bad = |e: &dyn std::fmt::Display| {
-        Error::new(ErrorKind::InvalidOperation, format!("date format {format:?}: {e}"))
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("date format {format:?}: {e}"),
+        )
     };
     let named = match format {
         "short" => Some(SHORT),
@@ -204,7 +222,11 @@ fn offset_name(offset: UtcOffset) -> String {
     }
     let (hours, minutes, _) = offset.as_hms();
     let sign = if offset.is_negative() { '-' } else { '+' };
-    format!("UTC{sign}{:02}:{:02}", hours.unsigned_abs(), minutes.unsigned_abs())
+    format!(
+        "UTC{sign}{:02}:{:02}",
+        hours.unsigned_abs(),
+        minutes.unsigned_abs()
+    )
 }
 
 fn to_datetime(value: &Value) -> Result<OffsetDateTime, Error> {
@@ -229,7 +251,11 @@ fn to_datetime(value: &Value) -> Result<OffsetDateTime, Error> {
         let seconds = f64::try_from(value.clone()).map_err(|_| invalid())?;
         // Shopify and JavaScript use milliseconds; anything past the year 5138 in seconds is
         // certainly milliseconds.
-        let seconds = if seconds.abs() > 1e11 { seconds / 1000.0 } else { seconds };
+        let seconds = if seconds.abs() > 1e11 {
+            seconds / 1000.0
+        } else {
+            seconds
+        };
         if !seconds.is_finite() {
             return Err(invalid());
         }
@@ -261,12 +287,22 @@ mod tests {
             ("1500.25", "SEK", "1,500.25 kr"),
             ("10", "XTS", "10.00 XTS"),
             ("0.004", "USD", "$0.00"),
-            ("123456789012345678.91", "USD", "$123,456,789,012,345,678.91"),
+            (
+                "123456789012345678.91",
+                "USD",
+                "$123,456,789,012,345,678.91",
+            ),
         ];
         for (amount, currency, expected) in cases {
-            assert_eq!(money(Value::from(amount), Some(currency.into())).unwrap(), expected);
+            assert_eq!(
+                money(Value::from(amount), Some(currency.into())).unwrap(),
+                expected
+            );
         }
-        assert_eq!(money(Value::from(19.9), Some("USD".into())).unwrap(), "$19.90");
+        assert_eq!(
+            money(Value::from(19.9), Some("USD".into())).unwrap(),
+            "$19.90"
+        );
         assert!(money(Value::from("ten"), Some("USD".into())).is_err());
         assert!(money(Value::from("1e5"), None).is_err());
     }
@@ -289,16 +325,34 @@ mod tests {
             at => "2026-11-23T10:05:00Z", day => "2026-11-23", ms => 1_795_428_000_000_i64,
             local => "2026-11-23T10:05:00-05:00",
         };
-        assert_eq!(render("{{ at | date }}", ctx.clone()).unwrap(), "23 November 2026");
-        assert_eq!(render("{{ day | date('short') }}", ctx.clone()).unwrap(), "2026-11-23");
-        assert_eq!(render("{{ ms | date('medium') }}", ctx.clone()).unwrap(), "23 Nov 2026");
-        assert_eq!(render("{{ at | date('full') }}", ctx.clone()).unwrap(), "Monday, 23 November 2026");
-        assert_eq!(render("{{ at | datetime }}", ctx.clone()).unwrap(), "23 November 2026, 10:05 UTC");
+        assert_eq!(
+            render("{{ at | date }}", ctx.clone()).unwrap(),
+            "23 November 2026"
+        );
+        assert_eq!(
+            render("{{ day | date('short') }}", ctx.clone()).unwrap(),
+            "2026-11-23"
+        );
+        assert_eq!(
+            render("{{ ms | date('medium') }}", ctx.clone()).unwrap(),
+            "23 Nov 2026"
+        );
+        assert_eq!(
+            render("{{ at | date('full') }}", ctx.clone()).unwrap(),
+            "Monday, 23 November 2026"
+        );
+        assert_eq!(
+            render("{{ at | datetime }}", ctx.clone()).unwrap(),
+            "23 November 2026, 10:05 UTC"
+        );
         assert_eq!(
             render("{{ local | datetime }}", ctx.clone()).unwrap(),
             "23 November 2026, 10:05 UTC-05:00"
         );
-        assert_eq!(render("{{ at | date('[day]/[month]') }}", ctx.clone()).unwrap(), "23/11");
+        assert_eq!(
+            render("{{ at | date('[day]/[month]') }}", ctx.clone()).unwrap(),
+            "23/11"
+        );
         assert!(render("{{ 'soon' | date }}", ctx.clone()).is_err());
         assert!(render("{{ at | date('[nonsense]') }}", ctx).is_err());
     }

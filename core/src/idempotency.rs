@@ -60,12 +60,23 @@ pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
         .clone()
         .map(|id| (id, KeySource::ShopifyEventId))
         .or_else(|| string_at(&unwrapped.event, "eventId").map(|id| (id, KeySource::EventId)))
-        .or_else(|| ids.eventbridge_id.clone().map(|id| (id, KeySource::EventbridgeId)))
-        .or_else(|| ids.sns_message_id.clone().map(|id| (id, KeySource::SnsMessageId)))
+        .or_else(|| {
+            ids.eventbridge_id
+                .clone()
+                .map(|id| (id, KeySource::EventbridgeId))
+        })
+        .or_else(|| {
+            ids.sns_message_id
+                .clone()
+                .map(|id| (id, KeySource::SnsMessageId))
+        })
         .or_else(|| string_at(&unwrapped.event, "id").map(|id| (id, KeySource::Id)));
     let (identity, source) = match found {
         Some(found) => found,
-        None => (content_identity(&unwrapped.event, unwrapped.event_type.as_deref()), KeySource::ContentHash),
+        None => (
+            content_identity(&unwrapped.event, unwrapped.event_type.as_deref()),
+            KeySource::ContentHash,
+        ),
     };
     let mut hasher = Sha256::new();
     for part in ["mailroom/v1", route, source.label(), &identity] {

@@ -46,7 +46,10 @@
 //! [`address`], [`email`], [`idempotency`], [`outcome`] (SES answers), [`batch`] (the state
 //! machine and the partial batch response), [`preview`] (for template authors).
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod address;
@@ -65,7 +68,9 @@ pub mod record;
 pub mod render;
 
 pub use address::Mailbox;
-pub use batch::{Batch, BatchItemFailure, BatchReport, BatchResponse, RecordId, RecordReport, SendRequest};
+pub use batch::{
+    Batch, BatchItemFailure, BatchReport, BatchResponse, RecordId, RecordReport, SendRequest,
+};
 pub use config::{Config, RenderLimits, Route};
 pub use decision::{Disposition, Reason, RetryPolicy};
 pub use email::{Email, Tag};

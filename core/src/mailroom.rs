@@ -71,7 +71,10 @@ impl Mailroom {
                 CompiledRoute {
                     subject,
                     text,
-                    reply_to: route.reply_to.as_deref().and_then(|r| Mailbox::parse(r).ok()),
+                    reply_to: route
+                        .reply_to
+                        .as_deref()
+                        .and_then(|r| Mailbox::parse(r).ok()),
                     tags,
                 }
             })
@@ -94,7 +97,12 @@ impl Mailroom {
     ///
     /// `now` is the host's clock; `seed` feeds the retry jitter (any value; a fixed one in
     /// tests gives fixed back-offs).
-    pub fn start_batch(&self, event: &SqsEvent, now: Timestamp, seed: u64) -> Result<Batch, EventError> {
+    pub fn start_batch(
+        &self,
+        event: &SqsEvent,
+        now: Timestamp,
+        seed: u64,
+    ) -> Result<Batch, EventError> {
         if let Some(index) = event.records.iter().position(|r| r.message_id.is_empty()) {
             return Err(EventError::EmptyMessageId { index });
         }
@@ -115,7 +123,9 @@ impl Mailroom {
             .iter()
             .position(|route| route.matches(unwrapped.event_type.as_deref()))
         else {
-            let fault = MessageFault::NoRoute { event_type: unwrapped.event_type };
+            let fault = MessageFault::NoRoute {
+                event_type: unwrapped.event_type,
+            };
             return (Decision::Reject(fault), facts);
         };
         let (route, compiled) = (&self.config.routes[index], &self.routes[index]);
@@ -138,7 +148,9 @@ impl Mailroom {
     ) -> Result<Email, Fault> {
         let recipients = recipients(&unwrapped.event, &route.recipient)?;
         if !self.engine.has(&route.template) {
-            return Err(Fault::Service(ServiceFault::TemplateMissing { name: route.template.clone() }));
+            return Err(Fault::Service(ServiceFault::TemplateMissing {
+                name: route.template.clone(),
+            }));
         }
         let (idempotency_key, _) = idempotency::key_for(&route.name, unwrapped);
         let metadata = minijinja::context! {
@@ -156,14 +168,26 @@ impl Mailroom {
             unwrapped.event.clone(),
         ]);
         let template_fault = |fault: TemplateFault| Fault::Service(ServiceFault::Template(fault));
-        let subject = self.engine.render(&compiled.subject, &context).map_err(template_fault)?;
-        let html = self.engine.render(&route.template, &context).map_err(template_fault)?;
+        let subject = self
+            .engine
+            .render(&compiled.subject, &context)
+            .map_err(template_fault)?;
+        let html = self
+            .engine
+            .render(&route.template, &context)
+            .map_err(template_fault)?;
         let text = match &compiled.text {
-            Some(text_template) => self.engine.render(text_template, &context).map_err(template_fault)?,
+            Some(text_template) => self
+                .engine
+                .render(text_template, &context)
+                .map_err(template_fault)?,
             None => text_from_html(&html),
         };
         let mut tags = compiled.tags.clone();
-        tags.push(Tag::new("event_type", unwrapped.event_type.as_deref().unwrap_or("none")));
+        tags.push(Tag::new(
+            "event_type",
+            unwrapped.event_type.as_deref().unwrap_or("none"),
+        ));
         let to = match &self.config.sandbox_recipient {
             Some(sandbox) => {
                 let original: Vec<&str> = recipients.iter().map(Mailbox::address).collect();
@@ -175,7 +199,10 @@ impl Mailroom {
         Ok(Email {
             from: self.config.sender.clone(),
             to,
-            reply_to: compiled.reply_to.clone().or_else(|| self.config.reply_to.clone()),
+            reply_to: compiled
+                .reply_to
+                .clone()
+                .or_else(|| self.config.reply_to.clone()),
             subject: subject_line(&subject),
             html,
             text,
@@ -197,8 +224,13 @@ enum Fault {
 /// Finds the recipients: the first of `paths` that holds something non-empty.
 fn recipients(event: &Value, paths: &[String]) -> Result<Vec<Mailbox>, Fault> {
     let invalid = |reason: String| Fault::Message(MessageFault::InvalidRecipient(reason));
-    let Some(found) = paths.iter().find_map(|path| non_empty(lookup_path(event, path))) else {
-        return Err(Fault::Message(MessageFault::MissingRecipient { fields: paths.join(" | ") }));
+    let Some(found) = paths
+        .iter()
+        .find_map(|path| non_empty(lookup_path(event, path)))
+    else {
+        return Err(Fault::Message(MessageFault::MissingRecipient {
+            fields: paths.join(" | "),
+        }));
     };
     let entries: Vec<Value> = match found.kind() {
         ValueKind::Seq => found.try_iter().map(Iterator::collect).unwrap_or_default(),
@@ -221,7 +253,11 @@ fn recipients(event: &Value, paths: &[String]) -> Result<Vec<Mailbox>, Fault> {
                 })
             }
             ValueKind::None | ValueKind::Undefined => continue,
-            other => return Err(invalid(format!("a recipient must be a string or an object, not {other}"))),
+            other => {
+                return Err(invalid(format!(
+                    "a recipient must be a string or an object, not {other}"
+                )));
+            }
         }
         .map_err(|error| invalid(error.to_string()))?;
         if seen.insert(mailbox.dedupe_key()) {
@@ -229,7 +265,9 @@ fn recipients(event: &Value, paths: &[String]) -> Result<Vec<Mailbox>, Fault> {
         }
     }
     if mailboxes.is_empty() {
-        return Err(Fault::Message(MessageFault::MissingRecipient { fields: paths.join(" | ") }));
+        return Err(Fault::Message(MessageFault::MissingRecipient {
+            fields: paths.join(" | "),
+        }));
     }
     if mailboxes.len() > MAX_RECIPIENTS {
         return Err(invalid(format!(

@@ -45,7 +45,11 @@ pub struct SendFailure {
 impl SendFailure {
     /// A failure with a code and message.
     #[must_use]
-    pub fn new(code: impl Into<String>, message: impl Into<String>, http_status: Option<u16>) -> Self {
+    pub fn new(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        http_status: Option<u16>,
+    ) -> Self {
         Self {
             code: code.into(),
             message: message.into(),
@@ -61,9 +65,14 @@ impl SendFailure {
         let code = self.code.trim_end_matches("Exception");
         let detail = || format!("{}: {}", self.code, self.message);
         match code {
-            "TooManyRequests" | "Throttling" | "LimitExceeded" | "SlowDown"
+            "TooManyRequests"
+            | "Throttling"
+            | "LimitExceeded"
+            | "SlowDown"
             | "RequestLimitExceeded" => Ok(ServiceFault::Throttled(detail())),
-            "SendingPaused" | "MailFromDomainNotVerified" => Ok(ServiceFault::SenderNotReady(detail())),
+            "SendingPaused" | "MailFromDomainNotVerified" => {
+                Ok(ServiceFault::SenderNotReady(detail()))
+            }
             "MessageRejected" | "BadRequest" | "AccountSuspended" | "NotFound" => {
                 Err(MessageFault::SesRejected {
                     code: self.code.clone(),
@@ -95,18 +104,38 @@ mod tests {
     #[test]
     fn ses_errors_map_to_the_documented_outcomes() {
         let table = [
-            ("TooManyRequestsException", Some(429), true, Reason::Throttled),
+            (
+                "TooManyRequestsException",
+                Some(429),
+                true,
+                Reason::Throttled,
+            ),
             ("LimitExceededException", Some(400), true, Reason::Throttled),
             ("Throttling", Some(400), true, Reason::Throttled),
             ("InternalFailure", Some(500), true, Reason::Transient),
             ("ServiceUnavailable", Some(503), true, Reason::Transient),
             ("timeout", None, true, Reason::Transient),
             ("network", None, true, Reason::Transient),
-            ("SendingPausedException", Some(400), true, Reason::SenderNotReady),
-            ("MailFromDomainNotVerifiedException", Some(400), true, Reason::SenderNotReady),
+            (
+                "SendingPausedException",
+                Some(400),
+                true,
+                Reason::SenderNotReady,
+            ),
+            (
+                "MailFromDomainNotVerifiedException",
+                Some(400),
+                true,
+                Reason::SenderNotReady,
+            ),
             ("MessageRejected", Some(400), false, Reason::SesRejected),
             ("BadRequestException", Some(400), false, Reason::SesRejected),
-            ("AccountSuspendedException", Some(400), false, Reason::SesRejected),
+            (
+                "AccountSuspendedException",
+                Some(400),
+                false,
+                Reason::SesRejected,
+            ),
             ("NotFoundException", Some(404), false, Reason::SesRejected),
             ("SomethingNew", Some(400), true, Reason::Transient),
         ];

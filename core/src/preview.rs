@@ -112,10 +112,14 @@ impl Mailroom {
             unwrapped.event.clone(),
         ]);
         let engine = self.engine();
-        let html = engine.render(template, &context).map_err(PreviewError::Template)?;
+        let html = engine
+            .render(template, &context)
+            .map_err(PreviewError::Template)?;
         let sibling = text_sibling(template);
         let text = if sibling != template && engine.has(&sibling) {
-            engine.render(&sibling, &context).map_err(PreviewError::Template)?
+            engine
+                .render(&sibling, &context)
+                .map_err(PreviewError::Template)?
         } else {
             text_from_html(&html)
         };
@@ -139,7 +143,10 @@ impl Mailroom {
             .iter()
             .filter(|name| {
                 name.as_str() != METADATA_NAME
-                    && unwrapped.event.get_attr(name).map_or(true, |v| v.is_undefined())
+                    && unwrapped
+                        .event
+                        .get_attr(name)
+                        .map_or(true, |v| v.is_undefined())
             })
             .cloned()
             .collect();
@@ -176,7 +183,10 @@ impl Mailroom {
                 diagnostics.push(Diagnostic {
                     sample: None,
                     route: Some(route.name.clone()),
-                    fault: simple_fault("not_found", format!("template {:?} is not loaded", route.template)),
+                    fault: simple_fault(
+                        "not_found",
+                        format!("template {:?} is not loaded", route.template),
+                    ),
                 });
             }
         }
@@ -185,7 +195,9 @@ impl Mailroom {
             let fault = match decision {
                 Decision::Send(_) => continue,
                 // Compile errors are already listed once above.
-                Decision::Retry(ServiceFault::Template(fault)) if fault.kind == "syntax" => continue,
+                Decision::Retry(ServiceFault::Template(fault)) if fault.kind == "syntax" => {
+                    continue;
+                }
                 Decision::Retry(ServiceFault::Template(fault)) => fault,
                 Decision::Retry(ServiceFault::TemplateMissing { .. }) => continue,
                 Decision::Retry(other) => simple_fault("render", other.to_string()),

@@ -47,7 +47,9 @@ impl TemplateSet {
 
     /// Paths and sources, sorted by path.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.sources.iter().map(|(path, source)| (path.as_str(), source.as_str()))
+        self.sources
+            .iter()
+            .map(|(path, source)| (path.as_str(), source.as_str()))
     }
 
     /// How many templates there are.
@@ -151,7 +153,10 @@ impl Engine {
         if let Some(fault) = self.broken.get(name) {
             return Err(fault.clone());
         }
-        let template = self.env.get_template(name).map_err(|e| fault_from(&e, None))?;
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|e| fault_from(&e, None))?;
         let mut output = LimitedBuffer {
             bytes: Vec::with_capacity(4096),
             limit: self.max_output_bytes,
@@ -175,7 +180,12 @@ impl Engine {
 
     /// Renders a one-off plain-text template (a subject being edited) with the same filters
     /// and limits.
-    pub(crate) fn render_source(&self, name: &str, source: &str, context: &Value) -> Result<String, TemplateFault> {
+    pub(crate) fn render_source(
+        &self,
+        name: &str,
+        source: &str,
+        context: &Value,
+    ) -> Result<String, TemplateFault> {
         let name = format!("{SUBJECT_PREFIX}{name}");
         self.env
             .render_named_str(&name, source, context.clone())
@@ -187,7 +197,10 @@ impl Engine {
         if let Some(fault) = self.broken.get(name) {
             return Err(fault.clone());
         }
-        let template = self.env.get_template(name).map_err(|e| fault_from(&e, None))?;
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|e| fault_from(&e, None))?;
         let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         names.sort();
         Ok(names)
@@ -238,15 +251,17 @@ pub(crate) fn fault_from(error: &minijinja::Error, source: Option<&str>) -> Temp
     let line = error.line();
     let column = match (error.range(), source) {
         (Some(range), Some(source)) => source.get(..range.start).map(|before| {
-            before
-                .rfind('\n')
-                .map_or(before.chars().count(), |nl| before[nl + 1..].chars().count())
-                + 1
+            before.rfind('\n').map_or(before.chars().count(), |nl| {
+                before[nl + 1..].chars().count()
+            }) + 1
         }),
         _ => None,
     };
     let source_line = match (line, source) {
-        (Some(line), Some(source)) => source.lines().nth(line.saturating_sub(1)).map(str::to_owned),
+        (Some(line), Some(source)) => source
+            .lines()
+            .nth(line.saturating_sub(1))
+            .map(str::to_owned),
         _ => None,
     };
     TemplateFault {
@@ -272,7 +287,10 @@ mod tests {
     use minijinja::context;
 
     fn engine(templates: &[(&str, &str)]) -> Engine {
-        Engine::new(&templates.iter().copied().collect(), RenderLimits::default())
+        Engine::new(
+            &templates.iter().copied().collect(),
+            RenderLimits::default(),
+        )
     }
 
     #[test]
@@ -282,7 +300,10 @@ mod tests {
             ("mail.txt", "{{ name }}"),
         ]);
         let ctx = context! { name => "<b>&</b>" };
-        assert_eq!(engine.render("mail.jinja", &ctx).unwrap(), "<p>&lt;b&gt;&amp;&lt;&#x2f;b&gt;</p>");
+        assert_eq!(
+            engine.render("mail.jinja", &ctx).unwrap(),
+            "<p>&lt;b&gt;&amp;&lt;&#x2f;b&gt;</p>"
+        );
         assert_eq!(engine.render("mail.txt", &ctx).unwrap(), "<b>&</b>");
     }
 
@@ -290,13 +311,19 @@ mod tests {
     fn undefined_variables_are_errors_with_a_location() {
         let engine = engine(&[("m.html", "<p>\n  Hi {{ customer.frist_name }}\n</p>")]);
         let fault = engine
-            .render("m.html", &context! { customer => context! { first_name => "Ana" } })
+            .render(
+                "m.html",
+                &context! { customer => context! { first_name => "Ana" } },
+            )
             .unwrap_err();
         assert_eq!(fault.kind, "undefined");
         assert_eq!(fault.template.as_deref(), Some("m.html"));
         assert_eq!(fault.line, Some(2));
         assert_eq!(fault.column, Some(9));
-        assert_eq!(fault.source_line.as_deref(), Some("  Hi {{ customer.frist_name }}"));
+        assert_eq!(
+            fault.source_line.as_deref(),
+            Some("  Hi {{ customer.frist_name }}")
+        );
     }
 
     #[test]
@@ -311,19 +338,34 @@ mod tests {
     #[test]
     fn layouts_and_partials_work() {
         let engine = engine(&[
-            ("layout.html", "<main>{% block body %}{% endblock %}</main>{% include 'footer.html' %}"),
+            (
+                "layout.html",
+                "<main>{% block body %}{% endblock %}</main>{% include 'footer.html' %}",
+            ),
             ("footer.html", "<footer>{{ shop }}</footer>"),
-            ("order.html", "{% extends 'layout.html' %}{% block body %}#{{ n }}{% endblock %}"),
+            (
+                "order.html",
+                "{% extends 'layout.html' %}{% block body %}#{{ n }}{% endblock %}",
+            ),
         ]);
-        let out = engine.render("order.html", &context! { n => 1071, shop => "A&B" }).unwrap();
+        let out = engine
+            .render("order.html", &context! { n => 1071, shop => "A&B" })
+            .unwrap();
         assert_eq!(out, "<main>#1071</main><footer>A&amp;B</footer>");
     }
 
     #[test]
     fn runaway_templates_hit_a_limit() {
-        let limits = RenderLimits { fuel: 10_000, max_output_bytes: 1000, max_recursion: 16 };
+        let limits = RenderLimits {
+            fuel: 10_000,
+            max_output_bytes: 1000,
+            max_recursion: 16,
+        };
         let set: TemplateSet = [
-            ("loop.html", "{% for i in range(100000) %}{{ i }}{% endfor %}"),
+            (
+                "loop.html",
+                "{% for i in range(100000) %}{{ i }}{% endfor %}",
+            ),
             ("big.html", "{{ 'x' * 5000 }}"),
             ("self.html", "{% include 'self.html' %}"),
         ]

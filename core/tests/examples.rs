@@ -48,6 +48,11 @@ fn the_same_event_in_every_envelope_renders_the_same_email() {
 #[ignore = "prints an example email for eyeballing"]
 fn show_order_email() {
     let mailroom = example_mailroom();
-    let report = run_batch(&mailroom, &example_event("order-eventbridge.json"), 1, accept_all);
+    let report = run_batch(
+        &mailroom,
+        &example_event("order-eventbridge.json"),
+        1,
+        accept_all,
+    );
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
 }

@@ -35,14 +35,16 @@ fn record(message_id: String, body: String, group: Option<String>) -> SqsRecord 
 /// Bodies from every class the core distinguishes, and arbitrary text.
 fn body() -> impl Strategy<Value = String> {
     prop_oneof![
-        "[a-z]{1,8}".prop_map(|name| format!(r#"{{"mailto": "{name}@example.com", "name": "{name}"}}"#)),
+        "[a-z]{1,8}"
+            .prop_map(|name| format!(r#"{{"mailto": "{name}@example.com", "name": "{name}"}}"#)),
         Just(r#"{"name": "no recipient"}"#.to_owned()),
         Just(r#"{"mailto": "not an address", "name": "x"}"#.to_owned()),
         Just("[1, 2]".to_owned()),
         any::<String>(),
         "[a-z]{1,8}".prop_map(|name| {
             let inner = format!(r#"{{"mailto": "{name}@example.com", "name": "{name}"}}"#);
-            serde_json::json!({"Type": "Notification", "MessageId": name, "Message": inner}).to_string()
+            serde_json::json!({"Type": "Notification", "MessageId": name, "Message": inner})
+                .to_string()
         }),
     ]
 }

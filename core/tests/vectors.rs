@@ -71,7 +71,11 @@ fn every_case_decides_as_expected_and_matches_its_snapshot() {
     insta::glob!("../../tests/vectors/cases", "*.json", |path| {
         let case = load(path);
         let report = run_case(&case);
-        assert_eq!(report.records.len(), case.event.records.len(), "one report per record");
+        assert_eq!(
+            report.records.len(),
+            case.event.records.len(),
+            "one report per record"
+        );
         if let Some(expect) = &case.expect {
             for record in &report.records {
                 let got = match record.disposition.reason() {

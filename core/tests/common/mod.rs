@@ -22,7 +22,11 @@ pub fn load_templates(dir: &Path) -> TemplateSet {
             if path.is_dir() {
                 pending.push(path);
             } else {
-                let name = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 set.insert(name, std::fs::read_to_string(&path).unwrap());
             }
         }
@@ -34,7 +38,10 @@ pub fn load_templates(dir: &Path) -> TemplateSet {
 pub fn example_mailroom() -> Mailroom {
     let routes = std::fs::read_to_string(repo_root().join("examples/routes.json")).unwrap();
     let config = mailroom_core::Config::from_routes_json(&routes, |_| None).unwrap();
-    Mailroom::new(config, &load_templates(&repo_root().join("examples/templates")))
+    Mailroom::new(
+        config,
+        &load_templates(&repo_root().join("examples/templates")),
+    )
 }
 
 /// Reads a Lambda event from `examples/events/`.
@@ -63,5 +70,7 @@ pub fn run_batch(
 
 /// Every send accepted, with a provider id derived from the message id.
 pub fn accept_all(message_id: &str) -> SendOutcome {
-    SendOutcome::Accepted { message_id: format!("ses-{message_id}") }
+    SendOutcome::Accepted {
+        message_id: format!("ses-{message_id}"),
+    }
 }
