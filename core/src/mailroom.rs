@@ -163,10 +163,7 @@ impl Mailroom {
             route => route.name.as_str(),
             idempotencyKey => idempotency_key.as_str(),
         };
-        let context = minijinja::value::merge_maps([
-            minijinja::context! { mailroom => metadata },
-            unwrapped.event.clone(),
-        ]);
+        let context = template_context(&unwrapped.event, metadata);
         let template_fault = |fault: TemplateFault| Fault::Service(ServiceFault::Template(fault));
         let subject = self
             .engine
@@ -214,6 +211,13 @@ impl Mailroom {
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
+}
+
+/// What templates see: the event's own fields, and the metadata under [`METADATA_NAME`]
+/// (shadowing an event field of that name, so `mailroom.*` always means the same thing).
+pub(crate) fn template_context(event: &Value, metadata: Value) -> Value {
+    // Later maps win in `merge_maps`; the merge is lazy, so the event is not copied.
+    minijinja::value::merge_maps([event.clone(), minijinja::context! { mailroom => metadata }])
 }
 
 enum Fault {

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::email::{subject_line, text_from_html};
 use crate::envelope;
 use crate::error::{MessageFault, ServiceFault, TemplateFault};
-use crate::mailroom::{Decision, METADATA_NAME, Mailroom};
+use crate::mailroom::{Decision, METADATA_NAME, Mailroom, lookup_path, template_context};
 use crate::record::{SqsRecord, Timestamp};
 use crate::render::text_sibling;
 
@@ -25,7 +25,8 @@ pub struct Preview {
     pub html: String,
     /// The text body (the `.txt` sibling, or derived from the HTML).
     pub text: String,
-    /// Top-level variables the template reads, sorted.
+    /// Variables the template (and what it includes or extends) reads, as dotted paths
+    /// (`customer.first_name`), sorted.
     pub variables: Vec<String>,
     /// Those of `variables` the data does not have.
     pub missing: Vec<String>,
@@ -107,10 +108,7 @@ impl Mailroom {
             now => now.to_rfc3339(),
             route => "preview",
         };
-        let context = minijinja::value::merge_maps([
-            minijinja::context! { mailroom => metadata },
-            unwrapped.event.clone(),
-        ]);
+        let context = template_context(&unwrapped.event, metadata);
         let engine = self.engine();
         let html = engine
             .render(template, &context)
@@ -141,12 +139,9 @@ impl Mailroom {
         let variables = engine.variables(template).map_err(PreviewError::Template)?;
         let missing = variables
             .iter()
-            .filter(|name| {
-                name.as_str() != METADATA_NAME
-                    && unwrapped
-                        .event
-                        .get_attr(name)
-                        .map_or(true, |v| v.is_undefined())
+            .filter(|path| {
+                let root = path.split('.').next().unwrap_or_default();
+                root != METADATA_NAME && lookup_path(&unwrapped.event, path).is_undefined()
             })
             .cloned()
             .collect();
@@ -159,7 +154,7 @@ impl Mailroom {
         })
     }
 
-    /// The top-level variables `template` reads, sorted.
+    /// The variables `template` reads, as sorted dotted paths, following includes and layouts.
     pub fn variables(&self, template: &str) -> Result<Vec<String>, TemplateFault> {
         self.engine().variables(template)
     }

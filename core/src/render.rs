@@ -192,19 +192,56 @@ impl Engine {
             .map_err(|error| fault_from(&error, Some(source)))
     }
 
-    /// The top-level variables a template reads (including its includes).
+    /// The variables a template reads, as dotted paths, following includes and layouts.
     pub(crate) fn variables(&self, name: &str) -> Result<Vec<String>, TemplateFault> {
         if let Some(fault) = self.broken.get(name) {
             return Err(fault.clone());
         }
-        let template = self
-            .env
+        self.env
             .get_template(name)
             .map_err(|e| fault_from(&e, None))?;
-        let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
-        names.sort();
-        Ok(names)
+        let mut names = std::collections::BTreeSet::new();
+        let mut pending = vec![name.to_owned()];
+        let mut visited = std::collections::BTreeSet::new();
+        while let Some(current) = pending.pop() {
+            if !visited.insert(current.clone()) {
+                continue;
+            }
+            // Includes and layouts that are missing or broken are reported elsewhere.
+            let Ok(template) = self.env.get_template(&current) else {
+                continue;
+            };
+            names.extend(template.undeclared_variables(true));
+            pending.extend(referenced_templates(template.source()));
+        }
+        Ok(names.into_iter().collect())
     }
+}
+
+/// The templates a source pulls in by literal name: `{% include "x" %}`, `{% extends 'x' %}`,
+/// `{% import "x" as y %}`, `{% from "x" import y %}`. minijinja reports a template's variables
+/// without following these, and authors want the whole picture.
+fn referenced_templates(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("{%") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("%}") else { break };
+        let tag = after[..end].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let mut words = tag.splitn(2, char::is_whitespace);
+        if let (Some("include" | "extends" | "import" | "from"), Some(argument)) =
+            (words.next(), words.next())
+        {
+            let argument = argument.trim_start();
+            if let Some(quote) = argument.chars().next().filter(|c| *c == '"' || *c == '\'')
+                && let Some(close) = argument[1..].find(quote)
+            {
+                found.push(argument[1..=close].to_owned());
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    found
 }
 
 /// A writer that refuses to grow past its limit, so a runaway loop ends with an error instead
