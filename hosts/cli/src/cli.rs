@@ -1,0 +1,146 @@
+//! The command line, as clap parses it. Each subcommand's arguments live beside its help text
+//! and examples; the work is done in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Turn queued business events into email, locally: no AWS account needed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailroom",
+    version,
+    about,
+    long_about = "Turn queued business events into email, locally.\n\n\
+        mailroom reads Lambda SQS events, decides for every record whether to send, retry or \
+        reject it (exactly as the Lambda does), and writes each email as an .eml file.",
+    after_help = "Examples:\n  \
+        mailroom process examples/events/quickstart.json\n  \
+        mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  \
+        mailroom check examples/templates --routes examples/routes.json --events examples/events"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Process a Lambda SQS event: one line per record, each email written to the outbox.
+    #[command(after_help = PROCESS_EXAMPLES)]
+    Process(ProcessArgs),
+    /// Render one template with sample data: subject, text and HTML.
+    #[command(after_help = RENDER_EXAMPLES)]
+    Render(RenderArgs),
+    /// Compile every template of a folder and render it against sample events (for CI).
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+}
+
+const PROCESS_EXAMPLES: &str = "Configuration, first found wins:\n  \
+    1. --routes FILE (SENDER and REPLY_TO from the environment fill what it leaves out)\n  \
+    2. the Lambda's variables SENDER, SUBJECT, SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL,\n     \
+       REPLY_TO, RECIPIENT_FIELD, SANDBOX_RECIPIENT\n  \
+    3. routes.json inside --templates DIR\n  \
+    4. without --templates: the shipped examples (examples/routes.json, examples/templates)\n\n\
+    Exit status: 0 when the event was processed, whatever the decisions; 2 when an input or\n\
+    the configuration is unusable.\n\n\
+    Examples:\n  \
+    mailroom process examples/events/quickstart.json\n  \
+    mailroom process examples/events/order-raw.json --json > report.json\n  \
+    mailroom process event.json --templates ./emails --routes ./emails/routes.json --outbox /tmp/mail\n  \
+    SENDER='Courses <courses@example.com>' SUBJECT='New enrollment' \\\n    \
+    SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL=enrollment/organizer.html \\\n    \
+    mailroom process examples/events/enrollment-raw.json --templates examples/templates";
+
+const RENDER_EXAMPLES: &str = "--data takes a file or inline JSON: an event body, any envelope \
+    around one (SNS, EventBridge), or a Lambda SQS event (its first record is used).\n\n\
+    Examples:\n  \
+    mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  \
+    mailroom render enrollment/organizer.html --data '{\"studentName\":\"Ana\",\"courseName\":\"Rust\"}' \\\n    \
+    --subject 'New enrollment: {{ studentName }}'";
+
+const CHECK_EXAMPLES: &str = "Sample events (*.json in --events DIR) may be Lambda SQS events or bare \
+    event bodies. Routes: --routes FILE, else DIR/routes.json, else the Lambda's environment \
+    variables, else every template is rendered on its own against every sample.\n\n\
+    Exit status: 0 when everything compiles and renders, 1 when a problem was found, 2 when an \
+    input is unusable.\n\n\
+    Examples:\n  \
+    mailroom check examples/templates --routes examples/routes.json --events examples/events\n  \
+    mailroom check ./emails --events ./emails/samples";
+
+/// Where templates and configuration come from; shared by every command.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Templates folder; template paths in the configuration are relative to it
+    /// [default: examples/templates]
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Routes file (JSON); see "Configuration" below
+    #[arg(long, value_name = "FILE")]
+    pub routes: Option<PathBuf>,
+    /// The current time: RFC 3339 (2026-11-23T10:00:00Z) or Unix milliseconds
+    /// [default: the system clock]
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+/// `mailroom process`.
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// A Lambda SQS event file ({"Records": [...]}), as Lambda delivers it
+    #[arg(value_name = "EVENT_FILE")]
+    pub event: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Folder for the .eml files, one per email, named after its idempotency key
+    #[arg(long, value_name = "DIR", default_value = "outbox")]
+    pub outbox: PathBuf,
+    /// Do not write .eml files (decisions and report only)
+    #[arg(long, conflicts_with = "outbox")]
+    pub no_outbox: bool,
+    /// Print one JSON document (the batch report) instead of one line per record
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the retry back-off jitter; the same seed gives the same back-offs
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `mailroom render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Template path inside the templates folder, e.g. orders/confirmation.html
+    #[arg(value_name = "TEMPLATE")]
+    pub template: String,
+    /// Sample data: a JSON file, or inline JSON starting with '{'
+    #[arg(long, value_name = "EVENT_JSON")]
+    pub data: String,
+    /// Subject template [default: the subject of the route that uses TEMPLATE]
+    #[arg(long, value_name = "TEXT")]
+    pub subject: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the rendering as JSON (subject, html, text, variables, missing)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mailroom check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The templates folder to check
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Folder of sample events (*.json): Lambda SQS events or bare event bodies
+    #[arg(long, value_name = "DIR")]
+    pub events: Option<PathBuf>,
+    /// Routes file [default: DIR/routes.json when present]
+    #[arg(long, value_name = "FILE")]
+    pub routes: Option<PathBuf>,
+    /// The current time: RFC 3339 or Unix milliseconds [default: the system clock]
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}

@@ -1,0 +1,221 @@
+//! `mailroom check`: what a template repository's CI runs. Compiles every template, renders
+//! each route against every sample event, prints every problem with its location, and fails
+//! when there is one.
+//!
+//! The routes come from `--routes`, else `DIR/routes.json`, else the Lambda's environment
+//! variables. With none of them there are no routes to follow, so every template is rendered
+//! on its own against every sample (a `.txt` sibling with its HTML template).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mailroom_core::render::text_sibling;
+use mailroom_core::{
+    Config, Diagnostic, Mailroom, PreviewError, SqsEvent, SqsRecord, TemplateFault, TemplateSet,
+    Timestamp,
+};
+
+use crate::cli::CheckArgs;
+use crate::diagnostic;
+use crate::error::{CliError, HostError, InputError};
+use crate::setup;
+
+/// Runs the command, writing every problem and a summary to `out`.
+pub fn run(args: &CheckArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let now = setup::clock(args.now.as_deref())?;
+    let templates = setup::load_templates(&args.dir)?;
+    let samples = match &args.events {
+        Some(dir) => load_samples(dir)?,
+        None => Vec::new(),
+    };
+    let (diagnostics, origin) = match resolve(args)? {
+        Some(resolved) => {
+            let mailroom = Mailroom::new(resolved.config, &templates);
+            (mailroom.check(&samples, now), resolved.origin)
+        }
+        None => (
+            check_each_template(&templates, &samples, now),
+            "no routes: each template on its own".to_owned(),
+        ),
+    };
+
+    let write = |out: &mut dyn Write| -> std::io::Result<()> {
+        for found in &diagnostics {
+            let mut buffer = Vec::new();
+            diagnostic::write_fault(&mut buffer, &found.fault, context(found).as_deref())?;
+            out.write_all(&buffer)?;
+        }
+        let templates_noun = if templates.len() == 1 {
+            "template"
+        } else {
+            "templates"
+        };
+        let samples_noun = if samples.len() == 1 {
+            "sample"
+        } else {
+            "samples"
+        };
+        write!(
+            out,
+            "checked {} {templates_noun} in {} against {} {samples_noun} ({origin}): ",
+            templates.len(),
+            args.dir.display(),
+            samples.len()
+        )?;
+        match diagnostics.len() {
+            0 => writeln!(out, "ok"),
+            1 => writeln!(out, "1 problem"),
+            n => writeln!(out, "{n} problems"),
+        }
+    };
+    write(out).map_err(HostError::Output)?;
+    out.flush().map_err(HostError::Output)?;
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Findings(format!(
+            "{} problem(s) found",
+            diagnostics.len()
+        )))
+    }
+}
+
+fn resolve(args: &CheckArgs) -> Result<Option<setup::Resolved>, InputError> {
+    if let Some(routes) = &args.routes {
+        return setup::routes_file(routes).map(Some);
+    }
+    let beside = args.dir.join("routes.json");
+    if beside.is_file() {
+        return setup::routes_file(&beside).map(Some);
+    }
+    // Only the environment is left: no templates-folder or example fallback here.
+    setup::resolve_config(None, &args.dir, false)
+}
+
+fn context(found: &Diagnostic) -> Option<String> {
+    match (&found.sample, &found.route) {
+        (Some(sample), Some(route)) => Some(format!("sample {sample}, route {route}")),
+        (Some(sample), None) => Some(format!("sample {sample}")),
+        (None, Some(route)) => Some(format!("route {route}")),
+        (None, None) => None,
+    }
+}
+
+/// Without routes: compile errors once, then every template rendered against every sample.
+fn check_each_template(
+    templates: &TemplateSet,
+    samples: &[(String, SqsRecord)],
+    now: Timestamp,
+) -> Vec<Diagnostic> {
+    let Some((first, _)) = templates.iter().next() else {
+        return Vec::new();
+    };
+    let mailroom = Mailroom::new(Config::preview(first), templates);
+    let mut diagnostics = mailroom.check(&[], now);
+    let broken: BTreeSet<String> = diagnostics
+        .iter()
+        .filter_map(|d| d.fault.template.clone())
+        .collect();
+    // A `.txt` template with an HTML sibling is rendered with it, not on its own.
+    let standalone: Vec<&str> = templates
+        .iter()
+        .map(|(path, _)| path)
+        .filter(|path| !(path.ends_with(".txt") && has_html_sibling(templates, path)))
+        .collect();
+    for (label, record) in samples {
+        for template in &standalone {
+            if broken.contains(*template) {
+                continue;
+            }
+            let fault = match mailroom.preview(template, Some(""), &record.body, now) {
+                Ok(_) => continue,
+                Err(PreviewError::Template(fault)) if fault.kind == "syntax" => continue,
+                Err(PreviewError::Template(fault)) => fault,
+                Err(PreviewError::Data(fault)) => {
+                    diagnostics.push(Diagnostic {
+                        sample: Some(label.clone()),
+                        route: None,
+                        fault: TemplateFault {
+                            kind: "sample",
+                            message: fault.to_string(),
+                            template: None,
+                            line: None,
+                            column: None,
+                            source_line: None,
+                        },
+                    });
+                    break;
+                }
+            };
+            diagnostics.push(Diagnostic {
+                sample: Some(label.clone()),
+                route: None,
+                fault,
+            });
+        }
+    }
+    diagnostics
+}
+
+fn has_html_sibling(templates: &TemplateSet, text_path: &str) -> bool {
+    templates.iter().any(|(path, _)| {
+        path != text_path && !path.ends_with(".txt") && text_sibling(path) == text_path
+    })
+}
+
+/// Every `*.json` in `dir`, sorted: a Lambda SQS event gives one sample per record
+/// (`file.json#0`), anything else is one bare event body (`file.json`).
+fn load_samples(dir: &Path) -> Result<Vec<(String, SqsRecord)>, InputError> {
+    let unreadable = |source| InputError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+        })
+        .collect();
+    files.sort();
+    let mut samples = Vec::new();
+    for path in files {
+        let text = setup::read_text(&path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|error| InputError::Json {
+                path: path.clone(),
+                line: error.line(),
+                column: error.column(),
+                message: error.to_string(),
+            })?;
+        if value
+            .get("Records")
+            .is_some_and(serde_json::Value::is_array)
+        {
+            let event = SqsEvent::from_json(&text).map_err(|source| InputError::Event {
+                path: path.clone(),
+                source,
+            })?;
+            for (index, record) in event.records.into_iter().enumerate() {
+                samples.push((format!("{name}#{index}"), record));
+            }
+        } else {
+            let record = SqsRecord {
+                message_id: name.clone(),
+                body: text,
+                ..SqsRecord::default()
+            };
+            samples.push((name, record));
+        }
+    }
+    Ok(samples)
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand. Each takes its parsed arguments and an output to write to, and
+//! returns what went wrong as a [`CliError`](crate::error::CliError) for `main` to turn into an
+//! exit status.
+
+pub mod check;
+pub mod process;
+pub mod render;

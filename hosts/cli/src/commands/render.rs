@@ -1,0 +1,109 @@
+//! `mailroom render`: one template, one piece of sample data, the subject, text and HTML out.
+//! A template error is shown with its location and source line.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use mailroom_core::{Config, Mailroom, PreviewError};
+
+use crate::cli::RenderArgs;
+use crate::diagnostic;
+use crate::error::{CliError, HostError, InputError};
+use crate::setup;
+
+/// Runs the command: the rendering to `out`, a template error to `err`.
+pub fn run(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
+    let now = setup::clock(args.config.now.as_deref())?;
+    let templates_dir = setup::templates_dir(args.config.templates.as_deref());
+    let templates = setup::load_templates(&templates_dir)?;
+    if !templates.contains(&args.template) {
+        let known: Vec<&str> = templates.iter().map(|(path, _)| path).collect();
+        return Err(InputError::Data(format!(
+            "template {:?} is not in {}; it has: {}",
+            args.template,
+            templates_dir.display(),
+            known.join(", ")
+        ))
+        .into());
+    }
+    let config = setup::resolve_config(
+        args.config.routes.as_deref(),
+        &templates_dir,
+        args.config.templates.is_none(),
+    )?
+    .map_or_else(
+        || Config::preview(&args.template),
+        |resolved| resolved.config,
+    );
+    let body = sample_body(&args.data)?;
+    let mailroom = Mailroom::new(config, &templates);
+
+    let preview = match mailroom.preview(&args.template, args.subject.as_deref(), &body, now) {
+        Ok(preview) => preview,
+        Err(PreviewError::Data(fault)) => return Err(InputError::Data(fault.to_string()).into()),
+        Err(PreviewError::Template(fault)) => {
+            diagnostic::write_fault(err, &fault, None).map_err(HostError::Output)?;
+            return Err(CliError::Findings(format!(
+                "{} does not render",
+                args.template
+            )));
+        }
+    };
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &preview)
+            .map_err(|e| HostError::Output(e.into()))?;
+        writeln!(out).map_err(HostError::Output)?;
+    } else {
+        writeln!(
+            out,
+            "Subject: {}\n\n--- text ---\n{}\n\n--- html ---\n{}",
+            preview.subject,
+            preview.text.trim_end(),
+            preview.html.trim_end()
+        )
+        .map_err(HostError::Output)?;
+        if !preview.missing.is_empty() {
+            writeln!(
+                err,
+                "note: the data has no value for: {}",
+                preview.missing.join(", ")
+            )
+            .map_err(HostError::Output)?;
+        }
+    }
+    out.flush().map_err(HostError::Output)?;
+    Ok(())
+}
+
+/// The event body to render with: `--data` is inline JSON or a file holding an event body,
+/// an envelope, or a Lambda SQS event (whose first record's body is used).
+fn sample_body(data: &str) -> Result<String, InputError> {
+    let (text, origin) = if data.trim_start().starts_with('{') {
+        (data.to_owned(), PathBuf::from("--data"))
+    } else {
+        (setup::read_text(data.as_ref())?, PathBuf::from(data))
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|error| InputError::Json {
+            path: origin.clone(),
+            line: error.line(),
+            column: error.column(),
+            message: error.to_string(),
+        })?;
+    let Some(records) = value.get("Records").and_then(serde_json::Value::as_array) else {
+        return Ok(text);
+    };
+    let first = records
+        .first()
+        .ok_or_else(|| InputError::Data(format!("{} has no records", origin.display())))?;
+    first
+        .get("body")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            InputError::Data(format!(
+                "the first record of {} has no body",
+                origin.display()
+            ))
+        })
+}

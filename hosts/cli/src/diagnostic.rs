@@ -1,0 +1,63 @@
+//! Template problems as an author wants to see them: the file, line and column, the offending
+//! source line, and a caret under the column.
+//!
+//! ```text
+//! error[syntax]: orders/confirmation.html:3:12: unexpected end of input
+//!     3 | <p>{{ name }</p>
+//!       |            ^
+//! ```
+
+use std::io::{self, Write};
+
+use mailroom_core::TemplateFault;
+
+/// Writes one problem, with `context` (sample, route) on its own line when given.
+pub fn write_fault(
+    out: &mut impl Write,
+    fault: &TemplateFault,
+    context: Option<&str>,
+) -> io::Result<()> {
+    writeln!(out, "error[{}]: {fault}", fault.kind)?;
+    if let Some(source_line) = &fault.source_line {
+        let number = fault.line.map(|line| line.to_string()).unwrap_or_default();
+        let gutter = " ".repeat(number.len());
+        writeln!(out, "  {number} | {}", source_line.trim_end())?;
+        if let Some(column) = fault.column.filter(|c| *c > 0) {
+            // Columns count characters; keep tabs so the caret lines up under them.
+            let pad: String = source_line
+                .chars()
+                .take(column - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(out, "  {gutter} | {pad}^")?;
+        }
+    }
+    if let Some(context) = context {
+        writeln!(out, "  = {context}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caret_points_at_the_column() {
+        let fault = TemplateFault {
+            kind: "syntax",
+            message: "unexpected end of input".into(),
+            template: Some("a.html".into()),
+            line: Some(3),
+            column: Some(5),
+            source_line: Some("<p>{{ x }</p>".into()),
+        };
+        let mut out = Vec::new();
+        write_fault(&mut out, &fault, Some("sample order.json")).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "error[syntax]: a.html:3:5: unexpected end of input\n  3 | <p>{{ x }</p>\n    |     ^\n  = sample order.json\n"
+        );
+    }
+}

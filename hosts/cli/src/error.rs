@@ -1,0 +1,126 @@
+//! The CLI's errors, split by whose fault they are, because that decides the exit status.
+//!
+//! * [`InputError`]: what the user gave us is unusable (a file that cannot be read, an event
+//!   that is not JSON, a bad `SENDER`). Exit status 2, with one line saying what to fix.
+//! * [`HostError`]: our side could not do its part (standard output closed, a write failed).
+//!   Exit status 1.
+//! * [`CliError::Findings`]: the command worked and found problems it has already printed
+//!   (`check` found template errors, `render` hit one). Exit status 1.
+//!
+//! Per-record problems of `process` are none of these: they are decisions of the core (retry
+//! or reject), reported per record, and the command still exits 0.
+
+use std::io;
+use std::path::PathBuf;
+
+use mailroom_core::{ConfigError, EventError};
+use thiserror::Error;
+
+/// Everything a command can fail with.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// The input is unusable: exit status 2.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Our side failed: exit status 1.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// Problems were found and printed already: exit status 1.
+    #[error("{0}")]
+    Findings(String),
+}
+
+impl CliError {
+    /// The process exit status for this error.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Input(_) => 2,
+            Self::Host(_) | Self::Findings(_) => 1,
+        }
+    }
+}
+
+/// What the user must fix: a file, an argument, or the configuration.
+#[derive(Debug, Error)]
+pub enum InputError {
+    /// A file or folder named on the command line cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The path as given.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A template file is not UTF-8 text.
+    #[error("{} is not UTF-8 text; templates must be UTF-8", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The event file is not a Lambda SQS event.
+    #[error("{}: {source}; expected a Lambda SQS event {{\"Records\": [...]}}", path.display())]
+    Event {
+        /// The event file.
+        path: PathBuf,
+        /// What the core found wrong.
+        source: EventError,
+    },
+    /// A JSON input (sample data, sample event) is not JSON.
+    #[error("{}: not JSON (line {line}, column {column}): {message}", path.display())]
+    Json {
+        /// The file, or `--data` for inline data.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What serde_json reported.
+        message: String,
+    },
+    /// The configuration (environment variables or routes file) is unusable.
+    #[error("{source} (configuration from {origin})")]
+    Config {
+        /// Where the configuration came from.
+        origin: String,
+        /// What the core found wrong, naming the variable or field.
+        source: ConfigError,
+    },
+    /// Nothing says how to route events.
+    #[error(
+        "no configuration: pass --routes FILE, or set SENDER, SUBJECT and \
+         SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL, or put a routes.json in {}",
+        templates.display()
+    )]
+    NoConfig {
+        /// The templates folder that has no routes.json.
+        templates: PathBuf,
+    },
+    /// `--now` is not a time.
+    #[error(
+        "--now {value:?} is not a time: give RFC 3339 (2026-11-23T10:00:00Z) or Unix milliseconds"
+    )]
+    Time {
+        /// The value given.
+        value: String,
+    },
+    /// The outbox folder cannot be created.
+    #[error("cannot create the outbox {}: {source}; pass --outbox DIR with a writable folder", path.display())]
+    Outbox {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The sample data of `render` is unusable.
+    #[error("--data: {0}")]
+    Data(String),
+}
+
+/// What our side failed to do.
+#[derive(Debug, Error)]
+pub enum HostError {
+    /// Writing to standard output failed.
+    #[error("writing the output failed: {0}")]
+    Output(#[from] io::Error),
+}
