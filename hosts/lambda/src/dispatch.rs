@@ -1,0 +1,77 @@
+//! Sending a batch's emails concurrently, within a bound and before the deadline.
+//!
+//! The core hands out every email that may go now (all of them for a standard queue; one per
+//! message group for FIFO). Up to `max_concurrent` are in flight at once; as each completes the
+//! core is told, which may release the next email of its FIFO group. Once the deadline margin
+//! is reached no send starts: what was not handed out is retried (`deadline`), and the sends
+//! already in flight get until shortly before the deadline to answer.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use mailroom_core::{Batch, RecordId, SendFailure, SendOutcome, SendRequest};
+
+use crate::mailer::Mailer;
+
+/// When sends may start and how many at once.
+#[derive(Debug, Clone, Copy)]
+pub struct SendWindow {
+    /// The invocation's deadline.
+    pub deadline: Instant,
+    /// No send starts later than `deadline - margin`.
+    pub margin: Duration,
+    /// Sends in flight at once.
+    pub max_concurrent: usize,
+}
+
+/// Sends everything the batch asks for, reporting each outcome to it. Returns the number of
+/// sends attempted.
+pub async fn send_all<M: Mailer>(batch: &mut Batch, mailer: &M, window: SendWindow) -> usize {
+    let stop_starting = window
+        .deadline
+        .checked_sub(window.margin)
+        .unwrap_or_else(Instant::now);
+    // In-flight sends may use half the margin; the other half is left for the SQS calls.
+    let answer_by = window
+        .deadline
+        .checked_sub(window.margin / 2)
+        .unwrap_or_else(Instant::now);
+    let mut in_flight = FuturesUnordered::new();
+    let mut attempted = 0;
+    loop {
+        if Instant::now() < stop_starting {
+            while in_flight.len() < window.max_concurrent.max(1) {
+                let Some(request) = batch.next_send() else {
+                    break;
+                };
+                attempted += 1;
+                in_flight.push(send_one(mailer, request, answer_by));
+            }
+        } else {
+            batch.expire();
+        }
+        match in_flight.next().await {
+            Some((id, outcome)) => batch.complete_send(id, outcome),
+            None => break,
+        }
+    }
+    attempted
+}
+
+async fn send_one<M: Mailer>(
+    mailer: &M,
+    request: SendRequest,
+    answer_by: Instant,
+) -> (RecordId, SendOutcome) {
+    let budget = answer_by.saturating_duration_since(Instant::now());
+    let outcome = match tokio::time::timeout(budget, mailer.send(&request.email)).await {
+        Ok(outcome) => outcome,
+        Err(_) => SendOutcome::Failed(SendFailure::new(
+            "timeout",
+            "no answer before the invocation deadline",
+            None,
+        )),
+    };
+    (request.id, outcome)
+}

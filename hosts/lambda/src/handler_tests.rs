@@ -1,0 +1,404 @@
+//! The handler with fixture events and in-memory stand-ins for SES, SQS and CodeCommit.
+//! (The real binary against moto is tested end to end in `tests/lambda-e2e/`.)
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mailroom_core::{Email, SendFailure, SendOutcome, SqsEvent};
+
+use crate::handler::{HandlerError, Invocation, Notifier};
+use crate::mailer::Mailer;
+use crate::queue::{Delay, Parcel, Queue, QueueError};
+use crate::settings::Settings;
+use crate::templates::source::tests::FakeSource;
+use crate::templates::{LoadOptions, TemplateCache};
+
+/// Accepts every email, except those to `throttle_to`, after `delay`; records the peak number
+/// of sends in flight.
+#[derive(Default)]
+struct FakeMailer {
+    delay: Duration,
+    throttle_to: Option<String>,
+    sent: Mutex<Vec<Arc<Email>>>,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Mailer for FakeMailer {
+    async fn send(&self, email: &Email) -> SendOutcome {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self
+            .throttle_to
+            .as_deref()
+            .is_some_and(|to| email.to.iter().any(|m| m.address() == to))
+        {
+            return SendOutcome::Failed(SendFailure::new(
+                "TooManyRequestsException",
+                "Maximum sending rate exceeded.",
+                Some(429),
+            ));
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(Arc::new(email.clone()));
+        SendOutcome::Accepted {
+            message_id: format!("ses-{}", sent.len()),
+        }
+    }
+}
+
+#[derive(Default)]
+struct FakeQueue {
+    delays: Mutex<Vec<(String, Delay)>>,
+    parked: Mutex<Vec<(String, Parcel)>>,
+    deleted: Mutex<Vec<(String, String)>>,
+}
+
+impl Queue for FakeQueue {
+    async fn change_visibility(
+        &self,
+        queue_url: &str,
+        delays: &[Delay],
+    ) -> Vec<Result<(), QueueError>> {
+        self.delays
+            .lock()
+            .unwrap()
+            .extend(delays.iter().map(|d| (queue_url.to_owned(), d.clone())));
+        vec![Ok(()); delays.len()]
+    }
+    async fn park(&self, dlq_url: &str, parcels: &[Parcel]) -> Vec<Result<(), QueueError>> {
+        self.parked
+            .lock()
+            .unwrap()
+            .extend(parcels.iter().map(|p| (dlq_url.to_owned(), p.clone())));
+        vec![Ok(()); parcels.len()]
+    }
+    async fn delete(&self, queue_url: &str, handles: &[String]) -> Vec<Result<(), QueueError>> {
+        self.deleted
+            .lock()
+            .unwrap()
+            .extend(handles.iter().map(|h| (queue_url.to_owned(), h.clone())));
+        vec![Ok(()); handles.len()]
+    }
+}
+
+fn examples() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// The examples folder as a repository: `routes.json` and `templates/...`.
+fn example_repository() -> FakeSource {
+    let mut files = vec![(
+        "routes.json".to_owned(),
+        std::fs::read_to_string(examples().join("routes.json")).unwrap(),
+    )];
+    let mut folders = vec![examples().join("templates")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(examples())
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                files.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .collect();
+    FakeSource::with_files(&pairs)
+}
+
+fn event(name: &str) -> SqsEvent {
+    SqsEvent::from_json(&std::fs::read_to_string(examples().join("events").join(name)).unwrap())
+        .unwrap()
+}
+
+fn notifier(
+    extra: &[(&str, &str)],
+    mailer: FakeMailer,
+    source: FakeSource,
+) -> Notifier<FakeMailer, FakeQueue, FakeSource> {
+    let vars: BTreeMap<String, String> = [
+        ("REGION", "us-east-1"),
+        ("CODECOMMIT_REPO", "templates"),
+        ("TEMPLATE_FOLDER", "templates"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let settings = Settings::from_lookup(|name| vars.get(name).cloned()).unwrap();
+    let options = LoadOptions {
+        routes_file: settings.routes_file.clone(),
+        template_folder: settings.template_folder.clone(),
+        vars: Arc::new(vars.clone()),
+    };
+    let cache = TemplateCache::new(source, options, settings.template_cache);
+    Notifier::new(
+        settings,
+        mailer,
+        FakeQueue::default(),
+        cache,
+        "notifier".into(),
+    )
+}
+
+fn in_seconds(seconds: u64) -> Invocation {
+    Invocation {
+        deadline: Instant::now() + Duration::from_secs(seconds),
+        request_id: "req-1".into(),
+    }
+}
+
+fn failures(response: &mailroom_core::BatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+const MALFORMED: &str = "7d9cac3d-5d90-729e-93be-a674ae64952f";
+const NO_RECIPIENT: &str = "aa097be8-504c-93c7-a8da-82a61ffaff65";
+
+#[tokio::test]
+async fn a_mixed_batch_sends_the_good_and_parks_the_bad_in_the_dead_letter_queue() {
+    let dlq = "https://sqs.us-east-1.amazonaws.com/123456789012/mailroom-dlq";
+    let notifier = notifier(
+        &[("DLQ_URL", dlq)],
+        FakeMailer::default(),
+        example_repository(),
+    );
+    let response = notifier
+        .handle(&event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 9);
+    let parked = notifier.queue.parked.lock().unwrap();
+    let reasons: BTreeMap<&str, &str> = parked
+        .iter()
+        .map(|(url, p)| {
+            assert_eq!(url, dlq);
+            (p.source_message_id.as_str(), p.reason.as_str())
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        BTreeMap::from([
+            (MALFORMED, "malformed_body"),
+            (NO_RECIPIENT, "missing_recipient")
+        ])
+    );
+    assert!(notifier.queue.delays.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn without_a_dead_letter_queue_rejected_records_are_reported_failed() {
+    let notifier = notifier(&[], FakeMailer::default(), example_repository());
+    let response = notifier
+        .handle(&event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(failures(&response), [MALFORMED, NO_RECIPIENT]);
+    // The response is what Lambda's own event types expect.
+    let json = serde_json::to_string(&response).unwrap();
+    let parsed: aws_lambda_events::sqs::SqsBatchResponse = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed.batch_item_failures.len(), 2);
+    assert_eq!(parsed.batch_item_failures[0].item_identifier, MALFORMED);
+}
+
+#[tokio::test]
+async fn throttled_sends_are_retried_with_the_back_off_as_visibility_timeout() {
+    let mailer = FakeMailer {
+        throttle_to: Some("ana.nunez@example.org".into()),
+        ..FakeMailer::default()
+    };
+    let notifier = notifier(&[], mailer, example_repository());
+    let event = event("quickstart.json");
+    let response = notifier.handle(&event, &in_seconds(30)).await.unwrap();
+    let sent = notifier.mailer.sent.lock().unwrap().len();
+    let delays = notifier.queue.delays.lock().unwrap();
+    assert!(
+        !delays.is_empty() && sent + delays.len() == 9,
+        "sent {sent}, delayed {}",
+        delays.len()
+    );
+    assert_eq!(failures(&response).len(), delays.len() + 2);
+    for (url, delay) in delays.iter() {
+        assert_eq!(
+            url,
+            "https://sqs.us-east-1.amazonaws.com/123456789012/mailroom-notifications"
+        );
+        assert!(
+            (15..=30).contains(&delay.seconds),
+            "first-receive throttling backs off 15-30 s: {}",
+            delay.seconds
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn sends_run_concurrently_within_the_bound() {
+    let mailer = FakeMailer {
+        delay: Duration::from_millis(50),
+        ..FakeMailer::default()
+    };
+    let notifier = notifier(
+        &[("MAX_CONCURRENT_SENDS", "4")],
+        mailer,
+        example_repository(),
+    );
+    notifier
+        .handle(&event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(notifier.mailer.peak.load(Ordering::SeqCst), 4);
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 9);
+}
+
+#[tokio::test]
+async fn near_the_deadline_no_send_starts_and_every_record_is_retried_at_once() {
+    let notifier = notifier(
+        &[("DEADLINE_MARGIN_MS", "5000")],
+        FakeMailer::default(),
+        example_repository(),
+    );
+    let response = notifier
+        .handle(&event("quickstart.json"), &in_seconds(3))
+        .await
+        .unwrap();
+    assert!(notifier.mailer.sent.lock().unwrap().is_empty());
+    assert_eq!(failures(&response).len(), 11);
+    let delays = notifier.queue.delays.lock().unwrap();
+    assert_eq!(delays.len(), 9);
+    assert!(
+        delays.iter().all(|(_, d)| d.seconds == 0),
+        "a deadline retry is not the message's fault"
+    );
+}
+
+#[tokio::test]
+async fn without_templates_every_record_is_retried_and_nothing_is_sent() {
+    let source = example_repository();
+    source.down.store(true, Ordering::SeqCst);
+    let notifier = notifier(
+        &[("DLQ_URL", "https://sqs.us-east-1.amazonaws.com/1/dlq")],
+        FakeMailer::default(),
+        source,
+    );
+    let response = notifier
+        .handle(&event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        failures(&response).len(),
+        11,
+        "malformed records too: nothing is decided without templates"
+    );
+    assert!(notifier.mailer.sent.lock().unwrap().is_empty());
+    assert!(notifier.queue.parked.lock().unwrap().is_empty());
+    assert!(
+        notifier
+            .queue
+            .delays
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, d)| d.seconds >= 15)
+    );
+}
+
+#[tokio::test]
+async fn compatibility_mode_deletes_what_was_processed_and_fails_the_invocation_for_the_rest() {
+    let url = "http://127.0.0.1:1/123456789012/mailroom-notifications";
+    let notifier = notifier(
+        &[("SQS_URL", url), ("DELETE_PROCESSED", "true")],
+        FakeMailer::default(),
+        example_repository(),
+    );
+    let event = event("quickstart.json");
+    let error = notifier.handle(&event, &in_seconds(30)).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            HandlerError::RecordsToRetry {
+                failed: 2,
+                total: 11
+            }
+        ),
+        "{error}"
+    );
+    let deleted = notifier.queue.deleted.lock().unwrap();
+    assert_eq!(deleted.len(), 9);
+    assert!(
+        deleted.iter().all(|(queue, _)| queue == url),
+        "the configured SQS_URL is used"
+    );
+    let kept: Vec<&str> = event
+        .records
+        .iter()
+        .filter(|r| !deleted.iter().any(|(_, h)| *h == r.receipt_handle))
+        .map(|r| r.message_id.as_str())
+        .collect();
+    assert_eq!(kept, [MALFORMED, NO_RECIPIENT]);
+}
+
+#[tokio::test]
+async fn compatibility_mode_succeeds_when_everything_was_processed() {
+    let url = "http://127.0.0.1:1/123456789012/mailroom-notifications";
+    let notifier = notifier(
+        &[("SQS_URL", url), ("DELETE_PROCESSED", "true")],
+        FakeMailer::default(),
+        example_repository(),
+    );
+    let response = notifier
+        .handle(&event("order-raw.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(notifier.queue.deleted.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_fifo_group_stops_at_its_first_failure() {
+    let mut event = event("quickstart.json");
+    // Three enrollment notifications in one group, the first to a throttled address.
+    event.records.truncate(3);
+    for record in &mut event.records {
+        record.event_source_arn = "arn:aws:sqs:us-east-1:123456789012:mailroom.fifo".into();
+        record
+            .attributes
+            .insert("MessageGroupId".into(), "course-42".into());
+    }
+    let mailer = FakeMailer {
+        throttle_to: Some("dana.organizer@academy.example.com".into()),
+        ..FakeMailer::default()
+    };
+    let notifier = notifier(&[], mailer, example_repository());
+    let response = notifier.handle(&event, &in_seconds(30)).await.unwrap();
+    assert_eq!(failures(&response).len(), 3);
+    assert!(
+        notifier.mailer.sent.lock().unwrap().is_empty(),
+        "later group members are never sent after a failure"
+    );
+    let delays = notifier.queue.delays.lock().unwrap();
+    let seconds: Vec<u32> = delays.iter().map(|(_, d)| d.seconds).collect();
+    assert!(
+        seconds[0] >= 15 && seconds[1] == 0 && seconds[2] == 0,
+        "{seconds:?}"
+    );
+}

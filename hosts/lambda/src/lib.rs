@@ -1,0 +1,23 @@
+//! The mailroom Lambda: SQS batches in, SES emails out.
+//!
+//! `main` reads the [`settings`], builds the AWS clients once ([`aws`]) and hands each
+//! invocation to [`handler::Notifier`], which drives `mailroom-core`: the core decides every
+//! record, the [`dispatch`] loop sends through the [`mailer`] concurrently, the [`queue`] module
+//! applies back-off and moves rejected records to the dead-letter queue, and the [`templates`]
+//! cache keeps the CodeCommit templates between invocations. [`telemetry`] writes JSON logs
+//! and embedded metrics.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod aws;
+pub mod dispatch;
+pub mod handler;
+pub mod mailer;
+pub mod mime;
+pub mod queue;
+pub mod settings;
+pub mod telemetry;
+pub mod templates;

@@ -1,0 +1,343 @@
+//! The SQS side of a batch: back-off for retried records, the dead-letter queue for rejected
+//! ones, explicit deletes for the compatibility mode. Behind the [`Queue`] trait so the handler
+//! can be tested without SQS; [`SqsQueue`] is the SDK implementation.
+
+use std::future::Future;
+
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageAttributeValue, SendMessageBatchRequestEntry,
+};
+use thiserror::Error;
+
+/// SQS batch calls take at most this many entries.
+const SQS_BATCH_LIMIT: usize = 10;
+
+/// One entry of a batch call failed, or the whole call did.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("SQS {operation} failed: {detail}")]
+pub struct QueueError {
+    /// The SQS operation.
+    pub operation: &'static str,
+    /// The error code and message.
+    pub detail: String,
+}
+
+/// A retried record's next delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delay {
+    /// The record's receipt handle.
+    pub receipt_handle: String,
+    /// Seconds until it is visible again.
+    pub seconds: u32,
+}
+
+/// A rejected record on its way to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parcel {
+    /// The original body, unchanged.
+    pub body: String,
+    /// The reason code (`malformed_body`, ...).
+    pub reason: String,
+    /// What went wrong.
+    pub detail: String,
+    /// The original SQS message id.
+    pub source_message_id: String,
+    /// The queue it came from.
+    pub source_queue_arn: String,
+    /// Its FIFO message group, if any.
+    pub group: Option<String>,
+}
+
+/// The SQS calls the function makes. Each returns one result per entry, in order.
+pub trait Queue {
+    /// `ChangeMessageVisibilityBatch`.
+    fn change_visibility(
+        &self,
+        queue_url: &str,
+        delays: &[Delay],
+    ) -> impl Future<Output = Vec<Result<(), QueueError>>> + Send;
+    /// `SendMessageBatch` to the dead-letter queue, the reason as message attributes.
+    fn park(
+        &self,
+        dlq_url: &str,
+        parcels: &[Parcel],
+    ) -> impl Future<Output = Vec<Result<(), QueueError>>> + Send;
+    /// `DeleteMessageBatch`.
+    fn delete(
+        &self,
+        queue_url: &str,
+        receipt_handles: &[String],
+    ) -> impl Future<Output = Vec<Result<(), QueueError>>> + Send;
+}
+
+/// The queue URL of a queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`). `known` (the configured
+/// `SQS_URL`) wins when it names the same queue, so custom endpoints keep working.
+pub fn queue_url(arn: &str, known: Option<&str>) -> Option<String> {
+    let mut parts = arn.split(':');
+    let (Some("arn"), Some(partition), Some("sqs"), Some(region), Some(account), Some(name)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    if let Some(known) = known {
+        if known.trim_end_matches('/').rsplit('/').next() == Some(name) {
+            return Some(known.to_owned());
+        }
+    }
+    let domain = if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Some(format!("https://sqs.{region}.{domain}/{account}/{name}"))
+}
+
+/// [`Queue`] over the SQS API.
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+}
+
+impl SqsQueue {
+    /// A queue client.
+    pub fn new(client: aws_sdk_sqs::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn string_attribute(value: &str) -> Option<MessageAttributeValue> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .ok()
+}
+
+/// Maps a batch call's answer to one result per entry (ids are the entries' positions).
+fn per_entry<E: std::fmt::Display>(
+    operation: &'static str,
+    count: usize,
+    answer: Result<Vec<(String, String)>, E>,
+) -> Vec<Result<(), QueueError>> {
+    match answer {
+        Ok(failed) => (0..count)
+            .map(
+                |index| match failed.iter().find(|(id, _)| *id == index.to_string()) {
+                    Some((_, detail)) => Err(QueueError {
+                        operation,
+                        detail: detail.clone(),
+                    }),
+                    None => Ok(()),
+                },
+            )
+            .collect(),
+        Err(error) => {
+            let error = QueueError {
+                operation,
+                detail: error.to_string(),
+            };
+            vec![Err(error); count]
+        }
+    }
+}
+
+fn failed_entries(entries: &[aws_sdk_sqs::types::BatchResultErrorEntry]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e.id().to_owned(),
+                format!("{}: {}", e.code(), e.message().unwrap_or_default()),
+            )
+        })
+        .collect()
+}
+
+fn sdk_detail<E: std::error::Error + 'static>(error: E) -> String {
+    aws_sdk_sqs::error::DisplayErrorContext(error).to_string()
+}
+
+impl Queue for SqsQueue {
+    async fn change_visibility(
+        &self,
+        queue_url: &str,
+        delays: &[Delay],
+    ) -> Vec<Result<(), QueueError>> {
+        let mut results = Vec::with_capacity(delays.len());
+        for chunk in delays.chunks(SQS_BATCH_LIMIT) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(index, delay)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .receipt_handle(&delay.receipt_handle)
+                        .visibility_timeout(i32::try_from(delay.seconds).unwrap_or(43_200))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let answer = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map(|output| failed_entries(output.failed()))
+                .map_err(sdk_detail);
+            results.extend(per_entry(
+                "ChangeMessageVisibilityBatch",
+                chunk.len(),
+                answer,
+            ));
+        }
+        results
+    }
+
+    async fn park(&self, dlq_url: &str, parcels: &[Parcel]) -> Vec<Result<(), QueueError>> {
+        let fifo = dlq_url.ends_with(".fifo");
+        let mut results = Vec::with_capacity(parcels.len());
+        for chunk in parcels.chunks(SQS_BATCH_LIMIT) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(index, parcel)| {
+                    let mut entry = SendMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .message_body(&parcel.body)
+                        .set_message_attributes(Some(
+                            [
+                                ("mailroom.reason", parcel.reason.as_str()),
+                                ("mailroom.detail", truncate(&parcel.detail, 1024)),
+                                (
+                                    "mailroom.sourceMessageId",
+                                    parcel.source_message_id.as_str(),
+                                ),
+                                ("mailroom.sourceQueue", parcel.source_queue_arn.as_str()),
+                            ]
+                            .into_iter()
+                            .filter(|(_, value)| !value.is_empty())
+                            .filter_map(|(name, value)| {
+                                Some((name.to_owned(), string_attribute(value)?))
+                            })
+                            .collect(),
+                        ));
+                    if fifo {
+                        entry = entry
+                            .message_group_id(
+                                parcel.group.as_deref().unwrap_or("mailroom-rejected"),
+                            )
+                            .message_deduplication_id(&parcel.source_message_id);
+                    }
+                    entry.build().ok()
+                })
+                .collect();
+            let answer = self
+                .client
+                .send_message_batch()
+                .queue_url(dlq_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map(|output| failed_entries(output.failed()))
+                .map_err(sdk_detail);
+            results.extend(per_entry("SendMessageBatch", chunk.len(), answer));
+        }
+        results
+    }
+
+    async fn delete(
+        &self,
+        queue_url: &str,
+        receipt_handles: &[String],
+    ) -> Vec<Result<(), QueueError>> {
+        let mut results = Vec::with_capacity(receipt_handles.len());
+        for chunk in receipt_handles.chunks(SQS_BATCH_LIMIT) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(index, handle)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .receipt_handle(handle)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let answer = self
+                .client
+                .delete_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map(|output| failed_entries(output.failed()))
+                .map_err(sdk_detail);
+            results.extend(per_entry("DeleteMessageBatch", chunk.len(), answer));
+        }
+        results
+    }
+}
+
+/// At most `max` bytes, cut on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_urls_come_from_arns_and_prefer_the_configured_one() {
+        let arn = "arn:aws:sqs:eu-west-1:123456789012:orders.fifo";
+        assert_eq!(
+            queue_url(arn, None).as_deref(),
+            Some("https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo")
+        );
+        let local = "http://127.0.0.1:5000/123456789012/orders.fifo";
+        assert_eq!(queue_url(arn, Some(local)).as_deref(), Some(local));
+        assert_eq!(
+            queue_url(arn, Some("http://127.0.0.1:5000/123456789012/other")).as_deref(),
+            Some("https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo")
+        );
+        assert_eq!(queue_url("not an arn", None), None);
+    }
+
+    #[test]
+    fn batch_answers_map_to_entries_by_position() {
+        let answer: Result<_, String> = Ok(vec![(
+            "1".to_owned(),
+            "ReceiptHandleIsInvalid: gone".to_owned(),
+        )]);
+        let results = per_entry("DeleteMessageBatch", 3, answer);
+        assert!(results[0].is_ok() && results[2].is_ok());
+        assert_eq!(
+            results[1].as_ref().unwrap_err().detail,
+            "ReceiptHandleIsInvalid: gone"
+        );
+        let all_failed =
+            per_entry::<String>("DeleteMessageBatch", 2, Err("AccessDenied".to_owned()));
+        assert!(all_failed.iter().all(Result::is_err));
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

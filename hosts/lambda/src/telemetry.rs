@@ -1,0 +1,143 @@
+//! Logs and metrics.
+//!
+//! Logs are JSON lines from `tracing` (one per record, plus start-up and template events).
+//! Recipient addresses are masked before they reach a log. Metrics are CloudWatch embedded
+//! metric format lines on stdout: CloudWatch turns them into metrics without any API call.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+/// JSON logs on stdout. The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging
+/// controls) or `RUST_LOG`, default `info`; the SDK's own logs stay quiet below `warn`.
+pub fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned())
+        .to_ascii_lowercase();
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "aws_smithy_runtime=warn,aws_config=warn,{level}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .init();
+}
+
+/// `ana.nunez@example.org` → `a***@example.org`: enough to tell recipients apart in an
+/// investigation, not enough to collect addresses from logs.
+pub fn mask_address(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
+/// The counters of one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchMetrics {
+    /// Records in the batch.
+    pub records: u32,
+    /// Emails accepted by SES (or already sent before).
+    pub sent: u32,
+    /// Records left on the queue for a later attempt.
+    pub retried: u32,
+    /// Records rejected (moved to the DLQ or reported failed for the redrive policy).
+    pub rejected: u32,
+    /// Retries because SES throttled.
+    pub throttled: u32,
+    /// CodeCommit calls made for templates.
+    pub template_fetches: u32,
+    /// Milliseconds from the start of the invocation to the response.
+    pub batch_duration_ms: u64,
+}
+
+/// The embedded metric format document for one batch.
+pub fn emf_document(
+    namespace: &str,
+    function_name: &str,
+    metrics: &BatchMetrics,
+    timestamp_ms: u64,
+) -> Value {
+    let counts = [
+        ("Sent", metrics.sent),
+        ("Retried", metrics.retried),
+        ("Rejected", metrics.rejected),
+        ("Throttled", metrics.throttled),
+        ("TemplateFetches", metrics.template_fetches),
+        ("Records", metrics.records),
+    ];
+    let mut definitions: Vec<Value> = counts
+        .iter()
+        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    definitions.push(json!({"Name": "BatchDuration", "Unit": "Milliseconds"}));
+    let mut document = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": definitions,
+            }],
+        },
+        "FunctionName": function_name,
+        "BatchDuration": metrics.batch_duration_ms,
+    });
+    if let Some(object) = document.as_object_mut() {
+        for (name, value) in counts {
+            object.insert(name.to_owned(), json!(value));
+        }
+    }
+    document
+}
+
+/// Writes one EMF line to stdout.
+pub fn emit_metrics(document: &Value) {
+    let mut stdout = std::io::stdout().lock();
+    // A lost metrics line must never fail a batch.
+    let _ = writeln!(stdout, "{document}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_masked() {
+        assert_eq!(mask_address("ana.nunez@example.org"), "a***@example.org");
+        assert_eq!(mask_address("nobody"), "***");
+    }
+
+    #[test]
+    fn the_emf_document_declares_every_metric_it_carries() {
+        let metrics = BatchMetrics {
+            records: 3,
+            sent: 1,
+            retried: 1,
+            rejected: 1,
+            throttled: 1,
+            template_fetches: 4,
+            batch_duration_ms: 12,
+        };
+        let document = emf_document("Mailroom", "notifier", &metrics, 1_795_428_000_000);
+        let declared = &document["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "Mailroom");
+        for definition in declared["Metrics"].as_array().unwrap() {
+            let name = definition["Name"].as_str().unwrap();
+            assert!(document[name].is_u64(), "{name} has no value");
+        }
+        assert_eq!(document["Throttled"], 1);
+        assert_eq!(document["BatchDuration"], 12);
+        assert_eq!(document["FunctionName"], "notifier");
+    }
+}
