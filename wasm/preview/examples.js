@@ -1,0 +1,29 @@
+// The shipped examples the page starts from when no folder is served (`mailroom preview` serves
+// one as templates.json). Paths are relative to the served examples/ folder; keep this list in
+// step with examples/ (the browser test loads every file).
+
+export const EXAMPLE_TEMPLATES = [
+  'layout.html',
+  'partials/footer.html',
+  'enrollment/organizer.html',
+  'enrollment/organizer.txt',
+  'orders/confirmation.html',
+  'orders/confirmation.txt',
+  'welcome/enrollment-completed.html',
+];
+
+export const EXAMPLE_EVENTS = [
+  'order-raw.json',
+  'order-sns.json',
+  'order-eventbridge.json',
+  'enrollment-raw.json',
+  'enrollment-sns.json',
+  'enrollment-eventbridge.json',
+  'welcome-raw.json',
+  'welcome-sns.json',
+  'welcome-eventbridge.json',
+  'quickstart.json',
+];
+
+/** What the page opens first. */
+export const START = { template: 'orders/confirmation.html', event: 'order-sns.json' };

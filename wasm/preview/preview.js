@@ -1,0 +1,420 @@
+// The template previewer: edit templates, subject and sample event; see the email and what
+// mailroom decides, as you type. Everything runs here, in the browser, on mailroom's own
+// WebAssembly build; nothing is sent anywhere.
+
+import { createEditor } from './editor.js';
+import { Workspace, classify, loadEngine } from './engine.js';
+import { START } from './examples.js';
+import { loadStart, readFiles } from './sources.js';
+import { forget, loadSaved, mergeEdits, readShared, save, shareLink } from './store.js';
+import { describeWhere, drawDecision, drawVariables, el, jsonLocation, tabs } from './view.js';
+
+const ROUTES_FILE = 'routes.json';
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  source: '',
+  label: '',
+  base: {}, // files as loaded
+  files: {}, // files as edited
+  selected: '',
+  subjects: {}, // template path → subject template, once the author changed it
+  event: '',
+  recordIndex: 0,
+  events: {}, // name → sample event text, for the menu
+};
+
+let workspace = null;
+let filesChanged = true;
+let editingPart = 'html'; // which template tab the editor shows: html, text or routes
+let lastFault = null;
+
+const textSibling = (path) => path.replace(/\.[^./]*$/, '') + '.txt';
+const isTemplate = (path) => path !== ROUTES_FILE && !path.endsWith('.txt');
+
+const editors = {
+  html: createEditor($('html-editor'), { id: 'html-input', label: 'HTML template', onInput: (v) => edit(state.selected, v) }),
+  text: createEditor($('text-editor'), { id: 'text-input', label: 'Text template', onInput: (v) => edit(textSibling(state.selected), v) }),
+  routes: createEditor($('routes-editor'), { id: 'routes-input', label: 'routes.json', onInput: (v) => edit(ROUTES_FILE, v) }),
+  event: createEditor($('event-editor'), { id: 'event-editor-input', label: 'Sample event JSON', onInput: editEvent }),
+};
+
+function note(message) {
+  $('source-note').textContent = message;
+}
+
+// ---- State changes -------------------------------------------------------------------------
+
+function edit(path, text) {
+  state.files[path] = text;
+  filesChanged = true;
+  schedule();
+}
+
+function editEvent(text) {
+  state.event = text;
+  schedule();
+}
+
+function routes() {
+  try {
+    const parsed = JSON.parse(state.files[ROUTES_FILE] ?? 'null');
+    return Array.isArray(parsed?.routes) ? parsed.routes : [];
+  } catch {
+    return [];
+  }
+}
+
+function subjectFor(path) {
+  if (path in state.subjects) return state.subjects[path];
+  return routes().find((route) => route.template === path)?.subject ?? '';
+}
+
+function select(path) {
+  if (!(path in state.files)) return;
+  state.selected = path;
+  $('template-select').value = path;
+  $('template-path').textContent = path;
+  $('subject').value = subjectFor(path);
+  fillEditors();
+  filesChanged = true; // without routes.json, the configuration names the selected template
+  update();
+}
+
+function fillEditors() {
+  const sibling = textSibling(state.selected);
+  editors.html.value = state.files[state.selected] ?? '';
+  const hasText = sibling in state.files && sibling !== state.selected;
+  editors.text.element.closest('.code').hidden = !hasText;
+  $('no-text').hidden = hasText;
+  editors.text.value = hasText ? state.files[sibling] : '';
+  const hasRoutes = ROUTES_FILE in state.files;
+  editors.routes.element.closest('.code').hidden = !hasRoutes;
+  $('no-routes').hidden = hasRoutes;
+  editors.routes.value = state.files[ROUTES_FILE] ?? '';
+}
+
+function fillTemplateMenu() {
+  const menu = $('template-select');
+  menu.replaceChildren(
+    ...Object.keys(state.files).filter(isTemplate).map((path) => el('option', { text: path, attrs: { value: path } })),
+  );
+  menu.value = state.selected;
+}
+
+function fillEventMenu() {
+  const menu = $('event-select');
+  menu.replaceChildren(
+    el('option', { text: 'Choose an example…', attrs: { value: '' } }),
+    ...Object.keys(state.events).map((name) => el('option', { text: name, attrs: { value: name } })),
+  );
+}
+
+function setEvent(text) {
+  state.event = text;
+  state.recordIndex = 0;
+  editors.event.value = text;
+  update();
+}
+
+// ---- Rendering and deciding ------------------------------------------------------------------
+
+let timer = 0;
+function schedule() {
+  clearTimeout(timer);
+  timer = setTimeout(update, 120);
+}
+
+function clearMarks() {
+  for (const editor of Object.values(editors)) editor.markLine(null);
+  $('subject').classList.remove('invalid');
+  $('subject').removeAttribute('aria-invalid');
+}
+
+function showError(error) {
+  clearMarks();
+  lastFault = null;
+  const box = $('error');
+  if (!error) {
+    box.hidden = true;
+    return;
+  }
+  const fault = error.fault ?? error.location ?? null;
+  $('error-where').textContent = fault ? describeWhere(fault) + ':' : error.kind === 'event' ? 'Sample event:' : '';
+  $('error-message').textContent = fault?.message ?? error.message;
+  $('error-line').textContent = fault?.sourceLine ?? '';
+  $('error-line').hidden = !fault?.sourceLine;
+  $('error-go').hidden = !fault?.line && fault?.template !== 'subject';
+  box.hidden = false;
+  if (!fault) return;
+  lastFault = fault;
+  const editor = editorFor(fault.template);
+  if (editor) editor.markLine(fault.line);
+  if (fault.template === 'subject') {
+    $('subject').classList.add('invalid');
+    $('subject').setAttribute('aria-invalid', 'true');
+  }
+}
+
+function editorFor(template) {
+  if (template === state.selected) return editors.html;
+  if (template === textSibling(state.selected)) return editors.text;
+  if (template === '#event') return editors.event;
+  return null;
+}
+
+function showTab(part) {
+  const tab = { html: 'tab-html-template', text: 'tab-text-template', routes: 'tab-routes' }[part];
+  selectTemplateTab($(tab));
+}
+
+function goToFault() {
+  const fault = lastFault;
+  if (!fault) return;
+  if (fault.template === 'subject') {
+    $('subject').focus();
+    return;
+  }
+  if (fault.template !== '#event' && editorFor(fault.template) === null && fault.template in state.files) {
+    select(fault.template.endsWith('.txt') ? fault.template.replace(/\.txt$/, '.html') : fault.template);
+  }
+  const editor = editorFor(fault.template);
+  if (!editor) return;
+  if (editor === editors.text) showTab('text');
+  if (editor === editors.html) showTab('html');
+  editor.goTo(fault.line ?? 1, fault.column ?? 1);
+}
+
+function showPreview(preview) {
+  $('frame').srcdoc = preview.html;
+  $('view-text').textContent = preview.text;
+  $('view-source').textContent = preview.html;
+  $('subject-out').textContent = preview.subject || '(empty)';
+  drawVariables($('variables'), $('vars-summary'), preview);
+  document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
+}
+
+function fillRecordMenu(sample) {
+  const menu = $('record-select');
+  const many = sample.shape === 'event' && sample.records.length > 1;
+  menu.hidden = !many;
+  if (!many) return;
+  menu.replaceChildren(
+    ...sample.records.map((id, index) => el('option', { text: `Record ${index + 1} of ${sample.records.length} (${id || 'no id'})`, attrs: { value: String(index) } })),
+  );
+  menu.value = String(sample.index);
+}
+
+function update() {
+  clearTimeout(timer);
+  if (filesChanged || !workspace) {
+    workspace?.free();
+    workspace = new Workspace(state.files, { template: state.selected, subject: $('subject').value });
+    filesChanged = false;
+  }
+  const now = Date.now();
+  const subject = $('subject').value || undefined;
+  const sample = classify(state.event, state.recordIndex);
+  if (sample.error) {
+    const where = jsonLocation(sample.error.message, state.event);
+    showError(where ? { ...sample.error, location: { template: '#event', ...where, message: sample.error.message } } : sample.error);
+    if (where) $('error-where').textContent = `Sample event, line ${where.line}, column ${where.column}:`;
+    drawDecision($('decision'), { error: { message: 'fix the sample event first' } }, sample, {});
+    fillRecordMenu({ shape: 'none' });
+  } else {
+    fillRecordMenu(sample);
+    const rendered = workspace.render(state.selected, sample.data, subject, now);
+    showError(rendered.error ?? null);
+    if (rendered.value) showPreview(rendered.value);
+    drawDecision($('decision'), workspace.decide(sample, now), sample, {
+      selected: state.selected,
+      routeTemplate: (name) => routes().find((route) => route.name === name)?.template ?? (workspace.hasRoutes ? null : state.selected),
+      onPick: (index) => {
+        state.recordIndex = index;
+        update();
+      },
+      onOpen: (template) => select(template),
+    });
+  }
+  persist();
+}
+
+function persist() {
+  const { source, base, files, selected, subjects, event, recordIndex } = state;
+  save({ source, base, files, selected, subjects, event, recordIndex });
+}
+
+// ---- Controls ------------------------------------------------------------------------------
+
+const selectTemplateTab = tabs(document.querySelector('.pane-template .tabs'), (tab) => {
+  editingPart = { 'tab-html-template': 'html', 'tab-text-template': 'text', 'tab-routes': 'routes' }[tab.id];
+  $('html-editor').hidden = editingPart !== 'html';
+  $('text-editor').hidden = editingPart !== 'text';
+  $('routes-editor').hidden = editingPart !== 'routes';
+});
+
+tabs(document.querySelector('.result .tabs'), (tab) => {
+  $('view-rendered').hidden = tab.id !== 'tab-rendered';
+  $('view-text').hidden = tab.id !== 'tab-text';
+  $('view-source').hidden = tab.id !== 'tab-source';
+  document.querySelector('.widths').hidden = tab.id !== 'tab-rendered';
+});
+
+function setWidth(mobile) {
+  $('frame').classList.toggle('mobile', mobile);
+  $('frame').classList.toggle('desktop', !mobile);
+  $('width-mobile').setAttribute('aria-pressed', String(mobile));
+  $('width-desktop').setAttribute('aria-pressed', String(!mobile));
+}
+$('width-desktop').addEventListener('click', () => setWidth(false));
+$('width-mobile').addEventListener('click', () => setWidth(true));
+
+$('template-select').addEventListener('change', (event) => select(event.target.value));
+$('event-select').addEventListener('change', (event) => {
+  if (event.target.value) setEvent(state.events[event.target.value]);
+});
+$('record-select').addEventListener('change', (event) => {
+  state.recordIndex = Number(event.target.value);
+  update();
+});
+$('subject').addEventListener('input', (event) => {
+  state.subjects[state.selected] = event.target.value;
+  if (!workspace?.hasRoutes) filesChanged = true;
+  schedule();
+});
+$('error-go').addEventListener('click', goToFault);
+$('add-text').addEventListener('click', () => {
+  const sibling = textSibling(state.selected);
+  edit(sibling, state.files[sibling] ?? '');
+  fillEditors();
+  editors.text.element.focus();
+});
+$('add-routes').addEventListener('click', () => {
+  edit(ROUTES_FILE, JSON.stringify({ sender: 'Example <hello@example.com>', routes: [{ name: 'default', events: ['*'], template: state.selected, subject: $('subject').value, recipient: 'mailto' }] }, null, 2));
+  fillEditors();
+  editors.routes.element.focus();
+});
+
+$('save-template').addEventListener('click', () => {
+  const path = { html: state.selected, text: textSibling(state.selected), routes: ROUTES_FILE }[editingPart];
+  if (!(path in state.files)) return;
+  const link = el('a', { attrs: { download: path.split('/').pop() } });
+  link.href = URL.createObjectURL(new Blob([state.files[path]], { type: 'text/plain' }));
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  note(`Saved ${path} to your downloads: copy it into the templates folder to keep it.`);
+});
+
+$('share').addEventListener('click', async () => {
+  const sibling = textSibling(state.selected);
+  const files = { [state.selected]: state.files[state.selected] };
+  if (sibling in state.files) files[sibling] = state.files[sibling];
+  const url = await shareLink({ template: state.selected, files, subject: $('subject').value, event: state.event });
+  $('share-url').value = url;
+  $('share-box').hidden = false;
+  $('share-url').select();
+  const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
+  note(copied
+    ? `Link copied (${url.length} characters). It carries ${state.selected} and the sample event, not the other templates.`
+    : 'Copy the link below. It carries this template and the sample event, not the other templates.');
+});
+
+$('reset').addEventListener('click', async () => {
+  forget();
+  history.replaceState(null, '', window.location.pathname);
+  await start({ restore: false });
+  note(`Started again from ${state.label}.`);
+});
+
+async function openFiles(fileList) {
+  const opened = await readFiles(fileList, state.files);
+  Object.assign(state.files, opened.templates);
+  if (opened.routes !== undefined) state.files[ROUTES_FILE] = opened.routes;
+  filesChanged = true;
+  const names = Object.keys(opened.events);
+  for (const name of names) state.events[`opened: ${name}`] = opened.events[name];
+  fillTemplateMenu();
+  fillEventMenu();
+  const firstTemplate = Object.keys(opened.templates).find(isTemplate);
+  if (firstTemplate) select(firstTemplate);
+  else fillEditors();
+  if (names.length) setEvent(opened.events[names[0]]);
+  else update();
+  const count = Object.keys(opened.templates).length + names.length + (opened.routes === undefined ? 0 : 1);
+  note(`Opened ${count} file${count === 1 ? '' : 's'}${opened.skipped.length ? `; skipped ${opened.skipped.join(', ')}` : ''}.`);
+}
+
+$('open-files').addEventListener('click', () => $('file-input').click());
+$('file-input').addEventListener('change', (event) => {
+  openFiles(event.target.files);
+  event.target.value = '';
+});
+
+let dragDepth = 0;
+window.addEventListener('dragenter', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  dragDepth += 1;
+  $('drop').hidden = false;
+});
+window.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) $('drop').hidden = true;
+});
+window.addEventListener('dragover', (event) => event.preventDefault());
+window.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dragDepth = 0;
+  $('drop').hidden = true;
+  if (event.dataTransfer?.files.length) openFiles(event.dataTransfer.files);
+});
+
+// ---- Start ---------------------------------------------------------------------------------
+
+async function start({ restore }) {
+  const loaded = await loadStart();
+  const saved = restore ? loadSaved(loaded.source) : null;
+  const { files, kept } = mergeEdits(loaded.files, saved);
+  Object.assign(state, {
+    source: loaded.source,
+    label: loaded.label,
+    base: loaded.files,
+    files,
+    events: loaded.events,
+    subjects: saved?.subjects ?? {},
+    recordIndex: saved?.recordIndex ?? 0,
+  });
+  const first = Object.keys(files).find(isTemplate) ?? '';
+  state.selected = saved?.selected in files ? saved.selected : START.template in files ? START.template : first;
+  state.event = saved?.event ?? loaded.events[START.event] ?? Object.values(loaded.events)[0] ?? '{}';
+  let message = kept.length
+    ? `Templates from ${loaded.label}; your edits to ${kept.join(', ')} are kept (Reset discards them).`
+    : `Templates from ${loaded.label}.`;
+
+  const shared = restore ? await readShared(window.location.hash) : null;
+  if (shared?.error) message = shared.error;
+  else if (shared) {
+    Object.assign(state.files, shared.files);
+    if (shared.template in state.files) state.selected = shared.template;
+    state.subjects[shared.template] = shared.subject;
+    state.event = shared.event;
+    state.recordIndex = 0;
+    history.replaceState(null, '', window.location.pathname);
+    message = `Opened the shared preview of ${shared.template}.`;
+  }
+  filesChanged = true;
+  fillTemplateMenu();
+  fillEventMenu();
+  $('event-select').value = Object.keys(state.events).find((name) => state.events[name] === state.event) ?? '';
+  editors.event.value = state.event;
+  select(state.selected);
+  note(message);
+}
+
+try {
+  await loadEngine();
+  await start({ restore: true });
+  document.body.dataset.ready = 'true';
+} catch (error) {
+  note(`The previewer could not start: ${error.message}`);
+  document.body.dataset.ready = 'failed';
+}
