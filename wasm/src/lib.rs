@@ -1,1 +1,18 @@
-//! The wasm adapter.
+//! mailroom as WebAssembly: the native core's decisions and rendering, byte for byte, for
+//! Node services and the browser.
+//!
+//! This crate is a thin adapter. [`Handle`] and [`HostBatch`] do the work with JSON text in and
+//! out (plain Rust, tested natively); the `wasm` module below only exposes them through
+//! `wasm-bindgen`. The JavaScript wrapper in `js/` parses the JSON, turns error JSON into a
+//! typed `MailroomError`, and carries the TypeScript types.
+
+pub mod batch;
+pub mod error;
+pub mod handle;
+
+pub use batch::HostBatch;
+pub use error::AdapterError;
+pub use handle::Handle;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;

@@ -1,0 +1,223 @@
+// The typed JavaScript API over the raw wasm-bindgen classes. This file is the shared body of
+// the Node (CommonJS) and web (ES module) entries: build.sh wraps it with a prelude that binds
+// `raw` (the wasm-bindgen glue) and an epilogue that exports the classes below.
+//
+// Arguments cross the boundary as JSON text and results come back as JSON text, serialized by
+// the native core's own serde code, so what a service receives equals the native report.
+
+/** The one error class of the package; `kind` says which input (or our side) was at fault. */
+class MailroomError extends Error {
+  constructor(wire, options) {
+    super(wire.message, options);
+    this.name = "MailroomError";
+    this.kind = wire.kind;
+    if (wire.fault) {
+      this.fault = wire.fault;
+      this.template = wire.fault.template;
+      this.line = wire.fault.line;
+      this.column = wire.fault.column;
+    }
+  }
+}
+
+const FOR_TEMPLATES = Symbol("mailroom.forTemplates");
+const U64_LIMIT = 1n << 64n;
+
+function inputError(argument, message) {
+  return new MailroomError({ kind: "input", message: `${argument}: ${message}` });
+}
+
+/** Runs a raw call; a thrown error JSON becomes a MailroomError. */
+function call(run) {
+  try {
+    return run();
+  } catch (error) {
+    if (typeof error === "string") {
+      let wire;
+      try {
+        wire = JSON.parse(error);
+      } catch {
+        wire = { kind: "internal", message: error };
+      }
+      throw new MailroomError(wire);
+    }
+    if (typeof WebAssembly !== "undefined" && error instanceof WebAssembly.RuntimeError) {
+      throw new MailroomError({ kind: "internal", message: `the WebAssembly module failed: ${error.message}` }, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** JSON text of an argument: strings pass through (already JSON), values are stringified. */
+function jsonArgument(argument, value) {
+  if (typeof value === "string") return value;
+  let text;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw inputError(argument, `cannot be turned into JSON: ${error.message}`);
+  }
+  if (text === undefined) throw inputError(argument, `cannot be turned into JSON (it is ${typeof value})`);
+  return text;
+}
+
+function objectArgument(argument, value) {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw inputError(argument, "must be an object");
+  }
+  return jsonArgument(argument, value);
+}
+
+function stringArgument(argument, value) {
+  if (typeof value !== "string") throw inputError(argument, `must be a string, not ${typeof value}`);
+  return value;
+}
+
+function timeArgument(value) {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw inputError("now", "must be a whole number of milliseconds since 1970 (Date.now())");
+  }
+  return value;
+}
+
+function seedArgument(value) {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === "bigint" && value >= 0n && value < U64_LIMIT) return value;
+  throw inputError("seed", "must be a non-negative safe integer or a bigint below 2^64");
+}
+
+function idArgument(value) {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) {
+    throw inputError("id", "must be the id of a send from nextSend()");
+  }
+  return value;
+}
+
+/** Configuration plus compiled templates: build once, then decide and render any number of times. */
+class Mailroom {
+  #raw;
+
+  constructor(options) {
+    if (options === null || typeof options !== "object") throw inputError("options", "must be an object");
+    const templates = objectArgument("templates", options.templates ?? {});
+    if (options[FOR_TEMPLATES]) {
+      this.#raw = call(() => raw.RawMailroom.forTemplates(templates));
+      return;
+    }
+    const routes = options.routes === undefined ? undefined : jsonArgument("routes", options.routes);
+    const env = objectArgument("env", options.env ?? {});
+    this.#raw = call(() => new raw.RawMailroom(templates, routes, env));
+  }
+
+  /** For authoring tools: templates only, no sender or routes. Render, check and variables work. */
+  static forTemplates(templates) {
+    return new Mailroom({ templates, [FOR_TEMPLATES]: true });
+  }
+
+  render(template, data, subject, now) {
+    stringArgument("template", template);
+    const body = jsonArgument("data", data);
+    if (subject !== undefined) stringArgument("subject", subject);
+    const at = timeArgument(now ?? Date.now());
+    return JSON.parse(call(() => this.#handle().render(template, body, subject, at)));
+  }
+
+  decide(record, now, seed) {
+    const text = objectArgument("record", record);
+    const at = timeArgument(now);
+    const bits = seedArgument(seed);
+    return JSON.parse(call(() => this.#handle().decide(text, at, bits)));
+  }
+
+  processEvent(event, now, seed, outcomes) {
+    const text = jsonArgument("event", event);
+    const at = timeArgument(now);
+    const bits = seedArgument(seed);
+    const answers = outcomes === undefined ? undefined : objectArgument("outcomes", outcomes);
+    return JSON.parse(call(() => this.#handle().processEvent(text, at, bits, answers)));
+  }
+
+  startBatch(event, now, seed) {
+    const text = jsonArgument("event", event);
+    const at = timeArgument(now);
+    const bits = seedArgument(seed);
+    return new Batch(call(() => this.#handle().startBatch(text, at, bits)));
+  }
+
+  check(samples, now) {
+    let pairs = [];
+    if (samples !== undefined) {
+      if (samples === null || typeof samples !== "object") throw inputError("samples", "must be an object or a list of [label, record] pairs");
+      pairs = Array.isArray(samples) ? samples : Object.entries(samples);
+    }
+    const text = jsonArgument("samples", pairs);
+    const at = timeArgument(now ?? Date.now());
+    return JSON.parse(call(() => this.#handle().check(text, at)));
+  }
+
+  variables(template) {
+    stringArgument("template", template);
+    return JSON.parse(call(() => this.#handle().variables(template)));
+  }
+
+  /** Releases the compiled templates now instead of at garbage collection. */
+  free() {
+    this.#raw?.free();
+    this.#raw = undefined;
+  }
+
+  #handle() {
+    if (this.#raw === undefined) throw new MailroomError({ kind: "input", message: "this Mailroom was freed" });
+    return this.#raw;
+  }
+}
+
+/** A batch being processed by a host that sends itself (see the README for the loop). */
+class Batch {
+  #raw;
+
+  constructor(handle) {
+    this.#raw = handle;
+  }
+
+  nextSend() {
+    const text = call(() => this.#handle().nextSend());
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
+  completeSend(id, outcome) {
+    const answer = objectArgument("outcome", outcome);
+    const index = idArgument(id);
+    call(() => this.#handle().completeSend(index, answer));
+  }
+
+  expire() {
+    call(() => this.#handle().expire());
+  }
+
+  rejected() {
+    return JSON.parse(call(() => this.#handle().rejected()));
+  }
+
+  markParked(id) {
+    const index = idArgument(id);
+    call(() => this.#handle().markParked(index));
+  }
+
+  finish() {
+    const report = JSON.parse(call(() => this.#handle().finish()));
+    this.free();
+    return report;
+  }
+
+  /** Releases the batch without finishing it (its records then count as never reported). */
+  free() {
+    this.#raw?.free();
+    this.#raw = undefined;
+  }
+
+  #handle() {
+    if (this.#raw === undefined) throw new MailroomError({ kind: "batch", message: "the batch is already finished" });
+    return this.#raw;
+  }
+}

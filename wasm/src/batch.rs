@@ -1,0 +1,124 @@
+//! [`HostBatch`]: the core's batch state machine for a host that sends asynchronously, as a
+//! Node Lambda does: take every send that may go now, await SES, report each outcome, repeat,
+//! then finish for the partial batch response.
+
+use mailroom_core::{Batch, Email, RecordId, SendOutcome};
+use serde::Serialize;
+
+use crate::error::{AdapterError, to_json};
+
+/// A batch in progress. Finishing consumes the core batch; later calls get a `batch` error
+/// instead of a trap.
+pub struct HostBatch {
+    batch: Option<Batch>,
+}
+
+const FINISHED: &str = "the batch is already finished";
+
+/// One email to send now, with its addresses ready for SES headers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendJson<'a> {
+    id: usize,
+    message_id: &'a str,
+    email: &'a Email,
+    headers: Headers,
+}
+
+/// Mailboxes as header values: non-ASCII display names RFC 2047-encoded, domains in punycode.
+/// SES takes these as `FromEmailAddress`, `ToAddresses` and `ReplyToAddresses`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Headers {
+    from: String,
+    to: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<String>,
+}
+
+/// A rejected record the host may move to its dead-letter queue.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RejectedJson<'a> {
+    id: usize,
+    message_id: &'a str,
+    #[serde(flatten)]
+    disposition: &'a mailroom_core::Disposition,
+}
+
+impl HostBatch {
+    pub(crate) fn new(batch: Batch) -> Self {
+        Self { batch: Some(batch) }
+    }
+
+    fn batch(&mut self) -> Result<&mut Batch, AdapterError> {
+        self.batch.as_mut().ok_or(AdapterError::Batch(FINISHED))
+    }
+
+    /// The next email that may be sent now (JSON `{id, messageId, email, headers}`), or `None`.
+    /// Call repeatedly to collect everything that may go concurrently.
+    pub fn next_send(&mut self) -> Result<Option<String>, AdapterError> {
+        let batch = self.batch()?;
+        let Some(send) = batch.next_send() else {
+            return Ok(None);
+        };
+        let email = &send.email;
+        let json = to_json(&SendJson {
+            id: send.id.0,
+            message_id: batch.message_id(send.id).unwrap_or_default(),
+            email,
+            headers: Headers {
+                from: email.from.to_header_value(),
+                to: email.to.iter().map(mailroom_core::Mailbox::to_header_value).collect(),
+                reply_to: email.reply_to.as_ref().map(mailroom_core::Mailbox::to_header_value),
+            },
+        })?;
+        Ok(Some(json))
+    }
+
+    /// Reports the outcome of send `id` (`SendOutcome` JSON, tagged by `outcome`).
+    pub fn complete_send(&mut self, id: usize, outcome: &str) -> Result<(), AdapterError> {
+        let outcome: SendOutcome =
+            serde_json::from_str(outcome).map_err(|error| AdapterError::input("outcome", &error))?;
+        self.batch()?.complete_send(RecordId(id), outcome);
+        Ok(())
+    }
+
+    /// The deadline is near: whatever was not handed out yet is retried (`deadline`).
+    pub fn expire(&mut self) -> Result<(), AdapterError> {
+        self.batch()?.expire();
+        Ok(())
+    }
+
+    /// Rejected records not yet parked: JSON `[{id, messageId, decision, reason, detail}]`.
+    pub fn rejected(&mut self) -> Result<String, AdapterError> {
+        let batch = self.batch()?;
+        let rejected: Vec<RejectedJson<'_>> = batch
+            .rejected()
+            .map(|(id, disposition)| RejectedJson {
+                id: id.0,
+                message_id: batch.message_id(id).unwrap_or_default(),
+                disposition,
+            })
+            .collect();
+        to_json(&rejected)
+    }
+
+    /// The host moved rejected record `id` to its dead-letter queue: acknowledge it.
+    pub fn mark_parked(&mut self, id: usize) -> Result<(), AdapterError> {
+        self.batch()?.mark_parked(RecordId(id));
+        Ok(())
+    }
+
+    /// Ends the batch: the `BatchReport` JSON, whose `batchResponse` the Lambda returns.
+    pub fn finish(&mut self) -> Result<String, AdapterError> {
+        let batch = self.batch.take().ok_or(AdapterError::Batch(FINISHED))?;
+        to_json(&batch.finish())
+    }
+
+    /// Whether [`finish`](Self::finish) was called.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.batch.is_none()
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Handle`]: a configured, compiled [`Mailroom`] and every operation on it, with JSON text in
+//! and out.
+//!
+//! JSON text is the boundary on purpose. The reports are serialized exactly as the native core
+//! serializes them (`serde_json`), so JavaScript receives the same objects, key for key, that the
+//! native snapshots hold; and one `JSON.parse` in the engine is faster than building the objects
+//! field by field across the boundary. Everything here is plain Rust, so it is tested natively.
+
+use std::collections::BTreeMap;
+
+use mailroom_core::{
+    Config, Disposition, Email, Mailroom, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::batch::HostBatch;
+use crate::error::{AdapterError, to_json};
+
+/// Configuration plus compiled templates. Build once (a Node Lambda's cold start), then call
+/// any number of times.
+pub struct Handle {
+    mailroom: Mailroom,
+}
+
+impl Handle {
+    /// Builds from `templates` (`{"path": "source"}`), an optional routes file (its JSON text)
+    /// and `env` (`{"NAME": "value"}`, the variables a deployment sets). Without routes the
+    /// variables alone describe the one default route, as `Config::from_vars` reads them.
+    pub fn new(templates: &str, routes: Option<&str>, env: &str) -> Result<Self, AdapterError> {
+        let templates: TemplateSet = parse::<BTreeMap<String, String>>("templates", templates)?
+            .into_iter()
+            .collect();
+        let env: BTreeMap<String, String> = parse("env", env)?;
+        let lookup = |name: &str| env.get(name).cloned();
+        let config = match routes {
+            Some(routes) => Config::from_routes_json(routes, lookup)?,
+            None => Config::from_vars(lookup)?,
+        };
+        Ok(Self::with_config(config, &templates))
+    }
+
+    /// For authoring tools, where no sender or routes exist yet: every template is compiled and
+    /// can be rendered, checked and inspected; decisions would all lack a real route.
+    pub fn for_templates(templates: &str) -> Result<Self, AdapterError> {
+        let templates: TemplateSet = parse::<BTreeMap<String, String>>("templates", templates)?
+            .into_iter()
+            .collect();
+        let first = templates.iter().next().map_or("", |(path, _)| path).to_owned();
+        Ok(Self::with_config(Config::preview(&first), &templates))
+    }
+
+    fn with_config(config: Config, templates: &TemplateSet) -> Self {
+        Self {
+            mailroom: Mailroom::new(config, templates),
+        }
+    }
+
+    /// Renders `template` with `data` (an event, or any envelope around one): the preview JSON
+    /// `{subject, html, text, variables, missing}`.
+    pub fn render(
+        &self,
+        template: &str,
+        data: &str,
+        subject: Option<&str>,
+        now: f64,
+    ) -> Result<String, AdapterError> {
+        let preview = self.mailroom.preview(template, subject, data, timestamp(now)?)?;
+        to_json(&preview)
+    }
+
+    /// Decides one record without sending: the record's report as the batch would give it
+    /// (`decision` `send` with the email, or `retry` / `reject` with the reason), no provider id.
+    pub fn decide(&self, record: &str, now: f64, seed: u64) -> Result<String, AdapterError> {
+        let record: SqsRecord = parse_event_part(record)?;
+        let event = SqsEvent { records: vec![record] };
+        let mut batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
+        let pending = batch.next_send();
+        if let Some(send) = &pending {
+            // "Already sent, id unknown" ends the record as sent without inventing a provider id.
+            batch.complete_send(send.id, SendOutcome::AlreadySent { message_id: None });
+        }
+        let report = batch.finish();
+        let Some(record) = report.records.first() else {
+            return Err(AdapterError::Encode("a batch of one record reported none".into()));
+        };
+        let decision = match (&record.disposition, &pending) {
+            (Disposition::Sent { .. }, Some(send)) => Decided::Send {
+                decision: "send",
+                email: &send.email,
+            },
+            (other, _) => Decided::Other(other),
+        };
+        to_json(&DecidedRecord {
+            message_id: &record.message_id,
+            event_type: record.event_type.as_deref(),
+            route: record.route.as_deref(),
+            decision,
+        })
+    }
+
+    /// Runs a whole Lambda SQS event without sending: each email counts as `outcomes[messageId]`
+    /// or, when absent, as accepted with provider id `ses-<messageId>`. Sends are completed one
+    /// at a time in order. The `BatchReport` JSON.
+    pub fn process_event(
+        &self,
+        event: &str,
+        now: f64,
+        seed: u64,
+        outcomes: Option<&str>,
+    ) -> Result<String, AdapterError> {
+        let outcomes: BTreeMap<String, SendOutcome> = match outcomes {
+            Some(text) => parse("outcomes", text)?,
+            None => BTreeMap::new(),
+        };
+        let event = SqsEvent::from_json(event)?;
+        let mut batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
+        while let Some(send) = batch.next_send() {
+            let message_id = batch.message_id(send.id).unwrap_or_default();
+            let outcome = outcomes.get(message_id).cloned().unwrap_or_else(|| SendOutcome::Accepted {
+                message_id: format!("ses-{message_id}"),
+            });
+            batch.complete_send(send.id, outcome);
+        }
+        to_json(&batch.finish())
+    }
+
+    /// Starts a batch for a host that sends itself (see [`HostBatch`]).
+    pub fn start_batch(&self, event: &str, now: f64, seed: u64) -> Result<HostBatch, AdapterError> {
+        let event = SqsEvent::from_json(event)?;
+        let batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
+        Ok(HostBatch::new(batch))
+    }
+
+    /// Every problem of the template set, and of each labelled sample record
+    /// (`[["label", record], ...]`): the `Diagnostic` list JSON.
+    pub fn check(&self, samples: &str, now: f64) -> Result<String, AdapterError> {
+        let samples: Vec<(String, SqsRecord)> = parse("samples", samples)?;
+        to_json(&self.mailroom.check(&samples, timestamp(now)?))
+    }
+
+    /// The top-level variables `template` reads, sorted: a JSON list of names.
+    pub fn variables(&self, template: &str) -> Result<String, AdapterError> {
+        let variables = self.mailroom.variables(template).map_err(AdapterError::Template)?;
+        to_json(&variables)
+    }
+}
+
+/// A record's pre-send decision; the same fields as a `RecordReport` except the provider id.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DecidedRecord<'a> {
+    message_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
+    #[serde(flatten)]
+    decision: Decided<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Decided<'a> {
+    Send { decision: &'static str, email: &'a Email },
+    Other(&'a Disposition),
+}
+
+fn parse<'a, T: Deserialize<'a>>(argument: &'static str, text: &'a str) -> Result<T, AdapterError> {
+    serde_json::from_str(text).map_err(|error| AdapterError::input(argument, &error))
+}
+
+/// A record is part of an event: its errors are event errors, with the JSON location.
+fn parse_event_part<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, AdapterError> {
+    serde_json::from_str(text).map_err(|error| {
+        AdapterError::Event(mailroom_core::EventError::Json {
+            line: error.line(),
+            column: error.column(),
+            message: error.to_string(),
+        })
+    })
+}
+
+/// JavaScript passes milliseconds as a number; only whole, finite values are times.
+pub(crate) fn timestamp(millis: f64) -> Result<Timestamp, AdapterError> {
+    // ±2^53: every integer JavaScript can hold exactly, far beyond any real date.
+    const LIMIT: f64 = 9_007_199_254_740_992.0;
+    if !millis.is_finite() || millis.fract() != 0.0 || millis.abs() > LIMIT {
+        return Err(AdapterError::Input {
+            argument: "now",
+            message: format!("{millis} is not a whole number of milliseconds since 1970"),
+        });
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(Timestamp::from_millis(millis as i64))
+}
