@@ -1,0 +1,70 @@
+// Loads the shared vectors (tests/vectors/cases/*.json) and the native core's snapshots of them
+// (tests/vectors/snapshots/*.snap), so the package can be run on exactly what the native tests ran.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const casesDir = path.join(repoRoot, "tests/vectors/cases");
+const snapshotsDir = path.join(repoRoot, "tests/vectors/snapshots");
+
+/** Every file under `dir`, keyed by its path relative to `dir` with `/` separators. */
+export function loadTemplates(dir) {
+  const templates = {};
+  const walk = (current) => {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else templates[path.relative(dir, full).split(path.sep).join("/")] = fs.readFileSync(full, "utf8");
+    }
+  };
+  walk(dir);
+  return templates;
+}
+
+/** The JSON after the insta header (`---` ... `---`). */
+export function parseSnapshot(text) {
+  const lines = text.split("\n");
+  if (lines[0] !== "---") throw new Error("snapshot without an insta header");
+  const end = lines.indexOf("---", 1);
+  if (end < 0) throw new Error("snapshot header is not closed");
+  return JSON.parse(lines.slice(end + 1).join("\n"));
+}
+
+function snapshotFor(name) {
+  const file = fs.readdirSync(snapshotsDir).find((entry) => entry.endsWith(`@${name}.json.snap`));
+  return file === undefined ? undefined : parseSnapshot(fs.readFileSync(path.join(snapshotsDir, file), "utf8"));
+}
+
+/** Every case: its options for `new Mailroom`, its run arguments and the native report. */
+export function loadCases() {
+  return fs
+    .readdirSync(casesDir)
+    .filter((file) => file.endsWith(".json"))
+    .sort()
+    .map((file) => {
+      const name = file.slice(0, -".json".length);
+      const text = fs.readFileSync(path.join(casesDir, file), "utf8");
+      const vector = JSON.parse(text);
+      // The seed is a u64: read its digits, not a float that may have rounded them.
+      const seed = BigInt(/"seed"\s*:\s*(\d+)/.exec(text)?.[1] ?? "0");
+      const templates = vector.templates ?? (vector.templateDir ? loadTemplates(path.join(repoRoot, vector.templateDir)) : {});
+      const options = { templates, env: vector.env ?? {} };
+      if (vector.routes !== undefined) options.routes = vector.routes;
+      return {
+        name,
+        description: vector.description,
+        options,
+        event: vector.event,
+        now: vector.now,
+        seed,
+        outcomes: vector.outcomes ?? {},
+        expected: snapshotFor(name),
+      };
+    });
+}
+
+/** The outcome the vectors assume for a send: the case's, else accepted. */
+export function outcomeFor(vector, messageId) {
+  return vector.outcomes[messageId] ?? { outcome: "accepted", messageId: `ses-${messageId}` };
+}
