@@ -1,0 +1,332 @@
+"""End-to-end tests of the real `bootstrap` binary.
+
+moto provides SQS (with a dead-letter queue and its redrive policy) and SES v2; a local Lambda
+Runtime API feeds the function batches received from moto exactly as the event source mapping
+would; CodeCommit, which has no local server, is an HTTP fake serving `examples/`.
+
+Run: python3 -m unittest discover -s tests/lambda-e2e -v   (after `cargo build -p mailroom-lambda`)
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import time
+import tempfile
+import unittest
+from pathlib import Path
+
+from harness import Function, AwsFront, Moto, Queues, RuntimeApi, bootstrap_path, example_messages, example_repository_with
+
+MOTO: Moto | None = None
+
+GOOD = example_messages()[:9]  # 3 enrollment notifications, 3 orders, 3 welcomes, in every envelope
+MALFORMED, NO_RECIPIENT = example_messages()[9:11]
+
+
+def setUpModule() -> None:
+    global MOTO
+    if not bootstrap_path().exists():
+        raise RuntimeError(f"{bootstrap_path()} is missing: run `cargo build -p mailroom-lambda` first")
+    MOTO = Moto()
+
+
+def tearDownModule() -> None:
+    if MOTO is not None:
+        MOTO.stop()
+
+
+def parse(raw: str) -> email.message.EmailMessage:
+    return email.message_from_string(raw, policy=email.policy.default)
+
+
+class LambdaTestCase(unittest.TestCase):
+    """A fresh moto state, AWS front door, Runtime API and sender identity per test."""
+
+    def setUp(self) -> None:
+        MOTO.reset()
+        MOTO.client("sesv2").create_email_identity(EmailIdentity="academy.example.com")
+        self.front = AwsFront(MOTO.url)
+        self.runtime = RuntimeApi()
+        self.functions: list[Function] = []
+
+    def tearDown(self) -> None:
+        for function in self.functions:
+            function.stop()
+        self.runtime.stop()
+        self.front.stop()
+
+    def tmp(self) -> Path:
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        return Path(folder.name)
+
+    def start(self, **env: str) -> Function:
+        function = Function(self.runtime, self.front, env)
+        self.functions.append(function)
+        return function
+
+    def sent(self) -> list[email.message.EmailMessage]:
+        return [parse(m["raw_data"]) for m in MOTO.sent_raw_messages()]
+
+    def failures(self, response: dict) -> list[str]:
+        return [f["itemIdentifier"] for f in response.get("batchItemFailures") or []]
+
+    def record_logs(self, function: Function) -> dict[str, dict]:
+        return {line["message_id"]: line for line in function.json_lines() if "decision" in line}
+
+    def metrics(self, function: Function) -> list[dict]:
+        return [line for line in function.json_lines() if "_aws" in line]
+
+
+class MixedBatch(LambdaTestCase):
+    def test_good_records_are_sent_and_bad_ones_parked_in_the_dead_letter_queue_with_their_reason(self) -> None:
+        queues = Queues(MOTO, "mailroom-notifications")
+        function = self.start(DLQ_URL=queues.dlq_url)
+        queues.send(GOOD[:8] + [MALFORMED, NO_RECIPIENT])
+        event = queues.receive_event()
+        self.assertEqual(len(event["Records"]), 10)
+
+        kind, response = function.invoke(event)
+        self.assertEqual(kind, "response", response)
+        self.assertEqual(self.failures(response), [], "rejected records were moved to the DLQ, so acknowledged")
+        queues.acknowledge(event, response)
+
+        sent = self.sent()
+        self.assertEqual(len(sent), 8)
+        subjects = sorted(m["subject"] for m in sent)
+        self.assertEqual(subjects.count("New enrollment: Ana Núñez joined Rust for Backend Engineers"), 3)
+        self.assertEqual(subjects.count("Order #1071 confirmed"), 3)
+        self.assertEqual(subjects.count("Welcome to Rust for Backend Engineers"), 2)
+        for message in sent:
+            self.assertEqual(message["from"].addresses[0].addr_spec, "notifications@academy.example.com")
+            self.assertEqual(message["reply-to"].addresses[0].addr_spec, "support@academy.example.com")
+            text = message.get_body(("plain",)).get_content()
+            html = message.get_body(("html",)).get_content()
+            if message["subject"].startswith("New enrollment"):
+                self.assertEqual(message["to"].addresses[0].addr_spec, "dana.organizer@academy.example.com")
+                self.assertEqual(message["to"].addresses[0].display_name, "Dana Organizer")
+                self.assertIn("Ana Núñez has enrolled in Rust for Backend Engineers", " ".join(text.split()))
+                self.assertIn("<strong>Ana Núñez</strong>", html)
+            elif message["subject"].startswith("Order"):
+                self.assertEqual(message["to"].addresses[0].addr_spec, "ana.nunez@example.org")
+                self.assertIn("order #1071", text)
+                self.assertIn("Total:", text)
+            else:
+                self.assertEqual(message["to"].addresses[0].addr_spec, "ana.nunez@example.org")
+                self.assertIn("Your place in <strong>Rust for Backend Engineers</strong> is confirmed", html)
+            self.assertRegex(message["x-mailroom-idempotency-key"], r"^[0-9a-f]{16,}$")
+
+        self.assertEqual(queues.counts(), (0, 0), "the work queue is empty")
+        dead = queues.dead_letters()
+        reasons = {m["Body"]: m["MessageAttributes"]["mailroom.reason"]["StringValue"] for m in dead}
+        self.assertEqual(reasons, {MALFORMED.body: "malformed_body", NO_RECIPIENT.body: "missing_recipient"})
+        for message in dead:
+            attributes = message["MessageAttributes"]
+            self.assertEqual(attributes["mailroom.sourceQueue"]["StringValue"], queues.queue_arn)
+            self.assertIn(attributes["mailroom.sourceMessageId"]["StringValue"], [r["messageId"] for r in event["Records"]])
+
+        logs = self.record_logs(function)
+        self.assertEqual(set(logs), {r["messageId"] for r in event["Records"]}, "one log line per record")
+        self.assertEqual(sorted(l["decision"] for l in logs.values()), ["reject"] * 2 + ["send"] * 8)
+        output = function.output()
+        self.assertNotIn("dana.organizer@academy.example.com", output, "recipients are masked in logs")
+        self.assertNotIn("ana.nunez@example.org", output)
+        self.assertIn("d***@academy.example.com", output)
+        [metrics] = self.metrics(function)
+        self.assertEqual((metrics["Sent"], metrics["Rejected"], metrics["Retried"]), (8, 2, 0))
+        self.assertEqual(metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Mailroom")
+
+    def test_without_a_dlq_url_rejected_records_fail_until_the_redrive_policy_moves_them(self) -> None:
+        queues = Queues(MOTO, "mailroom-redrive", visibility_timeout=1)
+        function = self.start()
+        queues.send([MALFORMED])
+        deliveries = 0
+        for _ in range(12):
+            event = queues.receive_event()
+            if event["Records"]:
+                deliveries += 1
+                kind, response = function.invoke(event)
+                self.assertEqual(self.failures(response), [event["Records"][0]["messageId"]])
+                queues.acknowledge(event, response)
+            if queues.counts(queues.dlq_url)[0]:
+                break
+            time.sleep(1.1)
+        self.assertEqual(deliveries, 5, "delivered maxReceiveCount times, then redriven")
+        [dead] = queues.dead_letters()
+        self.assertEqual(dead["Body"], MALFORMED.body)
+        self.assertEqual(self.sent(), [])
+
+
+class SesThrottling(LambdaTestCase):
+    def test_throttled_sends_are_retried_later_and_the_rest_go_out(self) -> None:
+        queues = Queues(MOTO, "mailroom-throttled", visibility_timeout=1)
+        self.front.throttle = lambda raw: "Welcome to" in raw
+        function = self.start()
+        queues.send(GOOD)
+        event = queues.receive_event()
+        kind, response = function.invoke(event)
+        self.assertEqual(kind, "response")
+        welcome_ids = {r["messageId"] for r in event["Records"] if "EnrollmentCompleted" in r["body"]}
+        self.assertEqual(len(welcome_ids), 3)
+        self.assertEqual(set(self.failures(response)), welcome_ids)
+        queues.acknowledge(event, response)
+
+        self.assertEqual(len(self.sent()), 6)
+        self.assertTrue(all(not m["subject"].startswith("Welcome") for m in self.sent()))
+        self.assertEqual(self.front.calls["SESv2.SendEmail"], 9, "one attempt each: the SDK does not retry SES")
+        # The queue's own visibility timeout is 1 s; the back-off set by the function (15-30 s
+        # on a first receive) keeps the throttled records hidden well beyond it.
+        time.sleep(2)
+        self.assertEqual(queues.counts(), (0, 3))
+        logs = self.record_logs(function)
+        for message_id in welcome_ids:
+            self.assertEqual(logs[message_id]["reason"], "throttled")
+            self.assertTrue(15 <= logs[message_id]["retry_after_seconds"] <= 30, logs[message_id])
+        [metrics] = self.metrics(function)
+        self.assertEqual((metrics["Sent"], metrics["Retried"], metrics["Throttled"]), (6, 3, 3))
+
+
+class CodeCommitOutage(LambdaTestCase):
+    def test_unavailable_at_cold_start_retries_everything_then_recovers(self) -> None:
+        queues = Queues(MOTO, "mailroom-cold", visibility_timeout=1)
+        self.front.codecommit_down = True
+        function = self.start(DLQ_URL=queues.dlq_url)
+        queues.send(GOOD[:3] + [MALFORMED])
+        event = queues.receive_event()
+        kind, response = function.invoke(event)
+        self.assertEqual(kind, "response")
+        self.assertEqual(sorted(self.failures(response)), sorted(r["messageId"] for r in event["Records"]))
+        queues.acknowledge(event, response)
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(queues.dead_letters(), [], "nothing is decided without templates, not even a reject")
+        time.sleep(1.5)
+        self.assertEqual(queues.counts(), (0, 4), "all kept, hidden for the back-off")
+        self.assertEqual({l["reason"] for l in self.record_logs(function).values()}, {"template_missing"})
+
+        self.front.codecommit_down = False
+        queues.send(GOOD[3:5])
+        event = queues.receive_event()
+        kind, response = function.invoke(event)
+        self.assertEqual(self.failures(response), [])
+        self.assertEqual(len(self.sent()), 2)
+
+    def test_a_warm_function_keeps_its_templates_through_an_outage(self) -> None:
+        queues = Queues(MOTO, "mailroom-warm")
+        function = self.start(TEMPLATE_CACHE_SECONDS="0")
+        queues.send(GOOD[:2])
+        event = queues.receive_event()
+        self.assertEqual(self.failures(function.invoke(event)[1]), [])
+        self.front.codecommit_down = True
+        self.front.reset_counts()
+        queues.send(GOOD[2:4])
+        event = queues.receive_event()
+        kind, response = function.invoke(event)
+        self.assertEqual(self.failures(response), [])
+        self.assertEqual(len(self.sent()), 4)
+        self.assertGreaterEqual(self.front.calls.get("CodeCommit.GetBranch", 0), 1, "the head was checked")
+        warnings = [l for l in function.json_lines() if l.get("level") == "WARN" and "cached copy" in l.get("message", "")]
+        self.assertEqual(len(warnings), 1)
+
+    def test_a_warm_batch_of_ten_costs_ten_aws_calls(self) -> None:
+        queues = Queues(MOTO, "mailroom-calls")
+        function = self.start()
+        queues.send(GOOD[:1])
+        function.invoke(queues.receive_event())
+        self.front.reset_counts()
+        queues.send(GOOD + GOOD[:1])
+        event = queues.receive_event()
+        self.assertEqual(len(event["Records"]), 10)
+        self.front.reset_counts()
+        kind, response = function.invoke(event)
+        self.assertEqual(self.failures(response), [])
+        self.assertEqual(self.front.calls, {"SESv2.SendEmail": 10})
+
+
+class FifoQueue(LambdaTestCase):
+    def test_a_group_stops_at_its_first_failure_and_other_groups_go_on(self) -> None:
+        # The routes file's retry policy, served from a copy of examples/, keeps the back-off short.
+        self.front.repository = example_repository_with(self.tmp(), retry={"baseSeconds": 2, "maxSeconds": 4})
+        queues = Queues(MOTO, "mailroom-orders", fifo=True, visibility_timeout=1)
+        # Group "ana": a welcome (throttled), then two order confirmations. Group "dana": two
+        # enrollment notifications and a malformed body.
+        self.front.throttle = lambda raw: "Welcome to" in raw
+        function = self.start(DLQ_URL=queues.dlq_url)
+        queues.send([GOOD[6], GOOD[3], GOOD[4]], group="ana")
+        queues.send([GOOD[0], GOOD[1], MALFORMED], group="dana")
+        event = queues.receive_event()
+        self.assertEqual(len(event["Records"]), 6)
+        kind, response = function.invoke(event)
+        self.assertEqual(kind, "response")
+        groups = {r["messageId"]: r["attributes"]["MessageGroupId"] for r in event["Records"]}
+        self.assertEqual(sorted(groups[i] for i in self.failures(response)), ["ana"] * 3)
+        queues.acknowledge(event, response)
+
+        subjects = [m["subject"] for m in self.sent()]
+        self.assertEqual(subjects, ["New enrollment: Ana Núñez joined Rust for Backend Engineers"] * 2,
+                         "nothing of group ana after its failure")
+        logs = self.record_logs(function)
+        ana = [r["messageId"] for r in event["Records"] if groups[r["messageId"]] == "ana"]
+        self.assertEqual([logs[i]["reason"] for i in ana], ["throttled", "group_blocked", "group_blocked"])
+        self.assertEqual([logs[i]["retry_after_seconds"] for i in ana][1:], [0, 0])
+        self.assertIn(logs[ana[0]]["retry_after_seconds"], (1, 2), "the routes file's retry policy applies")
+        [dead] = queues.dead_letters()
+        self.assertEqual(dead["Body"], MALFORMED.body)
+        self.assertEqual(dead["Attributes"]["MessageGroupId"], "dana")
+
+        # The group's next delivery starts again at its first message, in order.
+        self.front.throttle = lambda raw: False
+        time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        redelivered = []
+        while not redelivered and time.monotonic() < deadline:
+            redelivered = queues.receive_event()["Records"]
+            if not redelivered:
+                time.sleep(0.5)
+        self.assertTrue(redelivered)
+        self.assertEqual(redelivered[0]["body"], GOOD[6].body)
+
+
+class Compatibility(LambdaTestCase):
+    def test_without_report_batch_item_failures_processed_messages_are_deleted_and_the_invocation_fails(self) -> None:
+        queues = Queues(MOTO, "mailroom-legacy")
+        function = self.start(SQS_URL=queues.url, DELETE_PROCESSED="true")
+        queues.send(GOOD[:2] + [MALFORMED])
+        event = queues.receive_event()
+        kind, error = function.invoke(event)
+        self.assertEqual(kind, "error")
+        self.assertEqual(error["errorType"], "Mailroom.RecordsToRetry")
+        self.assertIn("1 of 3 records", error["errorMessage"])
+        # No acknowledge: on an error the event source mapping deletes nothing.
+        self.assertEqual(len(self.sent()), 2)
+        self.assertEqual(queues.counts(), (0, 1), "only the failed record is left")
+        self.assertEqual(self.front.calls.get("SQS.DeleteMessageBatch"), 1)
+
+
+class Deadline(LambdaTestCase):
+    def test_near_the_deadline_no_send_starts_and_records_return_at_once(self) -> None:
+        queues = Queues(MOTO, "mailroom-late")
+        function = self.start(DEADLINE_MARGIN_MS="5000")
+        queues.send(GOOD[:4])
+        event = queues.receive_event()
+        kind, response = function.invoke(event, timeout_ms=4000)
+        self.assertEqual(len(self.failures(response)), 4)
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(self.front.calls.get("SESv2.SendEmail", 0), 0)
+        self.assertEqual(queues.counts(), (4, 0), "visible again at once: not the messages' fault")
+        self.assertEqual({l["reason"] for l in self.record_logs(function).values()}, {"deadline"})
+
+
+class Configuration(LambdaTestCase):
+    def test_a_bad_value_stops_the_function_at_init_naming_the_variable(self) -> None:
+        for name, value in [("MAX_CONCURRENT_SENDS", "lots"), ("SENDER", "not an address"), ("DLQ_URL", "arn:aws:sqs:x")]:
+            with self.subTest(name=name):
+                function = self.start(**{name: value})
+                self.assertNotEqual(function.process.wait(timeout=10), 0)
+                self.assertIn(f"{name} is invalid", function.output())
+        self.assertEqual(self.runtime.polls, 0, "no invocation is ever taken")
+
+
+if __name__ == "__main__":
+    unittest.main()
