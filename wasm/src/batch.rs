@@ -69,8 +69,15 @@ impl HostBatch {
             email,
             headers: Headers {
                 from: email.from.to_header_value(),
-                to: email.to.iter().map(mailroom_core::Mailbox::to_header_value).collect(),
-                reply_to: email.reply_to.as_ref().map(mailroom_core::Mailbox::to_header_value),
+                to: email
+                    .to
+                    .iter()
+                    .map(mailroom_core::Mailbox::to_header_value)
+                    .collect(),
+                reply_to: email
+                    .reply_to
+                    .as_ref()
+                    .map(mailroom_core::Mailbox::to_header_value),
             },
         })?;
         Ok(Some(json))
@@ -78,8 +85,8 @@ impl HostBatch {
 
     /// Reports the outcome of send `id` (`SendOutcome` JSON, tagged by `outcome`).
     pub fn complete_send(&mut self, id: usize, outcome: &str) -> Result<(), AdapterError> {
-        let outcome: SendOutcome =
-            serde_json::from_str(outcome).map_err(|error| AdapterError::input("outcome", &error))?;
+        let outcome: SendOutcome = serde_json::from_str(outcome)
+            .map_err(|error| AdapterError::input("outcome", &error))?;
         self.batch()?.complete_send(RecordId(id), outcome);
         Ok(())
     }

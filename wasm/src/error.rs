@@ -90,7 +90,10 @@ impl AdapterError {
             fault,
         };
         serde_json::to_string(&wire).unwrap_or_else(|_| {
-            format!(r#"{{"kind":"internal","message":{:?}}}"#, "the error could not be encoded")
+            format!(
+                r#"{{"kind":"internal","message":{:?}}}"#,
+                "the error could not be encoded"
+            )
         })
     }
 }

@@ -45,7 +45,11 @@ impl Handle {
         let templates: TemplateSet = parse::<BTreeMap<String, String>>("templates", templates)?
             .into_iter()
             .collect();
-        let first = templates.iter().next().map_or("", |(path, _)| path).to_owned();
+        let first = templates
+            .iter()
+            .next()
+            .map_or("", |(path, _)| path)
+            .to_owned();
         Ok(Self::with_config(Config::preview(&first), &templates))
     }
 
@@ -64,7 +68,10 @@ impl Handle {
         subject: Option<&str>,
         now: f64,
     ) -> Result<String, AdapterError> {
-        let preview = self.mailroom.preview(template, subject, data, timestamp(now)?)?;
+        let preview = self
+            .mailroom
+            .preview(template, subject, data, timestamp(now)?)
+            .map_err(|error| name_the_template(error.into(), template))?;
         to_json(&preview)
     }
 
@@ -72,7 +79,9 @@ impl Handle {
     /// (`decision` `send` with the email, or `retry` / `reject` with the reason), no provider id.
     pub fn decide(&self, record: &str, now: f64, seed: u64) -> Result<String, AdapterError> {
         let record: SqsRecord = parse_event_part(record)?;
-        let event = SqsEvent { records: vec![record] };
+        let event = SqsEvent {
+            records: vec![record],
+        };
         let mut batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
         let pending = batch.next_send();
         if let Some(send) = &pending {
@@ -81,7 +90,9 @@ impl Handle {
         }
         let report = batch.finish();
         let Some(record) = report.records.first() else {
-            return Err(AdapterError::Encode("a batch of one record reported none".into()));
+            return Err(AdapterError::Encode(
+                "a batch of one record reported none".into(),
+            ));
         };
         let decision = match (&record.disposition, &pending) {
             (Disposition::Sent { .. }, Some(send)) => Decided::Send {
@@ -116,9 +127,13 @@ impl Handle {
         let mut batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
         while let Some(send) = batch.next_send() {
             let message_id = batch.message_id(send.id).unwrap_or_default();
-            let outcome = outcomes.get(message_id).cloned().unwrap_or_else(|| SendOutcome::Accepted {
-                message_id: format!("ses-{message_id}"),
-            });
+            let outcome =
+                outcomes
+                    .get(message_id)
+                    .cloned()
+                    .unwrap_or_else(|| SendOutcome::Accepted {
+                        message_id: format!("ses-{message_id}"),
+                    });
             batch.complete_send(send.id, outcome);
         }
         to_json(&batch.finish())
@@ -140,7 +155,10 @@ impl Handle {
 
     /// The top-level variables `template` reads, sorted: a JSON list of names.
     pub fn variables(&self, template: &str) -> Result<String, AdapterError> {
-        let variables = self.mailroom.variables(template).map_err(AdapterError::Template)?;
+        let variables = self
+            .mailroom
+            .variables(template)
+            .map_err(|fault| name_the_template(AdapterError::Template(fault), template))?;
         to_json(&variables)
     }
 }
@@ -161,8 +179,23 @@ struct DecidedRecord<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Decided<'a> {
-    Send { decision: &'static str, email: &'a Email },
+    Send {
+        decision: &'static str,
+        email: &'a Email,
+    },
     Other(&'a Disposition),
+}
+
+/// A template error without a template name (a template that is not loaded) concerns the one
+/// the caller asked for: say so, so every template error names its template.
+fn name_the_template(error: AdapterError, template: &str) -> AdapterError {
+    match error {
+        AdapterError::Template(mut fault) if fault.template.is_none() => {
+            fault.template = Some(template.to_owned());
+            AdapterError::Template(fault)
+        }
+        other => other,
+    }
 }
 
 fn parse<'a, T: Deserialize<'a>>(argument: &'static str, text: &'a str) -> Result<T, AdapterError> {

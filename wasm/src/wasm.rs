@@ -44,7 +44,9 @@ impl RawMailroom {
         subject: Option<String>,
         now: f64,
     ) -> Result<String, JsValue> {
-        self.handle.render(template, data, subject.as_deref(), now).map_err(thrown)
+        self.handle
+            .render(template, data, subject.as_deref(), now)
+            .map_err(thrown)
     }
 
     /// See [`Handle::decide`].

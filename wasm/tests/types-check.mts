@@ -1,0 +1,119 @@
+// Compiled with `tsc --strict` (never run): every API of the package used with its declared
+// types, so a declaration that drifts from the JavaScript, or an `any`, fails the type check.
+import {
+  Batch,
+  Mailroom,
+  MailroomError,
+  type BatchReport,
+  type BatchResponse,
+  type Decided,
+  type Diagnostic,
+  type Email,
+  type MailroomErrorKind,
+  type MailroomOptions,
+  type Reason,
+  type RecordReport,
+  type RejectedRecord,
+  type Rendered,
+  type RoutesFile,
+  type SendOutcome,
+  type SendRequest,
+  type SqsEvent,
+  type SqsRecord,
+  type TemplateFault,
+} from "mailroom-wasm";
+import init, { initSync, Mailroom as WebMailroom } from "mailroom-wasm/web";
+
+const routes: RoutesFile = {
+  sender: "Courses <courses@example.com>",
+  routes: [{ name: "orders", events: ["orders/paid"], template: "orders.html", subject: "Order {{ name }}", recipient: ["email", "customer.email"], tags: { category: "orders" } }],
+  retry: { baseSeconds: 30 },
+  limits: { fuel: 100_000 },
+};
+const options: MailroomOptions = { templates: { "orders.html": "<p>{{ name }}</p>" }, routes, env: { REPLY_TO: "help@example.com" } };
+const mailroom: Mailroom = new Mailroom(options);
+const fromText: Mailroom = new Mailroom({ templates: {}, routes: JSON.stringify(routes) });
+const forAuthors: Mailroom = Mailroom.forTemplates({ "a.html": "{{ a }}" });
+
+const record: SqsRecord = { messageId: "m-1", body: "{}", attributes: { ApproximateReceiveCount: "1", MessageGroupId: "g" }, eventSourceARN: "arn:aws:sqs:us-east-1:1:q.fifo" };
+const event: SqsEvent = { Records: [record] };
+
+const rendered: Rendered = mailroom.render("orders.html", { name: "#1" });
+const renderedWithSubject: Rendered = mailroom.render("orders.html", '{"name": "#1"}', "Hi {{ name }}", Date.now());
+const names: string[] = [...rendered.variables, ...rendered.missing, renderedWithSubject.subject, rendered.html, rendered.text];
+
+const decided: Decided = mailroom.decide(record, Date.now(), 7);
+if (decided.decision === "send") {
+  const email: Email = decided.email;
+  names.push(email.subject, email.idempotencyKey, ...email.to, email.from, email.replyTo ?? "", ...email.tags.map((tag) => `${tag.name}=${tag.value}`));
+} else {
+  const reason: Reason = decided.reason;
+  names.push(reason, decided.detail);
+}
+
+const outcomes: Record<string, SendOutcome> = {
+  a: { outcome: "accepted", messageId: "ses-1" },
+  b: { outcome: "alreadySent" },
+  c: { outcome: "inProgressElsewhere" },
+  d: { outcome: "failed", code: "TooManyRequestsException", message: "slow down", httpStatus: 429 },
+};
+const report: BatchReport = mailroom.processEvent(event, Date.now(), 7n, outcomes);
+const reportFromText: BatchReport = mailroom.processEvent(JSON.stringify(event), Date.now(), 7);
+for (const entry of [...report.records, ...reportFromText.records] satisfies RecordReport[]) {
+  switch (entry.decision) {
+    case "send":
+      names.push(entry.email.html, entry.providerMessageId ?? "", String(entry.duplicate ?? false));
+      break;
+    case "retry":
+      names.push(entry.reason, String(entry.retryAfterSeconds));
+      break;
+    case "reject":
+      names.push(entry.reason, String(entry.parked ?? false));
+      break;
+  }
+}
+const response: BatchResponse = report.batchResponse;
+names.push(...response.batchItemFailures.map((failure) => failure.itemIdentifier));
+
+const batch: Batch = mailroom.startBatch(event, Date.now(), 7);
+const inFlight: SendRequest[] = [];
+for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) inFlight.push(send);
+for (const send of inFlight) {
+  names.push(send.messageId, send.headers.from, ...send.headers.to, send.headers.replyTo ?? "", send.email.subject);
+  batch.completeSend(send.id, { outcome: "accepted", messageId: `ses-${send.messageId}` });
+}
+batch.expire();
+const rejected: RejectedRecord[] = batch.rejected();
+for (const entry of rejected) {
+  names.push(entry.messageId, entry.reason, entry.detail);
+  batch.markParked(entry.id);
+}
+const finished: BatchReport = batch.finish();
+batch.free();
+
+const diagnostics: Diagnostic[] = mailroom.check({ sample: record }, Date.now());
+const fromPairs: Diagnostic[] = mailroom.check([["sample", record]]);
+for (const diagnostic of [...diagnostics, ...fromPairs]) {
+  const fault: TemplateFault = diagnostic;
+  names.push(fault.kind, fault.message, fault.template ?? "", String(fault.line ?? 0), String(fault.column ?? 0), fault.sourceLine ?? "", diagnostic.sample ?? "", diagnostic.route ?? "");
+}
+names.push(...mailroom.variables("orders.html"), ...forAuthors.variables("a.html"));
+
+try {
+  mailroom.render("orders.html", {});
+} catch (error) {
+  if (error instanceof MailroomError) {
+    const kind: MailroomErrorKind = error.kind;
+    names.push(kind, error.message, error.template ?? "", String(error.line ?? 0), String(error.column ?? 0), error.fault?.kind ?? "");
+  }
+}
+fromText.free();
+mailroom.free();
+
+// The web build: initialize once, then the same API.
+await init();
+await init(new URL("https://example.com/mailroom_wasm_bg.wasm"));
+initSync(new Uint8Array(8));
+const inBrowser: Rendered = new WebMailroom({ templates: { "a.html": "{{ a }}" } }).render("a.html", { a: 1 });
+names.push(inBrowser.html, String(finished.records.length));
+console.log(names.length);
