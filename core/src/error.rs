@@ -67,7 +67,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MessageFault {
     /// The body (or an SNS `Message`) is not JSON, or the event is not a JSON object.
-    #[error("malformed body: {0}")]
+    #[error("{0}")]
     MalformedBody(String),
     /// No route matches the event type and there is no default (`*`) route.
     #[error("no route for {}", match event_type {
@@ -79,16 +79,16 @@ pub enum MessageFault {
         event_type: Option<String>,
     },
     /// The recipient field is missing, null or empty.
-    #[error("no recipient: {fields} is missing, null or empty")]
+    #[error("{fields} is missing, null or empty")]
     MissingRecipient {
         /// The field path(s) that were tried.
         fields: String,
     },
     /// The recipient is not a deliverable address, or there are too many.
-    #[error("invalid recipient: {0}")]
+    #[error("{0}")]
     InvalidRecipient(String),
     /// SES refused the message for good.
-    #[error("SES rejected the message: {code}: {message}")]
+    #[error("SES refused the message: {code}: {message}")]
     SesRejected {
         /// The SES error code, e.g. `MessageRejected`.
         code: String,

@@ -52,7 +52,7 @@ fn preview_errors_say_where_and_what() {
     assert!(
         data_error
             .to_string()
-            .starts_with("sample data: malformed body"),
+            .starts_with("sample data: the body is not JSON"),
         "{data_error}"
     );
 }
