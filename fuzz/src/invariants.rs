@@ -1,0 +1,688 @@
+//! The properties the fuzz targets check, in one place.
+//!
+//! This file is compiled twice: into the fuzz crate (`fuzz/src/lib.rs`), where libFuzzer feeds
+//! it, and into `core/tests/fuzz_regressions.rs` (through `#[path]`), where `cargo test` on
+//! stable replays the committed seeds and every crash the fuzzer ever found. So a crash is
+//! re-checked with exactly the code that found it, and the file may only use what both crates
+//! have: `mailroom-core`, `serde` and `serde_json`.
+//!
+//! Every check returns `Err(description)` instead of panicking; the caller decides whether that
+//! is a fuzzer crash or a test failure. A panic inside the core is a finding in itself.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use mailroom_core::{
+    BatchReport, Config, Disposition, Email, EventError, Mailbox, Mailroom, PreviewError, Reason,
+    RecordId, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+/// 2026-11-23T10:00:00Z, the moment the examples were sent.
+pub const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
+
+/// Largest retry delay SQS takes (12 hours).
+const MAX_VISIBILITY_SECONDS: u32 = 43_200;
+
+/// The shipped example templates, so the targets render what real deployments render.
+pub const EXAMPLE_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "layout.html",
+        include_str!("../../examples/templates/layout.html"),
+    ),
+    (
+        "partials/footer.html",
+        include_str!("../../examples/templates/partials/footer.html"),
+    ),
+    (
+        "enrollment/organizer.html",
+        include_str!("../../examples/templates/enrollment/organizer.html"),
+    ),
+    (
+        "enrollment/organizer.txt",
+        include_str!("../../examples/templates/enrollment/organizer.txt"),
+    ),
+    (
+        "orders/confirmation.html",
+        include_str!("../../examples/templates/orders/confirmation.html"),
+    ),
+    (
+        "orders/confirmation.txt",
+        include_str!("../../examples/templates/orders/confirmation.txt"),
+    ),
+    (
+        "welcome/enrollment-completed.html",
+        include_str!("../../examples/templates/welcome/enrollment-completed.html"),
+    ),
+];
+
+/// The shipped routes file.
+pub const EXAMPLE_ROUTES: &str = include_str!("../../examples/routes.json");
+
+/// The event type of the echo route, which prints event data into a template whose own markup
+/// is known, so escaping can be checked by counting.
+pub const ECHO_EVENT_TYPE: &str = "fuzz/echo";
+/// The echo route's name.
+pub const ECHO_ROUTE: &str = "fuzz-echo";
+/// Prints three fields of the event in an attribute and in elements.
+pub const ECHO_HTML: &str = concat!(
+    "<p title=\"{{ title | default('') }}\">{{ note | default('') }}</p>",
+    "<b>{{ name | default('') }}</b>"
+);
+/// The same fields as text (never escaped).
+pub const ECHO_TEXT: &str = "{{ note | default('') }} {{ name | default('') }}";
+
+/// The characters HTML escaping must keep data from producing.
+const HTML_SPECIALS: [char; 4] = ['<', '>', '"', '\''];
+
+/// The example routes with the echo route in front, and the example templates plus the echo
+/// templates. `sandbox` adds a sandbox recipient, which rewrites every `to`.
+pub fn fuzz_mailroom(sandbox: bool) -> &'static Mailroom {
+    static PLAIN: OnceLock<Mailroom> = OnceLock::new();
+    static SANDBOX: OnceLock<Mailroom> = OnceLock::new();
+    let cell = if sandbox { &SANDBOX } else { &PLAIN };
+    cell.get_or_init(|| build_fuzz_mailroom(sandbox))
+}
+
+fn build_fuzz_mailroom(sandbox: bool) -> Mailroom {
+    let mut routes: serde_json::Value =
+        serde_json::from_str(EXAMPLE_ROUTES).expect("examples/routes.json is JSON");
+    let echo = serde_json::json!({
+        "name": ECHO_ROUTE,
+        "events": [ECHO_EVENT_TYPE],
+        "template": "fuzz/echo.html",
+        "subject": "Echo {{ subject | default('') }}",
+        "recipient": ["to", "recipients", "customer.email"],
+        "replyTo": "Fuzz Replies <replies@example.com>",
+        "tags": { "category": "fuzz" }
+    });
+    routes["routes"]
+        .as_array_mut()
+        .expect("examples/routes.json has a routes list")
+        .insert(0, echo);
+    let mut config = Config::from_routes_json(&routes.to_string(), |_| None)
+        .expect("the example routes are a valid configuration");
+    if sandbox {
+        config.sandbox_recipient =
+            Some(Mailbox::parse("Sandbox <sandbox@example.com>").expect("a valid address"));
+    }
+    Mailroom::new(config, &fuzz_templates())
+}
+
+/// The example templates plus the echo route's.
+pub fn fuzz_templates() -> TemplateSet {
+    let mut templates: TemplateSet = EXAMPLE_TEMPLATES.iter().copied().collect();
+    templates.insert("fuzz/echo.html", ECHO_HTML);
+    templates.insert("fuzz/echo.txt", ECHO_TEXT);
+    templates
+}
+
+// ---------------------------------------------------------------------------------------------
+// Target `record_body`: one arbitrary body through the whole decision.
+
+/// Runs `body` as the only record of a batch through the fuzz configuration, accepting every
+/// send, and checks the report.
+pub fn run_record_body(body: &str) -> Result<(), String> {
+    let record = SqsRecord {
+        message_id: "fuzz-record".to_owned(),
+        receipt_handle: "fuzz-handle".to_owned(),
+        body: body.to_owned(),
+        attributes: BTreeMap::from([
+            ("ApproximateReceiveCount".to_owned(), "2".to_owned()),
+            ("SentTimestamp".to_owned(), "1795427998500".to_owned()),
+        ]),
+        event_source_arn: "arn:aws:sqs:us-east-1:123456789012:notifications".to_owned(),
+        ..SqsRecord::default()
+    };
+    let case = BatchCase {
+        records: vec![record],
+        ..BatchCase::default()
+    };
+    run_batch_case(&case)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Target `render_template`: an arbitrary template with arbitrary data, within the limits.
+
+/// Splits a `render_template` input: the template before the first NUL byte, the JSON data
+/// after it (`{}` when there is no NUL).
+pub fn split_render_input(input: &[u8]) -> (String, String) {
+    let (template, data) = match input.iter().position(|b| *b == 0) {
+        Some(nul) => (&input[..nul], &input[nul + 1..]),
+        None => (input, &b"{}"[..]),
+    };
+    (
+        String::from_utf8_lossy(template).into_owned(),
+        String::from_utf8_lossy(data).into_owned(),
+    )
+}
+
+/// Renders `template` with `data` as an HTML template (text derived from the HTML), as a text
+/// template, and as a subject, with the core's default limits, and checks the outputs. Then
+/// prints `data` through the echo template to check that HTML escaping holds for it.
+pub fn run_render_template(template: &str, data: &str) -> Result<(), String> {
+    let limits = RenderLimits::default();
+    let mut templates: TemplateSet = EXAMPLE_TEMPLATES
+        .iter()
+        .copied()
+        .filter(|(path, _)| *path == "layout.html" || path.starts_with("partials/"))
+        .collect();
+    templates.insert("fuzz.html", template);
+    templates.insert("plain.txt", template);
+    let mailroom = Mailroom::new(Config::preview("fuzz.html"), &templates);
+    for name in ["fuzz.html", "plain.txt"] {
+        match mailroom.preview(name, Some(template), data, NOW) {
+            Ok(preview) => {
+                check_size(name, &preview.html, &limits)?;
+                check_size(name, &preview.text, &limits)?;
+                check_header_text("subject", &preview.subject)?;
+                if preview
+                    .missing
+                    .iter()
+                    .any(|m| !preview.variables.contains(m))
+                {
+                    return Err(format!(
+                        "{name}: missing {:?} not among variables",
+                        preview.missing
+                    ));
+                }
+            }
+            Err(PreviewError::Data(_)) => {}
+            Err(PreviewError::Template(fault)) => {
+                const KINDS: [&str; 6] =
+                    ["syntax", "undefined", "limit", "not_found", "render", "io"];
+                if !KINDS.contains(&fault.kind) {
+                    return Err(format!("{name}: unexpected fault kind {:?}", fault.kind));
+                }
+            }
+        }
+        // Must not panic whatever the template is.
+        let _ = mailroom.variables(name);
+    }
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(data) {
+        check_echo_of(&value)?;
+    }
+    Ok(())
+}
+
+/// Renders `value` as `note`, `title` and `name` of the echo template and checks that none of
+/// its characters became markup.
+fn check_echo_of(value: &serde_json::Value) -> Result<(), String> {
+    let body =
+        serde_json::json!({ "note": value, "title": value, "name": value, "to": "a@example.com" });
+    let mailroom = fuzz_mailroom(false);
+    match mailroom.preview("fuzz/echo.html", None, &body.to_string(), NOW) {
+        Ok(preview) => check_echo_html(&preview.html),
+        // Values minijinja cannot print (none so far) are a render error, not an escape.
+        Err(PreviewError::Template(fault)) if fault.kind != "syntax" => Ok(()),
+        Err(error) => Err(format!("the echo template failed: {error}")),
+    }
+}
+
+/// The echo template's HTML output has exactly the special characters of its own markup: any
+/// more came unescaped from the data.
+pub fn check_echo_html(html: &str) -> Result<(), String> {
+    let markup = strip_expressions(ECHO_HTML);
+    for special in HTML_SPECIALS {
+        let expected = markup.matches(special).count();
+        let found = html.matches(special).count();
+        if found != expected {
+            return Err(format!(
+                "HTML escaping: {found} {special:?} in the output, the template has {expected}: {html:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A template's text without its `{{ ... }}` expressions.
+fn strip_expressions(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("}}")
+            .map_or("", |end| &rest[start + end + 2..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Target `batch_invariants`: whole batches with envelopes, FIFO groups and SES outcomes.
+
+/// One structured batch run: the records, what the "SES" answers, and how the host behaves.
+/// Stored as JSON in `fuzz/regressions/batch_invariants/` and `fuzz/cases/batch_invariants/`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BatchCase {
+    /// The records of the event, in order.
+    pub records: Vec<SqsRecord>,
+    /// The answers to the sends, in the order the sends are handed out; cycled, and every send
+    /// is accepted when this is empty.
+    pub outcomes: Vec<PlannedOutcome>,
+    /// Take every send the batch offers before answering any (a concurrent host), rather than
+    /// one at a time.
+    pub concurrent: bool,
+    /// Call `expire` after this many sends were answered.
+    pub expire_after: Option<u32>,
+    /// Move every rejected record to the dead-letter queue (`mark_parked`).
+    pub park_rejected: bool,
+    /// Use the configuration with a sandbox recipient.
+    pub sandbox: bool,
+    /// The host's clock; `None` is [`NOW`].
+    pub now: Option<i64>,
+    /// The jitter seed.
+    pub seed: u64,
+}
+
+/// What the host reports for one send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PlannedOutcome {
+    /// Report this outcome.
+    Report(SendOutcome),
+    /// Never report anything (the host crashed mid-send).
+    Lose,
+}
+
+/// What the host did with one record.
+#[derive(Debug, Clone, PartialEq)]
+enum Handled {
+    NotHandedOut,
+    Reported(SendOutcome),
+    Lost,
+}
+
+/// Runs a batch case through the fuzz configuration, answering sends as planned, and checks
+/// every invariant of the batch protocol and of the emails.
+pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
+    let event = SqsEvent {
+        records: case.records.clone(),
+    };
+    check_event_round_trip(&event)?;
+    let mailroom = fuzz_mailroom(case.sandbox);
+    let limits = mailroom.config().limits;
+    let now = case.now.map_or(NOW, Timestamp::from_millis);
+    let mut batch = match mailroom.start_batch(&event, now, case.seed) {
+        Ok(batch) => batch,
+        Err(EventError::EmptyMessageId { index }) => {
+            let first_empty = event.records.iter().position(|r| r.message_id.is_empty());
+            return if first_empty == Some(index) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "EmptyMessageId {{ index: {index} }} but the first empty id is at {first_empty:?}"
+                ))
+            };
+        }
+        Err(error) => return Err(format!("start_batch failed on a parsed event: {error}")),
+    };
+    if event.records.iter().any(|r| r.message_id.is_empty()) {
+        return Err("start_batch accepted a record without a message id".to_owned());
+    }
+
+    let count = event.records.len();
+    let groups: Vec<Option<&str>> = event
+        .records
+        .iter()
+        .map(SqsRecord::message_group_id)
+        .collect();
+    let mut handled = vec![Handled::NotHandedOut; count];
+    let mut in_flight: BTreeSet<usize> = BTreeSet::new();
+    let mut plan = case.outcomes.iter().cycle();
+    let mut answered: u32 = 0;
+    loop {
+        let mut wave = Vec::new();
+        while let Some(send) = batch.next_send() {
+            let index = send.id.0;
+            if index >= count {
+                return Err(format!("next_send handed out record {index} of {count}"));
+            }
+            if handled[index] != Handled::NotHandedOut || in_flight.contains(&index) {
+                return Err(format!("record {index} was handed out twice"));
+            }
+            check_fifo_hand_out(index, &groups, &handled, &in_flight)?;
+            check_email(&send.email, &limits).map_err(|e| format!("record {index}: {e}"))?;
+            in_flight.insert(index);
+            wave.push(send);
+            if !case.concurrent {
+                break;
+            }
+        }
+        if wave.is_empty() {
+            break;
+        }
+        for send in wave {
+            let index = send.id.0;
+            in_flight.remove(&index);
+            let planned = plan.next().cloned().unwrap_or_else(|| {
+                PlannedOutcome::Report(SendOutcome::Accepted {
+                    message_id: format!("ses-{index}"),
+                })
+            });
+            match planned {
+                PlannedOutcome::Report(outcome) => {
+                    batch.complete_send(send.id, outcome.clone());
+                    // A second report of the same send must be ignored.
+                    batch.complete_send(send.id, SendOutcome::InProgressElsewhere);
+                    handled[index] = Handled::Reported(outcome);
+                }
+                PlannedOutcome::Lose => {
+                    handled[index] = Handled::Lost;
+                    // Lost sends stay in flight, and keep their FIFO group busy.
+                    in_flight.insert(index);
+                }
+            }
+            answered += 1;
+            if case.expire_after == Some(answered) {
+                batch.expire();
+            }
+        }
+        // Lost sends are never answered: take them out of the wave bookkeeping only.
+        in_flight.retain(|index| handled[*index] == Handled::Lost);
+    }
+    // Ids that were never handed out are ignored.
+    batch.complete_send(RecordId(count), SendOutcome::InProgressElsewhere);
+
+    let rejected: Vec<RecordId> = batch.rejected().map(|(id, _)| id).collect();
+    if case.park_rejected {
+        for id in &rejected {
+            batch.mark_parked(*id);
+        }
+    }
+    let report = batch.finish();
+    check_report(&event, &report, &limits)?;
+    check_dispositions(case, &report, &handled, &rejected)?;
+    check_fifo_order(&groups, &report)
+}
+
+/// The event survives serialisation (hosts log and forward records).
+fn check_event_round_trip(event: &SqsEvent) -> Result<(), String> {
+    let json =
+        serde_json::to_string(event).map_err(|e| format!("event does not serialise: {e}"))?;
+    let back =
+        SqsEvent::from_json(&json).map_err(|e| format!("serialised event does not parse: {e}"))?;
+    if &back != event {
+        return Err("the event changed through a JSON round trip".to_owned());
+    }
+    Ok(())
+}
+
+/// A FIFO record is handed out only when every earlier record of its group was sent, and no
+/// other record of its group is in flight.
+fn check_fifo_hand_out(
+    index: usize,
+    groups: &[Option<&str>],
+    handled: &[Handled],
+    in_flight: &BTreeSet<usize>,
+) -> Result<(), String> {
+    let Some(group) = groups[index] else {
+        return Ok(());
+    };
+    if let Some(busy) = in_flight.iter().find(|i| groups[**i] == Some(group)) {
+        return Err(format!(
+            "record {index} of FIFO group {group:?} handed out while {busy} is in flight"
+        ));
+    }
+    for earlier in (0..index).filter(|i| groups[*i] == Some(group)) {
+        let sent = matches!(
+            handled[earlier],
+            Handled::Reported(SendOutcome::Accepted { .. } | SendOutcome::AlreadySent { .. })
+        );
+        if !sent {
+            return Err(format!(
+                "record {index} of FIFO group {group:?} handed out before record {earlier} was sent"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a finished batch against its event: one disposition per record, in order; the batch
+/// response lists exactly the failed ids; every email is header-safe and within limits.
+pub fn check_report(
+    event: &SqsEvent,
+    report: &BatchReport,
+    limits: &RenderLimits,
+) -> Result<(), String> {
+    if report.records.len() != event.records.len() {
+        return Err(format!(
+            "{} records in, {} dispositions out",
+            event.records.len(),
+            report.records.len()
+        ));
+    }
+    for (index, (record, out)) in event.records.iter().zip(&report.records).enumerate() {
+        if record.message_id != out.message_id || record.receipt_handle != out.receipt_handle {
+            return Err(format!("report {index} belongs to another record"));
+        }
+        match &out.disposition {
+            Disposition::Sent { email, .. } => {
+                check_email(email, limits).map_err(|e| format!("record {index}: {e}"))?;
+                if out.route.as_deref() == Some(ECHO_ROUTE) {
+                    check_echo_html(&email.html).map_err(|e| format!("record {index}: {e}"))?;
+                }
+            }
+            Disposition::Retry {
+                reason,
+                retry_after_seconds,
+                ..
+            } => {
+                if *retry_after_seconds > MAX_VISIBILITY_SECONDS {
+                    return Err(format!(
+                        "record {index}: retry after {retry_after_seconds} s"
+                    ));
+                }
+                if matches!(reason, Reason::Deadline | Reason::GroupBlocked)
+                    && *retry_after_seconds != 0
+                {
+                    return Err(format!(
+                        "record {index}: {reason} waits {retry_after_seconds} s"
+                    ));
+                }
+            }
+            Disposition::Reject { .. } => {}
+        }
+    }
+    let mut expected = Vec::new();
+    for out in report.records.iter().filter(|r| r.disposition.is_failure()) {
+        if !expected.contains(&out.message_id.as_str()) {
+            expected.push(out.message_id.as_str());
+        }
+    }
+    let listed: Vec<&str> = report
+        .batch_response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    if listed != expected {
+        return Err(format!(
+            "batchItemFailures {listed:?}, the failed records are {expected:?}"
+        ));
+    }
+    let json =
+        serde_json::to_value(report).map_err(|e| format!("the report does not serialise: {e}"))?;
+    let decisions = json["records"].as_array().map_or(0, |records| {
+        records.iter().filter(|r| r["decision"].is_string()).count()
+    });
+    if decisions != report.records.len() {
+        return Err("a serialised record has no decision".to_owned());
+    }
+    Ok(())
+}
+
+/// Each record's disposition follows from what the host reported for it.
+fn check_dispositions(
+    case: &BatchCase,
+    report: &BatchReport,
+    handled: &[Handled],
+    rejected: &[RecordId],
+) -> Result<(), String> {
+    for (index, (out, handled)) in report.records.iter().zip(handled).enumerate() {
+        let disposition = &out.disposition;
+        let wrong = || format!("record {index}: {handled:?} ended as {disposition:?}");
+        match (handled, disposition) {
+            (Handled::NotHandedOut, Disposition::Sent { .. }) => return Err(wrong()),
+            (Handled::NotHandedOut, _) => {}
+            (Handled::Lost, Disposition::Retry { reason, .. }) if *reason == Reason::Transient => {}
+            (
+                Handled::Reported(SendOutcome::Accepted { message_id }),
+                Disposition::Sent {
+                    provider_message_id,
+                    duplicate: false,
+                    ..
+                },
+            ) if provider_message_id.as_ref() == Some(message_id) => {}
+            (
+                Handled::Reported(SendOutcome::AlreadySent { message_id }),
+                Disposition::Sent {
+                    provider_message_id,
+                    duplicate: true,
+                    ..
+                },
+            ) if provider_message_id == message_id => {}
+            (
+                Handled::Reported(SendOutcome::InProgressElsewhere),
+                Disposition::Retry { reason, .. },
+            ) if *reason == Reason::InProgress => {}
+            (Handled::Reported(SendOutcome::Failed(failure)), _) => {
+                let expected = match failure.classify() {
+                    Ok(fault) => ("retry", fault.reason()),
+                    Err(fault) => ("reject", fault.reason()),
+                };
+                if (disposition.kind(), disposition.reason()) != (expected.0, Some(expected.1)) {
+                    return Err(wrong());
+                }
+            }
+            _ => return Err(wrong()),
+        }
+        if let Disposition::Reject { parked, .. } = disposition {
+            let was_listed = rejected.contains(&RecordId(index));
+            if !was_listed {
+                return Err(format!(
+                    "record {index} is rejected but was not in rejected()"
+                ));
+            }
+            if *parked != case.park_rejected {
+                return Err(format!("record {index}: parked is {parked}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Within a FIFO group, once a record is not sent, no later record of the group is sent.
+fn check_fifo_order(groups: &[Option<&str>], report: &BatchReport) -> Result<(), String> {
+    let mut stopped: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, (group, out)) in groups.iter().zip(&report.records).enumerate() {
+        let Some(group) = group else { continue };
+        let sent = matches!(out.disposition, Disposition::Sent { .. });
+        if let Some(first) = stopped.get(group) {
+            if sent {
+                return Err(format!(
+                    "FIFO group {group:?}: record {index} was sent after record {first} was not"
+                ));
+            }
+        } else if !sent {
+            stopped.insert(group, index);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emails.
+
+/// Every header field is one line of visible text, every mailbox is deliverable, and the
+/// bodies are within the output limit.
+pub fn check_email(email: &Email, limits: &RenderLimits) -> Result<(), String> {
+    check_header_text("subject", &email.subject)?;
+    if email.subject.chars().count() > 251 {
+        return Err(format!(
+            "subject of {} characters",
+            email.subject.chars().count()
+        ));
+    }
+    check_mailbox("from", &email.from)?;
+    if email.to.is_empty() || email.to.len() > 50 {
+        return Err(format!("{} recipients", email.to.len()));
+    }
+    for to in &email.to {
+        check_mailbox("to", to)?;
+    }
+    if let Some(reply_to) = &email.reply_to {
+        check_mailbox("reply-to", reply_to)?;
+    }
+    for tag in &email.tags {
+        check_tag(&tag.name, false)?;
+        check_tag(&tag.value, true)?;
+    }
+    let key = &email.idempotency_key;
+    if key.len() != 32
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!("idempotency key {key:?}"));
+    }
+    check_size("html", &email.html, limits)?;
+    check_size("text", &email.text, limits)
+}
+
+/// No CR, LF or other control character, and no Unicode line or paragraph separator.
+pub fn check_header_text(what: &str, text: &str) -> Result<(), String> {
+    match text
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        Some(c) => Err(format!("{what} contains {c:?}: {text:?}")),
+        None => Ok(()),
+    }
+}
+
+fn check_mailbox(what: &str, mailbox: &Mailbox) -> Result<(), String> {
+    let address = mailbox.address();
+    if !address.is_ascii()
+        || address.chars().any(|c| c.is_whitespace() || c.is_control())
+        || address.matches('@').count() != 1
+        || address.len() > 254
+    {
+        return Err(format!("{what} address {address:?}"));
+    }
+    let header = mailbox.to_header_value();
+    if !header.is_ascii() {
+        return Err(format!("{what} header value is not ASCII: {header:?}"));
+    }
+    check_header_text(what, &header)?;
+    check_header_text(what, &mailbox.to_string())?;
+    if let Some(name) = mailbox.name() {
+        check_header_text(what, name)?;
+    }
+    Ok(())
+}
+
+fn check_tag(text: &str, is_value: bool) -> Result<(), String> {
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric() || c == '_' || c == '-' || (is_value && (c == '.' || c == '@'))
+    };
+    if text.is_empty() || text.len() > 256 || !text.chars().all(allowed) {
+        return Err(format!("tag part {text:?}"));
+    }
+    Ok(())
+}
+
+fn check_size(what: &str, body: &str, limits: &RenderLimits) -> Result<(), String> {
+    if body.len() > limits.max_output_bytes {
+        return Err(format!(
+            "{what} is {} bytes, over the {} limit",
+            body.len(),
+            limits.max_output_bytes
+        ));
+    }
+    Ok(())
+}
