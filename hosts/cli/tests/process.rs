@@ -1,0 +1,412 @@
+//! `mailroom process` run as a user runs it: the built binary on event files.
+
+mod common;
+
+use common::{
+    NOW, enrollment, example, mailroom, one_route, process_json, record, template_repo, write_event,
+};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn decisions(report: &Value) -> Vec<(String, String)> {
+    report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["decision"].as_str().unwrap().to_owned(),
+                r["reason"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn quickstart_prints_a_line_per_record_and_writes_each_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mailroom(dir.path())
+        .args([
+            "process",
+            example("events/quickstart.json").to_str().unwrap(),
+            "--now",
+            NOW,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 12, "{stdout}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("send ")).count(),
+        9,
+        "{stdout}"
+    );
+    assert!(
+        lines[3].contains("orders/paid → ana.nunez@example.org")
+            && lines[3].contains("\"Order #1071 confirmed\""),
+        "{stdout}"
+    );
+    assert!(
+        lines[9].starts_with("reject") && lines[9].contains("malformed_body: "),
+        "{stdout}"
+    );
+    assert!(
+        lines[10].starts_with("reject") && lines[10].contains("missing_recipient: "),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[11],
+        "11 records: 9 sent, 0 retried, 2 rejected · outbox: outbox/"
+    );
+    // Every send line names its file, and the file is there.
+    for line in lines.iter().filter(|l| l.starts_with("send ")) {
+        let file = line.rsplit("  ").next().unwrap();
+        assert!(file.ends_with(".eml"), "{line}");
+        assert!(
+            dir.path().join("outbox").join(file).is_file(),
+            "{file} missing"
+        );
+    }
+}
+
+#[test]
+fn json_is_the_batch_report_with_the_partial_batch_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = process_json(
+        dir.path(),
+        &[example("events/quickstart.json").to_str().unwrap()],
+    );
+    let mut expected = vec![("send".to_owned(), String::new()); 9];
+    expected.push(("reject".into(), "malformed_body".into()));
+    expected.push(("reject".into(), "missing_recipient".into()));
+    assert_eq!(decisions(&report), expected);
+    let failures: Vec<&str> = report["batchResponse"]["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    let rejected: Vec<&str> = report["records"].as_array().unwrap()[9..]
+        .iter()
+        .map(|r| r["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(failures, rejected);
+    let email = &report["records"][3]["email"];
+    for field in [
+        "from",
+        "to",
+        "replyTo",
+        "subject",
+        "html",
+        "text",
+        "idempotencyKey",
+    ] {
+        assert!(!email[field].is_null(), "email.{field} missing: {email}");
+    }
+    assert_eq!(email["subject"], "Order #1071 confirmed");
+}
+
+#[test]
+fn a_malformed_event_file_is_a_usage_error_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.json"),
+        "{\"Records\": [ {\"messageId\": \"m-1\",",
+    )
+    .unwrap();
+    mailroom(dir.path())
+        .args(["process", "bad.json"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("bad.json").and(predicate::str::contains("line 1")))
+        .stderr(predicate::str::contains("Records"))
+        .stderr(predicate::function(|err: &str| err.lines().count() == 1));
+    assert!(
+        !dir.path().join("outbox").exists()
+            || std::fs::read_dir(dir.path().join("outbox"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn a_missing_event_file_says_which_file() {
+    let dir = tempfile::tempdir().unwrap();
+    mailroom(dir.path())
+        .args(["process", "nowhere.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "mailroom: cannot read nowhere.json",
+        ));
+}
+
+#[test]
+fn only_the_record_with_an_unparseable_body_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![
+            record("m-1", &enrollment("ana@example.com", "Ana")),
+            record("m-2", "{\"mailto\": \"bo@example.com\", "),
+            record("m-3", &enrollment("cy@example.com", "Cy")),
+        ],
+    );
+    let report = process_json(dir.path(), &[event.to_str().unwrap()]);
+    assert_eq!(
+        decisions(&report),
+        [
+            ("send".into(), String::new()),
+            ("reject".into(), "malformed_body".into()),
+            ("send".into(), String::new())
+        ]
+    );
+    assert_eq!(
+        report["batchResponse"]["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m-2"}])
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_missing_recipient_is_rejected_with_the_field_it_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![
+            record("m-1", &enrollment("", "Ana")),
+            record("m-2", &enrollment("bo@example.com", "Bo")),
+        ],
+    );
+    mailroom(dir.path())
+        .args(["process", event.to_str().unwrap(), "--now", NOW])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "reject  m-1        missing_recipient: no recipient: mailto",
+        ))
+        .stdout(predicate::str::contains("send    m-2"))
+        .stdout(predicate::str::contains(
+            "2 records: 1 sent, 0 retried, 1 rejected",
+        ));
+}
+
+#[test]
+fn a_template_syntax_error_retries_the_record_with_a_back_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = template_repo(
+        dir.path(),
+        &one_route("broken.html", "Hello"),
+        &[("broken.html", "<p>Hello\n{{ studentName }</p>\n")],
+    );
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![record("m-1", &enrollment("ana@example.com", "Ana"))],
+    );
+    let output = mailroom(dir.path())
+        .args([
+            "process",
+            event.to_str().unwrap(),
+            "--templates",
+            templates.to_str().unwrap(),
+            "--now",
+            NOW,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = stdout.lines().next().unwrap();
+    assert!(
+        line.starts_with("retry   m-1        template_error, again in "),
+        "{line}"
+    );
+    assert!(line.contains("broken.html:2"), "{line}");
+    let seconds: u32 = line
+        .split("again in ")
+        .nth(1)
+        .unwrap()
+        .split('s')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((15..=30).contains(&seconds), "{line}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_back_off_and_a_rerun_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = example("events/quickstart.json");
+    let first = process_json(dir.path(), &[event.to_str().unwrap()]);
+    let files = |dir: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let before = files(dir.path());
+    let second = process_json(dir.path(), &[event.to_str().unwrap()]);
+    assert_eq!(first, second);
+    assert_eq!(
+        before,
+        files(dir.path()),
+        "a redelivery must overwrite with identical files"
+    );
+}
+
+#[test]
+fn an_outbox_write_failure_is_retried_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![
+            record("m-1", &enrollment("ana@example.com", "Ana")),
+            record("m-2", &enrollment("bo@example.com", "Bo")),
+        ],
+    );
+    let dry = process_json(dir.path(), &[event.to_str().unwrap(), "--no-outbox"]);
+    let key = dry["records"][0]["email"]["idempotencyKey"]
+        .as_str()
+        .unwrap();
+    // A folder where the first email's file should go makes that one write fail.
+    std::fs::create_dir_all(dir.path().join("outbox").join(format!("{key}.eml"))).unwrap();
+    let report = process_json(dir.path(), &[event.to_str().unwrap()]);
+    assert_eq!(
+        decisions(&report),
+        [
+            ("retry".into(), "transient".into()),
+            ("send".into(), String::new())
+        ]
+    );
+    assert_eq!(
+        report["batchResponse"]["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m-1"}])
+    );
+}
+
+#[test]
+fn the_lambda_environment_variables_configure_a_single_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mailroom(dir.path())
+        .env("SENDER", "Courses <courses@example.com>")
+        .env("SUBJECT", "{{ studentName }} joined")
+        .env(
+            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
+            "enrollment/organizer.html",
+        )
+        .args([
+            "process",
+            example("events/enrollment-raw.json").to_str().unwrap(),
+        ])
+        .args([
+            "--templates",
+            example("templates").to_str().unwrap(),
+            "--json",
+            "--now",
+            NOW,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let email = &report["records"][0]["email"];
+    assert_eq!(email["from"], "Courses <courses@example.com>");
+    assert_eq!(email["subject"], "Ana Núñez joined");
+    assert_eq!(report["records"][0]["route"], "default");
+}
+
+#[test]
+fn an_invalid_sender_is_a_configuration_error_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    mailroom(dir.path())
+        .env("SENDER", "not an address")
+        .env("SUBJECT", "Hello")
+        .env(
+            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
+            "enrollment/organizer.html",
+        )
+        .args([
+            "process",
+            example("events/enrollment-raw.json").to_str().unwrap(),
+        ])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::starts_with("mailroom: SENDER is invalid"))
+        .stderr(predicate::function(|err: &str| err.lines().count() == 1));
+}
+
+#[test]
+fn templates_without_any_configuration_say_how_to_configure() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("emails")).unwrap();
+    mailroom(dir.path())
+        .args([
+            "process",
+            example("events/enrollment-raw.json").to_str().unwrap(),
+            "--templates",
+            "emails",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pass --routes FILE"));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = example("events/order-raw.json");
+    mailroom(dir.path())
+        .args(["process", event.to_str().unwrap(), "--now", "next tuesday"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("RFC 3339"));
+    mailroom(dir.path()).args(["process"]).assert().code(2);
+    mailroom(dir.path()).args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [
+        &["--help"][..],
+        &["process", "--help"],
+        &["render", "--help"],
+        &["check", "--help"],
+    ] {
+        mailroom(dir.path())
+            .args(command)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Examples:"))
+            .stdout(predicate::str::contains("mailroom "));
+    }
+}
