@@ -180,13 +180,12 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                 retry_after_seconds,
                 ..
             } = &report.disposition
+                && let Some(url) = self.queue_url_of(record)
             {
-                if let Some(url) = self.queue_url_of(record) {
-                    by_queue.entry(url).or_default().push(Delay {
-                        receipt_handle: record.receipt_handle.clone(),
-                        seconds: *retry_after_seconds,
-                    });
-                }
+                by_queue.entry(url).or_default().push(Delay {
+                    receipt_handle: record.receipt_handle.clone(),
+                    seconds: *retry_after_seconds,
+                });
             }
         }
         for (url, delays) in by_queue {
@@ -206,13 +205,13 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
     async fn delete_processed(&self, event: &SqsEvent, records: &[RecordReport]) {
         let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (record, report) in event.records.iter().zip(records) {
-            if !report.disposition.is_failure() {
-                if let Some(url) = self.queue_url_of(record) {
-                    by_queue
-                        .entry(url)
-                        .or_default()
-                        .push(record.receipt_handle.clone());
-                }
+            if !report.disposition.is_failure()
+                && let Some(url) = self.queue_url_of(record)
+            {
+                by_queue
+                    .entry(url)
+                    .or_default()
+                    .push(record.receipt_handle.clone());
             }
         }
         for (url, handles) in by_queue {

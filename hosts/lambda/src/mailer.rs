@@ -122,3 +122,75 @@ where
 fn detail<E: std::error::Error + 'static>(error: &E) -> String {
     aws_sdk_sesv2::error::DisplayErrorContext(error).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sesv2::operation::send_email::SendEmailError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+    use mailroom_core::Reason;
+
+    use super::*;
+
+    fn service_error(code: &str, message: &str, status: u16) -> SdkError<SendEmailError, Response> {
+        let error =
+            SendEmailError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        SdkError::service_error(
+            error,
+            Response::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
+        )
+    }
+
+    fn reason(failure: &SendFailure) -> (bool, Reason) {
+        match failure.classify() {
+            Ok(fault) => (true, fault.reason()),
+            Err(fault) => (false, fault.reason()),
+        }
+    }
+
+    #[test]
+    fn service_errors_keep_their_code_message_and_status() {
+        let failure = send_failure(&service_error(
+            "TooManyRequestsException",
+            "Maximum sending rate exceeded.",
+            429,
+        ));
+        assert_eq!(
+            failure,
+            SendFailure::new(
+                "TooManyRequestsException",
+                "Maximum sending rate exceeded.",
+                Some(429)
+            )
+        );
+        assert_eq!(reason(&failure), (true, Reason::Throttled));
+        let rejected = send_failure(&service_error(
+            "MessageRejected",
+            "Email address is not verified.",
+            400,
+        ));
+        assert_eq!(reason(&rejected), (false, Reason::SesRejected));
+    }
+
+    #[test]
+    fn unanswered_requests_are_timeouts_or_network_failures() {
+        let timeout: SdkError<SendEmailError, Response> =
+            SdkError::timeout_error("operation timed out");
+        assert_eq!(send_failure(&timeout).code, "timeout");
+        let io = ConnectorError::io("connection refused".into());
+        let network: SdkError<SendEmailError, Response> = SdkError::dispatch_failure(io);
+        let failure = send_failure(&network);
+        assert_eq!(failure.code, "network");
+        assert_eq!(reason(&failure), (true, Reason::Transient));
+        let slow = ConnectorError::timeout("read timed out".into());
+        assert_eq!(
+            send_failure(&SdkError::<SendEmailError, Response>::dispatch_failure(
+                slow
+            ))
+            .code,
+            "timeout"
+        );
+    }
+}

@@ -85,10 +85,10 @@ pub fn queue_url(arn: &str, known: Option<&str>) -> Option<String> {
     ) else {
         return None;
     };
-    if let Some(known) = known {
-        if known.trim_end_matches('/').rsplit('/').next() == Some(name) {
-            return Some(known.to_owned());
-        }
+    if let Some(known) = known
+        && known.trim_end_matches('/').rsplit('/').next() == Some(name)
+    {
+        return Some(known.to_owned());
     }
     let domain = if partition == "aws-cn" {
         "amazonaws.com.cn"

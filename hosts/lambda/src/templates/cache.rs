@@ -54,10 +54,10 @@ impl<S: TemplateSource> TemplateCache<S> {
     /// The templates for an invocation starting at `now`.
     pub async fn get(&mut self, now: Instant) -> CacheLookup {
         let mut calls = 0;
-        if let Some(current) = &self.current {
-            if now.saturating_duration_since(current.checked_at) < self.check_every {
-                return self.hit(calls);
-            }
+        if let Some(current) = &self.current
+            && now.saturating_duration_since(current.checked_at) < self.check_every
+        {
+            return self.hit(calls);
         }
         calls += 1;
         let head = match self.source.head().await {
