@@ -1,0 +1,297 @@
+//! At most one email per idempotency key, even though SQS delivers at least once.
+//!
+//! SES `SendEmail` has no idempotency token, the same event reaches the queue more than once
+//! (SQS redelivers; SNS, EventBridge and Shopify retry), and Lambda can stop between SES
+//! accepting an email and the record being acknowledged. So before sending, the function
+//! *claims* the email's idempotency key in a store, and after SES accepts it marks the key
+//! *completed* with the SES message id:
+//!
+//! * key unknown, or its claim expired → claimed, the email is sent;
+//! * key completed → not sent again, the record is acknowledged ([`SendOutcome::AlreadySent`]);
+//! * key claimed by another invocation that may still be running → the record is retried
+//!   later ([`SendOutcome::InProgressElsewhere`]).
+//!
+//! A claim lasts until the claiming invocation's deadline (Lambda stops it then at the latest),
+//! so a key left behind by a killed invocation is taken over by the next delivery. That is the
+//! one window in which an email can go twice: SES accepted it, and the function died before
+//! marking the key completed. Without the store every redelivery could send again.
+//!
+//! [`IdempotentMailer`] wraps any [`Mailer`] with a store; [`dynamodb::DynamoDbStore`] is the
+//! DynamoDB implementation.
+
+pub mod dynamodb;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mailroom_core::{Email, SendFailure, SendOutcome};
+use thiserror::Error;
+
+use crate::mailer::Mailer;
+
+/// Variable names of the idempotency settings.
+pub mod vars {
+    /// DynamoDB table of idempotency keys. Unset: no idempotency store (every delivery sends).
+    pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
+    /// How long a completed key is kept (DynamoDB TTL), in seconds. Default 1,209,600 (14 days,
+    /// the longest an SQS message can be retained, so no redelivery outlives its key).
+    pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
+}
+
+/// Default retention of completed keys: SQS's maximum message retention.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The idempotency settings, read with the function's other settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencySettings {
+    /// The DynamoDB table.
+    pub table: String,
+    /// How long completed keys are kept.
+    pub retention: Duration,
+}
+
+/// A bad idempotency setting; stops the function at init like the other settings do.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error(
+    "{name} is invalid: expected a whole number of seconds from 60 to 31536000 (got {value:?})"
+)]
+pub struct IdempotencySettingsError {
+    /// The variable.
+    pub name: &'static str,
+    /// The value found.
+    pub value: String,
+}
+
+impl IdempotencySettings {
+    /// `None` when `IDEMPOTENCY_TABLE` is unset or empty.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, IdempotencySettingsError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let Some(table) = get(vars::IDEMPOTENCY_TABLE) else {
+            return Ok(None);
+        };
+        let retention = match get(vars::IDEMPOTENCY_TTL_SECONDS) {
+            None => DEFAULT_RETENTION,
+            Some(value) => match value.parse::<u64>() {
+                Ok(seconds) if (60..=31_536_000).contains(&seconds) => Duration::from_secs(seconds),
+                _ => {
+                    return Err(IdempotencySettingsError {
+                        name: vars::IDEMPOTENCY_TTL_SECONDS,
+                        value,
+                    });
+                }
+            },
+        };
+        Ok(Some(Self { table, retention }))
+    }
+}
+
+/// What the store says about a key the function wants to send under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours until the lease expires: send.
+    Acquired,
+    /// An earlier delivery sent this email.
+    Completed {
+        /// The SES message id of that send, when recorded.
+        message_id: Option<String>,
+    },
+    /// Another invocation claimed the key and its lease has not expired.
+    HeldElsewhere {
+        /// When that claim expires (Unix milliseconds).
+        lease_expires_ms: u64,
+    },
+}
+
+/// The store failed; the send does not happen and the record is retried.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// Our side: the store could not be reached or refused the call.
+    #[error("idempotency store {operation} failed: {detail}")]
+    Unavailable {
+        /// The store operation.
+        operation: &'static str,
+        /// The error code and message.
+        detail: String,
+    },
+    /// The store holds an item this code does not understand (written by another version?).
+    #[error("idempotency key {key} has an unreadable item: {detail}")]
+    Unreadable {
+        /// The key.
+        key: String,
+        /// What is wrong with the item.
+        detail: String,
+    },
+}
+
+/// One claim: who claims which key until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease<'a> {
+    /// The idempotency key.
+    pub key: &'a str,
+    /// Unique per claim attempt, so only the claimer can release its claim.
+    pub owner: &'a str,
+    /// Now (Unix milliseconds).
+    pub now_ms: u64,
+    /// The claim expires at this time (Unix milliseconds).
+    pub expires_ms: u64,
+}
+
+/// Where idempotency keys live.
+pub trait IdempotencyStore {
+    /// Claims `lease.key` unless it is completed or validly claimed by someone else.
+    fn claim(&self, lease: &Lease<'_>) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    /// Marks the key completed with the provider's message id; kept for the retention time.
+    fn complete(
+        &self,
+        lease: &Lease<'_>,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Gives a claim back (the send certainly did not happen), so the next delivery need not
+    /// wait for the lease to expire. Only the owner's claim is removed.
+    fn release(&self, lease: &Lease<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The current invocation's deadline, shared between the runtime loop (which sets it for each
+/// invocation) and the mailer (which makes claims last until then).
+#[derive(Debug, Clone, Default)]
+pub struct LeaseClock {
+    deadline_ms: Arc<AtomicU64>,
+}
+
+impl LeaseClock {
+    /// Claims made from now on expire at `deadline_ms` (Unix milliseconds, as the Lambda
+    /// Runtime API's `Lambda-Runtime-Deadline-Ms`).
+    pub fn set_deadline(&self, deadline_ms: u64) {
+        self.deadline_ms.store(deadline_ms, Ordering::Relaxed);
+    }
+
+    /// When a claim made at `now_ms` expires: the invocation's deadline, or 15 minutes (the
+    /// longest a Lambda invocation runs) when no deadline is known. Never in the past.
+    #[must_use]
+    pub fn lease_expiry(&self, now_ms: u64) -> u64 {
+        match self.deadline_ms.load(Ordering::Relaxed) {
+            0 => now_ms.saturating_add(15 * 60 * 1000),
+            deadline => deadline.max(now_ms.saturating_add(1000)),
+        }
+    }
+}
+
+/// A [`Mailer`] that consults an [`IdempotencyStore`] around every send.
+#[derive(Debug)]
+pub struct IdempotentMailer<M, S> {
+    inner: M,
+    store: S,
+    clock: LeaseClock,
+    owner_prefix: String,
+    claims: AtomicU64,
+}
+
+impl<M, S> IdempotentMailer<M, S> {
+    /// Wraps `inner`; claims last until the deadline `clock` holds.
+    pub fn new(inner: M, store: S, clock: LeaseClock) -> Self {
+        let started = unix_millis();
+        Self {
+            inner,
+            store,
+            clock,
+            owner_prefix: format!("{}-{started:x}", std::process::id()),
+            claims: AtomicU64::new(0),
+        }
+    }
+
+    /// The store, for tests and diagnostics.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+impl<M: Mailer + Sync, S: IdempotencyStore + Sync> Mailer for IdempotentMailer<M, S> {
+    async fn send(&self, email: &Email) -> SendOutcome {
+        let now_ms = unix_millis();
+        let owner = format!(
+            "{}-{}",
+            self.owner_prefix,
+            self.claims.fetch_add(1, Ordering::Relaxed)
+        );
+        let lease = Lease {
+            key: &email.idempotency_key,
+            owner: &owner,
+            now_ms,
+            expires_ms: self.clock.lease_expiry(now_ms),
+        };
+        match self.store.claim(&lease).await {
+            Ok(Claim::Acquired) => {}
+            Ok(Claim::Completed { message_id }) => {
+                tracing::info!(
+                    idempotency_key = lease.key,
+                    ses_message_id = message_id.as_deref().unwrap_or_default(),
+                    "already sent by an earlier delivery; not sending again"
+                );
+                return SendOutcome::AlreadySent { message_id };
+            }
+            Ok(Claim::HeldElsewhere { lease_expires_ms }) => {
+                tracing::info!(
+                    idempotency_key = lease.key,
+                    lease_expires_ms,
+                    "another invocation is sending this email; retrying later"
+                );
+                return SendOutcome::InProgressElsewhere;
+            }
+            Err(error) => {
+                return SendOutcome::Failed(SendFailure::new(
+                    "idempotency_store",
+                    error.to_string(),
+                    None,
+                ));
+            }
+        }
+        let outcome = self.inner.send(email).await;
+        match &outcome {
+            SendOutcome::Accepted { message_id } => {
+                let completed = Lease {
+                    now_ms: unix_millis(),
+                    ..lease.clone()
+                };
+                if let Err(error) = self.store.complete(&completed, message_id).await {
+                    // The email went; the claim stays until its lease expires, and only a
+                    // delivery after that could send again.
+                    tracing::warn!(idempotency_key = lease.key, %error, "sent, but the key could not be marked completed");
+                }
+            }
+            SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
+                if let Err(error) = self.store.release(&lease).await {
+                    tracing::warn!(idempotency_key = lease.key, %error, "claim not released; it expires with the invocation");
+                }
+            }
+            // A timeout or a lost answer: SES may have accepted it. The claim stays until the
+            // lease expires rather than inviting an immediate second send.
+            _ => {}
+        }
+        outcome
+    }
+}
+
+/// SES answered with an error: nothing was sent. Timeouts and lost answers are not certain.
+fn certainly_not_sent(failure: &SendFailure) -> bool {
+    failure.http_status.is_some() && !matches!(failure.code.as_str(), "timeout" | "network")
+}
+
+/// Milliseconds since the Unix epoch.
+#[must_use]
+pub fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

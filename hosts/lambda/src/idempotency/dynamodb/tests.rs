@@ -1,0 +1,264 @@
+//! `DynamoDbStore` against moto's DynamoDB on loopback. Each test starts its own
+//! `moto_server` on a free port and stops it by PID. They need `moto_server` on PATH, so they
+//! are marked ignored for the plain `cargo test` and run by `scripts/steps/45-fault-injection.sh`
+//! (`cargo test -p mailroom-lambda idempotency -- --ignored`).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+
+use super::*;
+use crate::idempotency::unix_millis;
+
+/// `moto_server` as a child process, killed when dropped.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server on PATH (pip install 'moto[server]')");
+        let moto = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while !answers(port) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server did not answer on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    async fn client(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await;
+        client(&config)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto answers its own API once it is ready.
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut head = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.")
+        && &head[9..12] == b"200"
+}
+
+async fn table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+fn lease<'a>(key: &'a str, owner: &'a str, now_ms: u64, expires_ms: u64) -> Lease<'a> {
+    Lease {
+        key,
+        owner,
+        now_ms,
+        expires_ms,
+    }
+}
+
+async fn item(
+    client: &aws_sdk_dynamodb::Client,
+    key: &str,
+) -> Option<HashMap<String, AttributeValue>> {
+    client
+        .get_item()
+        .table_name("keys")
+        .key("pk", AttributeValue::S(key.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
+async fn claims_follow_the_lifecycle_of_a_key() {
+    let moto = Moto::start();
+    let client = moto.client().await;
+    table(&client, "keys").await;
+    let store = DynamoDbStore::new(client.clone(), "keys", Duration::from_secs(3600));
+    let now = unix_millis();
+
+    let a = lease("k1", "a", now, now + 30_000);
+    assert_eq!(store.claim(&a).await.unwrap(), Claim::Acquired);
+    // Our own write repeated (an SDK retry after a lost answer) is still ours.
+    assert_eq!(store.claim(&a).await.unwrap(), Claim::Acquired);
+    // Another invocation while the lease runs.
+    let b = lease("k1", "b", now + 1, now + 40_000);
+    assert_eq!(
+        store.claim(&b).await.unwrap(),
+        Claim::HeldElsewhere {
+            lease_expires_ms: now + 30_000
+        }
+    );
+    // B cannot release A's claim.
+    store.release(&b).await.unwrap();
+    assert!(item(&client, "k1").await.is_some());
+
+    store.complete(&a, "ses-0001").await.unwrap();
+    let stored = item(&client, "k1").await.unwrap();
+    assert_eq!(stored["state"], AttributeValue::S("completed".into()));
+    assert_eq!(stored["messageId"], AttributeValue::S("ses-0001".into()));
+    assert!(!stored.contains_key("leaseExpiresMs"));
+    assert_eq!(
+        stored[TTL_ATTRIBUTE],
+        AttributeValue::N((now / 1000 + 3600).to_string())
+    );
+    // Completed: even after the old lease's time, nobody sends again.
+    let later = lease("k1", "c", now + 60_000, now + 90_000);
+    assert_eq!(
+        store.claim(&later).await.unwrap(),
+        Claim::Completed {
+            message_id: Some("ses-0001".into())
+        }
+    );
+    // Once past its retention, the key is free again even before DynamoDB deletes it.
+    let much_later = lease("k1", "d", now + 3_700_000, now + 3_730_000);
+    assert_eq!(store.claim(&much_later).await.unwrap(), Claim::Acquired);
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
+async fn an_expired_claim_is_taken_over_and_a_released_one_is_free() {
+    let moto = Moto::start();
+    let client = moto.client().await;
+    table(&client, "keys").await;
+    let store = DynamoDbStore::new(client.clone(), "keys", Duration::from_secs(3600));
+    let now = unix_millis();
+
+    let killed = lease("k2", "killed", now, now + 1_000);
+    assert_eq!(store.claim(&killed).await.unwrap(), Claim::Acquired);
+    let next = lease("k2", "next", now + 1_001, now + 31_000);
+    assert_eq!(store.claim(&next).await.unwrap(), Claim::Acquired);
+    let stored = item(&client, "k2").await.unwrap();
+    assert_eq!(stored["owner"], AttributeValue::S("next".into()));
+
+    store.release(&next).await.unwrap();
+    assert!(item(&client, "k2").await.is_none());
+    let again = lease("k2", "again", now + 1_002, now + 31_000);
+    assert_eq!(store.claim(&again).await.unwrap(), Claim::Acquired);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
+async fn of_many_concurrent_claims_exactly_one_wins() {
+    let moto = Moto::start();
+    let client = moto.client().await;
+    table(&client, "keys").await;
+    let store = Arc::new(DynamoDbStore::new(
+        client,
+        "keys",
+        Duration::from_secs(3600),
+    ));
+    let now = unix_millis();
+    let tasks: Vec<_> = (0..16)
+        .map(|index| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let owner = format!("owner-{index}");
+                store
+                    .claim(&lease("contended", &owner, now, now + 30_000))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut acquired = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Claim::Acquired => acquired += 1,
+            Claim::HeldElsewhere { lease_expires_ms } => {
+                assert_eq!(lease_expires_ms, now + 30_000);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acquired, 1);
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
+async fn a_missing_table_is_an_error_not_a_send() {
+    let moto = Moto::start();
+    let store = DynamoDbStore::new(moto.client().await, "absent", Duration::from_secs(3600));
+    let now = unix_millis();
+    let error = store
+        .claim(&lease("k", "a", now, now + 1_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Unavailable { operation: "PutItem", detail } if detail.contains("ResourceNotFound")),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_item_is_reported_not_guessed() {
+    let claim = lease("k", "a", 1, 2);
+    let item = HashMap::from([("state".to_owned(), AttributeValue::S("sending".into()))]);
+    let error = interpret(&claim, &item).unwrap_err();
+    assert!(error.to_string().contains("unknown state"), "{error}");
+    let item = HashMap::from([("pk".to_owned(), AttributeValue::S("k".into()))]);
+    assert!(interpret(&claim, &item).is_err());
+}

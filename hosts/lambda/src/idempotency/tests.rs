@@ -1,0 +1,270 @@
+//! The mailer decorator's decisions, with an in-memory store that applies the same claim rules
+//! as the DynamoDB condition (the DynamoDB store itself is tested against moto in
+//! `dynamodb/tests.rs`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mailroom_core::{Email, Mailbox, SendFailure, SendOutcome};
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    InProgress {
+        owner: String,
+        lease_expires_ms: u64,
+    },
+    Completed {
+        message_id: String,
+    },
+}
+
+/// The claim rules of `DynamoDbStore`, in a map.
+#[derive(Default)]
+struct MemoryStore {
+    items: Mutex<HashMap<String, Item>>,
+    down: bool,
+}
+
+impl IdempotencyStore for MemoryStore {
+    async fn claim(&self, lease: &Lease<'_>) -> Result<Claim, StoreError> {
+        if self.down {
+            return Err(StoreError::Unavailable {
+                operation: "PutItem",
+                detail: "ProvisionedThroughputExceededException: slow down".into(),
+            });
+        }
+        let mut items = self.items.lock().unwrap();
+        let claim = match items.get(lease.key) {
+            None => Claim::Acquired,
+            Some(Item::InProgress {
+                lease_expires_ms, ..
+            }) if *lease_expires_ms < lease.now_ms => Claim::Acquired,
+            Some(Item::InProgress {
+                lease_expires_ms, ..
+            }) => Claim::HeldElsewhere {
+                lease_expires_ms: *lease_expires_ms,
+            },
+            Some(Item::Completed { message_id }) => Claim::Completed {
+                message_id: Some(message_id.clone()),
+            },
+        };
+        if claim == Claim::Acquired {
+            items.insert(
+                lease.key.to_owned(),
+                Item::InProgress {
+                    owner: lease.owner.to_owned(),
+                    lease_expires_ms: lease.expires_ms,
+                },
+            );
+        }
+        Ok(claim)
+    }
+
+    async fn complete(&self, lease: &Lease<'_>, message_id: &str) -> Result<(), StoreError> {
+        self.items.lock().unwrap().insert(
+            lease.key.to_owned(),
+            Item::Completed {
+                message_id: message_id.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn release(&self, lease: &Lease<'_>) -> Result<(), StoreError> {
+        let mut items = self.items.lock().unwrap();
+        if matches!(items.get(lease.key), Some(Item::InProgress { owner, .. }) if owner == lease.owner)
+        {
+            items.remove(lease.key);
+        }
+        Ok(())
+    }
+}
+
+/// Answers each send with the next scripted outcome (Accepted when the script is empty).
+#[derive(Default)]
+struct ScriptedMailer {
+    script: Mutex<Vec<SendOutcome>>,
+    calls: AtomicUsize,
+}
+
+impl ScriptedMailer {
+    fn answering(outcomes: Vec<SendOutcome>) -> Self {
+        Self {
+            script: Mutex::new(outcomes.into_iter().rev().collect()),
+            calls: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Mailer for ScriptedMailer {
+    async fn send(&self, _email: &Email) -> SendOutcome {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.script
+            .lock()
+            .unwrap()
+            .pop()
+            .unwrap_or(SendOutcome::Accepted {
+                message_id: format!("ses-{call}"),
+            })
+    }
+}
+
+fn email(key: &str) -> Email {
+    Email {
+        from: Mailbox::parse("Shop <shop@example.com>").unwrap(),
+        to: vec![Mailbox::parse("ana@example.org").unwrap()],
+        reply_to: None,
+        subject: "Your order".into(),
+        html: "<p>Thanks</p>".into(),
+        text: "Thanks".into(),
+        idempotency_key: key.into(),
+        tags: Vec::new(),
+    }
+}
+
+fn mailer(
+    inner: ScriptedMailer,
+    store: MemoryStore,
+) -> IdempotentMailer<ScriptedMailer, MemoryStore> {
+    let clock = LeaseClock::default();
+    clock.set_deadline(unix_millis() + 30_000);
+    IdempotentMailer::new(inner, store, clock)
+}
+
+#[tokio::test]
+async fn a_redelivered_email_is_acknowledged_without_sending_again() {
+    let mailer = mailer(ScriptedMailer::default(), MemoryStore::default());
+    let first = mailer.send(&email("k1")).await;
+    assert_eq!(
+        first,
+        SendOutcome::Accepted {
+            message_id: "ses-1".into()
+        }
+    );
+    let again = mailer.send(&email("k1")).await;
+    assert_eq!(
+        again,
+        SendOutcome::AlreadySent {
+            message_id: Some("ses-1".into())
+        }
+    );
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
+    let other = mailer.send(&email("k2")).await;
+    assert!(matches!(other, SendOutcome::Accepted { .. }));
+}
+
+#[tokio::test]
+async fn a_key_claimed_by_a_running_invocation_is_retried_and_an_expired_one_taken_over() {
+    let store = MemoryStore::default();
+    let now = unix_millis();
+    store.items.lock().unwrap().extend([
+        (
+            "running".to_owned(),
+            Item::InProgress {
+                owner: "other".into(),
+                lease_expires_ms: now + 60_000,
+            },
+        ),
+        (
+            "killed".to_owned(),
+            Item::InProgress {
+                owner: "other".into(),
+                lease_expires_ms: now - 1,
+            },
+        ),
+    ]);
+    let mailer = mailer(ScriptedMailer::default(), store);
+    assert_eq!(
+        mailer.send(&email("running")).await,
+        SendOutcome::InProgressElsewhere
+    );
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 0);
+    assert!(matches!(
+        mailer.send(&email("killed")).await,
+        SendOutcome::Accepted { .. }
+    ));
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_refused_send_gives_the_key_back_and_an_unanswered_one_keeps_it() {
+    let throttled = SendOutcome::Failed(SendFailure::new(
+        "TooManyRequestsException",
+        "Maximum sending rate exceeded.",
+        Some(429),
+    ));
+    let timeout = SendOutcome::Failed(SendFailure::new("timeout", "no answer", None));
+    let mailer = mailer(
+        ScriptedMailer::answering(vec![throttled.clone(), timeout.clone()]),
+        MemoryStore::default(),
+    );
+    assert_eq!(mailer.send(&email("k")).await, throttled);
+    // SES refused: nothing went, so the next delivery may send at once.
+    assert_eq!(mailer.send(&email("k")).await, timeout);
+    // SES may have accepted it: the claim holds until the invocation's deadline.
+    assert_eq!(
+        mailer.send(&email("k")).await,
+        SendOutcome::InProgressElsewhere
+    );
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn without_the_store_nothing_is_sent_and_the_record_is_retried() {
+    let store = MemoryStore {
+        down: true,
+        ..MemoryStore::default()
+    };
+    let mailer = mailer(ScriptedMailer::default(), store);
+    let SendOutcome::Failed(failure) = mailer.send(&email("k")).await else {
+        panic!("expected a failure");
+    };
+    assert_eq!(failure.code, "idempotency_store");
+    assert!(failure.classify().is_ok(), "our side's fault: retry");
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn leases_end_at_the_invocation_deadline() {
+    let clock = LeaseClock::default();
+    assert_eq!(clock.lease_expiry(1_000), 1_000 + 15 * 60 * 1000);
+    clock.set_deadline(50_000);
+    assert_eq!(clock.lease_expiry(1_000), 50_000);
+    // A deadline already passed still gives the claim a moment.
+    assert_eq!(clock.lease_expiry(60_000), 61_000);
+}
+
+#[test]
+fn settings_are_optional_and_validated() {
+    let none = IdempotencySettings::from_lookup(|_| None).unwrap();
+    assert_eq!(none, None);
+    let table = IdempotencySettings::from_lookup(|name| {
+        (name == vars::IDEMPOTENCY_TABLE).then(|| "keys".to_owned())
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(table.retention, DEFAULT_RETENTION);
+    let lookup = |ttl: &'static str| {
+        move |name: &str| match name {
+            vars::IDEMPOTENCY_TABLE => Some("keys".to_owned()),
+            vars::IDEMPOTENCY_TTL_SECONDS => Some(ttl.to_owned()),
+            _ => None,
+        }
+    };
+    let day = IdempotencySettings::from_lookup(lookup("86400"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(day.retention, Duration::from_secs(86_400));
+    for bad in ["0", "soon", "99999999999"] {
+        let error = IdempotencySettings::from_lookup(lookup(bad)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("IDEMPOTENCY_TTL_SECONDS is invalid"),
+            "{error}"
+        );
+    }
+}
