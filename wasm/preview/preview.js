@@ -122,6 +122,7 @@ function setEvent(text) {
 let timer = 0;
 function schedule() {
   clearTimeout(timer);
+  document.body.dataset.pending = 'true'; // tests wait for it to go
   timer = setTimeout(update, 120);
 }
 
@@ -237,6 +238,7 @@ function update() {
     });
   }
   persist();
+  delete document.body.dataset.pending;
 }
 
 function persist() {

@@ -1,0 +1,330 @@
+// The previewer in a real browser: Debian's Chromium, headless, driven by playwright-core,
+// against the page served on 127.0.0.1 by a real server started here.
+//
+// PREVIEW_SERVER is the server command (its first output line containing http://127.0.0.1:PORT/
+// is the page); by default the page's own static server. To test through the CLI instead:
+//   PREVIEW_SERVER="mailroom preview examples/templates --port 0" node --test tests/
+// CHROMIUM overrides /usr/bin/chromium; PREVIEW_ARTIFACTS the screenshot folder.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pageDir = resolve(here, '..');
+const repo = resolve(pageDir, '..', '..');
+const SERVER = process.env.PREVIEW_SERVER ?? 'node serve.mjs --port 0';
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = resolve(process.env.PREVIEW_ARTIFACTS ?? join(pageDir, 'artifacts'));
+
+let server;
+let baseUrl;
+let browser;
+
+/** Starts the server command, reads its URL, and waits until the page answers. */
+async function startServer() {
+  const [command, ...args] = SERVER.split(/\s+/).filter(Boolean);
+  const child = spawn(command, args, { cwd: command === 'node' ? pageDir : repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL from "${SERVER}" within 60 s:\n${output}`)), 60_000);
+    const read = (chunk) => {
+      output += chunk;
+      const found = /http:\/\/127\.0\.0\.1:\d+\//.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolveUrl(found[0]);
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.once('exit', (code) => reject(new Error(`"${SERVER}" exited with ${code}:\n${output}`)));
+  });
+  for (let attempt = 0; ; attempt += 1) {
+    const answer = await fetch(url).catch(() => null);
+    if (answer?.ok) break;
+    if (attempt > 100) throw new Error(`${url} does not answer`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, url };
+}
+
+async function openPage(context = null) {
+  const owner = context ?? (await browser.newContext({ viewport: { width: 1440, height: 900 } }));
+  const page = await owner.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(baseUrl);
+  await page.waitForSelector('body[data-ready]');
+  assert.equal(await page.getAttribute('body', 'data-ready'), 'true', await page.textContent('#source-note'));
+  return { page, context: owner, problems };
+}
+
+const frameBody = (page) => page.frameLocator('#frame').locator('body');
+
+/** A shipped template without a text part, so what is typed is the whole email. */
+const SCRATCH = 'welcome/enrollment-completed.html';
+
+/** Replaces the whole template, subject and sample event, as an author pasting them would. */
+async function author(page, { template, subject, event }) {
+  if (template !== undefined) {
+    if ((await page.inputValue('#template-select')) !== SCRATCH) await page.selectOption('#template-select', SCRATCH);
+    await page.fill('#html-input', template);
+  }
+  if (subject !== undefined) await page.fill('#subject', subject);
+  if (event !== undefined) await page.fill('#event-editor-input', typeof event === 'string' ? event : JSON.stringify(event, null, 2));
+  await settled(page);
+}
+
+/** Waits until the page has rendered and decided what was typed (typing is debounced). */
+async function settled(page) {
+  await page.waitForSelector('body:not([data-pending])', { state: 'attached' });
+}
+
+function sqsRecord(body, messageId = 'm-1') {
+  return {
+    messageId,
+    receiptHandle: `r-${messageId}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1795428000000' },
+    messageAttributes: {},
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:mail',
+    awsRegion: 'us-east-1',
+  };
+}
+
+before(async () => {
+  ({ child: server, url: baseUrl } = await startServer());
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    process.kill(server.pid, 'SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
+});
+
+describe('the previewer', () => {
+  test('starts from the examples and decides the example event', async () => {
+    const { page, context, problems } = await openPage();
+    const menu = await page.locator('#template-select option').allTextContents();
+    assert.ok(menu.includes('orders/confirmation.html'), menu.join(', '));
+    assert.ok(menu.includes('enrollment/organizer.html'), menu.join(', '));
+    assert.equal(await page.inputValue('#template-select'), 'orders/confirmation.html');
+    assert.match(await page.inputValue('#html-input'), /extends "layout.html"/);
+    // order-sns.json: an SNS-wrapped Shopify order, routed to the order confirmation.
+    await page.locator('#decision .badge.send').waitFor();
+    assert.match(await page.textContent('#decision'), /ana\.nunez@example\.org/);
+    assert.match(await page.textContent('#decision'), /Order #1071 confirmed/);
+    const events = await page.locator('#event-select option').allTextContents();
+    for (const name of ['order-sns.json', 'welcome-eventbridge.json', 'quickstart.json']) assert.ok(events.includes(name), name);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('renders what is typed into the sandboxed frame, with the variables it reads', async () => {
+    const { page, context } = await openPage();
+    // Undefined variables fail the rendering, as in the Lambda; `default` makes them optional.
+    await author(page, { template: '<h1>Hello {{ name }}</h1>\n<p>Also {{ nickname | default("none") }}</p>', subject: 'Hi {{ name }}', event: { name: 'Ana' } });
+    await page.locator('#html-input').pressSequentially('<p>Ref {{ ref | default("-") }}</p>', { delay: 5 });
+    await settled(page);
+    await frameBody(page).getByText('Hello Ana').waitFor();
+    assert.match(await frameBody(page).textContent(), /Ref/);
+    assert.equal(await page.textContent('#subject-out'), 'Hi Ana');
+    const variables = await page.locator('#variables li').allTextContents();
+    assert.ok(variables.some((v) => v.startsWith('name') && !v.includes('missing')), variables.join(' | '));
+    assert.ok(variables.some((v) => v.startsWith("nickname") && v.includes('missing')), variables.join(' | '));
+    assert.ok(variables.some((v) => v.startsWith('ref') && v.includes('missing')), variables.join(' | '));
+    // The plain-text part and the HTML source, by keyboard on the tab list.
+    await page.focus('#tab-rendered');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getAttribute('#tab-text', 'aria-selected'), 'true');
+    assert.match(await page.textContent('#view-text'), /Hello Ana/);
+    await page.keyboard.press('ArrowRight');
+    assert.match(await page.textContent('#view-source'), /<h1>Hello Ana<\/h1>/);
+    assert.equal(await page.getAttribute('#frame', 'sandbox'), '');
+    await context.close();
+  });
+
+  test('a syntax error shows its line and column, highlights it, and keeps the last preview', async () => {
+    const { page, context } = await openPage();
+    await author(page, { template: '<p>Good {{ name }}</p>', subject: 'Test', event: { name: 'Ana' } });
+    await frameBody(page).getByText('Good Ana').waitFor();
+    await page.fill('#html-input', '<p>Good {{ name }}</p>\n<p>fine</p>\n<p>{% if %}broken</p>');
+    await settled(page);
+    await page.locator('#error').waitFor({ state: 'visible' });
+    const where = await page.textContent('#error-where');
+    assert.match(where, /line 3/);
+    assert.match(where, /column \d+/);
+    assert.match(await page.textContent('#error-line'), /\{% if %\}broken/);
+    // The highlighted line sits at line 3 of the editor, and the last good preview stays.
+    assert.ok(await page.locator('#html-editor .mark').isVisible());
+    const mark = await page.locator('#html-editor .mark').boundingBox();
+    const area = await page.locator('#html-input').boundingBox();
+    assert.equal(Math.round(mark.y - area.y), 8 + 2 * 20);
+    assert.match(await frameBody(page).textContent(), /Good Ana/);
+    // "Go to the line" puts the caret on it.
+    await page.click('#error-go');
+    const caret = await page.evaluate(() => {
+      const input = document.getElementById('html-input');
+      return input.value.slice(0, input.selectionStart).split('\n').length;
+    });
+    assert.equal(caret, 3);
+    // Fixing it clears the error and renders again.
+    await page.fill('#html-input', '<p>Fixed {{ name }}</p>');
+    await settled(page);
+    await frameBody(page).getByText('Fixed Ana').waitFor();
+    assert.ok(await page.locator('#error').isHidden());
+    await context.close();
+  });
+
+  test('markup from the template or the data never runs, in the frame or in the page', async () => {
+    const { page, context } = await openPage();
+    const attack = '<img src=x onerror="document.body.dataset.pwned=\'onerror\';window.parent.__pwned=true">'
+      + '<script>document.body.dataset.pwned="script";window.parent.__pwned=true;</script>';
+    await author(page, {
+      template: '<p>Hello {{ name }}</p>\n{{ payload | safe }}\n<script>document.body.dataset.pwned="template"</script>\n<svg onload="document.body.dataset.pwned=\'svg\'"></svg>',
+      subject: 'Hi {{ name }}',
+      event: sqsRecord({ name: attack, payload: attack, studentName: attack, courseName: 'Rust', mailto: 'ana@example.com' }),
+    });
+    await frameBody(page).locator('p').first().waitFor();
+    await page.waitForTimeout(300); // give any handler the chance to run
+    // Two layers, each enough alone: the frame's sandbox allows nothing (no scripts), and the
+    // page's policy, which the srcdoc frame inherits, allows no inline script.
+    assert.equal(await page.getAttribute('#frame', 'sandbox'), '');
+    const policy = await page.getAttribute('meta[http-equiv=Content-Security-Policy]', 'content');
+    assert.match(policy, /script-src 'self' 'wasm-unsafe-eval';/);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.equal(await frameBody(page).getAttribute('data-pwned'), null);
+    // The data reached the frame as markup (so the sandbox, not luck, stopped it) ...
+    assert.equal(await page.frameLocator('#frame').locator('img[onerror]').count(), 1);
+    // ... and the page itself shows it as text only.
+    const subject = page.locator('#subject-out');
+    assert.match(await subject.textContent(), /<img src=x onerror=/);
+    assert.equal(await subject.evaluate((node) => node.children.length), 0);
+    assert.match(await page.textContent('#decision'), /<script>/);
+    assert.equal(await page.locator('#decision img, #decision script, #variables img').count(), 0);
+    await context.close();
+  });
+
+  test('decides pasted records as the Lambda does: SNS-wrapped sends, a malformed body is rejected', async () => {
+    const { page, context } = await openPage();
+    const sns = sqsRecord({
+      Type: 'Notification',
+      MessageId: 'sns-1',
+      TopicArn: 'arn:aws:sns:us-east-1:123456789012:enrollments',
+      Message: JSON.stringify({ mailto: 'Dana <dana@academy.example.com>', studentName: 'Ana', courseName: 'Rust' }),
+      Timestamp: '2026-11-23T10:00:00.000Z',
+    });
+    await author(page, { event: sns });
+    await page.locator('#decision .badge.send').waitFor();
+    const decided = await page.textContent('#decision');
+    assert.match(decided, /dana@academy\.example\.com/);
+    assert.match(decided, /New enrollment: Ana joined Rust/);
+    assert.match(decided, /route organizer-enrollment/);
+
+    await author(page, { event: sqsRecord('{"mailto": "dana@academy.example.com", ') });
+    await page.locator('#decision .badge.reject').waitFor();
+    assert.equal(await page.textContent('#decision .badge'), 'reject malformed_body');
+    assert.match(await page.textContent('#decision'), /dead-letter queue/);
+
+    // A whole Lambda event: one decision per record; another record can be shown.
+    const quickstart = readFileSync(join(repo, 'examples', 'events', 'quickstart.json'), 'utf8');
+    await page.selectOption('#event-select', 'quickstart.json');
+    assert.equal(await page.inputValue('#event-editor-input'), quickstart);
+    const count = JSON.parse(quickstart).Records.length;
+    await page.locator('#decision .records > li').nth(count - 1).waitFor();
+    assert.equal(await page.locator('#decision .records > li').count(), count);
+    assert.ok(await page.locator('#decision .badge.send').count() >= 9);
+    assert.equal(await page.locator('#decision .badge.reject').count(), 2);
+    await context.close();
+  });
+
+  test('the mobile width narrows the frame', async () => {
+    const { page, context } = await openPage();
+    await author(page, { template: '<p>Width test</p>', subject: 'Test', event: {} });
+    await frameBody(page).getByText('Width test').waitFor();
+    const desktop = (await page.locator('#frame').boundingBox()).width;
+    await page.click('#width-mobile');
+    const mobile = (await page.locator('#frame').boundingBox()).width;
+    assert.equal(Math.round(mobile), 375);
+    assert.ok(desktop > 600, `desktop width ${desktop}`);
+    assert.equal(await page.getAttribute('#width-mobile', 'aria-pressed'), 'true');
+    await page.click('#width-desktop');
+    assert.equal((await page.locator('#frame').boundingBox()).width, desktop);
+    await context.close();
+  });
+
+  test('keeps work across reloads, and a link carries template and event to a colleague', async () => {
+    const { page, context } = await openPage();
+    await author(page, { template: '<p>Kept {{ who }}</p>', subject: 'For {{ who }}', event: { who: 'Bea' } });
+    await frameBody(page).getByText('Kept Bea').waitFor();
+    await page.reload();
+    await page.waitForSelector('body[data-ready=true]');
+    assert.equal(await page.inputValue('#html-input'), '<p>Kept {{ who }}</p>');
+    assert.equal(await page.inputValue('#subject'), 'For {{ who }}');
+    await frameBody(page).getByText('Kept Bea').waitFor();
+    assert.match(await page.textContent('#source-note'), /welcome\/enrollment-completed\.html/);
+
+    await page.click('#share');
+    const link = await page.inputValue('#share-url');
+    assert.match(link, /#share=[A-Za-z0-9_-]+$/);
+    // A colleague: a fresh browser context, nothing stored.
+    const colleague = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const other = await colleague.newPage();
+    await other.goto(link);
+    await other.waitForSelector('body[data-ready=true]');
+    assert.equal(await other.inputValue('#html-input'), '<p>Kept {{ who }}</p>');
+    assert.equal(await other.inputValue('#subject'), 'For {{ who }}');
+    await frameBody(other).getByText('Kept Bea').waitFor();
+    assert.equal(await other.textContent('#subject-out'), 'For Bea');
+    await colleague.close();
+
+    // Reset goes back to the originals.
+    await page.click('#reset');
+    await page.waitForFunction(() => document.getElementById('html-input').value.includes('extends "layout.html"'));
+    await context.close();
+  });
+
+  test('opens templates and events from local files', async () => {
+    const { page, context } = await openPage();
+    await page.setInputFiles('#file-input', [
+      { name: 'enrollment-completed.html', mimeType: 'text/html', buffer: Buffer.from('<p>From disk {{ name }}</p>') },
+      { name: 'sample.json', mimeType: 'application/json', buffer: Buffer.from('{"name": "#2002", "courseId": "rust-101"}') },
+    ]);
+    await settled(page);
+    // The file replaces the one template of that name, welcome/enrollment-completed.html.
+    await frameBody(page).getByText('From disk #2002').waitFor();
+    assert.equal(await page.inputValue('#template-select'), SCRATCH);
+    assert.match(await page.textContent('#source-note'), /Opened 2 files/);
+    assert.ok((await page.locator('#event-select option').allTextContents()).includes('opened: sample.json'));
+    await context.close();
+  });
+
+  test('screenshot of the page as an author sees it', async () => {
+    const { page, context } = await openPage();
+    await page.selectOption('#template-select', 'enrollment/organizer.html');
+    await page.selectOption('#event-select', 'enrollment-sns.json');
+    await page.locator('#decision .badge').first().waitFor();
+    await page.waitForTimeout(300);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const path = join(ARTIFACTS, 'preview.png');
+    await page.screenshot({ path });
+    assert.ok(readFileSync(path).length > 10_000);
+    console.log(`screenshot: ${path}`);
+    await context.close();
+  });
+});
