@@ -66,6 +66,12 @@ export class Workspace {
     return attempt(() => this.renderer.value.render(template, data, subject, now));
   }
 
+  /** `{value: [dotted path]}`: the variables `template` reads, or `{error}`. */
+  variables(template) {
+    if (this.renderer.error) return { error: this.renderer.error };
+    return attempt(() => this.renderer.value.variables(template));
+  }
+
   /** The decision for every record of `sample` (see `classify`): `{value: [record report]}` or `{error}`. */
   decide(sample, now) {
     if (this.decider.error) return { error: this.decider.error };

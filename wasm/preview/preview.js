@@ -136,6 +136,8 @@ function showError(error) {
   clearMarks();
   lastFault = null;
   const box = $('error');
+  box.classList.remove('warning');
+  $('error-hint').textContent = 'The last good preview stays below.';
   if (!error) {
     box.hidden = true;
     return;
@@ -195,6 +197,23 @@ function showPreview(preview) {
   document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
 }
 
+/**
+ * When the author preview fails but the Lambda sends this very record with this template, the
+ * failure is the preview's, not the template's: the core's preview context lacks metadata the
+ * Lambda has (`mailroom.idempotencyKey`, `mailroom.sentAt`). Show the email the Lambda renders,
+ * and say so, rather than an empty frame.
+ */
+function showAsSent(decided, sample, routeTemplate) {
+  const report = decided.value?.[sample.index];
+  if (report?.decision !== 'send' || routeTemplate(report.route) !== state.selected) return;
+  const { subject, html, text } = report.email;
+  const variables = workspace.variables(state.selected).value ?? [];
+  showPreview({ subject, html, text, variables, missing: [] });
+  $('vars-summary').textContent = `${variables.length} used`;
+  $('error').classList.add('warning');
+  $('error-hint').textContent = `Below: the email as the Lambda renders it for this record (route ${report.route}), which succeeds.`;
+}
+
 function fillRecordMenu(sample) {
   const menu = $('record-select');
   const many = sample.shape === 'event' && sample.records.length > 1;
@@ -225,11 +244,14 @@ function update() {
   } else {
     fillRecordMenu(sample);
     const rendered = workspace.render(state.selected, sample.data, subject, now);
+    const decided = workspace.decide(sample, now);
+    const routeTemplate = (name) => routes().find((route) => route.name === name)?.template ?? (workspace.hasRoutes ? null : state.selected);
     showError(rendered.error ?? null);
     if (rendered.value) showPreview(rendered.value);
-    drawDecision($('decision'), workspace.decide(sample, now), sample, {
+    else showAsSent(decided, sample, routeTemplate);
+    drawDecision($('decision'), decided, sample, {
       selected: state.selected,
-      routeTemplate: (name) => routes().find((route) => route.name === name)?.template ?? (workspace.hasRoutes ? null : state.selected),
+      routeTemplate,
       onPick: (index) => {
         state.recordIndex = index;
         update();
