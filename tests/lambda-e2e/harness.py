@@ -176,10 +176,13 @@ class RuntimeApi(_Server):
         self.answers: dict[str, queue.Queue] = {}
         self.first_poll_at: float | None = None
         self.polls = 0
+        self.first_poll = threading.Event()
+        self.handed_out_at: dict[str, float] = {}
+        self.answered_at: dict[str, float] = {}
         super().__init__(_RuntimeHandler)
 
     def invoke(self, event: dict, timeout_ms: int = 30_000, wait: float = 60) -> tuple[str, dict]:
-        request_id = str(uuid.uuid4())
+        request_id = self.last_request_id = str(uuid.uuid4())
         self.answers[request_id] = queue.Queue()
         deadline_ms = int(time.time() * 1000) + timeout_ms
         self.pending.put((request_id, deadline_ms, json.dumps(event).encode()))
@@ -196,7 +199,9 @@ class _RuntimeHandler(_Handler):
         api.polls += 1
         if api.first_poll_at is None:
             api.first_poll_at = time.monotonic()
+            api.first_poll.set()
         request_id, deadline_ms, body = api.pending.get()
+        api.handed_out_at[request_id] = time.monotonic()
         self.reply(
             200,
             body,
@@ -216,6 +221,7 @@ class _RuntimeHandler(_Handler):
         request_id, _, kind = rest.partition("/")
         if kind not in ("response", "error") or request_id not in api.answers:
             return self.reply(404, b"{}")
+        api.answered_at[request_id] = time.monotonic()
         self.reply(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
         api.answers[request_id].put((kind, json.loads(body or b"null")))
 
@@ -229,7 +235,8 @@ class AwsFront(_Server):
     * CodeCommit (JSON 1.1, X-Amz-Target CodeCommit_20150413.*): served from `repository`, a
       folder laid out as the templates repository; `codecommit_down` answers 503 instead.
     * SES v2 (REST JSON, /v2/email/...): forwarded to moto after `ses_delay` seconds, or
-      answered 429 TooManyRequestsException when `throttle(raw_mime_text)` is true.
+      answered 429 TooManyRequestsException when `throttle(raw_mime_text)` is true, or (for
+      benchmarks, `ses_answers_itself`) accepted here so that a call takes `ses_delay` exactly.
     * Everything else (SQS): forwarded to moto.
 
     `calls` counts operations by "Service.Operation"."""
@@ -241,6 +248,7 @@ class AwsFront(_Server):
         self.codecommit_down = False
         self.throttle = lambda raw: False
         self.ses_delay = 0.0
+        self.ses_answers_itself = False
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()
         super().__init__(_FrontHandler)
@@ -279,6 +287,9 @@ class _FrontHandler(_Handler):
                     "Content-Type": "application/json",
                     "X-Amzn-ErrorType": "TooManyRequestsException",
                 })
+            if front.ses_answers_itself:
+                answer = {"MessageId": f"stub-{uuid.uuid4().hex}"}
+                return self.reply(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
         elif target.startswith("AmazonSQS."):
             front.count("SQS." + target.split(".", 1)[1])
         else:
@@ -361,8 +372,8 @@ class Function:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": "/nonexistent",
-            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+            # As in Lambda: no ~/.aws files, credentials from the environment.
+            "HOME": "/nonexistent",
             "AWS_ENDPOINT_URL": front.url,
             "REGION": REGION,
             "CODECOMMIT_REPO": "email-templates",

@@ -318,6 +318,21 @@ class Deadline(LambdaTestCase):
         self.assertEqual({l["reason"] for l in self.record_logs(function).values()}, {"deadline"})
 
 
+class Sandbox(LambdaTestCase):
+    def test_while_testing_every_email_goes_to_the_sandbox_address_only(self) -> None:
+        queues = Queues(MOTO, "mailroom-sandbox")
+        function = self.start(SANDBOX_RECIPIENT="QA Inbox <qa@academy.example.com>")
+        queues.send([GOOD[0], GOOD[3]])
+        kind, response = function.invoke(queues.receive_event())
+        self.assertEqual(self.failures(response), [])
+        sent = self.sent()
+        self.assertEqual(len(sent), 2)
+        for message in sent:
+            self.assertEqual([a.addr_spec for a in message["to"].addresses], ["qa@academy.example.com"])
+        destinations = sorted(d for m in MOTO.sent_raw_messages() for d in m["destinations"])
+        self.assertEqual(destinations, ["QA Inbox <qa@academy.example.com>"] * 2, "SES was asked for the sandbox only")
+
+
 class Configuration(LambdaTestCase):
     def test_a_bad_value_stops_the_function_at_init_naming_the_variable(self) -> None:
         for name, value in [("MAX_CONCURRENT_SENDS", "lots"), ("SENDER", "not an address"), ("DLQ_URL", "arn:aws:sqs:x")]:
