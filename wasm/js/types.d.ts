@@ -9,14 +9,14 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 /** A routes file (`routes.json`): several event types, each to its template. */
 export interface RoutesFile {
   /** `Name <address>` or a bare address; falls back to the `SENDER` variable. */
-  sender?: string;
-  replyTo?: string;
+  sender?: string | undefined;
+  replyTo?: string | undefined;
   /** While set, every email goes to this address only. */
-  sandboxRecipient?: string;
+  sandboxRecipient?: string | undefined;
   /** In matching order; the first whose `events` has the event type (or `*`) wins. */
   routes: Route[];
-  retry?: RetryPolicy;
-  limits?: RenderLimits;
+  retry?: RetryPolicy | undefined;
+  limits?: RenderLimits | undefined;
 }
 
 export interface Route {
@@ -27,26 +27,26 @@ export interface Route {
   /** The HTML template path. */
   template: string;
   /** The text template path, when not the `.txt` sibling. */
-  textTemplate?: string;
+  textTemplate?: string | undefined;
   /** The subject, itself a template. */
   subject: string;
   /** Dotted path(s) to the recipient field (`customer.email`); the first non-empty wins. */
   recipient: string | string[];
-  replyTo?: string;
+  replyTo?: string | undefined;
   /** Extra SES tags. */
-  tags?: Record<string, string>;
+  tags?: Record<string, string> | undefined;
 }
 
 export interface RetryPolicy {
-  baseSeconds?: number;
-  maxSeconds?: number;
-  slowSeconds?: number;
+  baseSeconds?: number | undefined;
+  maxSeconds?: number | undefined;
+  slowSeconds?: number | undefined;
 }
 
 export interface RenderLimits {
-  fuel?: number;
-  maxOutputBytes?: number;
-  maxRecursion?: number;
+  fuel?: number | undefined;
+  maxOutputBytes?: number | undefined;
+  maxRecursion?: number | undefined;
 }
 
 /** The variables a deployment sets (`SENDER`, `SUBJECT`, `SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL`, ...). */
@@ -56,9 +56,9 @@ export interface MailroomOptions {
   /** Template sources by path (`orders/confirmation.html`), partials and layouts included. */
   templates: Record<string, string>;
   /** The routes file, as an object or its JSON text. Without it, `env` alone describes one default route. */
-  routes?: RoutesFile | string;
+  routes?: RoutesFile | string | undefined;
   /** Variables, as the native hosts read them from the environment. */
-  env?: Env;
+  env?: Env | undefined;
 }
 
 // ---------------------------------------------------------------- Lambda SQS event (input)
@@ -70,33 +70,33 @@ export interface SqsEvent {
 
 export interface SqsRecord {
   messageId: string;
-  receiptHandle?: string;
-  body?: string;
-  attributes?: SqsRecordAttributes;
-  messageAttributes?: Record<string, SqsMessageAttribute>;
+  receiptHandle?: string | undefined;
+  body?: string | undefined;
+  attributes?: SqsRecordAttributes | undefined;
+  messageAttributes?: Record<string, SqsMessageAttribute> | undefined;
   /** FIFO queues end in `.fifo`. */
-  eventSourceARN?: string;
-  eventSource?: string;
-  awsRegion?: string;
-  md5OfBody?: string;
+  eventSourceARN?: string | undefined;
+  eventSource?: string | undefined;
+  awsRegion?: string | undefined;
+  md5OfBody?: string | undefined;
 }
 
 export interface SqsRecordAttributes {
-  ApproximateReceiveCount?: string;
-  SentTimestamp?: string;
-  SenderId?: string;
-  ApproximateFirstReceiveTimestamp?: string;
-  MessageGroupId?: string;
-  MessageDeduplicationId?: string;
-  SequenceNumber?: string;
-  AWSTraceHeader?: string;
-  DeadLetterQueueSourceArn?: string;
+  ApproximateReceiveCount?: string | undefined;
+  SentTimestamp?: string | undefined;
+  SenderId?: string | undefined;
+  ApproximateFirstReceiveTimestamp?: string | undefined;
+  MessageGroupId?: string | undefined;
+  MessageDeduplicationId?: string | undefined;
+  SequenceNumber?: string | undefined;
+  AWSTraceHeader?: string | undefined;
+  DeadLetterQueueSourceArn?: string | undefined;
 }
 
 export interface SqsMessageAttribute {
-  dataType?: string;
-  stringValue?: string;
-  binaryValue?: string;
+  dataType?: string | undefined;
+  stringValue?: string | undefined;
+  binaryValue?: string | undefined;
 }
 
 // ---------------------------------------------------------------- results
@@ -202,14 +202,14 @@ export interface SendRequest {
 /** What happened to a send. */
 export type SendOutcome =
   | { outcome: "accepted"; messageId: string }
-  | { outcome: "alreadySent"; messageId?: string | null }
+  | { outcome: "alreadySent"; messageId?: string | null | undefined }
   | { outcome: "inProgressElsewhere" }
   | {
       outcome: "failed";
       /** The SES error code (`TooManyRequestsException`, `MessageRejected`, ...), or `timeout` / `network`. */
       code: string;
-      message?: string;
-      httpStatus?: number | null;
+      message?: string | undefined;
+      httpStatus?: number | null | undefined;
     };
 
 /** A rejected record the host may move to its dead-letter queue (then `markParked`). */

@@ -1,0 +1,160 @@
+// An SQS-triggered Node Lambda that sends email exactly as the Rust `bootstrap` does: mailroom's
+// WebAssembly package decides and renders every record, SES v2 sends, and the Lambda returns
+// the same partial batch response (`ReportBatchItemFailures`).
+//
+// Templates (and an optional routes.json) are bundled with the function in TEMPLATE_DIR and
+// compiled once per container, at cold start. The other settings are the Rust function's
+// variables: SENDER, SUBJECT, SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL, REPLY_TO,
+// RECIPIENT_FIELD, SANDBOX_RECIPIENT, SES_CONFIGURATION_SET, MAX_CONCURRENT_SENDS,
+// DEADLINE_MARGIN_MS. Rejected records stay in batchItemFailures, so the queue's redrive policy
+// moves them to the dead-letter queue.
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+
+import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from "@aws-sdk/client-sesv2";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { Mailroom, type BatchReport, type SendOutcome, type SendRequest } from "mailroom-wasm";
+
+/** What the handler needs; `handler` below wires the real ones at cold start. */
+export interface Dependencies {
+  mailroom: Mailroom;
+  ses: Pick<SESv2Client, "send">;
+  configurationSet?: string;
+  maxConcurrentSends: number;
+  deadlineMarginMs: number;
+  log?: (line: string) => void;
+}
+
+/** Every file under `dir`, keyed by its path relative to `dir` with `/` separators. */
+export function loadTemplates(dir: string): Record<string, string> {
+  const templates: Record<string, string> = {};
+  const walk = (current: string): void => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else templates[relative(dir, full).split(sep).join("/")] = readFileSync(full, "utf8");
+    }
+  };
+  walk(dir);
+  return templates;
+}
+
+/** The function's variables, as mailroom's configuration reads them. */
+function environment(): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined) variables[name] = value;
+  return variables;
+}
+
+function positiveInteger(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** Builds everything once: a bad template set or configuration stops the function at init. */
+export function fromEnvironment(): Dependencies {
+  const templateDir = process.env.TEMPLATE_DIR ?? join(process.cwd(), "templates");
+  const templates = loadTemplates(templateDir);
+  const routesFile = process.env.ROUTES_FILE ?? join(templateDir, "routes.json");
+  const routes = routesFile !== "" && existsSync(routesFile) ? readFileSync(routesFile, "utf8") : undefined;
+  const mailroom = new Mailroom(routes === undefined ? { templates, env: environment() } : { templates, routes, env: environment() });
+  const configurationSet = process.env.SES_CONFIGURATION_SET;
+  return {
+    mailroom,
+    ses: new SESv2Client({}),
+    ...(configurationSet ? { configurationSet } : {}),
+    maxConcurrentSends: positiveInteger("MAX_CONCURRENT_SENDS", 10),
+    deadlineMarginMs: positiveInteger("DEADLINE_MARGIN_MS", 2000),
+  };
+}
+
+/** The SES v2 request for one email. Addresses are header values: RFC 2047 names, punycode domains. */
+export function sendEmailInput(send: SendRequest, configurationSet?: string): SendEmailCommandInput {
+  const { email, headers } = send;
+  return {
+    FromEmailAddress: headers.from,
+    Destination: { ToAddresses: headers.to },
+    ...(headers.replyTo ? { ReplyToAddresses: [headers.replyTo] } : {}),
+    Content: {
+      Simple: {
+        Subject: { Data: email.subject, Charset: "UTF-8" },
+        Body: { Html: { Data: email.html, Charset: "UTF-8" }, Text: { Data: email.text, Charset: "UTF-8" } },
+      },
+    },
+    EmailTags: email.tags.map((tag) => ({ Name: tag.name, Value: tag.value })),
+    ...(configurationSet ? { ConfigurationSetName: configurationSet } : {}),
+  };
+}
+
+/** What the SDK reported, as mailroom's outcome: SES's error code, or `timeout` / `network` without an answer. */
+export function outcomeOfError(error: unknown): SendOutcome {
+  const failure = error instanceof Error ? error : new Error(String(error));
+  const status = (failure as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status === undefined) {
+    const timedOut = failure.name === "TimeoutError" || failure.name === "AbortError";
+    return { outcome: "failed", code: timedOut ? "timeout" : "network", message: failure.message };
+  }
+  return { outcome: "failed", code: failure.name, message: failure.message, httpStatus: status };
+}
+
+async function send(dependencies: Dependencies, request: SendRequest): Promise<SendOutcome> {
+  try {
+    const answer = await dependencies.ses.send(new SendEmailCommand(sendEmailInput(request, dependencies.configurationSet)));
+    return { outcome: "accepted", messageId: answer.MessageId ?? "" };
+  } catch (error) {
+    return outcomeOfError(error);
+  }
+}
+
+/** One log line per record: what was decided and why. */
+function logReport(report: BatchReport, log: (line: string) => void): void {
+  for (const record of report.records) {
+    const { messageId, eventType, route, decision } = record;
+    const detail =
+      record.decision === "send"
+        ? { providerMessageId: record.providerMessageId, idempotencyKey: record.email.idempotencyKey }
+        : { reason: record.reason, detail: record.detail, ...(record.decision === "retry" ? { retryAfterSeconds: record.retryAfterSeconds } : {}) };
+    log(JSON.stringify({ messageId, eventType, route, decision, ...detail }));
+  }
+}
+
+/** The handler for given dependencies: decide, send what the batch hands out, report, repeat. */
+export function makeHandler(dependencies: Dependencies) {
+  return async (event: SQSEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> => {
+    // An unreadable event throws: the invocation fails and every record is retried.
+    const batch = dependencies.mailroom.startBatch(event, Date.now(), randomBytes(8).readBigUInt64LE());
+    try {
+      for (;;) {
+        if (context.getRemainingTimeInMillis() < dependencies.deadlineMarginMs) {
+          batch.expire();
+          break;
+        }
+        const wave: SendRequest[] = [];
+        for (let request = batch.nextSend(); request !== undefined; request = wave.length < dependencies.maxConcurrentSends ? batch.nextSend() : undefined) {
+          wave.push(request);
+          if (wave.length >= dependencies.maxConcurrentSends) break;
+        }
+        if (wave.length === 0) break;
+        const outcomes = await Promise.all(wave.map((request) => send(dependencies, request)));
+        wave.forEach((request, index) => batch.completeSend(request.id, outcomes[index] ?? { outcome: "failed", code: "network" }));
+      }
+      const report = batch.finish();
+      logReport(report, dependencies.log ?? console.log);
+      return report.batchResponse;
+    } finally {
+      batch.free();
+    }
+  };
+}
+
+let coldStart: ReturnType<typeof makeHandler> | undefined;
+
+/** The Lambda entry point (`dist/handler.handler`). */
+export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  coldStart ??= makeHandler(fromEnvironment());
+  return coldStart(event, context);
+};
