@@ -1,6 +1,6 @@
 # The npm package: wasm-bindgen CLI at the crate's exact version, the Node tooling (npm ci),
 # the package build (wasm/build.sh), its Node tests, the type checks of the declarations and of
-# the Node Lambda example, and the module sizes.
+# the Node Lambda example, the example against moto, and the module sizes.
 set -euo pipefail
 root="$(pwd)"
 tools="${MAILROOM_TOOLS:?MAILROOM_TOOLS is set by scripts/test}"
@@ -23,10 +23,12 @@ cd "$root/wasm/tests"
 node --test
 ./node_modules/.bin/tsc -p tsconfig.json
 
-# The example Lambda depends on the package folder built above.
+# The example Lambda depends on the package folder built above: type-check and compile it, then
+# run it against moto's SES v2 (installed by 15-services).
 cd "$root"
 npm_ci examples/node-lambda
-(cd examples/node-lambda && ./node_modules/.bin/tsc -p tsconfig.json --noEmit)
+export PATH="$tools/python/bin:$PATH"
+(cd examples/node-lambda && ./node_modules/.bin/tsc -p tsconfig.json && node --test)
 
 for target in node web; do
   file="wasm/pkg/$target/mailroom_wasm_bg.wasm"

@@ -1,0 +1,131 @@
+// The example Lambda end to end: the compiled handler (dist/) with the real package, the real
+// AWS SDK SES v2 client and moto's SES v2 server on 127.0.0.1. The batch response must equal the
+// one the native core gives for the same event; the mail moto received must be what was rendered.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { CreateEmailIdentityCommand, SESv2Client } from "@aws-sdk/client-sesv2";
+import { Mailroom } from "mailroom-wasm";
+
+import { loadTemplates, makeHandler } from "../dist/handler.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const examples = path.join(root, "examples");
+const templates = loadTemplates(path.join(examples, "templates"));
+const routes = fs.readFileSync(path.join(examples, "routes.json"), "utf8");
+const quickstart = JSON.parse(fs.readFileSync(path.join(examples, "events/quickstart.json"), "utf8"));
+const NOW = Date.now();
+
+let moto;
+let endpoint;
+
+function motoServer() {
+  const candidates = [process.env.MAILROOM_TOOLS && path.join(process.env.MAILROOM_TOOLS, "python/bin/moto_server"), ...(process.env.PATH ?? "").split(path.delimiter).map((dir) => path.join(dir, "moto_server"))];
+  const found = candidates.find((candidate) => candidate && fs.existsSync(candidate));
+  if (!found) throw new Error("moto_server is not installed (scripts/steps/15-services.sh installs it)");
+  return found;
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  const port = await freePort();
+  endpoint = `http://127.0.0.1:${port}`;
+  moto = spawn(motoServer(), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (attempt > 150) throw new Error("moto_server did not answer within 30 s");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  Object.assign(process.env, { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_REGION: "us-east-1", AWS_EC2_METADATA_DISABLED: "true" });
+});
+
+after(() => {
+  if (moto?.pid) process.kill(moto.pid);
+});
+
+async function resetMoto() {
+  await fetch(`${endpoint}/moto-api/reset`, { method: "POST" }).catch(() => undefined);
+}
+
+async function received() {
+  const data = await (await fetch(`${endpoint}/moto-api/data.json`)).json();
+  return data.ses?.Message ?? [];
+}
+
+function handlerWith(mailroom, overrides = {}) {
+  const lines = [];
+  const handler = makeHandler({ mailroom, ses: new SESv2Client({}), maxConcurrentSends: 4, deadlineMarginMs: 1000, log: (line) => lines.push(JSON.parse(line)), ...overrides });
+  return { handler, lines };
+}
+
+const plenty = { getRemainingTimeInMillis: () => 60_000 };
+
+test("the quickstart event: nine emails through SES, the same batch response as the native core", async () => {
+  await resetMoto();
+  const ses = new SESv2Client({});
+  await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: "academy.example.com" }));
+  const mailroom = new Mailroom({ templates, routes });
+  const { handler, lines } = handlerWith(mailroom);
+
+  const response = await handler(quickstart, plenty);
+
+  const expected = mailroom.processEvent(quickstart, NOW, 1);
+  assert.deepStrictEqual(response, expected.batchResponse);
+  assert.equal(response.batchItemFailures.length, 2);
+  assert.deepStrictEqual(lines.map((line) => line.decision), expected.records.map((record) => record.decision));
+  const mail = await received();
+  assert.equal(mail.length, 9);
+  const subjects = expected.records.filter((record) => record.decision === "send").map((record) => record.email.subject).sort();
+  assert.deepStrictEqual(mail.map((message) => message.subject).sort(), subjects);
+  const order = expected.records.find((record) => record.route === "order-confirmation" && record.decision === "send");
+  const orderMail = mail.find((message) => message.subject === order.email.subject);
+  assert.equal(orderMail.body, order.email.html);
+  assert.deepStrictEqual(orderMail.destinations.ToAddresses, order.email.to);
+  assert.match(orderMail.source, /^"Mailroom Academy" <notifications@academy\.example\.com>$/);
+  for (const line of lines.filter((entry) => entry.decision === "send")) assert.ok(line.providerMessageId, "SES message id logged");
+});
+
+test("an SES refusal (unverified sender) rejects every record with ses_rejected", async () => {
+  await resetMoto();
+  const mailroom = new Mailroom({ templates, routes: { ...JSON.parse(routes), sender: "Nobody <nobody@unverified.example>" } });
+  const { handler, lines } = handlerWith(mailroom);
+  const event = { Records: quickstart.Records.slice(0, 3) };
+  const response = await handler(event, plenty);
+  assert.deepStrictEqual(response.batchItemFailures.map((failure) => failure.itemIdentifier), event.Records.map((record) => record.messageId));
+  assert.deepStrictEqual(lines.map((line) => line.reason), ["ses_rejected", "ses_rejected", "ses_rejected"]);
+  assert.deepStrictEqual(await received(), []);
+});
+
+test("too little time left: nothing is sent and every record is retried (deadline)", async () => {
+  await resetMoto();
+  const { handler, lines } = handlerWith(new Mailroom({ templates, routes }));
+  const event = { Records: quickstart.Records.slice(0, 2) };
+  const response = await handler(event, { getRemainingTimeInMillis: () => 500 });
+  assert.equal(response.batchItemFailures.length, 2);
+  assert.deepStrictEqual(lines.map((line) => line.reason), ["deadline", "deadline"]);
+  assert.deepStrictEqual(await received(), []);
+});
+
+test("an unreadable event fails the invocation, so every record is retried", async () => {
+  const { handler } = handlerWith(new Mailroom({ templates, routes }));
+  await assert.rejects(handler({ Records: [{ body: "{}" }] }, plenty), { name: "MailroomError", kind: "event" });
+});
