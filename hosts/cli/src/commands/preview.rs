@@ -1,0 +1,633 @@
+//! `mailroom preview [DIR]`: serves the template previewer and a templates folder on
+//! 127.0.0.1, so an author previews the repository's real templates in the browser.
+//!
+//! The previewer is a static page on mailroom's WebAssembly build: all rendering and deciding
+//! happens in the browser. This server only hands out files, so it stays small, loopback-only
+//! and read-only (GET and HEAD):
+//!
+//! * `/` the page (`wasm/preview`), `/pkg/` the wasm web build (`wasm/pkg/web`),
+//!   `/examples/` the shipped examples: the same layout as `wasm/preview/serve.mjs`;
+//! * `/templates.json`: DIR's templates, its routes file and sample events, read afresh on every
+//!   request, so editing a template on disk and reloading the page shows the edit.
+//!
+//! Requests whose `Host` is not this loopback address are refused, so a web page elsewhere
+//! cannot read the templates through DNS rebinding.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+use std::path::{Component, Path, PathBuf};
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::error::{CliError, HostError, InputError};
+use crate::setup;
+
+/// `mailroom preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Templates folder to preview [default: examples/templates]
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Routes file [default: DIR/routes.json, else routes.json beside DIR]
+    #[arg(long, value_name = "FILE")]
+    pub routes: Option<PathBuf>,
+    /// Folder of sample events (*.json) [default: events/ beside DIR, else the shipped examples]
+    #[arg(long, value_name = "DIR")]
+    pub events: Option<PathBuf>,
+    /// Port on 127.0.0.1; 0 picks a free one
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// The previewer page [default: wasm/preview of this source tree]
+    #[arg(long, value_name = "DIR")]
+    pub page: Option<PathBuf>,
+    /// The wasm web build [default: wasm/pkg/web beside the page, made by wasm/build.sh]
+    #[arg(long, value_name = "DIR")]
+    pub pkg: Option<PathBuf>,
+}
+
+/// Parts of the page folder that are not the page (its tests and their tools).
+const PRIVATE: [&str; 6] = [
+    "node_modules",
+    "tests",
+    "artifacts",
+    "package.json",
+    "package-lock.json",
+    "serve.mjs",
+];
+
+/// What is served, resolved once at start.
+#[derive(Debug, Clone)]
+pub struct Site {
+    page: PathBuf,
+    pkg: PathBuf,
+    examples: PathBuf,
+    templates: PathBuf,
+    routes: Option<PathBuf>,
+    events: Option<PathBuf>,
+}
+
+/// The answer to one request, before it is written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// A file, with its media type.
+    File(PathBuf, &'static str),
+    /// Generated JSON.
+    Json(String),
+    /// 404.
+    NotFound,
+    /// 403: the request came through a name other than this loopback address.
+    WrongHost,
+    /// 405.
+    MethodNotAllowed,
+    /// 500: the folder could not be read now (say, a file became unreadable).
+    Unavailable(String),
+}
+
+/// `/templates.json`: what the page loads instead of the examples.
+#[derive(Debug, Serialize)]
+struct Folder {
+    root: String,
+    templates: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    routes: Option<String>,
+    events: BTreeMap<String, String>,
+}
+
+fn missing(path: &Path, what: &str) -> InputError {
+    InputError::Unreadable {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::NotFound, what.to_owned()),
+    }
+}
+
+impl Site {
+    /// Resolves the folders from the arguments and checks that the page and its wasm build exist.
+    pub fn resolve(args: &PreviewArgs) -> Result<Self, InputError> {
+        let templates = setup::templates_dir(args.dir.as_deref());
+        if !templates.is_dir() {
+            return Err(missing(&templates, "not a folder of templates"));
+        }
+        let beside = templates.parent().unwrap_or(Path::new("."));
+        let routes = match &args.routes {
+            Some(file) if file.is_file() => Some(file.clone()),
+            Some(file) => return Err(missing(file, "no such routes file")),
+            None => [templates.join("routes.json"), beside.join("routes.json")]
+                .into_iter()
+                .find(|file| file.is_file()),
+        };
+        let events = match &args.events {
+            Some(dir) if dir.is_dir() => Some(dir.clone()),
+            Some(dir) => return Err(missing(dir, "not a folder of sample events")),
+            None => [beside.join("events"), setup::examples_dir().join("events")]
+                .into_iter()
+                .find(|dir| dir.is_dir()),
+        };
+        let page = args.page.clone().unwrap_or_else(default_page);
+        if !page.join("index.html").is_file() {
+            return Err(missing(
+                &page.join("index.html"),
+                "the previewer page is not there; pass --page DIR (the wasm/preview folder)",
+            ));
+        }
+        let pkg = args
+            .pkg
+            .clone()
+            .unwrap_or_else(|| page.join("..").join("pkg").join("web"));
+        if !pkg.join("index.js").is_file() {
+            return Err(missing(
+                &pkg.join("index.js"),
+                "no wasm web build; run wasm/build.sh or pass --pkg DIR",
+            ));
+        }
+        Ok(Self {
+            page,
+            pkg,
+            examples: setup::examples_dir(),
+            templates,
+            routes,
+            events,
+        })
+    }
+
+    /// Answers `method url` arriving with `host` for a server on `port`.
+    #[must_use]
+    pub fn route(&self, method: &str, url: &str, host: Option<&str>, port: u16) -> Reply {
+        let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+        if !host.is_some_and(|host| allowed.iter().any(|name| name == host)) {
+            return Reply::WrongHost;
+        }
+        if method != "GET" && method != "HEAD" {
+            return Reply::MethodNotAllowed;
+        }
+        let path = url.split(['?', '#']).next().unwrap_or_default();
+        let Some(path) = percent_decode(path) else {
+            return Reply::NotFound;
+        };
+        if path == "/templates.json" {
+            return match self.folder_json() {
+                Ok(json) => Reply::Json(json),
+                Err(error) => Reply::Unavailable(error.to_string()),
+            };
+        }
+        let (root, rest) = if let Some(rest) = path.strip_prefix("/pkg/") {
+            (&self.pkg, rest)
+        } else if let Some(rest) = path.strip_prefix("/examples/") {
+            (&self.examples, rest)
+        } else if let Some(rest) = path.strip_prefix('/') {
+            let first = rest.split('/').next().unwrap_or_default();
+            if PRIVATE.contains(&first) {
+                return Reply::NotFound;
+            }
+            (&self.page, rest)
+        } else {
+            return Reply::NotFound;
+        };
+        let rest = if rest.is_empty() || rest.ends_with('/') {
+            format!("{rest}index.html")
+        } else {
+            rest.to_owned()
+        };
+        match inside(root, &rest) {
+            Some(file) if file.is_file() => {
+                let media = media_type(&file);
+                Reply::File(file, media)
+            }
+            _ => Reply::NotFound,
+        }
+    }
+
+    /// The folder as the page loads it: templates, routes file text, sample events.
+    pub fn folder_json(&self) -> Result<String, InputError> {
+        let templates = setup::load_templates(&self.templates)?
+            .iter()
+            .map(|(path, source)| (path.to_owned(), source.to_owned()))
+            .collect();
+        let routes = self.routes.as_deref().map(setup::read_text).transpose()?;
+        let mut events = BTreeMap::new();
+        if let Some(dir) = &self.events {
+            let entries = std::fs::read_dir(dir).map_err(|source| InputError::Unreadable {
+                path: dir.clone(),
+                source,
+            })?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_file() && name.to_ascii_lowercase().ends_with(".json") {
+                    events.insert(name, setup::read_text(&path)?);
+                }
+            }
+        }
+        let folder = Folder {
+            root: self.templates.display().to_string(),
+            templates,
+            routes,
+            events,
+        };
+        serde_json::to_string(&folder).map_err(|error| InputError::Data(error.to_string()))
+    }
+
+    /// One line per thing served, for the terminal.
+    fn describe(&self) -> String {
+        let routes = self
+            .routes
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |file| file.display().to_string());
+        let events = self
+            .events
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |dir| dir.display().to_string());
+        format!(
+            "templates: {}\nroutes:    {routes}\nevents:    {events}\npage:      {}",
+            self.templates.display(),
+            self.page.display()
+        )
+    }
+}
+
+/// The page of this source tree: `./wasm/preview` from the repository root, else the one
+/// beside the crate this binary was built from.
+fn default_page() -> PathBuf {
+    let local = PathBuf::from("wasm").join("preview");
+    if local.join("index.html").is_file() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wasm/preview")
+}
+
+/// `root/rest` when `rest` is plain names only (no `..`, no root, no drive), else `None`.
+fn inside(root: &Path, rest: &str) -> Option<PathBuf> {
+    let relative = Path::new(rest);
+    let plain = relative.components().all(
+        |part| matches!(part, Component::Normal(name) if !name.to_string_lossy().starts_with('.')),
+    );
+    plain.then(|| root.join(relative))
+}
+
+/// Decodes `%XX` escapes; `None` for a broken escape, NUL or text that is not UTF-8.
+fn percent_decode(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(at + 1..at + 3)?).ok()?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            decoded.push(bytes[at]);
+            at += 1;
+        }
+    }
+    let text = String::from_utf8(decoded).ok()?;
+    (!text.contains('\0')).then_some(text)
+}
+
+fn media_type(file: &Path) -> &'static str {
+    let extension = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json; charset=utf-8",
+        "wasm" => "application/wasm",
+        "txt" | "ts" | "md" => "text/plain; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Writes `reply` to the client. A client that went away is not our failure.
+fn respond(request: tiny_http::Request, reply: Reply) {
+    let (status, body, media): (u16, Vec<u8>, &str) = match reply {
+        Reply::File(path, media) => match std::fs::read(&path) {
+            Ok(bytes) => (200, bytes, media),
+            Err(_) => (404, b"not found\n".to_vec(), "text/plain; charset=utf-8"),
+        },
+        Reply::Json(json) => (200, json.into_bytes(), "application/json; charset=utf-8"),
+        Reply::NotFound => (404, b"not found\n".to_vec(), "text/plain; charset=utf-8"),
+        Reply::WrongHost => (
+            403,
+            b"use http://127.0.0.1\n".to_vec(),
+            "text/plain; charset=utf-8",
+        ),
+        Reply::MethodNotAllowed => (405, Vec::new(), "text/plain; charset=utf-8"),
+        Reply::Unavailable(message) => (
+            500,
+            format!("{message}\n").into_bytes(),
+            "text/plain; charset=utf-8",
+        ),
+    };
+    let head = request.method() == &tiny_http::Method::Head;
+    let mut response = tiny_http::Response::from_data(if head { Vec::new() } else { body })
+        .with_status_code(status);
+    for header in [
+        format!("Content-Type: {media}"),
+        "Cache-Control: no-store".to_owned(),
+        "X-Content-Type-Options: nosniff".to_owned(),
+    ] {
+        if let Ok(header) = header.parse::<tiny_http::Header>() {
+            response = response.with_header(header);
+        }
+    }
+    let _ = request.respond(response);
+}
+
+/// Answers requests until the server is unblocked (tests) or the process is stopped (Ctrl+C).
+pub fn serve(server: &tiny_http::Server, site: &Site, port: u16) {
+    for request in server.incoming_requests() {
+        let host = request
+            .headers()
+            .iter()
+            .find(|header| header.field.equiv("Host"))
+            .map(|header| header.value.as_str().to_owned());
+        let reply = site.route(
+            request.method().as_str(),
+            request.url(),
+            host.as_deref(),
+            port,
+        );
+        respond(request, reply);
+    }
+}
+
+/// Binds 127.0.0.1:`port` (0: a free port) and returns the server and its port.
+pub fn bind(port: u16) -> Result<(tiny_http::Server, u16), CliError> {
+    let server = tiny_http::Server::http((Ipv4Addr::LOCALHOST, port)).map_err(|error| {
+        CliError::Findings(format!(
+            "cannot listen on 127.0.0.1:{port}: {error}; pass --port with a free port, or 0"
+        ))
+    })?;
+    let bound = server
+        .server_addr()
+        .to_ip()
+        .map_or(port, |addr| addr.port());
+    Ok((server, bound))
+}
+
+/// Runs the command: prints the URL (first line) and what is served, then serves until stopped.
+pub fn run(args: &PreviewArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let site = Site::resolve(args)?;
+    site.folder_json()?; // a folder that cannot be read fails now, not in the browser
+    let (server, port) = bind(args.port)?;
+    writeln!(
+        out,
+        "http://127.0.0.1:{port}/\n{}\nServing on 127.0.0.1 only; press Ctrl+C to stop.",
+        site.describe()
+    )
+    .and_then(|()| out.flush())
+    .map_err(HostError::Output)?;
+    serve(&server, &site, port);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Read;
+    use std::net::TcpStream;
+    use std::sync::Arc;
+
+    const PORT: u16 = 4321;
+    const HOST: Option<&str> = Some("127.0.0.1:4321");
+
+    /// A repository-like layout: wasm/preview, wasm/pkg/web, emails/templates + routes + events.
+    fn layout() -> (tempfile::TempDir, PreviewArgs) {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path();
+        for (path, text) in [
+            (
+                "wasm/preview/index.html",
+                "<!doctype html><title>page</title>",
+            ),
+            ("wasm/preview/preview.js", "export {};"),
+            ("wasm/preview/tests/preview.test.mjs", "secret test"),
+            ("wasm/preview/node_modules/x/index.js", "dependency"),
+            ("wasm/pkg/web/index.js", "export default 1;"),
+            ("wasm/pkg/web/mailroom_wasm_bg.wasm", "\0asm"),
+            (
+                "emails/templates/orders/confirmation.html",
+                "<p>{{ name }}</p>",
+            ),
+            ("emails/templates/orders/confirmation.txt", "{{ name }}"),
+            ("emails/templates/notes.md", "not a template"),
+            (
+                "emails/routes.json",
+                r#"{"sender":"a@example.com","routes":[]}"#,
+            ),
+            ("emails/events/order.json", r##"{"name":"#1"}"##),
+            ("emails/events/readme.txt", "not an event"),
+            ("secret.txt", "outside"),
+        ] {
+            let file = base.join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, text).unwrap();
+        }
+        let args = PreviewArgs {
+            dir: Some(base.join("emails/templates")),
+            routes: None,
+            events: None,
+            port: 0,
+            page: Some(base.join("wasm/preview")),
+            pkg: None,
+        };
+        (root, args)
+    }
+
+    #[test]
+    fn serves_the_page_the_wasm_build_and_the_examples() {
+        let (root, args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        let get = |url| site.route("GET", url, HOST, PORT);
+        let base = root.path();
+        assert_eq!(
+            get("/"),
+            Reply::File(
+                base.join("wasm/preview/index.html"),
+                "text/html; charset=utf-8"
+            )
+        );
+        assert_eq!(
+            get("/preview.js?v=2"),
+            Reply::File(
+                base.join("wasm/preview/preview.js"),
+                "text/javascript; charset=utf-8"
+            )
+        );
+        assert_eq!(
+            get("/pkg/mailroom_wasm_bg.wasm"),
+            Reply::File(
+                base.join("wasm/preview/../pkg/web/mailroom_wasm_bg.wasm"),
+                "application/wasm"
+            )
+        );
+        assert!(matches!(
+            get("/examples/routes.json"),
+            Reply::File(_, "application/json; charset=utf-8")
+        ));
+        assert_eq!(get("/nothing.html"), Reply::NotFound);
+    }
+
+    #[test]
+    fn templates_json_carries_the_folder_its_routes_and_events() {
+        let (_root, args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        let Reply::Json(json) = site.route("GET", "/templates.json", HOST, PORT) else {
+            panic!("templates.json is not JSON");
+        };
+        let folder: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            folder["templates"]["orders/confirmation.html"],
+            "<p>{{ name }}</p>"
+        );
+        assert_eq!(folder["templates"]["orders/confirmation.txt"], "{{ name }}");
+        assert!(folder["templates"].get("notes.md").is_none());
+        assert!(folder["routes"].as_str().unwrap().contains("\"routes\""));
+        assert_eq!(folder["events"]["order.json"], r##"{"name":"#1"}"##);
+        assert!(folder["events"].get("readme.txt").is_none());
+        assert!(folder["root"].as_str().unwrap().ends_with("templates"));
+    }
+
+    #[test]
+    fn templates_json_follows_the_disk() {
+        let (root, args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        fs::write(
+            root.path()
+                .join("emails/templates/orders/confirmation.html"),
+            "<p>edited</p>",
+        )
+        .unwrap();
+        assert!(site.folder_json().unwrap().contains("<p>edited</p>"));
+    }
+
+    #[test]
+    fn never_serves_outside_its_folders_nor_the_page_tests() {
+        let (_root, args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        for url in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/pkg/../../../secret.txt",
+            "/pkg/%2e%2e%2f%2e%2e%2f%2e%2e%2fsecret.txt",
+            "/examples/../../secret.txt",
+            "/tests/preview.test.mjs",
+            "/node_modules/x/index.js",
+            "/package.json",
+            "/.git/config",
+            "/%zz",
+            "/%00",
+            "//etc/passwd",
+        ] {
+            assert_eq!(site.route("GET", url, HOST, PORT), Reply::NotFound, "{url}");
+        }
+    }
+
+    #[test]
+    fn answers_only_reads_through_its_own_address() {
+        let (_root, args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        assert_eq!(site.route("POST", "/", HOST, PORT), Reply::MethodNotAllowed);
+        assert!(matches!(
+            site.route("HEAD", "/", HOST, PORT),
+            Reply::File(..)
+        ));
+        assert!(matches!(
+            site.route("GET", "/", Some("localhost:4321"), PORT),
+            Reply::File(..)
+        ));
+        assert_eq!(
+            site.route("GET", "/", Some("evil.example:4321"), PORT),
+            Reply::WrongHost
+        );
+        assert_eq!(
+            site.route("GET", "/", Some("127.0.0.1:80"), PORT),
+            Reply::WrongHost
+        );
+        assert_eq!(site.route("GET", "/", None, PORT), Reply::WrongHost);
+    }
+
+    #[test]
+    fn a_missing_page_or_wasm_build_is_a_clear_input_error() {
+        let (root, mut args) = layout();
+        fs::remove_file(root.path().join("wasm/pkg/web/index.js")).unwrap();
+        let error = Site::resolve(&args).unwrap_err().to_string();
+        assert!(error.contains("wasm/build.sh"), "{error}");
+        args.page = Some(root.path().join("nowhere"));
+        let error = Site::resolve(&args).unwrap_err().to_string();
+        assert!(error.contains("--page"), "{error}");
+        let (_root, mut args) = layout();
+        args.routes = Some(PathBuf::from("/no/such/routes.json"));
+        assert!(Site::resolve(&args).is_err());
+    }
+
+    fn http_get(port: u16, path: &str, host: &str) -> (String, Vec<u8>) {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        stream.read_to_end(&mut bytes).unwrap();
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        (
+            String::from_utf8_lossy(&bytes[..split]).into_owned(),
+            bytes[split + 4..].to_vec(),
+        )
+    }
+
+    #[test]
+    fn serves_over_http_on_a_free_loopback_port() {
+        let (_root, args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        let (server, port) = bind(0).unwrap();
+        assert_ne!(port, 0);
+        let server = Arc::new(server);
+        let serving = {
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || serve(&server, &site, port))
+        };
+        let host = format!("127.0.0.1:{port}");
+        let (head, body) = http_get(port, "/", &host);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/html"),
+            "{head}"
+        );
+        assert_eq!(body, b"<!doctype html><title>page</title>");
+        let (head, body) = http_get(port, "/templates.json", &host);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let folder: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            folder["templates"]["orders/confirmation.html"],
+            "<p>{{ name }}</p>"
+        );
+        let (head, _) = http_get(port, "/pkg/mailroom_wasm_bg.wasm", &host);
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/wasm"),
+            "{head}"
+        );
+        let (head, _) = http_get(port, "/../secret.txt", &host);
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+        let (head, _) = http_get(port, "/", "attacker.example");
+        assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+        server.unblock();
+        serving.join().unwrap();
+    }
+
+    #[test]
+    fn a_taken_port_is_reported() {
+        let (_first, port) = bind(0).unwrap();
+        let error = bind(port).err().unwrap().to_string();
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    }
+}
