@@ -107,6 +107,10 @@ pub struct ProcessArgs {
     /// Seed of the retry back-off jitter; the same seed gives the same back-offs
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Threads for large standard-queue events; the output does not depend on it
+    /// [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 /// `mailroom render`.

@@ -10,6 +10,7 @@ mod diagnostic;
 mod eml;
 mod error;
 mod outbox;
+mod parts;
 mod report;
 mod setup;
 

@@ -3,15 +3,11 @@
 //! email, just as the Lambda's idempotency store prevents a second send.
 
 use std::path::{Path, PathBuf};
-use std::thread;
 
-use mailroom_core::{SendFailure, SendOutcome, SendRequest, Timestamp};
+use mailroom_core::{Email, SendFailure, SendOutcome, Timestamp};
 
 use crate::eml;
 use crate::error::InputError;
-
-/// Below this many emails, writing on one thread is faster than starting more.
-const PARALLEL_FROM: usize = 64;
 
 /// Where sends go.
 pub enum Outbox {
@@ -40,51 +36,17 @@ impl Outbox {
         }
     }
 
-    /// Delivers every request, on all cores when there are many, and says what happened to
-    /// each, in the order of `sends`.
+    /// Writes one email and says what happened, as SES would: accepted with the file name as
+    /// the message id, or a failure the core retries (never a loss).
     #[must_use]
-    pub fn deliver(&self, sends: &[SendRequest], now: Timestamp) -> Vec<SendOutcome> {
-        let workers = thread::available_parallelism().map_or(1, usize::from);
-        if workers < 2 || sends.len() < PARALLEL_FROM {
-            return sends
-                .iter()
-                .map(|send| self.deliver_one(send, now))
-                .collect();
-        }
-        let chunk = sends.len().div_ceil(workers);
-        thread::scope(|scope| {
-            let handles: Vec<_> = sends
-                .chunks(chunk)
-                .map(|part| {
-                    let handle = scope.spawn(move || {
-                        part.iter()
-                            .map(|send| self.deliver_one(send, now))
-                            .collect::<Vec<_>>()
-                    });
-                    (part.len(), handle)
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|(count, handle)| {
-                    handle.join().unwrap_or_else(|_| {
-                        // A panicking writer must not lose records: report them failed, so
-                        // they are retried.
-                        vec![failed("OutboxPanic", "the outbox writer stopped unexpectedly"); count]
-                    })
-                })
-                .collect()
-        })
-    }
-
-    fn deliver_one(&self, send: &SendRequest, now: Timestamp) -> SendOutcome {
-        let file_name = format!("{}.eml", send.email.idempotency_key);
+    pub fn deliver(&self, email: &Email, now: Timestamp) -> SendOutcome {
+        let file_name = format!("{}.eml", email.idempotency_key);
         let Self::Folder(dir) = self else {
             return SendOutcome::Accepted {
                 message_id: file_name,
             };
         };
-        let bytes = match eml::to_eml(&send.email, now) {
+        let bytes = match eml::to_eml(email, now) {
             Ok(bytes) => bytes,
             Err(error) => return failed("OutboxMime", &error.to_string()),
         };
@@ -97,7 +59,7 @@ impl Outbox {
     }
 }
 
-/// A failure the core classifies as transient: the record is retried, never lost.
+/// A failure the core classifies as transient: the record is retried.
 fn failed(code: &str, message: &str) -> SendOutcome {
     SendOutcome::Failed(SendFailure::new(code, message, None))
 }

@@ -10,31 +10,55 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use mailroom_core::{BatchReport, Disposition, RecordReport};
+use mailroom_core::{Disposition, RecordReport};
 
 /// How many characters of a message id a line shows: enough to tell records apart.
 const SHORT_ID: usize = 8;
 
-/// Writes one line per record and the summary.
-pub fn write_lines(
+/// Decisions counted, for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Records sent.
+    pub sent: usize,
+    /// Records retried.
+    pub retried: usize,
+    /// Records rejected.
+    pub rejected: usize,
+}
+
+impl Counts {
+    /// Counts one more record.
+    pub fn add(&mut self, disposition: &Disposition) {
+        match disposition {
+            Disposition::Sent { .. } => self.sent += 1,
+            Disposition::Retry { .. } => self.retried += 1,
+            Disposition::Reject { .. } => self.rejected += 1,
+        }
+    }
+
+    /// Both counts together.
+    #[must_use]
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            sent: self.sent + other.sent,
+            retried: self.retried + other.retried,
+            rejected: self.rejected + other.rejected,
+        }
+    }
+}
+
+/// Writes the summary line.
+pub fn write_summary(
     out: &mut impl Write,
-    report: &BatchReport,
+    counts: Counts,
     outbox: Option<&Path>,
 ) -> io::Result<()> {
-    let (mut sent, mut retried, mut rejected) = (0usize, 0usize, 0usize);
-    for record in &report.records {
-        match &record.disposition {
-            Disposition::Sent { .. } => sent += 1,
-            Disposition::Retry { .. } => retried += 1,
-            Disposition::Reject { .. } => rejected += 1,
-        }
-        write_line(out, record)?;
-    }
-    let total = report.records.len();
+    let total = counts.sent + counts.retried + counts.rejected;
     let noun = if total == 1 { "record" } else { "records" };
     write!(
         out,
-        "{total} {noun}: {sent} sent, {retried} retried, {rejected} rejected"
+        "{total} {noun}: {} sent, {} retried, {} rejected",
+        counts.sent, counts.retried, counts.rejected
     )?;
     match outbox {
         Some(dir) => writeln!(
@@ -46,7 +70,8 @@ pub fn write_lines(
     }
 }
 
-fn write_line(out: &mut impl Write, record: &RecordReport) -> io::Result<()> {
+/// Writes the line of one record.
+pub fn write_line(out: &mut impl Write, record: &RecordReport) -> io::Result<()> {
     let id = short_id(&record.message_id);
     match &record.disposition {
         Disposition::Sent {

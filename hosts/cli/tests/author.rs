@@ -180,9 +180,14 @@ fn check_reports_the_samples_that_would_not_be_sent() {
         .arg(example("events"))
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("error[sample]: malformed body"))
-        .stdout(predicate::str::contains("= sample quickstart.json#9"))
-        .stdout(predicate::str::contains("error[sample]: no recipient"))
+        .stdout(predicate::str::contains(
+            "error[sample]: the body is not JSON",
+        ))
+        .stdout(predicate::str::contains("= sample quickstart.json#9\n"))
+        .stdout(predicate::str::contains("error[sample]: mailto is missing"))
+        .stdout(predicate::str::contains(
+            "= sample quickstart.json#10, route organizer-enrollment\n",
+        ))
         .stdout(predicate::str::contains("2 problems"));
 }
 

@@ -199,7 +199,7 @@ fn a_missing_recipient_is_rejected_with_the_field_it_looked_for() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "reject  m-1        missing_recipient: no recipient: mailto",
+            "reject  m-1        missing_recipient: mailto is missing",
         ))
         .stdout(predicate::str::contains("send    m-2"))
         .stdout(predicate::str::contains(
@@ -409,4 +409,60 @@ fn every_command_has_help_with_examples() {
             .stdout(predicate::str::contains("Examples:"))
             .stdout(predicate::str::contains("mailroom "));
     }
+}
+
+#[test]
+fn a_large_event_gives_the_same_report_on_one_thread_or_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let quickstart: Value =
+        serde_json::from_str(&std::fs::read_to_string(example("events/quickstart.json")).unwrap())
+            .unwrap();
+    let source = quickstart["Records"].as_array().unwrap();
+    let records: Vec<Value> = (0..700)
+        .map(|n| {
+            let mut copy = source[n % source.len()].clone();
+            copy["messageId"] = format!("big-{n:04}").into();
+            copy
+        })
+        .collect();
+    let event = write_event(dir.path(), "big.json", records);
+    let run = |jobs: &str, outbox: &str| {
+        let output = mailroom(dir.path())
+            .args([
+                "process",
+                event.to_str().unwrap(),
+                "--json",
+                "--now",
+                NOW,
+                "--jobs",
+                jobs,
+                "--outbox",
+                outbox,
+            ])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let mut files: Vec<_> = std::fs::read_dir(dir.path().join(outbox))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        files.sort();
+        (output.stdout, files)
+    };
+    let (one, one_files) = run("1", "one");
+    let (four, four_files) = run("4", "four");
+    assert_eq!(
+        String::from_utf8(one.clone()).unwrap(),
+        String::from_utf8(four).unwrap()
+    );
+    assert_eq!(one_files, four_files);
+    let report: Value = serde_json::from_slice(&one).unwrap();
+    assert_eq!(report["records"].as_array().unwrap().len(), 700);
+    assert_eq!(
+        report["batchResponse"]["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        700 / 11 * 2
+    );
 }

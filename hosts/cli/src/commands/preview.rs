@@ -330,6 +330,10 @@ fn respond(request: tiny_http::Request, reply: Reply) {
         format!("Content-Type: {media}"),
         "Cache-Control: no-store".to_owned(),
         "X-Content-Type-Options: nosniff".to_owned(),
+        // One request per connection. tiny_http serves each connection on a pooled thread for
+        // as long as it stays open, and can queue a new connection behind idle keep-alive
+        // ones: a page loading a dozen modules at once then stalls. Local files need no reuse.
+        "Connection: close".to_owned(),
     ] {
         if let Ok(header) = header.parse::<tiny_http::Header>() {
             response = response.with_header(header);

@@ -1,18 +1,18 @@
 //! `mailroom process`: a Lambda SQS event in, the batch decided by the core, every email
 //! written to the outbox, one line per record (or the batch report as JSON) out.
 //!
-//! This is the Lambda's loop with the outbox in place of SES: ask the batch for every send it
-//! allows now, deliver them (in parallel), report each outcome, and repeat until nothing is
-//! left (FIFO groups release their next email only after the previous one is done).
+//! Large standard-queue events are decided in parts on all cores ([`crate::parts`]); the output
+//! is the same as for one batch.
 
 use std::io::Write;
 
-use mailroom_core::{Mailroom, SendRequest};
+use mailroom_core::{EventError, Mailroom};
 
 use crate::cli::ProcessArgs;
 use crate::error::{CliError, HostError, InputError};
 use crate::outbox::Outbox;
-use crate::report;
+use crate::parts::{self, Format};
+use crate::report::{self, Counts};
 use crate::setup;
 
 /// Runs the command, writing the report to `out`.
@@ -29,6 +29,15 @@ pub fn run(args: &ProcessArgs, out: &mut impl Write) -> Result<(), CliError> {
     })?;
     let templates = setup::load_templates(&templates_dir)?;
     let event = setup::read_event(&args.event)?;
+    // The one thing that fails a batch as a whole; checked before the batch is split.
+    if let Some(index) = event.records.iter().position(|r| r.message_id.is_empty()) {
+        let source = EventError::EmptyMessageId { index };
+        return Err(InputError::Event {
+            path: args.event.clone(),
+            source,
+        }
+        .into());
+    }
     let outbox = if args.no_outbox {
         Outbox::Discard
     } else {
@@ -36,34 +45,39 @@ pub fn run(args: &ProcessArgs, out: &mut impl Write) -> Result<(), CliError> {
     };
 
     let mailroom = Mailroom::new(resolved.config, &templates);
-    let mut batch = mailroom
-        .start_batch(&event, now, args.seed)
-        .map_err(|source| InputError::Event {
-            path: args.event.clone(),
-            source,
-        })?;
-    let mut sends: Vec<SendRequest> = Vec::new();
-    loop {
-        while let Some(send) = batch.next_send() {
-            sends.push(send);
-        }
-        if sends.is_empty() {
-            break;
-        }
-        let outcomes = outbox.deliver(&sends, now);
-        for (send, outcome) in sends.drain(..).zip(outcomes) {
-            batch.complete_send(send.id, outcome);
-        }
-    }
-    let report = batch.finish();
-
-    if args.json {
-        serde_json::to_writer(&mut *out, &report)
-            .map_err(|error| HostError::Output(error.into()))?;
-        writeln!(out).map_err(HostError::Output)?;
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let format = if args.json {
+        Format::Json
     } else {
-        report::write_lines(out, &report, outbox.dir()).map_err(HostError::Output)?;
-    }
-    out.flush().map_err(HostError::Output)?;
+        Format::Lines
+    };
+    let outputs = parts::run_all(
+        &mailroom,
+        parts::split(event.records, jobs),
+        now,
+        args.seed,
+        &outbox,
+        format,
+    );
+
+    let written = if args.json {
+        parts::write_json(out, &outputs)
+    } else {
+        outputs
+            .iter()
+            .try_for_each(|part| out.write_all(&part.rendered))
+            .and_then(|()| {
+                let counts = outputs
+                    .iter()
+                    .fold(Counts::default(), |sum, part| sum.plus(part.counts));
+                report::write_summary(out, counts, outbox.dir())
+            })
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(HostError::Output)?;
     Ok(())
 }
