@@ -16,3 +16,6 @@ pub use handle::Handle;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+
+#[cfg(test)]
+mod tests;
