@@ -17,6 +17,10 @@ async function text(url) {
  */
 export async function loadStart() {
   const served = await fetch('./templates.json', { cache: 'no-store' }).catch(() => null);
+  // 404: a plain static server, so the examples. Any other failure is the folder's, and is shown.
+  if (served && !served.ok && served.status !== 404) {
+    throw new Error(`the templates folder cannot be read: ${(await served.text()).trim()}`);
+  }
   if (served?.ok) {
     const folder = await served.json();
     const files = { ...folder.templates };

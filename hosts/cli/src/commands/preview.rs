@@ -14,9 +14,10 @@
 //! cannot read the templates through DNS rebinding.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
@@ -302,83 +303,108 @@ fn media_type(file: &Path) -> &'static str {
     }
 }
 
-/// Writes `reply` to the client. A client that went away is not our failure.
-fn respond(request: tiny_http::Request, reply: Reply) {
-    let (status, body, media): (u16, Vec<u8>, &str) = match reply {
-        Reply::File(path, media) => match std::fs::read(&path) {
-            Ok(bytes) => (200, bytes, media),
-            Err(_) => (404, b"not found\n".to_vec(), "text/plain; charset=utf-8"),
-        },
-        Reply::Json(json) => (200, json.into_bytes(), "application/json; charset=utf-8"),
-        Reply::NotFound => (404, b"not found\n".to_vec(), "text/plain; charset=utf-8"),
-        Reply::WrongHost => (
-            403,
-            b"use http://127.0.0.1\n".to_vec(),
-            "text/plain; charset=utf-8",
-        ),
-        Reply::MethodNotAllowed => (405, Vec::new(), "text/plain; charset=utf-8"),
-        Reply::Unavailable(message) => (
-            500,
-            format!("{message}\n").into_bytes(),
-            "text/plain; charset=utf-8",
-        ),
-    };
-    let head = request.method() == &tiny_http::Method::Head;
-    let mut response = tiny_http::Response::from_data(if head { Vec::new() } else { body })
-        .with_status_code(status);
-    for header in [
-        format!("Content-Type: {media}"),
-        "Cache-Control: no-store".to_owned(),
-        "X-Content-Type-Options: nosniff".to_owned(),
-        // One request per connection. tiny_http serves each connection on a pooled thread for
-        // as long as it stays open, and can queue a new connection behind idle keep-alive
-        // ones: a page loading a dozen modules at once then stalls. Local files need no reuse.
-        "Connection: close".to_owned(),
-    ] {
-        if let Ok(header) = header.parse::<tiny_http::Header>() {
-            response = response.with_header(header);
+/// The longest request head read; browsers send well under 8 KiB.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Reads the request head (up to the blank line) and returns method, target and `Host`.
+fn read_request(stream: &mut TcpStream) -> Option<(String, String, Option<String>)> {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0_u8; 2048];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut chunk).ok().filter(|&read| read > 0)?;
+        head.extend_from_slice(&chunk[..read]);
+        if head.len() > MAX_HEAD {
+            return None;
         }
     }
-    let _ = request.respond(response);
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next()?.split(' ');
+    let (method, target) = (request_line.next()?, request_line.next()?);
+    let host = lines.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("host")
+            .then(|| value.trim().to_owned())
+    });
+    Some((method.to_owned(), target.to_owned(), host))
 }
 
-/// Answers requests until the server is unblocked (tests) or the process is stopped (Ctrl+C).
-pub fn serve(server: &tiny_http::Server, site: &Site, port: u16) {
-    for request in server.incoming_requests() {
-        let host = request
-            .headers()
-            .iter()
-            .find(|header| header.field.equiv("Host"))
-            .map(|header| header.value.as_str().to_owned());
-        let reply = site.route(
-            request.method().as_str(),
-            request.url(),
-            host.as_deref(),
-            port,
-        );
-        respond(request, reply);
+/// Writes `reply` as an HTTP/1.1 response and closes the connection.
+fn write_reply(stream: &mut TcpStream, head_only: bool, reply: Reply) -> io::Result<()> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let (status, body, media): (&str, Vec<u8>, &str) = match reply {
+        Reply::File(path, media) => match std::fs::read(&path) {
+            Ok(bytes) => ("200 OK", bytes, media),
+            Err(_) => ("404 Not Found", b"not found\n".to_vec(), TEXT),
+        },
+        Reply::Json(json) => (
+            "200 OK",
+            json.into_bytes(),
+            "application/json; charset=utf-8",
+        ),
+        Reply::NotFound => ("404 Not Found", b"not found\n".to_vec(), TEXT),
+        Reply::WrongHost => ("403 Forbidden", b"use http://127.0.0.1\n".to_vec(), TEXT),
+        Reply::MethodNotAllowed => ("405 Method Not Allowed", Vec::new(), TEXT),
+        Reply::Unavailable(message) => (
+            "500 Internal Server Error",
+            format!("{message}\n").into_bytes(),
+            TEXT,
+        ),
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {media}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if !head_only {
+        response.extend_from_slice(&body);
+    }
+    stream.write_all(&response)?;
+    stream.flush()
+}
+
+/// Answers one connection: one request, one response. A client that goes away or stalls
+/// (a browser's unused pre-connection) costs only its own thread.
+fn answer(mut stream: TcpStream, site: &Site, port: u16) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Some((method, target, host)) = read_request(&mut stream) else {
+        return;
+    };
+    let reply = site.route(&method, &target, host.as_deref(), port);
+    let _ = write_reply(&mut stream, method == "HEAD", reply);
+}
+
+/// Answers connections until the process is stopped (Ctrl+C), one thread per connection.
+///
+/// Written on the standard library rather than a server crate on purpose: a browser opens six
+/// connections at once and keeps some idle, and the small blocking server crates serve each
+/// connection on a pooled thread for its whole life, which stalled page loads here. A thread
+/// per connection and `Connection: close` keep every request independent.
+pub fn serve(listener: &TcpListener, site: &Site, port: u16) {
+    for stream in listener.incoming().flatten() {
+        let site = site.clone();
+        std::thread::spawn(move || answer(stream, &site, port));
     }
 }
 
-/// Binds 127.0.0.1:`port` (0: a free port) and returns the server and its port.
-pub fn bind(port: u16) -> Result<(tiny_http::Server, u16), CliError> {
-    let server = tiny_http::Server::http((Ipv4Addr::LOCALHOST, port)).map_err(|error| {
+/// Binds 127.0.0.1:`port` (0: a free port) and returns the listener and its port.
+pub fn bind(port: u16) -> Result<(TcpListener, u16), CliError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|error| {
         CliError::Findings(format!(
             "cannot listen on 127.0.0.1:{port}: {error}; pass --port with a free port, or 0"
         ))
     })?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .map_or(port, |addr| addr.port());
-    Ok((server, bound))
+    let bound = listener.local_addr().map_or(port, |addr| addr.port());
+    Ok((listener, bound))
 }
 
 /// Runs the command: prints the URL (first line) and what is served, then serves until stopped.
 pub fn run(args: &PreviewArgs, out: &mut impl Write) -> Result<(), CliError> {
     let site = Site::resolve(args)?;
     site.folder_json()?; // a folder that cannot be read fails now, not in the browser
-    let (server, port) = bind(args.port)?;
+    let (listener, port) = bind(args.port)?;
     writeln!(
         out,
         "http://127.0.0.1:{port}/\n{}\nServing on 127.0.0.1 only; press Ctrl+C to stop.",
@@ -386,7 +412,7 @@ pub fn run(args: &PreviewArgs, out: &mut impl Write) -> Result<(), CliError> {
     )
     .and_then(|()| out.flush())
     .map_err(HostError::Output)?;
-    serve(&server, &site, port);
+    serve(&listener, &site, port);
     Ok(())
 }
 
@@ -394,9 +420,6 @@ pub fn run(args: &PreviewArgs, out: &mut impl Write) -> Result<(), CliError> {
 mod tests {
     use super::*;
     use std::fs;
-    use std::io::Read;
-    use std::net::TcpStream;
-    use std::sync::Arc;
 
     const PORT: u16 = 4321;
     const HOST: Option<&str> = Some("127.0.0.1:4321");
@@ -591,13 +614,10 @@ mod tests {
     fn serves_over_http_on_a_free_loopback_port() {
         let (_root, args) = layout();
         let site = Site::resolve(&args).unwrap();
-        let (server, port) = bind(0).unwrap();
+        let (listener, port) = bind(0).unwrap();
         assert_ne!(port, 0);
-        let server = Arc::new(server);
-        let serving = {
-            let server = Arc::clone(&server);
-            std::thread::spawn(move || serve(&server, &site, port))
-        };
+        // The server thread ends with the test process.
+        std::thread::spawn(move || serve(&listener, &site, port));
         let host = format!("127.0.0.1:{port}");
         let (head, body) = http_get(port, "/", &host);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -624,8 +644,21 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 404"), "{head}");
         let (head, _) = http_get(port, "/", "attacker.example");
         assert!(head.starts_with("HTTP/1.1 403"), "{head}");
-        server.unblock();
-        serving.join().unwrap();
+        // A connection that never sends a request (a browser's pre-connection) blocks nobody.
+        let _idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (head, _) = http_get(port, "/preview.js", &host);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let (head, body) = {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(stream, "HEAD / HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).unwrap();
+            let text = String::from_utf8(bytes).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            (head.to_owned(), body.to_owned())
+        };
+        assert!(head.contains("Content-Length: 34"), "{head}");
+        assert_eq!(body, "");
     }
 
     #[test]
