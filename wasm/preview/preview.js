@@ -110,11 +110,24 @@ function fillEventMenu() {
   );
 }
 
-function setEvent(text) {
+function setEvent(text, { follow = false } = {}) {
   state.event = text;
   state.recordIndex = 0;
   editors.event.value = text;
   update();
+  if (follow) followRoute();
+}
+
+/**
+ * After the author picks an event or a record, open the template its route renders, so the
+ * preview shows that record's email (typing never switches templates).
+ */
+function followRoute() {
+  const sample = classify(state.event, state.recordIndex);
+  if (sample.error || !workspace) return;
+  const report = workspace.decide(sample, Date.now()).value?.[sample.index];
+  const template = routes().find((route) => route.name === report?.route)?.template;
+  if (template && template !== state.selected && template in state.files) select(template);
 }
 
 // ---- Rendering and deciding ------------------------------------------------------------------
@@ -255,6 +268,7 @@ function update() {
       onPick: (index) => {
         state.recordIndex = index;
         update();
+        followRoute();
       },
       onOpen: (template) => select(template),
     });
@@ -295,11 +309,12 @@ $('width-mobile').addEventListener('click', () => setWidth(true));
 
 $('template-select').addEventListener('change', (event) => select(event.target.value));
 $('event-select').addEventListener('change', (event) => {
-  if (event.target.value) setEvent(state.events[event.target.value]);
+  if (event.target.value) setEvent(state.events[event.target.value], { follow: true });
 });
 $('record-select').addEventListener('change', (event) => {
   state.recordIndex = Number(event.target.value);
   update();
+  followRoute();
 });
 $('subject').addEventListener('input', (event) => {
   state.subjects[state.selected] = event.target.value;
