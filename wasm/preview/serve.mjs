@@ -27,7 +27,7 @@ const TYPES = {
 };
 
 /** Parts of the page folder that are not the page. */
-const PRIVATE = ['node_modules', 'tests', 'artifacts', 'package.json', 'package-lock.json', 'serve.mjs'];
+const PRIVATE = ['node_modules', 'tests', 'bench', 'artifacts', 'package.json', 'package-lock.json', 'serve.mjs'];
 
 function parseArgs(argv) {
   const options = {

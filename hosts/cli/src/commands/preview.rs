@@ -49,9 +49,10 @@ pub struct PreviewArgs {
 }
 
 /// Parts of the page folder that are not the page (its tests and their tools).
-const PRIVATE: [&str; 6] = [
+const PRIVATE: [&str; 7] = [
     "node_modules",
     "tests",
+    "bench",
     "artifacts",
     "package.json",
     "package-lock.json",
