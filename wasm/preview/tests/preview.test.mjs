@@ -156,6 +156,13 @@ describe('the previewer', () => {
     await page.keyboard.press('ArrowRight');
     assert.match(await page.textContent('#view-source'), /<h1>Hello Ana<\/h1>/);
     assert.equal(await page.getAttribute('#frame', 'sandbox'), '');
+    // Without a text template the text part is derived from the HTML; with one, it is used.
+    await page.click('#tab-text-template');
+    assert.ok(await page.locator('#no-text').isVisible());
+    await page.click('#add-text');
+    await page.fill('#text-input', 'Plain {{ name }}, by hand');
+    await settled(page);
+    assert.equal(await page.textContent('#view-text'), 'Plain Ana, by hand');
     await context.close();
   });
 
@@ -311,6 +318,15 @@ describe('the previewer', () => {
     assert.equal(await page.inputValue('#template-select'), SCRATCH);
     assert.match(await page.textContent('#source-note'), /Opened 2 files/);
     assert.ok((await page.locator('#event-select option').allTextContents()).includes('opened: sample.json'));
+    // Dropping a file on the page opens it the same way.
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['{"name": "#3003", "courseId": "rust-101"}'], 'dropped.json', { type: 'application/json' }));
+      return transfer;
+    });
+    await page.dispatchEvent('body', 'drop', { dataTransfer: dropped });
+    await frameBody(page).getByText('From disk #3003').waitFor();
+    assert.match(await page.inputValue('#event-editor-input'), /#3003/);
     await context.close();
   });
 
