@@ -9,10 +9,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { EXAMPLE_EVENTS, EXAMPLE_TEMPLATES } from '../examples.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pageDir = resolve(here, '..');
@@ -115,6 +116,15 @@ after(async () => {
     process.kill(server.pid, 'SIGTERM');
     await new Promise((r) => server.once('exit', r));
   }
+});
+
+test('the page lists every shipped example template and event', () => {
+  const templates = readdirSync(join(repo, 'examples', 'templates'), { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && !entry.name.startsWith('.') && !/\.(json|md)$/i.test(entry.name))
+    .map((entry) => join(entry.parentPath ?? entry.path, entry.name).slice(join(repo, 'examples', 'templates').length + 1));
+  assert.deepEqual([...EXAMPLE_TEMPLATES].sort(), templates.sort());
+  const events = readdirSync(join(repo, 'examples', 'events')).filter((name) => name.endsWith('.json'));
+  assert.deepEqual([...EXAMPLE_EVENTS].sort(), events.sort());
 });
 
 describe('the previewer', () => {
