@@ -135,6 +135,10 @@ describe('the previewer', () => {
     assert.ok(menu.includes('enrollment/organizer.html'), menu.join(', '));
     assert.equal(await page.inputValue('#template-select'), 'orders/confirmation.html');
     assert.match(await page.inputValue('#html-input'), /extends "layout.html"/);
+    // `mailroom preview DIR` serves the folder as templates.json; a plain server, the examples.
+    const viaFolder = (await fetch(new URL('templates.json', baseUrl))).ok;
+    assert.equal(viaFolder, /\bmailroom\b.*\bpreview\b/.test(SERVER));
+    assert.match(await page.textContent('#source-note'), viaFolder ? /Templates from examples\/templates\./ : /Templates from the examples\./);
     // order-sns.json: an SNS-wrapped Shopify order, routed to the order confirmation.
     await page.locator('#decision .badge.send').waitFor();
     assert.match(await page.textContent('#decision'), /ana\.nunez@example\.org/);
