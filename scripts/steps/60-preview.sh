@@ -14,7 +14,7 @@ if [[ ! -x /usr/bin/chromium ]]; then
   "${as_root[@]}" apt-get update -qq
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-/usr/bin/chromium --version
+/usr/bin/chromium --version 2>/dev/null  # (Debian's wrapper prints a harmless shell warning)
 
 (cd wasm/preview && if ! npm ci --no-audit --no-fund --prefer-offline >/tmp/npm-ci-preview.log 2>&1; then
   cat /tmp/npm-ci-preview.log >&2
