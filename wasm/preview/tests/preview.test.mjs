@@ -143,6 +143,10 @@ describe('the previewer', () => {
     await page.locator('#decision .badge.send').waitFor();
     assert.match(await page.textContent('#decision'), /ana\.nunez@example\.org/);
     assert.match(await page.textContent('#decision'), /Order #1071 confirmed/);
+    // The shipped example email is shown (as the author preview renders it, or, while that
+    // lacks metadata the footer reads, as the Lambda renders it for this record).
+    await frameBody(page).getByText('Thank you for your order, Ana!').waitFor();
+    assert.equal(await page.textContent('#subject-out'), 'Order #1071 confirmed');
     const events = await page.locator('#event-select option').allTextContents();
     for (const name of ['order-sns.json', 'welcome-eventbridge.json', 'quickstart.json']) assert.ok(events.includes(name), name);
     assert.deepEqual(problems, []);
