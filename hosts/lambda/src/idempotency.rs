@@ -184,11 +184,12 @@ impl LeaseClock {
     }
 }
 
-/// A [`Mailer`] that consults an [`IdempotencyStore`] around every send.
+/// A [`Mailer`] that consults an [`IdempotencyStore`] around every send; without a store
+/// (`IDEMPOTENCY_TABLE` unset) it sends directly.
 #[derive(Debug)]
 pub struct IdempotentMailer<M, S> {
     inner: M,
-    store: S,
+    store: Option<S>,
     clock: LeaseClock,
     owner_prefix: String,
     claims: AtomicU64,
@@ -196,7 +197,7 @@ pub struct IdempotentMailer<M, S> {
 
 impl<M, S> IdempotentMailer<M, S> {
     /// Wraps `inner`; claims last until the deadline `clock` holds.
-    pub fn new(inner: M, store: S, clock: LeaseClock) -> Self {
+    pub fn new(inner: M, store: Option<S>, clock: LeaseClock) -> Self {
         let started = unix_millis();
         Self {
             inner,
@@ -207,14 +208,17 @@ impl<M, S> IdempotentMailer<M, S> {
         }
     }
 
-    /// The store, for tests and diagnostics.
-    pub fn store(&self) -> &S {
-        &self.store
+    /// The store, if any.
+    pub fn store(&self) -> Option<&S> {
+        self.store.as_ref()
     }
 }
 
 impl<M: Mailer + Sync, S: IdempotencyStore + Sync> Mailer for IdempotentMailer<M, S> {
     async fn send(&self, email: &Email) -> SendOutcome {
+        let Some(store) = &self.store else {
+            return self.inner.send(email).await;
+        };
         let now_ms = unix_millis();
         let owner = format!(
             "{}-{}",
@@ -227,7 +231,7 @@ impl<M: Mailer + Sync, S: IdempotencyStore + Sync> Mailer for IdempotentMailer<M
             now_ms,
             expires_ms: self.clock.lease_expiry(now_ms),
         };
-        match self.store.claim(&lease).await {
+        match store.claim(&lease).await {
             Ok(Claim::Acquired) => {}
             Ok(Claim::Completed { message_id }) => {
                 tracing::info!(
@@ -260,14 +264,14 @@ impl<M: Mailer + Sync, S: IdempotencyStore + Sync> Mailer for IdempotentMailer<M
                     now_ms: unix_millis(),
                     ..lease.clone()
                 };
-                if let Err(error) = self.store.complete(&completed, message_id).await {
+                if let Err(error) = store.complete(&completed, message_id).await {
                     // The email went; the claim stays until its lease expires, and only a
                     // delivery after that could send again.
                     tracing::warn!(idempotency_key = lease.key, %error, "sent, but the key could not be marked completed");
                 }
             }
             SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
-                if let Err(error) = self.store.release(&lease).await {
+                if let Err(error) = store.release(&lease).await {
                     tracing::warn!(idempotency_key = lease.key, %error, "claim not released; it expires with the invocation");
                 }
             }

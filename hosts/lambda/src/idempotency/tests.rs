@@ -131,7 +131,7 @@ fn mailer(
 ) -> IdempotentMailer<ScriptedMailer, MemoryStore> {
     let clock = LeaseClock::default();
     clock.set_deadline(unix_millis() + 30_000);
-    IdempotentMailer::new(inner, store, clock)
+    IdempotentMailer::new(inner, Some(store), clock)
 }
 
 #[tokio::test]
@@ -267,4 +267,17 @@ fn settings_are_optional_and_validated() {
             "{error}"
         );
     }
+}
+
+#[tokio::test]
+async fn without_a_store_every_send_goes_through() {
+    let mailer: IdempotentMailer<_, MemoryStore> =
+        IdempotentMailer::new(ScriptedMailer::default(), None, LeaseClock::default());
+    for _ in 0..2 {
+        assert!(matches!(
+            mailer.send(&email("k")).await,
+            SendOutcome::Accepted { .. }
+        ));
+    }
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 2);
 }

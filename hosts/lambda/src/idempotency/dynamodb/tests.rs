@@ -1,7 +1,6 @@
 //! `DynamoDbStore` against moto's DynamoDB on loopback. Each test starts its own
-//! `moto_server` on a free port and stops it by PID. They need `moto_server` on PATH, so they
-//! are marked ignored for the plain `cargo test` and run by `scripts/steps/45-fault-injection.sh`
-//! (`cargo test -p mailroom-lambda idempotency -- --ignored`).
+//! `moto_server` on a free port and stops it by PID. `moto_server` comes from
+//! `scripts/steps/15-services.sh` (on PATH, or in `$MAILROOM_TOOLS/python/bin`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,12 +27,12 @@ impl Moto {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new("moto_server")
+        let child = Command::new(moto_server())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server on PATH (pip install 'moto[server]')");
+            .expect("moto_server installed (scripts/steps/15-services.sh)");
         let moto = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -67,6 +66,14 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `moto_server` from the tools folder the test command installs into, else from PATH.
+fn moto_server() -> std::path::PathBuf {
+    std::env::var_os("MAILROOM_TOOLS")
+        .map(|tools| std::path::Path::new(&tools).join("python/bin/moto_server"))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| "moto_server".into())
 }
 
 /// moto answers its own API once it is ready.
@@ -132,7 +139,6 @@ async fn item(
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
 async fn claims_follow_the_lifecycle_of_a_key() {
     let moto = Moto::start();
     let client = moto.client().await;
@@ -179,7 +185,6 @@ async fn claims_follow_the_lifecycle_of_a_key() {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
 async fn an_expired_claim_is_taken_over_and_a_released_one_is_free() {
     let moto = Moto::start();
     let client = moto.client().await;
@@ -201,7 +206,6 @@ async fn an_expired_claim_is_taken_over_and_a_released_one_is_free() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
 async fn of_many_concurrent_claims_exactly_one_wins() {
     let moto = Moto::start();
     let client = moto.client().await;
@@ -238,7 +242,6 @@ async fn of_many_concurrent_claims_exactly_one_wins() {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server; run by scripts/steps/45-fault-injection.sh"]
 async fn a_missing_table_is_an_error_not_a_send() {
     let moto = Moto::start();
     let store = DynamoDbStore::new(moto.client().await, "absent", Duration::from_secs(3600));

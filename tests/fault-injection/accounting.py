@@ -1,0 +1,156 @@
+"""The account of a fault-injection run: where every message ended up.
+
+Sources of truth are moto's (what SES accepted, what the dead-letter queue holds, what the
+queue still holds) and the fault ledger (which acceptances were never marked completed); the
+function's own logs and answers are not trusted for it.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections import Counter, defaultdict
+
+from faults import Ledger
+from workload import Item, event_of
+
+
+def _recipient_and_key(raw: str) -> tuple[str, str]:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    to = message.get("To")
+    address = to.addresses[0].addr_spec if to is not None and to.addresses else ""
+    return address.lower(), str(message.get("X-Mailroom-Idempotency-Key") or "")
+
+
+def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dict[str, int], sent: list[dict],
+            dead_letters: list[dict], ledger: Ledger, stuck: int) -> dict:
+    # Emails SES accepted, by the event they belong to (the recipient names it).
+    emails_by_event: dict[int, list[str]] = defaultdict(list)
+    strays = 0
+    for message in sent:
+        address, key = _recipient_and_key(message["raw_data"])
+        local = address.split("@", 1)[0]
+        if local.startswith("fi-") and local[3:].isdigit() and int(local[3:]) in items:
+            emails_by_event[int(local[3:])].append(key)
+        else:
+            strays += 1
+
+    # The dead-letter queue, by body.
+    dlq_by_body: dict[str, list[dict]] = defaultdict(list)
+    for message in dead_letters:
+        dlq_by_body[message["Body"]].append(message)
+
+    def reason(message: dict) -> str:
+        return message.get("MessageAttributes", {}).get("mailroom.reason", {}).get("StringValue", "")
+
+    receives_by_seq: dict[int, int] = Counter()
+    for message_id, count in receives.items():
+        seq = by_message_id.get(message_id)
+        if seq is not None:
+            receives_by_seq[seq] = max(receives_by_seq[seq], count)
+
+    good_events = sorted({event_of(i) for i in items.values() if i.kind == "good"})
+    acceptances_by_key = defaultdict(list)
+    for acceptance in ledger.acceptances:
+        acceptances_by_key[acceptance.key].append(acceptance)
+
+    lost_good, good_in_dlq, exactly_once = [], [], 0
+    duplicates = Counter()  # by window: kill, lost-response; unexplained is a defect
+    for seq in good_events:
+        keys = emails_by_event.get(seq, [])
+        copies = [items[s] for s in items if event_of(items[s]) == seq]
+        if not keys:
+            (good_in_dlq if any(c.body in dlq_by_body for c in copies) else lost_good).append(seq)
+            continue
+        if len(keys) == 1:
+            exactly_once += 1
+            continue
+        # Every acceptance but the last must have been left uncompleted for a resend to be allowed.
+        history = acceptances_by_key.get(keys[0], [])
+        for acceptance in history[:-1]:
+            duplicates[ledger.window(acceptance) or "after_completion"] += 1
+        # Acceptances moto saw but the ledger did not (should not happen) count as defects.
+        missing = max(0, len(keys) - 1 - max(0, len(history) - 1))
+        if missing:
+            duplicates["unexplained"] += missing
+
+    poison = [i for i in items.values() if i.kind != "good"]
+    poison_in_dlq, poison_lost, wrong_reason, poison_retried = 0, [], [], []
+    for item in poison:
+        parked = dlq_by_body.get(item.body, [])
+        if not parked:
+            poison_lost.append(item.seq)
+        elif reason(parked[0]) != item.expected_reason:
+            wrong_reason.append((item.seq, item.expected_reason, reason(parked[0])))
+        else:
+            poison_in_dlq += 1
+        if receives_by_seq.get(item.seq, 0) > 2:
+            poison_retried.append(item.seq)
+
+    good_bodies = {i.body for i in items.values() if i.kind == "good"}
+    dlq_good_messages = sum(len(v) for body, v in dlq_by_body.items() if body in good_bodies)
+    lost = len(lost_good) + len(poison_lost)
+    unexplained = duplicates["unexplained"] + duplicates["after_completion"]
+    result = {
+        "messages": {
+            "total": len(items),
+            "good_events": len(good_events),
+            "producer_duplicates": sum(1 for i in items.values() if i.duplicate_of is not None),
+            "poison": len(poison),
+            "poison_by_kind": dict(Counter(i.kind for i in poison)),
+        },
+        "faults": dict(sorted(ledger.faults.items())),
+        "emails": {
+            "accepted_by_ses": len(sent),
+            "events_sent_exactly_once": exactly_once,
+            "duplicates": sum(duplicates.values()),
+            "duplicates_by_window": dict(duplicates),
+            "unexplained_duplicates": unexplained,
+            "strays": strays,
+        },
+        "dlq": {
+            "messages": len(dead_letters),
+            "poison_with_expected_reason": poison_in_dlq,
+            "poison_wrong_reason": wrong_reason[:10],
+            "poison_received_more_than_twice": len(poison_retried),
+            "poison_received_more_than_twice_detail": [
+                {"seq": seq, "kind": items[seq].kind, "receives": receives_by_seq[seq]} for seq in poison_retried[:10]
+            ],
+            "good_events_in_dlq": len(good_in_dlq),
+            "good_messages_in_dlq": dlq_good_messages,
+        },
+        "lost": {"total": lost, "good_events": lost_good[:20], "poison": poison_lost[:20]},
+        "stuck_on_queue": stuck,
+        "max_receive_count_seen": max(receives.values(), default=0),
+    }
+    result["passed"] = (
+        lost == 0 and unexplained == 0 and not poison_retried and not wrong_reason and not good_in_dlq
+        and stuck == 0 and strays == 0
+    )
+    return result
+
+
+def print_summary(result: dict) -> None:
+    m, e, d = result["messages"], result["emails"], result["dlq"]
+    rows = [
+        ("messages", f"{m['total']} ({m['good_events']} good events, {m['producer_duplicates']} producer duplicates, {m['poison']} poison)"),
+        *[(f"fault: {kind}", str(n)) for kind, n in result["faults"].items()],
+        ("invocations", f"{result['run']['invocations']} ({result['run']['instance_restarts']} instance restarts, {result['run']['invocations_past_deadline']} past the deadline)"),
+        ("emails accepted by SES", str(e["accepted_by_ses"])),
+        ("good events sent exactly once", f"{e['events_sent_exactly_once']} of {m['good_events']}"),
+        ("duplicates", str(e["duplicates"])),
+        ("duplicates, killed after SES accepted", str(e["duplicates_by_window"].get("kill", 0))),
+        ("duplicates, SES answer lost", str(e["duplicates_by_window"].get("lost-response", 0))),
+        ("duplicates outside those windows", str(e["unexplained_duplicates"])),
+        ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, {d['good_messages_in_dlq']} good)"),
+        ("poison received more than twice", str(d["poison_received_more_than_twice"])),
+        ("lost", str(result["lost"]["total"])),
+        ("left on the queue", str(result["stuck_on_queue"])),
+        ("seconds", str(result["run"]["seconds"])),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'':-<{width + 2}}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"{'':-<{width + 2}}")
+    print("PASS" if result["passed"] else "FAIL", flush=True)

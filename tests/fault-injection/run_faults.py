@@ -1,0 +1,335 @@
+"""Fault injection: a few thousand messages through the real `bootstrap` under faults, then an
+account of every one of them.
+
+    moto_server (SQS + dead-letter queue, SES v2, DynamoDB idempotency table)
+        ^                                   ^
+        | event source mapping (this file)  | FaultFront per instance: SES throttling and 5xx,
+        | receive, invoke, delete           | lost answers, CodeCommit outage, SQS failures,
+        v                                   | DynamoDB throttling, kills
+    RuntimeApi <--> bootstrap x WORKERS ----+
+
+Each worker is one function instance with its own Runtime API: it receives up to 10 messages
+from moto's queue, invokes the function with them, deletes what the partial batch response
+does not list, and when the instance dies or overruns its deadline starts a new one (the
+messages come back after the visibility timeout, as on AWS).
+
+At the end every good event must have produced exactly one accepted email (a second one only
+where SES accepted and the key was never completed), every poison message must be in the
+dead-letter queue with its reason, and nothing may be left over. Exit status 1 otherwise.
+
+Settings (environment): MAILROOM_FI_MESSAGES (default 2000), MAILROOM_FI_WORKERS (3),
+MAILROOM_FI_SEED (7), MAILROOM_FI_TIME_LIMIT (seconds, 240), MAILROOM_FI_REPORT (a path for
+the figures as JSON). Needs `moto_server` and a built `bootstrap` (see harness.bootstrap_path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "lambda-e2e"))
+sys.path.insert(0, str(HERE))
+
+from harness import Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootstrap_path, example_repository_with  # noqa: E402
+
+from accounting import account, print_summary  # noqa: E402
+from faults import FaultFront, FaultPlan, Ledger  # noqa: E402
+from workload import DOMAIN, build  # noqa: E402
+
+TABLE = "mailroom-idempotency"
+MAX_RECEIVE_COUNT = 10
+
+
+def private_runtime() -> RuntimeApi:
+    """A Runtime API whose handler answers for it alone (the harness sets the owner of its
+    handler class at class level, which is shared when several run at once)."""
+    api = RuntimeApi()
+    api.server.RequestHandlerClass = type("PrivateRuntimeHandler", (_RuntimeHandler,), {"owner": api})
+    return api
+
+
+class Worker:
+    """One function instance and the event source mapping's poller for it."""
+
+    def __init__(self, index: int, moto: Moto, queues: Queues, plan: FaultPlan, ledger: Ledger, env: dict, repository: Path) -> None:
+        self.index = index
+        self.generation = 0
+        self.plan = plan
+        self.ledger = ledger
+        self.queues = queues
+        self.env = env
+        self.sqs = moto.client("sqs")
+        self.runtime = private_runtime()
+        self.front = FaultFront(moto.url, plan, ledger, random.Random(plan.seed * 1000 + index), self)
+        self.front.repository = repository
+        self.lock = threading.Lock()
+        self.function = Function(self.runtime, self.front, env)
+        self.invocations = 0
+        self.restarts = 0
+        self.timeouts = 0
+        self.idle = True
+        self.invocation_started = time.monotonic()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        with self.lock:
+            self.ledger.killed.setdefault((self.index, self.generation), self.invocation_started)
+            if self.function.process.poll() is None:
+                self.function.process.send_signal(sig)
+
+    def restart(self) -> None:
+        with self.lock:
+            if self.function.process.poll() is None:
+                self.function.process.kill()
+            self.function.process.wait()
+            self.function.stop()
+            # A fresh Runtime API per instance: a request the dead instance left waiting for
+            # its next invocation must not take the next instance's.
+            self.runtime.stop()
+            self.runtime = private_runtime()
+            self.generation += 1
+            self.restarts += 1
+            self.function = Function(self.runtime, self.front, self.env)
+
+    def invoke(self, event: dict) -> tuple[str, dict | None]:
+        request_id = str(uuid.uuid4())
+        self.invocation_started = time.monotonic()
+        answers: queue.Queue = queue.Queue()
+        self.runtime.answers[request_id] = answers
+        timeout = self.plan.invocation_timeout_s
+        self.runtime.pending.put((request_id, int((time.time() + timeout) * 1000), json.dumps(event).encode()))
+        give_up = time.monotonic() + timeout + 1.0
+        try:
+            while True:
+                try:
+                    return answers.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+                if self.function.process.poll() is not None:
+                    return "killed", None
+                if time.monotonic() > give_up:
+                    # Lambda stops an invocation at its deadline.
+                    self.timeouts += 1
+                    self.kill()
+                    if os.environ.get("MAILROOM_FI_KEEP_LOGS"):
+                        keep = Path(os.environ["MAILROOM_FI_KEEP_LOGS"]) / f"timeout-{self.index}-{self.generation}.log"
+                        keep.write_text(self.function.output())
+                    return "killed", None
+        finally:
+            self.runtime.answers.pop(request_id, None)
+
+    def run(self, stop: threading.Event, receives: dict[str, int]) -> None:
+        while not stop.is_set():
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queues.url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                self.idle = True
+                time.sleep(0.2)
+                continue
+            self.idle = False
+            for message in messages:
+                count = int(message["Attributes"]["ApproximateReceiveCount"])
+                receives[message["MessageId"]] = max(receives.get(message["MessageId"], 0), count)
+            event = {"Records": [self.queues.record(m) for m in messages]}
+            self.invocations += 1
+            kind, response = self.invoke(event)
+            if kind == "response":
+                self.acknowledge(event, response)
+            elif kind == "killed":
+                self.restart()
+            # kind == "error": the whole batch comes back after the visibility timeout.
+
+    def acknowledge(self, event: dict, response: dict | None) -> None:
+        """The event source mapping's reading of a partial batch response: anything malformed
+        fails the whole batch."""
+        ids = {record["messageId"] for record in event["Records"]}
+        failures = (response or {}).get("batchItemFailures") or []
+        if not isinstance(failures, list) or any(
+            not isinstance(f, dict) or f.get("itemIdentifier") not in ids for f in failures
+        ):
+            return
+        failed = {f["itemIdentifier"] for f in failures}
+        done = [r for r in event["Records"] if r["messageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done[start:start + 10])]
+            self.sqs.delete_message_batch(QueueUrl=self.queues.url, Entries=entries)
+
+    def stop(self) -> None:
+        self.function.stop()
+        self.runtime.stop()
+        self.front.stop()
+
+
+class Producer:
+    """Puts the messages on the queue as producers would, over time: moto's SQS slows down
+    with the number of messages a queue holds, so the backlog is kept near `backlog`."""
+
+    def __init__(self, moto: Moto, queues: Queues, items: list, by_message_id: dict[str, int], backlog: int = 60) -> None:
+        self.sqs = moto.client("sqs")
+        self.queues = queues
+        self.items = items
+        self.by_message_id = by_message_id
+        self.backlog = backlog
+        self.sent = 0
+        self.done = False
+
+    def remaining(self) -> int:
+        return len(self.items) - self.sent
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set() and self.sent < len(self.items):
+            visible, _ = self.queues.counts()
+            if visible >= self.backlog:
+                time.sleep(0.2)
+                continue
+            for _ in range(10):
+                chunk = self.items[self.sent:self.sent + 10]
+                if not chunk:
+                    break
+                answer = self.sqs.send_message_batch(QueueUrl=self.queues.url, Entries=[
+                    {"Id": str(item.seq), "MessageBody": item.body, **({"MessageAttributes": item.attributes} if item.attributes else {})}
+                    for item in chunk
+                ])
+                if answer.get("Failed"):
+                    raise RuntimeError(f"the producer could not send: {answer['Failed']}")
+                self.by_message_id.update({entry["MessageId"]: int(entry["Id"]) for entry in answer["Successful"]})
+                self.sent += len(chunk)
+        self.done = self.sent == len(self.items)
+
+
+def setting(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def main() -> int:
+    count = setting("MAILROOM_FI_MESSAGES", 2000)
+    workers_wanted = setting("MAILROOM_FI_WORKERS", 3)
+    time_limit = setting("MAILROOM_FI_TIME_LIMIT", 240)
+    plan = FaultPlan(seed=setting("MAILROOM_FI_SEED", 7))
+    if not bootstrap_path().exists():
+        print(f"{bootstrap_path()} is missing: build it first (cargo build -p mailroom-lambda)", file=sys.stderr)
+        return 2
+    items = build(count, plan.seed)
+    ledger = Ledger()
+    moto = Moto()
+    workers: list[Worker] = []
+    scratch = tempfile.TemporaryDirectory()
+    try:
+        moto.client("sesv2").create_email_identity(EmailIdentity=DOMAIN)
+        dynamodb = moto.client("dynamodb")
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+        visibility = int(plan.invocation_timeout_s * 3)
+        queues = Queues(moto, "fault-injection", visibility_timeout=visibility)
+        queues.sqs.set_queue_attributes(QueueUrl=queues.url, Attributes={"RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": queues.arn(queues.dlq_url), "maxReceiveCount": str(MAX_RECEIVE_COUNT)})})
+        by_message_id: dict[str, int] = {}
+        by_seq = {item.seq: item for item in items}
+        producer = Producer(moto, queues, items, by_message_id)
+        repository = example_repository_with(Path(scratch.name), retry={"baseSeconds": 1, "maxSeconds": 4})
+        env = {
+            "DLQ_URL": queues.dlq_url,
+            "SQS_URL": queues.url,
+            "IDEMPOTENCY_TABLE": TABLE,
+            "TEMPLATE_CACHE_SECONDS": "1",
+            "DEADLINE_MARGIN_MS": "1000",
+            "MAX_CONCURRENT_SENDS": "10",
+            "AWS_LAMBDA_LOG_LEVEL": "error",
+        }
+        workers = [Worker(i, moto, queues, plan, ledger, env, repository) for i in range(workers_wanted)]
+        receives: dict[str, int] = {}
+        stop = threading.Event()
+        started = time.monotonic()
+        threads = [threading.Thread(target=w.run, args=(stop, receives), daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        feeding = threading.Thread(target=producer.run, args=(stop,), daemon=True)
+        feeding.start()
+        stuck = 0
+        last_report = started
+        while True:
+            time.sleep(1)
+            visible, in_flight = queues.counts()
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                print(f"fault-injection: {time.monotonic() - started:.0f} s, {visible} visible, {in_flight} in flight, "
+                      f"{producer.sent} sent, {sum(w.invocations for w in workers)} invocations, {sum(ledger.faults.values())} faults", flush=True)
+            if producer.done and visible == 0 and in_flight == 0 and all(w.idle for w in workers):
+                break
+            if time.monotonic() - started > time_limit:
+                stuck = visible + in_flight + producer.remaining()
+                break
+        elapsed = time.monotonic() - started
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=plan.invocation_timeout_s + 5)
+        dead_letters = drain(queues)
+        result = account(
+            items=by_seq,
+            by_message_id=by_message_id,
+            receives=receives,
+            sent=moto.sent_raw_messages(),
+            dead_letters=dead_letters,
+            ledger=ledger,
+            stuck=stuck,
+        )
+        result["run"] = {
+            "messages": len(items),
+            "workers": workers_wanted,
+            "seed": plan.seed,
+            "seconds": round(elapsed, 1),
+            "invocations": sum(w.invocations for w in workers),
+            "instance_restarts": sum(w.restarts for w in workers),
+            "invocations_past_deadline": sum(w.timeouts for w in workers),
+            "visibility_timeout_s": visibility,
+            "invocation_timeout_s": plan.invocation_timeout_s,
+            "max_receive_count": MAX_RECEIVE_COUNT,
+        }
+        print_summary(result)
+        if os.environ.get("MAILROOM_FI_REPORT"):
+            Path(os.environ["MAILROOM_FI_REPORT"]).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        return 0 if result["passed"] else 1
+    finally:
+        for worker in workers:
+            worker.stop()
+        moto.stop()
+        scratch.cleanup()
+
+
+def drain(queues: Queues) -> list[dict]:
+    """Every message of the dead-letter queue."""
+    found: dict[str, dict] = {}
+    empty_rounds = 0
+    while empty_rounds < 2:
+        answer = queues.sqs.receive_message(
+            QueueUrl=queues.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"], VisibilityTimeout=300
+        )
+        messages = answer.get("Messages", [])
+        empty_rounds = 0 if messages else empty_rounds + 1
+        for message in messages:
+            found[message["MessageId"]] = message
+    return list(found.values())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
