@@ -153,16 +153,7 @@ impl Mailroom {
             }));
         }
         let (idempotency_key, _) = idempotency::key_for(&route.name, unwrapped);
-        let metadata = minijinja::context! {
-            messageId => record.message_id.as_str(),
-            eventType => unwrapped.event_type.as_deref(),
-            envelope => unwrapped.kind.as_str(),
-            receiveCount => record.receive_count(),
-            sentAt => record.sent_at().map(Timestamp::to_rfc3339),
-            now => now.to_rfc3339(),
-            route => route.name.as_str(),
-            idempotencyKey => idempotency_key.as_str(),
-        };
+        let metadata = metadata(record, unwrapped, now, &route.name, &idempotency_key);
         let context = template_context(&unwrapped.event, metadata);
         let template_fault = |fault: TemplateFault| Fault::Service(ServiceFault::Template(fault));
         let subject = self
@@ -210,6 +201,26 @@ impl Mailroom {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
+    }
+}
+
+/// The record's metadata as templates see it under [`METADATA_NAME`].
+pub(crate) fn metadata(
+    record: &SqsRecord,
+    unwrapped: &Unwrapped,
+    now: Timestamp,
+    route: &str,
+    idempotency_key: &str,
+) -> Value {
+    minijinja::context! {
+        messageId => record.message_id.as_str(),
+        eventType => unwrapped.event_type.as_deref(),
+        envelope => unwrapped.kind.as_str(),
+        receiveCount => record.receive_count(),
+        sentAt => record.sent_at().map(Timestamp::to_rfc3339),
+        now => now.to_rfc3339(),
+        route => route,
+        idempotencyKey => idempotency_key,
     }
 }
 

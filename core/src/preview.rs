@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::email::{subject_line, text_from_html};
 use crate::envelope;
 use crate::error::{MessageFault, ServiceFault, TemplateFault};
-use crate::mailroom::{Decision, METADATA_NAME, Mailroom, lookup_path, template_context};
+use crate::idempotency;
+use crate::mailroom::{Decision, METADATA_NAME, Mailroom, lookup_path, metadata, template_context};
 use crate::record::{SqsRecord, Timestamp};
 use crate::render::text_sibling;
 
@@ -100,14 +101,15 @@ impl Mailroom {
             ..SqsRecord::default()
         };
         let unwrapped = envelope::unwrap(&record).map_err(PreviewError::Data)?;
-        let metadata = minijinja::context! {
-            messageId => "preview",
-            eventType => unwrapped.event_type.as_deref(),
-            envelope => unwrapped.kind.as_str(),
-            receiveCount => 1,
-            now => now.to_rfc3339(),
-            route => "preview",
-        };
+        // The same metadata a record gets, so shared partials that read `mailroom.*` render.
+        let route = self
+            .config()
+            .routes
+            .iter()
+            .find(|route| route.template == template)
+            .map_or("preview", |route| route.name.as_str());
+        let (idempotency_key, _) = idempotency::key_for(route, &unwrapped);
+        let metadata = metadata(&record, &unwrapped, now, route, &idempotency_key);
         let context = template_context(&unwrapped.event, metadata);
         let engine = self.engine();
         let html = engine

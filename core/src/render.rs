@@ -123,7 +123,10 @@ impl Engine {
         let mut broken = BTreeMap::new();
         for (path, source) in templates.iter() {
             if let Err(error) = env.add_template_owned(path.to_owned(), source.to_owned()) {
-                broken.insert(path.to_owned(), fault_from(&error, Some(source)));
+                broken.insert(
+                    path.to_owned(),
+                    fault_from(&error, |_| Some(source.to_owned())),
+                );
             }
         }
         Self {
@@ -137,7 +140,14 @@ impl Engine {
     pub(crate) fn add(&mut self, name: String, source: String) -> Result<(), TemplateFault> {
         self.env
             .add_template_owned(name, source.clone())
-            .map_err(|error| fault_from(&error, Some(&source)))
+            .map_err(|error| fault_from(&error, |_| Some(source.clone())))
+    }
+
+    fn source_of(&self, name: &str) -> Option<String> {
+        self.env
+            .get_template(name)
+            .ok()
+            .map(|template| template.source().to_owned())
     }
 
     pub(crate) fn has(&self, name: &str) -> bool {
@@ -156,7 +166,7 @@ impl Engine {
         let template = self
             .env
             .get_template(name)
-            .map_err(|e| fault_from(&e, None))?;
+            .map_err(|e| fault_from(&e, |_| None))?;
         let mut output = LimitedBuffer {
             bytes: Vec::with_capacity(4096),
             limit: self.max_output_bytes,
@@ -164,9 +174,8 @@ impl Engine {
         template
             .render_captured_to(context.clone(), &mut output)
             .map_err(|error| {
-                let source = self.env.get_template(error.name().unwrap_or(name)).ok();
-                let mut fault = fault_from(&error, source.as_ref().map(|t| t.source()));
-                if error.kind() == ErrorKind::WriteFailure {
+                let mut fault = fault_from(&error, |name| self.source_of(name));
+                if error_chain(&error).any(|e| e.kind() == ErrorKind::WriteFailure) {
                     fault.kind = "limit";
                     fault.message =
                         format!("the output is larger than {} bytes", self.max_output_bytes);
@@ -189,7 +198,7 @@ impl Engine {
         let name = format!("{SUBJECT_PREFIX}{name}");
         self.env
             .render_named_str(&name, source, context.clone())
-            .map_err(|error| fault_from(&error, Some(source)))
+            .map_err(|error| fault_from(&error, |_| Some(source.to_owned())))
     }
 
     /// The variables a template reads, as dotted paths, following includes and layouts.
@@ -199,7 +208,7 @@ impl Engine {
         }
         self.env
             .get_template(name)
-            .map_err(|e| fault_from(&e, None))?;
+            .map_err(|e| fault_from(&e, |_| None))?;
         let mut names = std::collections::BTreeSet::new();
         let mut pending = vec![name.to_owned()];
         let mut visited = std::collections::BTreeSet::new();
@@ -266,27 +275,42 @@ impl io::Write for LimitedBuffer {
 }
 
 /// Turns a minijinja error into a located, serialisable fault.
-pub(crate) fn fault_from(error: &minijinja::Error, source: Option<&str>) -> TemplateFault {
-    let kind = match error.kind() {
+///
+/// An error inside an included template (or a layout, or a macro from another file) arrives
+/// wrapped in "could not render include"; the author needs the innermost location, so the chain
+/// is followed to the deepest error that has one. `source_of` finds a template's source by name
+/// when the error itself carries none.
+pub(crate) fn fault_from(
+    error: &minijinja::Error,
+    source_of: impl Fn(&str) -> Option<String>,
+) -> TemplateFault {
+    let innermost = error_chain(error)
+        .filter(|e| e.line().is_some())
+        .last()
+        .unwrap_or(error);
+    let hit_limit = error_chain(error).any(|e| {
+        matches!(e.kind(), ErrorKind::OutOfFuel | ErrorKind::WriteFailure)
+            || e.detail().is_some_and(|d| d.contains("recursion"))
+    });
+    let kind = match innermost.kind() {
+        _ if hit_limit => "limit",
         ErrorKind::SyntaxError | ErrorKind::BadEscape | ErrorKind::InvalidDelimiter => "syntax",
         ErrorKind::UndefinedError => "undefined",
-        ErrorKind::OutOfFuel | ErrorKind::WriteFailure => "limit",
         ErrorKind::TemplateNotFound => "not_found",
-        _ if error_chain(error).any(|e| {
-            e.kind() == ErrorKind::OutOfFuel || e.detail().is_some_and(|d| d.contains("recursion"))
-        }) =>
-        {
-            "limit"
-        }
         _ => "render",
     };
-    let message = match error.detail() {
-        Some(detail) => format!("{}: {detail}", error.kind()),
-        None => error.kind().to_string(),
+    let message = match innermost.detail() {
+        Some(detail) => format!("{}: {detail}", innermost.kind()),
+        None => innermost.kind().to_string(),
     };
-    let source = error.template_source().or(source);
-    let line = error.line();
-    let column = match (error.range(), source) {
+    let name = innermost.name().or(error.name());
+    let source: Option<std::borrow::Cow<'_, str>> = innermost
+        .template_source()
+        .map(std::borrow::Cow::Borrowed)
+        .or_else(|| name.and_then(&source_of).map(std::borrow::Cow::Owned));
+    let source = source.as_deref();
+    let line = innermost.line();
+    let column = match (innermost.range(), source) {
         (Some(range), Some(source)) => source.get(..range.start).map(|before| {
             before.rfind('\n').map_or(before.chars().count(), |nl| {
                 before[nl + 1..].chars().count()
@@ -304,7 +328,7 @@ pub(crate) fn fault_from(error: &minijinja::Error, source: Option<&str>) -> Temp
     TemplateFault {
         kind,
         message,
-        template: error.name().map(str::to_owned),
+        template: name.map(str::to_owned),
         line,
         column,
         source_line,

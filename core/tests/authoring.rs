@@ -134,3 +134,36 @@ fn variables_include_those_of_included_templates() {
     ]);
     assert_eq!(mailroom.variables("mail.html").unwrap(), ["a", "b.c"]);
 }
+
+#[test]
+fn the_shipped_templates_preview_with_the_metadata_a_record_gets() {
+    let mailroom = common::example_mailroom();
+    let event = common::example_event("order-eventbridge.json");
+    let body = &event.records[0].body;
+    let preview = mailroom
+        .preview("orders/confirmation.html", None, body, common::NOW)
+        .unwrap();
+    assert_eq!(preview.subject, "Order #1071 confirmed");
+    assert!(preview.html.contains("Reference "), "{}", preview.html);
+    assert!(
+        preview.text.contains("Total:    $363.15"),
+        "{}",
+        preview.text
+    );
+}
+
+#[test]
+fn an_error_inside_a_partial_points_at_the_partial() {
+    let mailroom = mailroom(&[
+        ("mail.html", "<main>\n{% include 'footer.html' %}\n</main>"),
+        ("footer.html", "<footer>\n  {{ shop.name }}\n</footer>"),
+    ]);
+    let Err(PreviewError::Template(fault)) = mailroom.preview("mail.html", None, "{}", common::NOW)
+    else {
+        panic!("the footer reads an undefined variable");
+    };
+    assert_eq!(fault.kind, "undefined");
+    assert_eq!(fault.template.as_deref(), Some("footer.html"));
+    assert_eq!((fault.line, fault.column), (Some(2), Some(6)));
+    assert_eq!(fault.source_line.as_deref(), Some("  {{ shop.name }}"));
+}
