@@ -37,7 +37,17 @@ pub enum Command {
     /// Compile every template of a folder and render it against sample events (for CI).
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
+    /// Serve the template previewer and a templates folder on 127.0.0.1, and print its URL.
+    #[command(after_help = PREVIEW_EXAMPLES)]
+    Preview(crate::commands::preview::PreviewArgs),
 }
+
+const PREVIEW_EXAMPLES: &str = "The page renders and decides in the browser (mailroom's \
+    WebAssembly build); the server only hands out files, on 127.0.0.1. Reload the page after \
+    editing a template on disk. Needs the web build: wasm/build.sh.\n\n\
+    Examples:\n  \
+    mailroom preview\n  \
+    mailroom preview ./emails/templates --routes ./emails/routes.json --port 8080";
 
 const PROCESS_EXAMPLES: &str = "Configuration, first found wins:\n  \
     1. --routes FILE (SENDER and REPLY_TO from the environment fill what it leaves out)\n  \

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Process(args) => commands::process::run(args, &mut out),
         Command::Render(args) => commands::render::run(args, &mut out, &mut err),
         Command::Check(args) => commands::check::run(args, &mut out),
+        Command::Preview(args) => commands::preview::run(args, &mut out),
     };
     let result = result.and_then(|()| out.flush().map_err(|e| HostError::Output(e).into()));
     match result {

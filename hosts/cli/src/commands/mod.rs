@@ -3,5 +3,6 @@
 //! exit status.
 
 pub mod check;
+pub mod preview;
 pub mod process;
 pub mod render;
