@@ -23,7 +23,7 @@ def _recipient_and_key(raw: str) -> tuple[str, str]:
 
 
 def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dict[str, int], sent: list[dict],
-            dead_letters: list[dict], ledger: Ledger, stuck: int) -> dict:
+            dead_letters: list[dict], ledger: Ledger, stuck: int, killed_receives: dict[str, int]) -> dict:
     # Emails SES accepted, by the event they belong to (the recipient names it).
     emails_by_event: dict[int, list[str]] = defaultdict(list)
     strays = 0
@@ -43,18 +43,20 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
     def reason(message: dict) -> str:
         return message.get("MessageAttributes", {}).get("mailroom.reason", {}).get("StringValue", "")
 
+    # Receives of each message, less those whose invocation was killed (the kill, not the
+    # function's decision, brought those back).
     receives_by_seq: dict[int, int] = Counter()
     for message_id, count in receives.items():
         seq = by_message_id.get(message_id)
         if seq is not None:
-            receives_by_seq[seq] = max(receives_by_seq[seq], count)
+            receives_by_seq[seq] = max(receives_by_seq[seq], count - killed_receives.get(message_id, 0))
 
     good_events = sorted({event_of(i) for i in items.values() if i.kind == "good"})
     acceptances_by_key = defaultdict(list)
     for acceptance in ledger.acceptances:
         acceptances_by_key[acceptance.key].append(acceptance)
 
-    lost_good, good_in_dlq, exactly_once = [], [], 0
+    lost_good, good_in_dlq, exactly_once, defects = [], [], 0, []
     duplicates = Counter()  # by window: kill, lost-response; unexplained is a defect
     for seq in good_events:
         keys = emails_by_event.get(seq, [])
@@ -68,7 +70,10 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
         # Every acceptance but the last must have been left uncompleted for a resend to be allowed.
         history = acceptances_by_key.get(keys[0], [])
         for acceptance in history[:-1]:
-            duplicates[ledger.window(acceptance) or "after_completion"] += 1
+            window = ledger.window(acceptance) or "after_completion"
+            duplicates[window] += 1
+            if window in ("unexplained", "after_completion") and len(defects) < 10:
+                defects.append({"event": seq, "key": keys[0], "acceptances": [vars(a) for a in history]})
         # Acceptances moto saw but the ledger did not (should not happen) count as defects.
         missing = max(0, len(keys) - 1 - max(0, len(history) - 1))
         if missing:
@@ -106,14 +111,15 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
             "duplicates": sum(duplicates.values()),
             "duplicates_by_window": dict(duplicates),
             "unexplained_duplicates": unexplained,
+            "unexplained_detail": defects,
             "strays": strays,
         },
         "dlq": {
             "messages": len(dead_letters),
             "poison_with_expected_reason": poison_in_dlq,
             "poison_wrong_reason": wrong_reason[:10],
-            "poison_received_more_than_twice": len(poison_retried),
-            "poison_received_more_than_twice_detail": [
+            "poison_retried_more_than_once": len(poison_retried),
+            "poison_retried_more_than_once_detail": [
                 {"seq": seq, "kind": items[seq].kind, "receives": receives_by_seq[seq]} for seq in poison_retried[:10]
             ],
             "good_events_in_dlq": len(good_in_dlq),
@@ -141,9 +147,10 @@ def print_summary(result: dict) -> None:
         ("duplicates", str(e["duplicates"])),
         ("duplicates, killed after SES accepted", str(e["duplicates_by_window"].get("kill", 0))),
         ("duplicates, SES answer lost", str(e["duplicates_by_window"].get("lost-response", 0))),
+        ("duplicates, SES answered after the function gave up", str(e["duplicates_by_window"].get("unheard", 0))),
         ("duplicates outside those windows", str(e["unexplained_duplicates"])),
         ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, {d['good_messages_in_dlq']} good)"),
-        ("poison received more than twice", str(d["poison_received_more_than_twice"])),
+        ("poison retried more than once", str(d["poison_retried_more_than_once"])),
         ("lost", str(result["lost"]["total"])),
         ("left on the queue", str(result["stuck_on_queue"])),
         ("seconds", str(result["run"]["seconds"])),

@@ -18,7 +18,9 @@ import base64
 import json
 import random
 import re
+import select
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -34,7 +36,7 @@ class FaultPlan:
     """Rates are per call of the kind named."""
 
     seed: int = 7
-    invocation_timeout_s: float = 4.0
+    invocation_timeout_s: float = 5.0
     ses_throttle: float = 0.05  # 429 TooManyRequestsException
     ses_5xx: float = 0.03  # 500 InternalFailure / 503 ServiceUnavailable
     ses_lost_response: float = 0.004  # SES accepts; the answer comes after the deadline
@@ -55,7 +57,8 @@ class Acceptance:
     generation: int
     at: float  # time.monotonic()
     completed: bool = False
-    response_lost: bool = False
+    response_lost: bool = False  # an injected fault held the answer past the deadline
+    unheard: bool = False  # the function had stopped waiting when SES answered
 
 
 @dataclass
@@ -70,9 +73,10 @@ class Ledger:
         with self.lock:
             self.faults[kind] += 1
 
-    def accepted(self, key: str, worker: int, generation: int, response_lost: bool) -> None:
+    def accepted(self, key: str, worker: int, generation: int, response_lost: bool, unheard: bool) -> None:
         with self.lock:
-            self.acceptances.append(Acceptance(key, worker, generation, time.monotonic(), response_lost=response_lost))
+            self.acceptances.append(
+                Acceptance(key, worker, generation, time.monotonic(), response_lost=response_lost, unheard=unheard))
 
     def completed(self, key: str, worker: int) -> None:
         with self.lock:
@@ -90,6 +94,8 @@ class Ledger:
             return "kill"
         if acceptance.response_lost:
             return "lost-response"
+        if acceptance.unheard:
+            return "unheard"
         # SES accepted, the instance lived on, and the key was never completed: a defect.
         return "unexplained"
 
@@ -218,7 +224,7 @@ class _FaultHandler(_FrontHandler):
         front = self.front
         if self._ses_key is not None and status == 200:
             generation = front.worker.generation
-            front.ledger.accepted(self._ses_key, front.worker.index, generation, self._after == "lost")
+            front.ledger.accepted(self._ses_key, front.worker.index, generation, self._after == "lost", self.peer_gone())
             if self._after == "kill":
                 front.ledger.fault("killed_after_ses_accept")
                 return self.kill()
@@ -232,6 +238,14 @@ class _FaultHandler(_FrontHandler):
             super().reply(status, body, headers)
         except OSError:
             pass  # the function gave up on this call
+
+    def peer_gone(self) -> bool:
+        """The function closed the connection: it stopped waiting for this answer."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def kill(self) -> None:
         self.front.worker.kill(signal.SIGKILL)

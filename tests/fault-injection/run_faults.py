@@ -127,7 +127,7 @@ class Worker:
         finally:
             self.runtime.answers.pop(request_id, None)
 
-    def run(self, stop: threading.Event, receives: dict[str, int]) -> None:
+    def run(self, stop: threading.Event, receives: dict[str, int], killed_receives: dict[str, int]) -> None:
         while not stop.is_set():
             answer = self.sqs.receive_message(
                 QueueUrl=self.queues.url,
@@ -151,6 +151,8 @@ class Worker:
             if kind == "response":
                 self.acknowledge(event, response)
             elif kind == "killed":
+                for message in messages:
+                    killed_receives[message["MessageId"]] = killed_receives.get(message["MessageId"], 0) + 1
                 self.restart()
             # kind == "error": the whole batch comes back after the visibility timeout.
 
@@ -252,15 +254,16 @@ def main() -> int:
             "SQS_URL": queues.url,
             "IDEMPOTENCY_TABLE": TABLE,
             "TEMPLATE_CACHE_SECONDS": "1",
-            "DEADLINE_MARGIN_MS": "1000",
+            "DEADLINE_MARGIN_MS": "1500",
             "MAX_CONCURRENT_SENDS": "10",
             "AWS_LAMBDA_LOG_LEVEL": "error",
         }
         workers = [Worker(i, moto, queues, plan, ledger, env, repository) for i in range(workers_wanted)]
         receives: dict[str, int] = {}
+        killed_receives: dict[str, int] = {}
         stop = threading.Event()
         started = time.monotonic()
-        threads = [threading.Thread(target=w.run, args=(stop, receives), daemon=True) for w in workers]
+        threads = [threading.Thread(target=w.run, args=(stop, receives, killed_receives), daemon=True) for w in workers]
         for thread in threads:
             thread.start()
         feeding = threading.Thread(target=producer.run, args=(stop,), daemon=True)
@@ -292,6 +295,7 @@ def main() -> int:
             dead_letters=dead_letters,
             ledger=ledger,
             stuck=stuck,
+            killed_receives=killed_receives,
         )
         result["run"] = {
             "messages": len(items),
