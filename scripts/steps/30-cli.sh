@@ -1,0 +1,10 @@
+# The CLI beyond `cargo test`: the README's quick start exactly as a newcomer runs it, and a
+# smoke run of the benchmark script (few records, debug build, no timing gate).
+set -euo pipefail
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cargo run -q --locked -p mailroom-cli -- process examples/events/quickstart.json --outbox "$work/outbox" \
+  | tee "$work/quickstart.txt"
+grep -q '^11 records: 9 sent, 0 retried, 2 rejected' "$work/quickstart.txt"
+[[ "$(find "$work/outbox" -name '*.eml' | wc -l)" -ge 3 ]]
+MAILROOM_BENCH_PROFILE=debug hosts/cli/benches/process.sh 50 1
