@@ -166,7 +166,7 @@ impl Engine {
         let template = self
             .env
             .get_template(name)
-            .map_err(|e| fault_from(&e, |_| None))?;
+            .map_err(|e| not_found(&e, name))?;
         let mut output = LimitedBuffer {
             bytes: Vec::with_capacity(4096),
             limit: self.max_output_bytes,
@@ -208,7 +208,7 @@ impl Engine {
         }
         self.env
             .get_template(name)
-            .map_err(|e| fault_from(&e, |_| None))?;
+            .map_err(|e| not_found(&e, name))?;
         let mut names = std::collections::BTreeSet::new();
         let mut pending = vec![name.to_owned()];
         let mut visited = std::collections::BTreeSet::new();
@@ -333,6 +333,13 @@ pub(crate) fn fault_from(
         column,
         source_line,
     }
+}
+
+/// A template that is not loaded: the fault names it, so authors see which one.
+fn not_found(error: &minijinja::Error, name: &str) -> TemplateFault {
+    let mut fault = fault_from(error, |_| None);
+    fault.template.get_or_insert_with(|| name.to_owned());
+    fault
 }
 
 /// The error and the errors it wraps (an include wraps the failure inside it).
