@@ -22,6 +22,9 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::error::{CliError, HostError};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A bug must still end in one readable line, not a panic message and a backtrace hint.
     std::panic::set_hook(Box::new(|info| {
