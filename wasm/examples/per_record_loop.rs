@@ -19,8 +19,15 @@ fn templates_json(dir: &Path) -> String {
             if path.is_dir() {
                 pending.push(path);
             } else {
-                let name = path.strip_prefix(dir).expect("inside").to_string_lossy().replace('\\', "/");
-                templates.insert(name, std::fs::read_to_string(&path).expect("template").into());
+                let name = path
+                    .strip_prefix(dir)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                templates.insert(
+                    name,
+                    std::fs::read_to_string(&path).expect("template").into(),
+                );
             }
         }
     }
@@ -28,14 +35,21 @@ fn templates_json(dir: &Path) -> String {
 }
 
 fn main() {
-    let count: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
     let routes = std::fs::read_to_string(examples().join("routes.json")).expect("routes");
     let templates = templates_json(&examples().join("templates"));
-    let event = std::fs::read_to_string(examples().join("events/order-eventbridge.json")).expect("event");
+    let event =
+        std::fs::read_to_string(examples().join("events/order-eventbridge.json")).expect("event");
     let handle = Handle::new(&templates, Some(&routes), "{}").expect("configuration");
     let mut bytes = 0;
     for _ in 0..count {
-        bytes += handle.process_event(&event, 1_795_428_000_000.0, 7, None).expect("report").len();
+        bytes += handle
+            .process_event(&event, 1_795_428_000_000.0, 7, None)
+            .expect("report")
+            .len();
     }
     println!("{bytes}");
 }
