@@ -466,3 +466,26 @@ fn a_large_event_gives_the_same_report_on_one_thread_or_several() {
         700 / 11 * 2
     );
 }
+
+#[test]
+fn a_record_without_message_id_fails_the_event_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![
+            record("m-1", &enrollment("ana@example.com", "Ana")),
+            record("", &enrollment("bo@example.com", "Bo")),
+        ],
+    );
+    mailroom(dir.path())
+        .args(["process", event.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("record 1 has an empty messageId"));
+    assert!(
+        !dir.path().join("outbox").exists(),
+        "nothing may be written for a batch that fails as a whole"
+    );
+}
