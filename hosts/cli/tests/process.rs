@@ -489,3 +489,23 @@ fn a_record_without_message_id_fails_the_event_before_anything_is_sent() {
         "nothing may be written for a batch that fails as a whole"
     );
 }
+
+#[test]
+fn without_an_outbox_nothing_is_written_and_the_summary_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    mailroom(dir.path())
+        .args([
+            "process",
+            example("events/order-raw.json").to_str().unwrap(),
+            "--no-outbox",
+            "--now",
+            NOW,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".eml").not())
+        .stdout(predicate::str::ends_with(
+            "1 record: 1 sent, 0 retried, 0 rejected · outbox: off\n",
+        ));
+    assert!(!dir.path().join("outbox").exists());
+}
