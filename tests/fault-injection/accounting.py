@@ -120,6 +120,9 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
         },
         "dlq": {
             "messages": len(dead_letters),
+            # A message parked, then redelivered because the instance died before the batch was
+            # acknowledged, is parked again: a second copy, not a loss.
+            "second_copies": len(dead_letters) - len(dlq_by_body),
             "poison_with_expected_reason": poison_in_dlq,
             "poison_wrong_reason": wrong_reason[:10],
             "poison_retried_more_than_once": len(poison_retried),
@@ -153,7 +156,8 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         ("duplicates, SES answer lost", str(e["duplicates_by_window"].get("lost-response", 0))),
         ("duplicates, SES answered after the function gave up", str(e["duplicates_by_window"].get("unheard", 0))),
         ("duplicates outside those windows", str(e["unexplained_duplicates"])),
-        ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, {d['good_messages_in_dlq']} good)"),
+        ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, "
+                f"{d.get('second_copies', 0)} second copies, {d['good_messages_in_dlq']} good)"),
         ("poison retried more than once", str(d["poison_retried_more_than_once"])),
         ("lost", str(result["lost"]["total"])),
         ("left on the queue", str(result["stuck_on_queue"])),
