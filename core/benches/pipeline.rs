@@ -1,1 +1,199 @@
-fn main() {}
+//! The core's hot paths on the shipped, realistic inputs (see BENCHMARKS.md for figures).
+//!
+//! * `per_record/*`: one record's whole path as a host runs it, from the Lambda event's JSON
+//!   text to the finished batch report: `SqsEvent::from_json`, `start_batch` (envelope,
+//!   routing, recipients, idempotency key, subject, HTML and text rendering), `next_send`,
+//!   `complete_send`, `finish`. The record is `examples/events/order-eventbridge.json`, a
+//!   2.6 KB Shopify `orders/paid` webhook through EventBridge, rendered by
+//!   `orders/confirmation.html` (extends `layout.html`, loops over four line items, about 5 KB
+//!   of HTML) with its `.txt` sibling, or without it (text derived from the HTML).
+//! * `compile/*`: `Mailroom::new` over `examples/templates` and `examples/routes.json`, the
+//!   cost of a cold start or a template reload.
+//! * `batch/*`: ten records (the nine example events in every envelope plus one more order).
+//! * `stages/*`: the public pieces of the per-record path on the same record, to show where
+//!   its time goes.
+//!
+//! `cargo bench -p mailroom-core --bench pipeline` measures; `-- --test` runs each once.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mailroom_core::{Config, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp};
+
+/// 2026-11-23T10:00:00Z, the moment the examples were sent.
+const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// Every file under `examples/templates`, keyed by its path relative to that folder.
+fn example_templates() -> TemplateSet {
+    let root = examples().join("templates");
+    let mut set = TemplateSet::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("examples/templates is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path.strip_prefix(&root).expect("under the root");
+                let name = name.to_string_lossy().replace('\\', "/");
+                set.insert(
+                    name,
+                    std::fs::read_to_string(&path).expect("a UTF-8 template"),
+                );
+            }
+        }
+    }
+    set
+}
+
+fn example_config() -> Config {
+    let routes = std::fs::read_to_string(examples().join("routes.json")).expect("routes.json");
+    Config::from_routes_json(&routes, |_| None).expect("the example routes are valid")
+}
+
+fn example_event_text(name: &str) -> String {
+    std::fs::read_to_string(examples().join("events").join(name)).expect("an example event")
+}
+
+/// One host invocation: event JSON in, every email sent (accepted), the report out.
+/// Returns the total size of the rendered bodies, so nothing is optimised away.
+fn run_event(mailroom: &Mailroom, event_json: &str) -> usize {
+    let event = SqsEvent::from_json(event_json).expect("the event parses");
+    let mut batch = mailroom
+        .start_batch(&event, NOW, 7)
+        .expect("message ids are present");
+    let mut rendered = 0;
+    while let Some(send) = batch.next_send() {
+        rendered += send.email.html.len() + send.email.text.len();
+        let message_id = String::from("ses-0001");
+        batch.complete_send(send.id, SendOutcome::Accepted { message_id });
+    }
+    let report = batch.finish();
+    assert!(
+        report.batch_response.batch_item_failures.is_empty(),
+        "every benchmark record must be sent: {:?}",
+        report
+            .records
+            .iter()
+            .map(|r| &r.disposition)
+            .collect::<Vec<_>>()
+    );
+    rendered + report.records.len()
+}
+
+/// Ten records: the nine example events (three emails, three envelopes each) and one more order.
+fn ten_record_event() -> String {
+    let mut records = Vec::new();
+    for example in ["enrollment", "order", "welcome"] {
+        for envelope in ["raw", "sns", "eventbridge"] {
+            let event =
+                SqsEvent::from_json(&example_event_text(&format!("{example}-{envelope}.json")))
+                    .expect("an example event");
+            records.extend(event.records);
+        }
+    }
+    let mut extra = records[4].clone();
+    extra.message_id.push_str("-again");
+    records.push(extra);
+    assert_eq!(records.len(), 10);
+    serde_json::to_string(&SqsEvent { records }).expect("an event serialises")
+}
+
+fn per_record(c: &mut Criterion) {
+    let order = example_event_text("order-eventbridge.json");
+    let templates = example_templates();
+    let with_text = Mailroom::new(example_config(), &templates);
+    let html_only: TemplateSet = templates
+        .iter()
+        .filter(|(path, _)| *path != "orders/confirmation.txt")
+        .collect();
+    let derived_text = Mailroom::new(example_config(), &html_only);
+    assert!(
+        run_event(&with_text, &order) > 4000,
+        "the order email is rendered"
+    );
+
+    let mut group = c.benchmark_group("per_record");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("order_eventbridge", |b| {
+        b.iter(|| run_event(&with_text, black_box(&order)));
+    });
+    group.bench_function("order_eventbridge_text_from_html", |b| {
+        b.iter(|| run_event(&derived_text, black_box(&order)));
+    });
+    group.finish();
+}
+
+fn compile(c: &mut Criterion) {
+    let templates = example_templates();
+    let config = example_config();
+    let mut group = c.benchmark_group("compile");
+    group.throughput(Throughput::Elements(templates.len() as u64));
+    group.bench_function("example_templates", |b| {
+        b.iter(|| Mailroom::new(black_box(config.clone()), black_box(&templates)));
+    });
+    group.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let mailroom = Mailroom::new(example_config(), &example_templates());
+    let event = ten_record_event();
+    let mut group = c.benchmark_group("batch");
+    group.throughput(Throughput::Elements(10));
+    group.bench_function("ten_records", |b| {
+        b.iter(|| run_event(&mailroom, black_box(&event)));
+    });
+    group.finish();
+}
+
+/// The public pieces of the per-record path, on the order record.
+fn stages(c: &mut Criterion) {
+    let order = example_event_text("order-eventbridge.json");
+    let event = SqsEvent::from_json(&order).expect("the order event parses");
+    let record = &event.records[0];
+    let unwrapped = mailroom_core::envelope::unwrap(record).expect("the order unwraps");
+    let mailroom = Mailroom::new(example_config(), &example_templates());
+    let mut batch = mailroom.start_batch(&event, NOW, 7).expect("a batch");
+    let email = batch.next_send().expect("the order is sent").email;
+    batch.complete_send(mailroom_core::RecordId(0), SendOutcome::InProgressElsewhere);
+    let _ = batch.finish();
+
+    let mut group = c.benchmark_group("stages");
+    group.bench_function("event_from_json", |b| {
+        b.iter(|| SqsEvent::from_json(black_box(&order)));
+    });
+    group.bench_function("unwrap_envelope", |b| {
+        b.iter(|| mailroom_core::envelope::unwrap(black_box(record)));
+    });
+    group.bench_function("idempotency_key", |b| {
+        b.iter(|| {
+            mailroom_core::idempotency::key_for(
+                black_box("order-confirmation"),
+                black_box(&unwrapped),
+            )
+        });
+    });
+    group.bench_function("decide_record", |b| {
+        b.iter(|| {
+            let batch = mailroom
+                .start_batch(black_box(&event), NOW, 7)
+                .expect("a batch");
+            batch.finish()
+        });
+    });
+    group.bench_function("text_from_html", |b| {
+        b.iter(|| mailroom_core::email::text_from_html(black_box(&email.html)));
+    });
+    group.bench_function("recipient_parse", |b| {
+        b.iter(|| mailroom_core::Mailbox::parse(black_box("ana.nunez@example.org")));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_record, compile, batch, stages);
+criterion_main!(benches);

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 
-from faults import Ledger
-from workload import Item, event_of
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda-e2e"))
+
+from faults import Ledger  # noqa: E402
+from workload import Item, event_of  # noqa: E402
 
 
 def _recipient_and_key(raw: str) -> tuple[str, str]:
@@ -116,6 +120,9 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
         },
         "dlq": {
             "messages": len(dead_letters),
+            # A message parked, then redelivered because the instance died before the batch was
+            # acknowledged, is parked again: a second copy, not a loss.
+            "second_copies": len(dead_letters) - len(dlq_by_body),
             "poison_with_expected_reason": poison_in_dlq,
             "poison_wrong_reason": wrong_reason[:10],
             "poison_retried_more_than_once": len(poison_retried),
@@ -136,9 +143,9 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
     return result
 
 
-def print_summary(result: dict) -> None:
+def summary_rows(result: dict) -> list[tuple[str, str]]:
     m, e, d = result["messages"], result["emails"], result["dlq"]
-    rows = [
+    return [
         ("messages", f"{m['total']} ({m['good_events']} good events, {m['producer_duplicates']} producer duplicates, {m['poison']} poison)"),
         *[(f"fault: {kind}", str(n)) for kind, n in result["faults"].items()],
         ("invocations", f"{result['run']['invocations']} ({result['run']['instance_restarts']} instance restarts, {result['run']['invocations_past_deadline']} past the deadline)"),
@@ -149,15 +156,31 @@ def print_summary(result: dict) -> None:
         ("duplicates, SES answer lost", str(e["duplicates_by_window"].get("lost-response", 0))),
         ("duplicates, SES answered after the function gave up", str(e["duplicates_by_window"].get("unheard", 0))),
         ("duplicates outside those windows", str(e["unexplained_duplicates"])),
-        ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, {d['good_messages_in_dlq']} good)"),
+        ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, "
+                f"{d.get('second_copies', 0)} second copies, {d['good_messages_in_dlq']} good)"),
         ("poison retried more than once", str(d["poison_retried_more_than_once"])),
         ("lost", str(result["lost"]["total"])),
         ("left on the queue", str(result["stuck_on_queue"])),
         ("seconds", str(result["run"]["seconds"])),
     ]
+
+
+def print_summary(result: dict) -> None:
+    rows = summary_rows(result)
     width = max(len(name) for name, _ in rows)
     print(f"{'':-<{width + 2}}")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print(f"{'':-<{width + 2}}")
     print("PASS" if result["passed"] else "FAIL", flush=True)
+
+
+if __name__ == "__main__":
+    # `python3 accounting.py report.json`: the summary of a saved run as a Markdown table.
+    import json
+
+    saved = json.loads(open(sys.argv[1]).read())
+    print("| | |\n| --- | --- |")
+    for name, value in summary_rows(saved):
+        print(f"| {name} | {value} |")
+    print(f"| result | {'PASS' if saved['passed'] else 'FAIL'} |")

@@ -18,7 +18,7 @@ where SES accepted and the key was never completed), every poison message must b
 dead-letter queue with its reason, and nothing may be left over. Exit status 1 otherwise.
 
 Settings (environment): MAILROOM_FI_MESSAGES (default 2000), MAILROOM_FI_WORKERS (3),
-MAILROOM_FI_SEED (7), MAILROOM_FI_TIME_LIMIT (seconds, 240), MAILROOM_FI_REPORT (a path for
+MAILROOM_FI_SEED (7), MAILROOM_FI_TIME_LIMIT (seconds, 360), MAILROOM_FI_REPORT (a path for
 the figures as JSON). Needs `moto_server` and a built `bootstrap` (see harness.bootstrap_path).
 """
 
@@ -221,7 +221,7 @@ def setting(name: str, default: int) -> int:
 def main() -> int:
     count = setting("MAILROOM_FI_MESSAGES", 2000)
     workers_wanted = setting("MAILROOM_FI_WORKERS", 3)
-    time_limit = setting("MAILROOM_FI_TIME_LIMIT", 240)
+    time_limit = setting("MAILROOM_FI_TIME_LIMIT", 360)
     plan = FaultPlan(seed=setting("MAILROOM_FI_SEED", 7))
     if not bootstrap_path().exists():
         print(f"{bootstrap_path()} is missing: build it first (cargo build -p mailroom-lambda)", file=sys.stderr)
@@ -252,7 +252,9 @@ def main() -> int:
         env = {
             "DLQ_URL": queues.dlq_url,
             "SQS_URL": queues.url,
-            "IDEMPOTENCY_TABLE": TABLE,
+            # MAILROOM_FI_WITHOUT_STORE=1 runs the same faults without the idempotency store,
+            # to see what it prevents.
+            "IDEMPOTENCY_TABLE": "" if os.environ.get("MAILROOM_FI_WITHOUT_STORE") else TABLE,
             "TEMPLATE_CACHE_SECONDS": "1",
             "DEADLINE_MARGIN_MS": "1500",
             "MAX_CONCURRENT_SENDS": "10",
@@ -308,6 +310,7 @@ def main() -> int:
             "visibility_timeout_s": visibility,
             "invocation_timeout_s": plan.invocation_timeout_s,
             "max_receive_count": MAX_RECEIVE_COUNT,
+            "idempotency_store": not os.environ.get("MAILROOM_FI_WITHOUT_STORE"),
         }
         print_summary(result)
         if os.environ.get("MAILROOM_FI_REPORT"):

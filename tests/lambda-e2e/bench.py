@@ -42,11 +42,11 @@ def peak_rss_mib(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
-def start_to_first_poll(front: AwsFront) -> list[float]:
+def start_to_first_poll(front: AwsFront, env: dict[str, str]) -> list[float]:
     samples = []
     for _ in range(SAMPLES):
         runtime = RuntimeApi()
-        function = Function(runtime, front, {})
+        function = Function(runtime, front, env)
         runtime.first_poll.wait(10)
         samples.append((runtime.first_poll_at - function.started_at) * 1000)
         function.stop()
@@ -63,7 +63,12 @@ def main() -> None:
         moto.client("sesv2").create_email_identity(EmailIdentity="academy.example.com")
         queues = Queues(moto, "bench")
 
-        init = start_to_first_poll(front)
+        # Most of init is the TLS trust store: the SDK reads the system's CA bundle and every
+        # file of its certificate directory (292 entries on this Debian machine, a handful on
+        # Amazon Linux 2023). The second run reads the bundle file only (SSL_CERT_FILE).
+        init = start_to_first_poll(front, {})
+        bundle = "/etc/ssl/certs/ca-certificates.crt"
+        init_bundle = start_to_first_poll(front, {"SSL_CERT_FILE": bundle}) if Path(bundle).exists() else []
 
         # Cold 10-record batch, then warm ones with a 50 ms SES.
         runtime = RuntimeApi()
@@ -99,16 +104,19 @@ def main() -> None:
         moto.stop()
 
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.machine())
-    print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}; {SAMPLES} samples each.\n")
-    print("| measure | median | p90 | target |")
-    print("| --- | --- | --- | --- |")
-    print(f"| process start to first Runtime API poll | {statistics.median(init):.1f} ms | {percentile(init, 90):.1f} ms | ≤ 15 ms |")
-    print(f"| peak RSS, cold 10-record batch (templates loaded) | {rss_cold:.1f} MiB | | ≤ 30 MB |")
-    print(f"| peak RSS after {SAMPLES} more warm batches | {rss_after:.1f} MiB | | |")
-    print(f"| warm 10-record batch, SES 50 ms per call | {statistics.median(warm):.1f} ms | {percentile(warm, 90):.1f} ms | ≤ 70 ms |")
-    print(f"| AWS API calls per warm 10-record batch | {statistics.median(calls):.0f} | {max(calls)} (max) | 10 (old: 30) |")
-    print(f"| cold 10-record batch, SES without delay (includes template loading) | {cold_ms:.1f} ms | | |")
-    print(f"| AWS API calls of the cold batch | {sum(cold_calls.values())} | | |")
+    load = Path("/proc/loadavg").read_text().split()[0]
+    print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}; load average {load} at the end; {SAMPLES} samples each.\n")
+    print("| measure | median | p90 | min | target |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| process start to first Runtime API poll | {statistics.median(init):.1f} ms | {percentile(init, 90):.1f} ms | {min(init):.1f} ms | ≤ 15 ms |")
+    if init_bundle:
+        print(f"| same, trust store = one CA bundle file (SSL_CERT_FILE) | {statistics.median(init_bundle):.1f} ms | {percentile(init_bundle, 90):.1f} ms | {min(init_bundle):.1f} ms | ≤ 15 ms |")
+    print(f"| peak RSS (VmHWM), cold 10-record batch (templates loaded) | {rss_cold:.1f} MiB | | | ≤ 30 MB |")
+    print(f"| peak RSS after {SAMPLES} more warm batches | {rss_after:.1f} MiB | | | |")
+    print(f"| warm 10-record batch, SES 50 ms per call | {statistics.median(warm):.1f} ms | {percentile(warm, 90):.1f} ms | {min(warm):.1f} ms | ≤ 70 ms |")
+    print(f"| AWS API calls per warm 10-record batch | {statistics.median(calls):.0f} | {max(calls)} (max) | | 10 (old: 30) |")
+    print(f"| cold 10-record batch, SES without delay (includes template loading) | {cold_ms:.1f} ms | | | |")
+    print(f"| AWS API calls of the cold batch | {sum(cold_calls.values())} | | | |")
     print(f"\nCold batch calls: {cold_calls}")
 
 

@@ -4,14 +4,13 @@
 // time and the template compilation a cold start pays. Run with `node bench.mjs` after
 // wasm/build.sh; the figures go to BENCHMARKS.md (## wasm).
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import Handlebars from "handlebars";
 import { Mailroom } from "mailroom-wasm";
 
+import { handlebarsPipeline } from "./bench/handlebars.mjs";
 import { loadTemplates, repoRoot } from "./vectors.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -58,58 +57,7 @@ const report = wasmPerRecord();
 if (report.records[0]?.decision !== "send") throw new Error(`the order record was not sent: ${JSON.stringify(report.records[0])}`);
 
 // ---------------------------------------------------------------- Handlebars, the same work in JavaScript
-const handlebars = Handlebars.create();
-const read = (name) => fs.readFileSync(path.join(here, "bench", name), "utf8");
-handlebars.registerPartial("layout", read("layout.hbs"));
-handlebars.registerPartial("footer", read("footer.hbs"));
-const moneyFormats = new Map();
-handlebars.registerHelper("money", (amount, currency) => {
-  let format = moneyFormats.get(currency);
-  if (format === undefined) {
-    format = new Intl.NumberFormat("en-US", { style: "currency", currency });
-    moneyFormats.set(currency, format);
-  }
-  return format.format(Number(amount));
-});
-const dateFormat = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
-handlebars.registerHelper("date", (text) => dateFormat.format(new Date(text)));
-handlebars.registerHelper("prefix", (text, length) => String(text).slice(0, length));
-const compiled = {
-  subject: handlebars.compile("Order {{name}} confirmed", { noEscape: true }),
-  html: handlebars.compile(read("confirmation.html.hbs")),
-  text: handlebars.compile(read("confirmation.txt.hbs"), { noEscape: true }),
-};
-const handlebarsPerRecord = () => {
-  const event = JSON.parse(eventText);
-  const records = event.Records.map((record) => {
-    const envelope = JSON.parse(record.body);
-    const payload = envelope.detail?.payload ?? envelope;
-    const eventType = envelope.detail?.metadata?.["X-Shopify-Topic"] ?? envelope["detail-type"];
-    const to = payload.email || payload.contact_email || payload.customer?.email;
-    const idempotencyKey = createHash("sha256").update(`order-confirmation\n${envelope.id}`).digest("hex").slice(0, 32);
-    const context = {
-      ...payload,
-      money_currency: payload.presentment_currency ?? payload.currency,
-      mailroom: { messageId: record.messageId, eventType, envelope: "eventbridge", idempotencyKey, now: new Date(NOW).toISOString() },
-    };
-    const email = {
-      from: routes.sender,
-      to: [to],
-      replyTo: routes.replyTo,
-      subject: compiled.subject(context),
-      html: compiled.html(context),
-      text: compiled.text(context),
-      idempotencyKey,
-      tags: [
-        { name: "route", value: "order-confirmation" },
-        { name: "category", value: "orders" },
-        { name: "event_type", value: eventType.replace(/[^A-Za-z0-9_.@-]/g, "_") },
-      ],
-    };
-    return { messageId: record.messageId, eventType, route: "order-confirmation", decision: "send", email, providerMessageId: `ses-${record.messageId}` };
-  });
-  return { records, batchResponse: { batchItemFailures: [] } };
-};
+const handlebarsPerRecord = () => handlebarsPipeline(eventText, NOW);
 const handlebarsReport = handlebarsPerRecord();
 if (handlebarsReport.records[0].email.html.length < 2000) throw new Error("the Handlebars rendering is incomplete");
 
@@ -132,12 +80,13 @@ const compileMs = measure(() => new Mailroom({ templates, routes }).free(), { ro
 
 const wasmFile = path.join(packageDir, "node/mailroom_wasm_bg.wasm");
 const wasmBytes = fs.readFileSync(wasmFile);
-const { gzipSync } = await import("node:zlib");
+const { brotliCompressSync, constants, gzipSync } = await import("node:zlib");
 
 const figures = {
   node: process.version,
   wasmRawBytes: wasmBytes.length,
   wasmGzipBytes: gzipSync(wasmBytes, { level: 9 }).length,
+  wasmBrotliBytes: brotliCompressSync(wasmBytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
   requireMs: Number(requireMs.toFixed(2)),
   importMs: Number(importMs.toFixed(2)),
   compileExampleTemplatesMs: Number(compileMs.toFixed(3)),

@@ -22,14 +22,23 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::error::{CliError, HostError};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A bug must still end in one readable line, not a panic message and a backtrace hint.
     std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown cause");
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("mailroom: internal error{location}; please report it");
+        eprintln!("mailroom: internal error{location}: {message}; please report it");
     }));
     let cli = Cli::parse();
     let stdout = io::stdout();

@@ -24,8 +24,11 @@ const MIN_PART: usize = 256;
 pub enum Format {
     /// Each record's JSON, comma-separated, ready to go inside `"records":[...]`.
     Json,
-    /// One line per record.
-    Lines,
+    /// One line per record; `files` names each email's outbox file.
+    Lines {
+        /// Whether the outbox writes files.
+        files: bool,
+    },
 }
 
 /// A part's results, in record order.
@@ -143,7 +146,7 @@ fn run_part(
                 }
                 serde_json::to_writer(&mut rendered, record).map_err(std::io::Error::from)
             }
-            Format::Lines => report::write_line(&mut rendered, record),
+            Format::Lines { files } => report::write_line(&mut rendered, record, files),
         };
     }
     PartOutput {

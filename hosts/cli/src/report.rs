@@ -71,7 +71,7 @@ pub fn write_summary(
 }
 
 /// Writes the line of one record.
-pub fn write_line(out: &mut impl Write, record: &RecordReport) -> io::Result<()> {
+pub fn write_line(out: &mut impl Write, record: &RecordReport, show_file: bool) -> io::Result<()> {
     let id = short_id(&record.message_id);
     match &record.disposition {
         Disposition::Sent {
@@ -93,7 +93,7 @@ pub fn write_line(out: &mut impl Write, record: &RecordReport) -> io::Result<()>
             write!(out, "send    {id}  {what} → {to}  {:?}", email.subject)?;
             if *duplicate {
                 write!(out, "  (already sent)")?;
-            } else if let Some(file) = provider_message_id {
+            } else if let Some(file) = provider_message_id.as_ref().filter(|_| show_file) {
                 write!(out, "  {file}")?;
             }
             writeln!(out)

@@ -6,7 +6,6 @@ use common::{NOW, example, mailroom, one_route, template_repo};
 use predicates::prelude::*;
 
 #[test]
-#[ignore = "mailroom-core's preview does not give templates mailroom.idempotencyKey, which the example footer uses"]
 fn render_prints_subject_text_and_html_of_an_example() {
     let dir = tempfile::tempdir().unwrap();
     mailroom(dir.path())
@@ -281,4 +280,36 @@ fn check_of_a_missing_folder_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot read no-such-folder"));
+}
+
+#[test]
+fn an_error_inside_a_partial_points_at_the_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = template_repo(
+        dir.path(),
+        &one_route("page.html", "Hello"),
+        &[
+            (
+                "page.html",
+                "<h1>{{ studentName }}</h1>\n{% include \"partials/footer.html\" %}\n",
+            ),
+            (
+                "partials/footer.html",
+                "<p>Thanks</p>\n<p>{{ shop.name }}</p>\n",
+            ),
+        ],
+    );
+    mailroom(dir.path())
+        .args([
+            "render",
+            "page.html",
+            "--data",
+            r#"{"studentName":"Ana"}"#,
+            "--templates",
+        ])
+        .arg(&templates)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("partials/footer.html:2"))
+        .stderr(predicate::str::contains("  2 | <p>{{ shop.name }}</p>"));
 }

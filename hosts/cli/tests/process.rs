@@ -466,3 +466,46 @@ fn a_large_event_gives_the_same_report_on_one_thread_or_several() {
         700 / 11 * 2
     );
 }
+
+#[test]
+fn a_record_without_message_id_fails_the_event_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![
+            record("m-1", &enrollment("ana@example.com", "Ana")),
+            record("", &enrollment("bo@example.com", "Bo")),
+        ],
+    );
+    mailroom(dir.path())
+        .args(["process", event.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("record 1 has an empty messageId"));
+    assert!(
+        !dir.path().join("outbox").exists(),
+        "nothing may be written for a batch that fails as a whole"
+    );
+}
+
+#[test]
+fn without_an_outbox_nothing_is_written_and_the_summary_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    mailroom(dir.path())
+        .args([
+            "process",
+            example("events/order-raw.json").to_str().unwrap(),
+            "--no-outbox",
+            "--now",
+            NOW,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".eml").not())
+        .stdout(predicate::str::ends_with(
+            "1 record: 1 sent, 0 retried, 0 rejected · outbox: off\n",
+        ));
+    assert!(!dir.path().join("outbox").exists());
+}

@@ -189,7 +189,7 @@ impl LeaseClock {
 #[derive(Debug)]
 pub struct IdempotentMailer<M, S> {
     inner: M,
-    store: Option<S>,
+    store: Option<Arc<S>>,
     clock: LeaseClock,
     owner_prefix: String,
     claims: AtomicU64,
@@ -201,7 +201,7 @@ impl<M, S> IdempotentMailer<M, S> {
         let started = unix_millis();
         Self {
             inner,
-            store,
+            store: store.map(Arc::new),
             clock,
             owner_prefix: format!("{}-{started:x}", std::process::id()),
             claims: AtomicU64::new(0),
@@ -210,11 +210,15 @@ impl<M, S> IdempotentMailer<M, S> {
 
     /// The store, if any.
     pub fn store(&self) -> Option<&S> {
-        self.store.as_ref()
+        self.store.as_deref()
     }
 }
 
-impl<M: Mailer + Sync, S: IdempotencyStore + Sync> Mailer for IdempotentMailer<M, S> {
+impl<M, S> Mailer for IdempotentMailer<M, S>
+where
+    M: Mailer + Sync,
+    S: IdempotencyStore + Send + Sync + 'static,
+{
     async fn send(&self, email: &Email) -> SendOutcome {
         let Some(store) = &self.store else {
             return self.inner.send(email).await;
@@ -260,11 +264,17 @@ impl<M: Mailer + Sync, S: IdempotencyStore + Sync> Mailer for IdempotentMailer<M
         let outcome = self.inner.send(email).await;
         match &outcome {
             SendOutcome::Accepted { message_id } => {
-                let completed = Lease {
-                    now_ms: unix_millis(),
-                    ..lease.clone()
-                };
-                if let Err(error) = store.complete(&completed, message_id).await {
+                // A task of its own: the caller may stop waiting for this send (its deadline)
+                // now that SES has answered, and the write must land all the same, or the
+                // next delivery would send again once the lease runs out.
+                let write = tokio::spawn(complete(
+                    Arc::clone(store),
+                    lease.key.to_owned(),
+                    owner.clone(),
+                    lease.expires_ms,
+                    message_id.clone(),
+                ));
+                if let Ok(Err(error)) = write.await {
                     // The email went; the claim stays until its lease expires, and only a
                     // delivery after that could send again.
                     tracing::warn!(idempotency_key = lease.key, %error, "sent, but the key could not be marked completed");
@@ -281,6 +291,23 @@ impl<M: Mailer + Sync, S: IdempotencyStore + Sync> Mailer for IdempotentMailer<M
         }
         outcome
     }
+}
+
+/// Marks `key` completed (owned arguments, so it can run as a task of its own).
+async fn complete<S: IdempotencyStore>(
+    store: Arc<S>,
+    key: String,
+    owner: String,
+    expires_ms: u64,
+    message_id: String,
+) -> Result<(), StoreError> {
+    let lease = Lease {
+        key: &key,
+        owner: &owner,
+        now_ms: unix_millis(),
+        expires_ms,
+    };
+    store.complete(&lease, &message_id).await
 }
 
 /// SES answered with an error: nothing was sent. Timeouts and lost answers are not certain.

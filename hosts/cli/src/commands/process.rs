@@ -52,7 +52,9 @@ pub fn run(args: &ProcessArgs, out: &mut impl Write) -> Result<(), CliError> {
     let format = if args.json {
         Format::Json
     } else {
-        Format::Lines
+        Format::Lines {
+            files: outbox.dir().is_some(),
+        }
     };
     let outputs = parts::run_all(
         &mailroom,

@@ -26,6 +26,7 @@ enum Item {
 struct MemoryStore {
     items: Mutex<HashMap<String, Item>>,
     down: bool,
+    slow_complete: Duration,
 }
 
 impl IdempotencyStore for MemoryStore {
@@ -64,6 +65,7 @@ impl IdempotencyStore for MemoryStore {
     }
 
     async fn complete(&self, lease: &Lease<'_>, message_id: &str) -> Result<(), StoreError> {
+        tokio::time::sleep(self.slow_complete).await;
         self.items.lock().unwrap().insert(
             lease.key.to_owned(),
             Item::Completed {
@@ -280,4 +282,24 @@ async fn without_a_store_every_send_goes_through() {
         ));
     }
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn the_key_is_completed_even_when_the_caller_stops_waiting() {
+    let store = MemoryStore {
+        slow_complete: Duration::from_millis(50),
+        ..MemoryStore::default()
+    };
+    let mailer = mailer(ScriptedMailer::default(), store);
+    // The dispatch loop's deadline fires while the completion is being written.
+    let cut_short = tokio::time::timeout(Duration::from_millis(10), mailer.send(&email("k"))).await;
+    assert!(cut_short.is_err());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        mailer.send(&email("k")).await,
+        SendOutcome::AlreadySent {
+            message_id: Some("ses-1".into())
+        }
+    );
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
 }

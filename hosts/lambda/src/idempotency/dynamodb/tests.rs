@@ -205,7 +205,7 @@ async fn an_expired_claim_is_taken_over_and_a_released_one_is_free() {
     assert_eq!(store.claim(&again).await.unwrap(), Claim::Acquired);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test]
 async fn of_many_concurrent_claims_exactly_one_wins() {
     let moto = Moto::start();
     let client = moto.client().await;
