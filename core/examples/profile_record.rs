@@ -7,7 +7,10 @@ use std::path::Path;
 use mailroom_core::{Config, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp};
 
 fn main() {
-    let iterations: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut templates = TemplateSet::new();
     let mut pending = vec![root.join("templates")];
@@ -16,9 +19,10 @@ fn main() {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if let (Ok(name), Ok(source)) =
-                (path.strip_prefix(root.join("templates")), std::fs::read_to_string(&path))
-            {
+            } else if let (Ok(name), Ok(source)) = (
+                path.strip_prefix(root.join("templates")),
+                std::fs::read_to_string(&path),
+            ) {
                 templates.insert(name.to_string_lossy().replace('\\', "/"), source);
             }
         }
@@ -34,14 +38,22 @@ fn main() {
     let started = std::time::Instant::now();
     let mut sent = 0usize;
     for _ in 0..iterations {
-        let Ok(event) = SqsEvent::from_json(&event_text) else { return };
-        let Ok(mut batch) = mailroom.start_batch(&event, Timestamp::from_millis(1_795_428_000_000), 1)
+        let Ok(event) = SqsEvent::from_json(&event_text) else {
+            return;
+        };
+        let Ok(mut batch) =
+            mailroom.start_batch(&event, Timestamp::from_millis(1_795_428_000_000), 1)
         else {
             return;
         };
         while let Some(send) = batch.next_send() {
             sent += send.email.html.len();
-            batch.complete_send(send.id, SendOutcome::Accepted { message_id: String::new() });
+            batch.complete_send(
+                send.id,
+                SendOutcome::Accepted {
+                    message_id: String::new(),
+                },
+            );
         }
         let _ = batch.finish();
     }
