@@ -305,6 +305,8 @@ describe('the previewer', () => {
     assert.match(await page.textContent('#source-note'), /welcome\/enrollment-completed\.html/);
 
     await page.click('#share');
+    // The link is compressed asynchronously after the click.
+    await page.waitForFunction(() => document.getElementById('share-url').value !== '');
     const link = await page.inputValue('#share-url');
     assert.match(link, /#share=[A-Za-z0-9_-]+$/);
     // A colleague: a fresh browser context, nothing stored.
