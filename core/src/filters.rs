@@ -12,6 +12,8 @@
 //!   milliseconds; times keep the offset they were given in (the core carries no time-zone
 //!   database).
 
+use std::borrow::Cow;
+
 use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Value};
 use time::format_description::{self, BorrowedFormatItem};
@@ -58,17 +60,21 @@ const CURRENCIES: &[(&str, &str, bool, u32)] = &[
 fn money(amount: Value, currency: Option<String>) -> Result<String, Error> {
     let (amount_text, object_currency) = match amount.kind() {
         ValueKind::Map => (
-            amount
-                .get_attr("amount")
-                .ok()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
+            Cow::Owned(
+                amount
+                    .get_attr("amount")
+                    .ok()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+            ),
             amount
                 .get_attr("currency_code")
                 .ok()
                 .and_then(|c| c.as_str().map(str::to_owned)),
         ),
-        ValueKind::String | ValueKind::Number => (amount.to_string(), None),
+        // Shopify sends amounts as strings: read them in place.
+        ValueKind::String => (Cow::Borrowed(amount.as_str().unwrap_or_default()), None),
+        ValueKind::Number => (Cow::Owned(amount.to_string()), None),
         _ => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
@@ -77,32 +83,46 @@ fn money(amount: Value, currency: Option<String>) -> Result<String, Error> {
         }
     };
     let code = currency
-        .or(object_currency)
+        .as_deref()
+        .or(object_currency.as_deref())
         .unwrap_or_default()
-        .trim()
-        .to_ascii_uppercase();
-    let known = CURRENCIES.iter().find(|(iso, ..)| *iso == code);
+        .trim();
+    let known = CURRENCIES
+        .iter()
+        .find(|(iso, ..)| iso.eq_ignore_ascii_case(code));
     let minor_units = known.map_or(2, |(.., units)| *units);
-    let number = format_decimal(&amount_text, minor_units).ok_or_else(|| {
+    let (negative, digits) = format_decimal(&amount_text, minor_units).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidOperation,
             format!("money: {amount_text:?} is not a decimal amount"),
         )
     })?;
-    let (negative, digits) = match number.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", number.as_str()),
-    };
-    Ok(match known {
-        Some((_, symbol, true, _)) => format!("{negative}{digits}{symbol}"),
-        Some((_, symbol, false, _)) => format!("{negative}{symbol}{digits}"),
-        None if code.is_empty() => number,
-        None => format!("{number} {code}"),
-    })
+    let mut out = String::with_capacity(digits.len() + code.len() + 8);
+    if negative {
+        out.push('-');
+    }
+    match known {
+        Some((_, symbol, true, _)) => {
+            out.push_str(&digits);
+            out.push_str(symbol);
+        }
+        Some((_, symbol, false, _)) => {
+            out.push_str(symbol);
+            out.push_str(&digits);
+        }
+        None if code.is_empty() => out.push_str(&digits),
+        None => {
+            out.push_str(&digits);
+            out.push(' ');
+            out.push_str(&code.to_ascii_uppercase());
+        }
+    }
+    Ok(out)
 }
 
-/// `"1234.5"` with 2 minor units → `"1,234.50"`. Decimal arithmetic on the digits.
-fn format_decimal(text: &str, minor_units: u32) -> Option<String> {
+/// `"1234.5"` with 2 minor units → `(false, "1,234.50")`: whether a minus sign is due, and the
+/// grouped digits. Decimal arithmetic on the digits, in one buffer.
+fn format_decimal(text: &str, minor_units: u32) -> Option<(bool, String)> {
     let text = text.trim();
     let (negative, unsigned) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -117,55 +137,43 @@ fn format_decimal(text: &str, minor_units: u32) -> Option<String> {
         return None;
     }
     let units = minor_units as usize;
-    // All digits as one integer scaled to minor units, rounding on the first dropped digit.
-    let mut digits: Vec<u8> = whole.bytes().map(|b| b - b'0').collect();
-    let mut kept_fraction: Vec<u8> = fraction.bytes().map(|b| b - b'0').collect();
-    let round_up = kept_fraction.get(units).is_some_and(|d| *d >= 5);
-    kept_fraction.resize(units, 0);
-    digits.extend(kept_fraction);
-    if round_up {
-        let mut carry = true;
+    let fraction = fraction.as_bytes();
+    // All digits as one integer scaled to minor units, with a leading 0 to take a carry,
+    // rounding half away from zero on the first dropped digit.
+    let mut digits: Vec<u8> = Vec::with_capacity(1 + whole.len() + units);
+    digits.push(0);
+    digits.extend(whole.bytes().map(|b| b - b'0'));
+    digits.extend((0..units).map(|i| fraction.get(i).map_or(0, |b| b - b'0')));
+    if fraction.get(units).is_some_and(|b| *b >= b'5') {
         for digit in digits.iter_mut().rev() {
-            if !carry {
+            if *digit == 9 {
+                *digit = 0;
+            } else {
+                *digit += 1;
                 break;
             }
-            *digit += 1;
-            carry = *digit == 10;
-            if carry {
-                *digit = 0;
-            }
         }
-        if carry {
-            digits.insert(0, 1);
-        }
-    }
-    let split = digits.len().saturating_sub(units);
-    let (whole_digits, minor_digits) = digits.split_at(split);
-    let whole_text: String = whole_digits.iter().map(|d| char::from(b'0' + d)).collect();
-    let whole_text = whole_text.trim_start_matches('0');
-    let whole_text = if whole_text.is_empty() {
-        "0"
-    } else {
-        whole_text
-    };
-    let mut grouped = String::with_capacity(whole_text.len() + whole_text.len() / 3);
-    for (index, c) in whole_text.chars().enumerate() {
-        if index > 0 && (whole_text.len() - index) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
     }
     let is_zero = digits.iter().all(|d| *d == 0);
-    let mut out = String::new();
-    if negative && !is_zero {
-        out.push('-');
+    let (whole_digits, minor_digits) = digits.split_at(digits.len() - units);
+    // Without leading zeros, but at least one digit.
+    let first = whole_digits
+        .iter()
+        .position(|d| *d != 0)
+        .unwrap_or(whole_digits.len() - 1);
+    let whole_digits = &whole_digits[first..];
+    let mut out = String::with_capacity(whole_digits.len() + whole_digits.len() / 3 + units + 1);
+    for (index, digit) in whole_digits.iter().enumerate() {
+        if index > 0 && (whole_digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(char::from(b'0' + digit));
     }
-    out.push_str(&grouped);
     if units > 0 {
         out.push('.');
         out.extend(minor_digits.iter().map(|d| char::from(b'0' + d)));
     }
-    Some(out)
+    Some((negative && !is_zero, out))
 }
 
 const SHORT: &[BorrowedFormatItem<'_>] = fd!("[year]-[month]-[day]");
