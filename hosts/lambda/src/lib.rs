@@ -5,7 +5,8 @@
 //! record, the [`dispatch`] loop sends through the [`mailer`] concurrently, the [`queue`] module
 //! applies back-off and moves rejected records to the dead-letter queue, and the [`templates`]
 //! cache keeps the CodeCommit templates between invocations. [`telemetry`] writes JSON logs
-//! and embedded metrics.
+//! and embedded metrics. With `IDEMPOTENCY_TABLE` set, [`idempotency`] claims each email's key
+//! in DynamoDB before sending, so a redelivery does not send twice.
 
 #![cfg_attr(
     not(test),
@@ -15,6 +16,7 @@
 pub mod aws;
 pub mod dispatch;
 pub mod handler;
+pub mod idempotency;
 pub mod mailer;
 pub mod mime;
 pub mod queue;

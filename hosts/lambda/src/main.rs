@@ -7,6 +7,8 @@ use std::sync::Arc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use mailroom_core::{BatchResponse, SqsEvent};
 use mailroom_lambda::handler::{HandlerError, Invocation, Notifier};
+use mailroom_lambda::idempotency::dynamodb::{self, DynamoDbStore};
+use mailroom_lambda::idempotency::{IdempotencySettings, IdempotentMailer, LeaseClock};
 use mailroom_lambda::mailer::SesMailer;
 use mailroom_lambda::queue::SqsQueue;
 use mailroom_lambda::settings::Settings;
@@ -17,9 +19,12 @@ use mailroom_lambda::{aws, telemetry};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_logging();
     let vars: BTreeMap<String, String> = std::env::vars().collect();
-    let settings = match Settings::from_lookup(|name| vars.get(name).cloned()) {
-        Ok(settings) => settings,
-        Err(error) => {
+    let lookup = |name: &str| vars.get(name).cloned();
+    let settings = Settings::from_lookup(lookup).map_err(|error| error.to_string());
+    let idempotency = IdempotencySettings::from_lookup(lookup).map_err(|error| error.to_string());
+    let (settings, idempotency) = match (settings, idempotency) {
+        (Ok(settings), Ok(idempotency)) => (settings, idempotency),
+        (Err(error), _) | (_, Err(error)) => {
             // Lambda reports the init failure with this log line; no record is touched.
             tracing::error!(error = %error, "invalid configuration");
             eprintln!("mailroom: invalid configuration: {error}");
@@ -38,7 +43,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         vars: Arc::new(vars.clone()),
     };
     let cache = TemplateCache::new(source, options, settings.template_cache);
-    let mailer = SesMailer::new(aws::ses_client(&sdk), settings.configuration_set.clone());
+    // Every send claims its idempotency key first when IDEMPOTENCY_TABLE is set; claims last
+    // until the current invocation's deadline, which the clock is told below.
+    let clock = LeaseClock::default();
+    let store = idempotency.map(|idempotency| {
+        DynamoDbStore::new(
+            dynamodb::client(&sdk),
+            idempotency.table,
+            idempotency.retention,
+        )
+    });
+    let mailer = IdempotentMailer::new(
+        SesMailer::new(aws::ses_client(&sdk), settings.configuration_set.clone()),
+        store,
+        clock.clone(),
+    );
     let queue = SqsQueue::new(aws::sqs_client(&sdk));
     let function_name = vars
         .get("AWS_LAMBDA_FUNCTION_NAME")
@@ -46,7 +65,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .unwrap_or_default();
     let notifier = Notifier::new(settings, mailer, queue, cache, function_name);
     let notifier = &notifier;
+    let clock = &clock;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        clock.set_deadline(event.context.deadline);
         let invocation = Invocation::from_context(&event.context);
         let response: Result<BatchResponse, HandlerError> =
             notifier.handle(&event.payload, &invocation).await;
