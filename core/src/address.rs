@@ -38,8 +38,12 @@ impl Mailbox {
             text: text.chars().take(120).collect(),
             reason: reason.to_owned(),
         };
-        if text.chars().any(char::is_control) {
-            return Err(fail("it contains a control character"));
+        // The Unicode line and paragraph separators end a line in some mail clients too.
+        if text
+            .chars()
+            .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+        {
+            return Err(fail("it contains a control character or a line separator"));
         }
         let trimmed = text.trim();
         if trimmed.is_empty() {
@@ -241,6 +245,7 @@ mod tests {
             "josé@example.com",
             "a@example.com\r\nBcc: victim@example.com",
             "Name\n <a@example.com>",
+            "Name\u{2029}Bcc <a@example.com>",
             "two@example.com, three@example.com",
         ] {
             assert!(Mailbox::parse(bad).is_err(), "{bad:?} should be refused");
