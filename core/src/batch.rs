@@ -251,16 +251,13 @@ impl Batch {
     /// Ends the batch. A send still in flight has an unknown outcome and is retried
     /// (`transient`): with idempotency keys a duplicate is caught, and a loss never happens.
     pub fn finish(mut self) -> BatchReport {
+        self.expire();
         for index in 0..self.entries.len() {
-            let fault = match &self.entries[index].state {
-                State::InFlight(_) => {
-                    ServiceFault::Transient("the send outcome was never reported".into())
-                }
-                State::Ready(_) => ServiceFault::Deadline,
-                State::Done(_) => continue,
-            };
-            let state = self.retry_state(&self.entries[index], fault);
-            self.entries[index].state = state;
+            if matches!(self.entries[index].state, State::InFlight(_)) {
+                let fault = ServiceFault::Transient("the send outcome was never reported".into());
+                let state = self.retry_state(&self.entries[index], fault);
+                self.entries[index].state = state;
+            }
         }
         let records: Vec<RecordReport> = self
             .entries

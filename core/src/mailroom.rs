@@ -13,7 +13,7 @@ use crate::envelope::{self, Unwrapped};
 use crate::error::{EventError, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
-use crate::render::{Engine, SUBJECT_PREFIX, TemplateSet, text_sibling};
+use crate::render::{Engine, SUBJECT_PREFIX, TemplateSet};
 
 /// The name under which templates see the record's metadata: `{{ mailroom.messageId }}`.
 pub const METADATA_NAME: &str = "mailroom";
@@ -62,10 +62,10 @@ impl Mailroom {
                 let subject = format!("{SUBJECT_PREFIX}{}", route.name);
                 // Subject syntax was checked when the configuration was built.
                 let _ = engine.add(subject.clone(), route.subject.clone());
-                let text = route.text_template.clone().or_else(|| {
-                    let sibling = text_sibling(&route.template);
-                    (sibling != route.template && templates.contains(&sibling)).then_some(sibling)
-                });
+                let text = route
+                    .text_template
+                    .clone()
+                    .or_else(|| engine.sibling_text_template(&route.template));
                 let mut tags = vec![Tag::new("route", &route.name)];
                 tags.extend(route.tags.iter().map(|(name, value)| Tag::new(name, value)));
                 CompiledRoute {

@@ -13,7 +13,6 @@ use crate::error::{MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
 use crate::mailroom::{Decision, METADATA_NAME, Mailroom, lookup_path, metadata, template_context};
 use crate::record::{SqsRecord, Timestamp};
-use crate::render::text_sibling;
 
 /// One rendering of a template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -106,30 +105,24 @@ impl Mailroom {
             .config()
             .routes
             .iter()
-            .find(|route| route.template == template)
-            .map_or("preview", |route| route.name.as_str());
-        let (idempotency_key, _) = idempotency::key_for(route, &unwrapped);
-        let metadata = metadata(&record, &unwrapped, now, route, &idempotency_key);
+            .find(|route| route.template == template);
+        let route_name = route.map_or("preview", |route| route.name.as_str());
+        let (idempotency_key, _) = idempotency::key_for(route_name, &unwrapped);
+        let metadata = metadata(&record, &unwrapped, now, route_name, &idempotency_key);
         let context = template_context(&unwrapped.event, metadata);
         let engine = self.engine();
         let html = engine
             .render(template, &context)
             .map_err(PreviewError::Template)?;
-        let sibling = text_sibling(template);
-        let text = if sibling != template && engine.has(&sibling) {
-            engine
+        let text = match engine.sibling_text_template(template) {
+            Some(sibling) => engine
                 .render(&sibling, &context)
-                .map_err(PreviewError::Template)?
-        } else {
-            text_from_html(&html)
+                .map_err(PreviewError::Template)?,
+            None => text_from_html(&html),
         };
-        let subject_source = subject.map(str::to_owned).or_else(|| {
-            self.config()
-                .routes
-                .iter()
-                .find(|route| route.template == template)
-                .map(|route| route.subject.clone())
-        });
+        let subject_source = subject
+            .map(str::to_owned)
+            .or_else(|| route.map(|route| route.subject.clone()));
         let subject = match subject_source {
             Some(source) => subject_line(
                 &engine

@@ -150,6 +150,12 @@ impl Engine {
             .map(|template| template.source().to_owned())
     }
 
+    /// The loaded `.txt` sibling of an HTML template, if there is one.
+    pub(crate) fn sibling_text_template(&self, template: &str) -> Option<String> {
+        let sibling = text_sibling(template);
+        (sibling != template && self.has(&sibling)).then_some(sibling)
+    }
+
     pub(crate) fn has(&self, name: &str) -> bool {
         self.env.get_template(name).is_ok() || self.broken.contains_key(name)
     }
