@@ -9,6 +9,7 @@ use minijinja::value::ValueKind;
 use serde::Serialize;
 
 use crate::error::MessageFault;
+use crate::json::{JsonDocument, JsonKind, JsonRef};
 use crate::record::SqsRecord;
 
 /// How the event reached the queue.
@@ -66,56 +67,57 @@ pub struct Unwrapped {
 
 /// Parses the record's body and unwraps its envelope.
 pub fn unwrap(record: &SqsRecord) -> Result<Unwrapped, MessageFault> {
-    let body: Value = serde_json::from_str(&record.body)
+    let body = JsonDocument::parse(&record.body)
         .map_err(|error| MessageFault::MalformedBody(format!("the body is not JSON: {error}")))?;
     let mut ids = EnvelopeIds::default();
     let mut kind = EnvelopeKind::Raw;
     let mut sns_event_type = None;
 
     let mut current = body;
-    if is_sns_notification(&current) {
+    if let Some(message) = sns_message(&current) {
         kind = EnvelopeKind::Sns;
-        ids.sns_message_id = string_at(&current, "MessageId");
+        ids.sns_message_id = text_at(&current, "MessageId");
         sns_event_type = current
-            .get_attr("MessageAttributes")
-            .ok()
-            .and_then(|attributes| attributes.get_attr("eventType").ok())
-            .and_then(|attribute| string_at(&attribute, "Value"));
-        let message = string_at(&current, "Message").unwrap_or_default();
-        current = serde_json::from_str(&message).map_err(|error| {
+            .get("MessageAttributes")
+            .and_then(|attributes| attributes.get("eventType"))
+            .and_then(|attribute| text_at(&attribute, "Value"));
+        current = JsonDocument::parse(message).map_err(|error| {
             MessageFault::MalformedBody(format!("the SNS Message is not JSON: {error}"))
         })?;
     }
 
     let mut eventbridge_type = None;
     let mut shopify_topic = None;
-    if is_eventbridge_event(&current) {
+    if let Some(detail) = eventbridge_detail(&current) {
         kind = match kind {
             EnvelopeKind::Sns => EnvelopeKind::SnsEventBridge,
             _ => EnvelopeKind::EventBridge,
         };
-        ids.eventbridge_id = string_at(&current, "id");
-        eventbridge_type = string_at(&current, "detail-type");
-        let detail = current.get_attr("detail").unwrap_or_default();
+        ids.eventbridge_id = text_at(&current, "id");
+        eventbridge_type = text_at(&current, "detail-type");
         current = if eventbridge_type.as_deref() == Some("shopifyWebhook") {
-            let metadata = detail.get_attr("metadata").unwrap_or_default();
-            shopify_topic = header_at(&metadata, "X-Shopify-Topic");
-            ids.shopify_event_id = header_at(&metadata, "X-Shopify-Event-Id");
-            let payload = detail.get_attr("payload").unwrap_or_default();
-            if payload.kind() == ValueKind::Map {
-                payload
-            } else {
-                detail
+            let metadata = detail.get("metadata");
+            let header = |name| {
+                metadata
+                    .as_ref()
+                    .and_then(|headers| headers.get_ignore_ascii_case(name))
+                    .and_then(|value| json_text(&value))
+            };
+            shopify_topic = header("X-Shopify-Topic");
+            ids.shopify_event_id = header("X-Shopify-Event-Id");
+            match detail.get("payload") {
+                Some(payload) if payload.kind() == JsonKind::Object => payload,
+                _ => detail,
             }
         } else {
             detail
         };
     }
 
-    if current.kind() != ValueKind::Map {
+    if current.kind() != JsonKind::Object {
         return Err(MessageFault::MalformedBody(format!(
             "the event is a JSON {}, not an object",
-            json_kind_name(&current)
+            current.kind().name()
         )));
     }
 
@@ -125,32 +127,46 @@ pub fn unwrap(record: &SqsRecord) -> Result<Unwrapped, MessageFault> {
         .or(sns_event_type)
         .or(shopify_topic)
         .or(eventbridge_type)
-        .or_else(|| string_at(&current, "eventType"))
-        .or_else(|| string_at(&current, "type"))
+        .or_else(|| text_at(&current, "eventType"))
+        .or_else(|| text_at(&current, "type"))
         .filter(|event_type| !event_type.trim().is_empty());
 
     Ok(Unwrapped {
-        event: current,
+        event: current.to_value(),
         kind,
         event_type,
         ids,
     })
 }
 
-fn is_sns_notification(value: &Value) -> bool {
-    string_at(value, "Type").as_deref() == Some("Notification")
-        && value
-            .get_attr("Message")
-            .is_ok_and(|message| message.kind() == ValueKind::String)
+/// The `Message` of an SNS notification (`"Type": "Notification"` with a string message).
+fn sns_message(value: &JsonRef) -> Option<&str> {
+    if value.get_str("Type")? != "Notification" {
+        return None;
+    }
+    value.get_str("Message")
 }
 
-fn is_eventbridge_event(value: &Value) -> bool {
+/// The `detail` of an EventBridge event (a string `detail-type` and an object `detail`).
+fn eventbridge_detail(value: &JsonRef) -> Option<JsonRef> {
+    value.get("detail-type")?.as_str()?;
     value
-        .get_attr("detail-type")
-        .is_ok_and(|detail_type| detail_type.kind() == ValueKind::String)
-        && value
-            .get_attr("detail")
-            .is_ok_and(|detail| detail.kind() == ValueKind::Map)
+        .get("detail")
+        .filter(|detail| detail.kind() == JsonKind::Object)
+}
+
+/// A non-empty string (or number, as text) at `key` of an object.
+fn text_at(value: &JsonRef, key: &str) -> Option<String> {
+    json_text(&value.get(key)?)
+}
+
+/// The text of a string or number; `None` for anything else or an empty string.
+fn json_text(value: &JsonRef) -> Option<String> {
+    match value.kind() {
+        JsonKind::String => value.as_str().filter(|s| !s.is_empty()).map(str::to_owned),
+        JsonKind::Number => Some(value.to_value().to_string()),
+        _ => None,
+    }
 }
 
 /// A non-empty string (or number, as text) at `key` of a map.
@@ -165,33 +181,5 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
         ValueKind::String => value.as_str().filter(|s| !s.is_empty()).map(str::to_owned),
         ValueKind::Number => Some(value.to_string()),
         _ => None,
-    }
-}
-
-/// HTTP header names are case-insensitive; EventBridge keeps whatever case Shopify sent.
-fn header_at(headers: &Value, name: &str) -> Option<String> {
-    if let Some(found) = string_at(headers, name) {
-        return Some(found);
-    }
-    let keys = headers.try_iter().ok()?;
-    for key in keys {
-        if key
-            .as_str()
-            .is_some_and(|key| key.eq_ignore_ascii_case(name))
-        {
-            return headers.get_item(&key).ok().and_then(|v| scalar_text(&v));
-        }
-    }
-    None
-}
-
-fn json_kind_name(value: &Value) -> &'static str {
-    match value.kind() {
-        ValueKind::Seq => "array",
-        ValueKind::String => "string",
-        ValueKind::Number => "number",
-        ValueKind::Bool => "boolean",
-        ValueKind::None | ValueKind::Undefined => "null",
-        _ => "value",
     }
 }

@@ -61,6 +61,7 @@ pub mod envelope;
 pub mod error;
 pub mod filters;
 pub mod idempotency;
+pub mod json;
 mod mailroom;
 pub mod outcome;
 pub mod preview;
