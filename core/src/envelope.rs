@@ -55,8 +55,8 @@ pub struct EnvelopeIds {
 /// The event with its envelope removed.
 #[derive(Debug, Clone)]
 pub struct Unwrapped {
-    /// What the template sees: always a map.
-    pub event: Value,
+    /// What the template sees: always an object.
+    pub event: JsonRef,
     /// How it was delivered.
     pub kind: EnvelopeKind,
     /// The event type, if any source named one.
@@ -132,7 +132,7 @@ pub fn unwrap(record: &SqsRecord) -> Result<Unwrapped, MessageFault> {
         .filter(|event_type| !event_type.trim().is_empty());
 
     Ok(Unwrapped {
-        event: current.to_value(),
+        event: current,
         kind,
         event_type,
         ids,
@@ -156,7 +156,7 @@ fn eventbridge_detail(value: &JsonRef) -> Option<JsonRef> {
 }
 
 /// A non-empty string (or number, as text) at `key` of an object.
-fn text_at(value: &JsonRef, key: &str) -> Option<String> {
+pub(crate) fn text_at(value: &JsonRef, key: &str) -> Option<String> {
     json_text(&value.get(key)?)
 }
 

@@ -57,24 +57,22 @@ const CURRENCIES: &[(&str, &str, bool, u32)] = &[
     ("BHD", " BHD", true, 3),
 ];
 
-fn money(amount: Value, currency: Option<String>) -> Result<String, Error> {
-    let (amount_text, object_currency) = match amount.kind() {
-        ValueKind::Map => (
+fn money(amount: Value, currency: Option<&str>) -> Result<Value, Error> {
+    let mut object_currency = None;
+    let amount_text = match amount.kind() {
+        ValueKind::Map => {
+            object_currency = amount.get_attr("currency_code").ok();
             Cow::Owned(
                 amount
                     .get_attr("amount")
                     .ok()
                     .map(|a| a.to_string())
                     .unwrap_or_default(),
-            ),
-            amount
-                .get_attr("currency_code")
-                .ok()
-                .and_then(|c| c.as_str().map(str::to_owned)),
-        ),
+            )
+        }
         // Shopify sends amounts as strings: read them in place.
-        ValueKind::String => (Cow::Borrowed(amount.as_str().unwrap_or_default()), None),
-        ValueKind::Number => (Cow::Owned(amount.to_string()), None),
+        ValueKind::String => Cow::Borrowed(amount.as_str().unwrap_or_default()),
+        ValueKind::Number => Cow::Owned(amount.to_string()),
         _ => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
@@ -83,97 +81,118 @@ fn money(amount: Value, currency: Option<String>) -> Result<String, Error> {
         }
     };
     let code = currency
-        .as_deref()
-        .or(object_currency.as_deref())
+        .or_else(|| object_currency.as_ref().and_then(Value::as_str))
         .unwrap_or_default()
         .trim();
     let known = CURRENCIES
         .iter()
         .find(|(iso, ..)| iso.eq_ignore_ascii_case(code));
     let minor_units = known.map_or(2, |(.., units)| *units);
-    let (negative, digits) = format_decimal(&amount_text, minor_units).ok_or_else(|| {
+    let decimal = Decimal::parse(&amount_text, minor_units).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidOperation,
             format!("money: {amount_text:?} is not a decimal amount"),
         )
     })?;
-    let mut out = String::with_capacity(digits.len() + code.len() + 8);
-    if negative {
+    let mut out = String::with_capacity(amount_text.len() * 4 / 3 + code.len() + 8);
+    if decimal.negative {
         out.push('-');
     }
     match known {
         Some((_, symbol, true, _)) => {
-            out.push_str(&digits);
+            decimal.write_grouped(&mut out);
             out.push_str(symbol);
         }
         Some((_, symbol, false, _)) => {
             out.push_str(symbol);
-            out.push_str(&digits);
+            decimal.write_grouped(&mut out);
         }
-        None if code.is_empty() => out.push_str(&digits),
+        None if code.is_empty() => decimal.write_grouped(&mut out),
         None => {
-            out.push_str(&digits);
+            decimal.write_grouped(&mut out);
             out.push(' ');
             out.push_str(&code.to_ascii_uppercase());
         }
     }
-    Ok(out)
+    Ok(Value::from(out))
 }
 
-/// `"1234.5"` with 2 minor units → `(false, "1,234.50")`: whether a minus sign is due, and the
-/// grouped digits. Decimal arithmetic on the digits, in one buffer.
-fn format_decimal(text: &str, minor_units: u32) -> Option<(bool, String)> {
-    let text = text.trim();
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    if whole.is_empty() && fraction.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-        || whole.len() > 30
-    {
-        return None;
-    }
-    let units = minor_units as usize;
-    let fraction = fraction.as_bytes();
-    // All digits as one integer scaled to minor units, with a leading 0 to take a carry,
-    // rounding half away from zero on the first dropped digit.
-    let mut digits: Vec<u8> = Vec::with_capacity(1 + whole.len() + units);
-    digits.push(0);
-    digits.extend(whole.bytes().map(|b| b - b'0'));
-    digits.extend((0..units).map(|i| fraction.get(i).map_or(0, |b| b - b'0')));
-    if fraction.get(units).is_some_and(|b| *b >= b'5') {
-        for digit in digits.iter_mut().rev() {
-            if *digit == 9 {
-                *digit = 0;
-            } else {
-                *digit += 1;
-                break;
+/// An amount rounded to a currency's minor units: decimal digits, never a float.
+struct Decimal {
+    /// Whether a minus sign is due (never for an amount that rounds to zero).
+    negative: bool,
+    /// All digits, scaled to minor units, most significant first, with a leading slot that
+    /// takes a rounding carry. Amounts have at most 30 whole digits and 3 minor units.
+    digits: [u8; 34],
+    len: usize,
+    minor_units: usize,
+}
+
+impl Decimal {
+    /// `"1234.5"` with 2 minor units → 123450, rounding half away from zero on the first
+    /// dropped digit.
+    fn parse(text: &str, minor_units: u32) -> Option<Self> {
+        let text = text.trim();
+        let (negative, unsigned) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let minor_units = minor_units as usize;
+        if whole.is_empty() && fraction.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+            || whole.len() > 30
+            || minor_units > 3
+        {
+            return None;
+        }
+        let fraction = fraction.as_bytes();
+        let mut decimal = Self {
+            negative,
+            digits: [0; 34],
+            len: 1 + whole.len() + minor_units,
+            minor_units,
+        };
+        let scaled = whole
+            .bytes()
+            .chain((0..minor_units).map(|i| fraction.get(i).copied().unwrap_or(b'0')));
+        for (slot, byte) in decimal.digits[1..].iter_mut().zip(scaled) {
+            *slot = byte - b'0';
+        }
+        if fraction.get(minor_units).is_some_and(|b| *b >= b'5') {
+            for digit in decimal.digits[..decimal.len].iter_mut().rev() {
+                if *digit == 9 {
+                    *digit = 0;
+                } else {
+                    *digit += 1;
+                    break;
+                }
             }
         }
+        decimal.negative &= decimal.digits.iter().any(|d| *d != 0);
+        Some(decimal)
     }
-    let is_zero = digits.iter().all(|d| *d == 0);
-    let (whole_digits, minor_digits) = digits.split_at(digits.len() - units);
-    // Without leading zeros, but at least one digit.
-    let first = whole_digits
-        .iter()
-        .position(|d| *d != 0)
-        .unwrap_or(whole_digits.len() - 1);
-    let whole_digits = &whole_digits[first..];
-    let mut out = String::with_capacity(whole_digits.len() + whole_digits.len() / 3 + units + 1);
-    for (index, digit) in whole_digits.iter().enumerate() {
-        if index > 0 && (whole_digits.len() - index) % 3 == 0 {
-            out.push(',');
+
+    /// Writes `1,234.50`: whole digits without leading zeros (at least one) in groups of three.
+    fn write_grouped(&self, out: &mut String) {
+        let (whole, minor) = self.digits[..self.len].split_at(self.len - self.minor_units);
+        let first = whole
+            .iter()
+            .position(|d| *d != 0)
+            .unwrap_or(whole.len() - 1);
+        let whole = &whole[first..];
+        for (index, digit) in whole.iter().enumerate() {
+            if index > 0 && (whole.len() - index) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(char::from(b'0' + digit));
         }
-        out.push(char::from(b'0' + digit));
+        if !minor.is_empty() {
+            out.push('.');
+            out.extend(minor.iter().map(|d| char::from(b'0' + d)));
+        }
     }
-    if units > 0 {
-        out.push('.');
-        out.extend(minor_digits.iter().map(|d| char::from(b'0' + d)));
-    }
-    Some((negative && !is_zero, out))
 }
 
 const SHORT: &[BorrowedFormatItem<'_>] = fd!("[year]-[month]-[day]");
@@ -303,15 +322,16 @@ mod tests {
         ];
         for (amount, currency, expected) in cases {
             assert_eq!(
-                money(Value::from(amount), Some(currency.into())).unwrap(),
-                expected
+                money(Value::from(amount), Some(currency)).unwrap(),
+                Value::from(expected)
             );
         }
         assert_eq!(
-            money(Value::from(19.9), Some("USD".into())).unwrap(),
-            "$19.90"
+            money(Value::from(19.9), Some("USD")).unwrap(),
+            Value::from("$19.90")
         );
-        assert!(money(Value::from("ten"), Some("USD".into())).is_err());
+        assert!(money(Value::from("ten"), Some("USD")).is_err());
+        assert!(money(Value::from("1".repeat(31)), None).is_err());
         assert!(money(Value::from("1e5"), None).is_err());
     }
 

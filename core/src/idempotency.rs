@@ -15,10 +15,10 @@
 //! The key is `hex(SHA-256("mailroom/v1", route, source, identity))`, truncated to 32 hex
 //! digits (128 bits), so different routes for one event get different keys.
 
-use minijinja::Value;
 use sha2::{Digest, Sha256};
 
-use crate::envelope::{Unwrapped, string_at};
+use crate::envelope::{Unwrapped, text_at};
+use crate::json::JsonRef;
 
 /// Which identity a key was derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -59,7 +59,7 @@ pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
         .shopify_event_id
         .clone()
         .map(|id| (id, KeySource::ShopifyEventId))
-        .or_else(|| string_at(&unwrapped.event, "eventId").map(|id| (id, KeySource::EventId)))
+        .or_else(|| text_at(&unwrapped.event, "eventId").map(|id| (id, KeySource::EventId)))
         .or_else(|| {
             ids.eventbridge_id
                 .clone()
@@ -70,7 +70,7 @@ pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
                 .clone()
                 .map(|id| (id, KeySource::SnsMessageId))
         })
-        .or_else(|| string_at(&unwrapped.event, "id").map(|id| (id, KeySource::Id)));
+        .or_else(|| text_at(&unwrapped.event, "id").map(|id| (id, KeySource::Id)));
     let (identity, source) = match found {
         Some(found) => found,
         None => (
@@ -86,10 +86,11 @@ pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
     (hex_prefix(&hasher.finalize(), 16), source)
 }
 
-/// The event's canonical JSON: minijinja maps iterate in key order, so serialising one gives
-/// the same bytes for the same content whatever order the producer wrote the keys in.
-fn content_identity(event: &Value, event_type: Option<&str>) -> String {
-    let json = serde_json::to_string(event).unwrap_or_default();
+/// The event's canonical JSON: objects enumerate their keys in sorted order, so serialising
+/// the event gives the same bytes for the same content whatever order the producer wrote the
+/// keys in.
+fn content_identity(event: &JsonRef, event_type: Option<&str>) -> String {
+    let json = serde_json::to_string(&event.to_value()).unwrap_or_default();
     let mut hasher = Sha256::new();
     hasher.update(event_type.unwrap_or("").as_bytes());
     hasher.update([0]);

@@ -12,6 +12,7 @@ use crate::email::{Email, Tag, subject_line, text_from_html};
 use crate::envelope::{self, Unwrapped};
 use crate::error::{EventError, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
+use crate::json::JsonRef;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
 use crate::render::{Engine, SUBJECT_PREFIX, TemplateSet};
 
@@ -146,7 +147,7 @@ impl Mailroom {
         unwrapped: &Unwrapped,
         now: Timestamp,
     ) -> Result<Email, Fault> {
-        let recipients = recipients(&unwrapped.event, &route.recipient)?;
+        let recipients = recipients(&unwrapped.event.to_value(), &route.recipient)?;
         if !self.engine.has(&route.template) {
             return Err(Fault::Service(ServiceFault::TemplateMissing {
                 name: route.template.clone(),
@@ -226,7 +227,7 @@ pub(crate) fn metadata(
 
 /// What templates see: the event's own fields, and the metadata under [`METADATA_NAME`]
 /// (shadowing an event field of that name, so `mailroom.*` always means the same thing).
-pub(crate) fn template_context(event: &Value, metadata: Value) -> Value {
+pub(crate) fn template_context(event: &JsonRef, metadata: Value) -> Value {
     Value::from_object(TemplateContext {
         event: event.clone(),
         metadata,
@@ -239,7 +240,7 @@ pub(crate) fn template_context(event: &Value, metadata: Value) -> Value {
 /// generic `merge_maps` does).
 #[derive(Debug)]
 struct TemplateContext {
-    event: Value,
+    event: JsonRef,
     metadata: Value,
 }
 
@@ -249,18 +250,20 @@ impl minijinja::value::Object for TemplateContext {
     }
 
     fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
-        if key.as_str() == Some(METADATA_NAME) {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &std::sync::Arc<Self>, key: &str) -> Option<Value> {
+        if key == METADATA_NAME {
             return Some(self.metadata.clone());
         }
-        self.event
-            .get_item(key)
-            .ok()
-            .filter(|value| !value.is_undefined())
+        self.event.get(key).map(|value| value.to_value())
     }
 
     fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
         let mut keys: Vec<Value> = self
             .event
+            .to_value()
             .try_iter()
             .map(|keys| {
                 keys.filter(|key| key.as_str() != Some(METADATA_NAME))

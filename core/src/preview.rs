@@ -136,7 +136,7 @@ impl Mailroom {
             .iter()
             .filter(|path| {
                 let root = path.split('.').next().unwrap_or_default();
-                root != METADATA_NAME && lookup_path(&unwrapped.event, path).is_undefined()
+                root != METADATA_NAME && lookup_path(&unwrapped.event.to_value(), path).is_undefined()
             })
             .cloned()
             .collect();
