@@ -132,11 +132,12 @@ impl Mailroom {
             None => String::new(),
         };
         let variables = engine.variables(template).map_err(PreviewError::Template)?;
+        let event = unwrapped.event.to_value();
         let missing = variables
             .iter()
             .filter(|path| {
                 let root = path.split('.').next().unwrap_or_default();
-                root != METADATA_NAME && lookup_path(&unwrapped.event.to_value(), path).is_undefined()
+                root != METADATA_NAME && lookup_path(&event, path).is_undefined()
             })
             .cloned()
             .collect();
