@@ -7,7 +7,6 @@
 mod cli;
 mod commands;
 mod diagnostic;
-mod eml;
 mod error;
 mod outbox;
 mod parts;

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use mailroom_core::{Email, SendFailure, SendOutcome, Timestamp};
 
-use crate::eml;
 use crate::error::InputError;
 
 /// Where sends go.
@@ -46,11 +45,7 @@ impl Outbox {
                 message_id: file_name,
             };
         };
-        let bytes = match eml::to_eml(email, now) {
-            Ok(bytes) => bytes,
-            Err(error) => return failed("OutboxMime", &error.to_string()),
-        };
-        match std::fs::write(dir.join(&file_name), bytes) {
+        match std::fs::write(dir.join(&file_name), mailroom_mime::eml(email, now)) {
             Ok(()) => SendOutcome::Accepted {
                 message_id: file_name,
             },

@@ -3,7 +3,7 @@
 //! line per record, the metrics line, and the partial batch response.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mailroom_core::{
     BatchResponse, Disposition, EventError, Reason, RecordReport, RetryPolicy, SqsEvent, SqsRecord,
@@ -18,6 +18,7 @@ use crate::queue::{Delay, Parcel, Queue, queue_url};
 use crate::settings::Settings;
 use crate::telemetry::{BatchMetrics, emf_document, emit_metrics, mask_address};
 use crate::templates::{TemplateCache, TemplateSource};
+use crate::unix_millis;
 
 /// Why an invocation fails as a whole (Lambda then retries every record of the batch).
 #[derive(Debug, Error)]
@@ -371,12 +372,6 @@ fn count(records: &[RecordReport]) -> BatchMetrics {
         }
     }
     metrics
-}
-
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn now_i64(millis: u64) -> i64 {

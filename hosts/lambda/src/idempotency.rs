@@ -24,12 +24,13 @@ pub mod dynamodb;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mailroom_core::{Email, SendFailure, SendOutcome};
 use thiserror::Error;
 
 use crate::mailer::Mailer;
+use crate::unix_millis;
 
 /// Variable names of the idempotency settings.
 pub mod vars {
@@ -313,15 +314,6 @@ async fn complete<S: IdempotencyStore>(
 /// SES answered with an error: nothing was sent. Timeouts and lost answers are not certain.
 fn certainly_not_sent(failure: &SendFailure) -> bool {
     failure.http_status.is_some() && !matches!(failure.code.as_str(), "timeout" | "network")
-}
-
-/// Milliseconds since the Unix epoch.
-#[must_use]
-pub fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -18,8 +18,18 @@ pub mod dispatch;
 pub mod handler;
 pub mod idempotency;
 pub mod mailer;
-pub mod mime;
 pub mod queue;
 pub mod settings;
 pub mod telemetry;
 pub mod templates;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The host's clock, in milliseconds since the Unix epoch: the one place the Lambda reads the
+/// time (the core never does; it is handed `now`).
+#[must_use]
+pub fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -9,9 +9,7 @@ use std::future::Future;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{EmailContent, MessageTag, RawMessage};
-use mailroom_core::{Email, SendFailure, SendOutcome};
-
-use crate::mime;
+use mailroom_core::{Email, SendFailure, SendOutcome, Timestamp};
 
 /// Sends one email and says what happened. Never panics, never errors: every failure is a
 /// [`SendOutcome::Failed`] the core classifies.
@@ -20,7 +18,13 @@ pub trait Mailer {
     fn send(&self, email: &Email) -> impl Future<Output = SendOutcome> + Send;
 }
 
-/// SES v2 `SendEmail` with raw content (see [`crate::mime`] for why raw).
+/// SES v2 `SendEmail` with raw content built by `mailroom-mime`.
+///
+/// Why raw content rather than SES "simple" content: the message SES receives is exactly the
+/// one the CLI writes to its outbox (multipart/alternative with the text part first, RFC 2047
+/// headers, quoted-printable bodies), so what tests and previews check is what recipients get,
+/// and the idempotency key travels in a header that bounce and complaint notifications carry
+/// back. Tags and the configuration set work the same with either content type.
 ///
 /// The client should have SDK retries off: SES has no idempotency token, so a retried request
 /// after a lost answer can send twice, and the queue's back-off is the retry mechanism.
@@ -43,7 +47,7 @@ impl SesMailer {
 impl Mailer for SesMailer {
     async fn send(&self, email: &Email) -> SendOutcome {
         let raw = match RawMessage::builder()
-            .data(Blob::new(mime::raw_message(email)))
+            .data(Blob::new(mailroom_mime::message(email, sent_at())))
             .build()
         {
             Ok(raw) => raw,
@@ -121,6 +125,11 @@ where
 
 fn detail<E: std::error::Error + 'static>(error: &E) -> String {
     aws_sdk_sesv2::error::DisplayErrorContext(error).to_string()
+}
+
+/// The `Date` of a message: now, on the host's clock.
+fn sent_at() -> Timestamp {
+    Timestamp::from_millis(i64::try_from(crate::unix_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::*;
-use crate::idempotency::unix_millis;
+use crate::unix_millis;
 
 /// `moto_server` as a child process, killed when dropped.
 struct Moto {

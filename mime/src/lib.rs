@@ -1,0 +1,223 @@
+//! A rendered [`Email`] as an RFC 5322 message, built the same way by every host: the Lambda
+//! hands these bytes to SES as raw content, and the CLI writes them to its outbox, so what a
+//! developer opens from the outbox is what a recipient receives.
+//!
+//! ```
+//! use mailroom_core::{Email, Mailbox, Timestamp};
+//!
+//! let email = Email {
+//!     from: Mailbox::parse("Courses <courses@example.com>")?,
+//!     to: vec![Mailbox::parse("ana@example.org")?],
+//!     reply_to: None,
+//!     subject: "Welcome".into(),
+//!     html: "<p>Hello</p>".into(),
+//!     text: "Hello".into(),
+//!     idempotency_key: "9f86d081884c7d65".into(),
+//!     tags: vec![],
+//! };
+//! let message = mailroom_mime::message(&email, Timestamp::from_millis(1_795_428_000_000));
+//! let text = String::from_utf8(message)?;
+//! assert!(text.contains("Message-ID: <9f86d081884c7d65@example.com>\r\n"));
+//! assert!(text.contains("Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The layout: `multipart/alternative` with the text part first and the HTML part last (the
+//! one clients prefer); RFC 2047 encoded words for non-ASCII subjects and display names;
+//! quoted-printable or base64 bodies as the content needs; CRLF line endings, no line over 998
+//! bytes. Everything mail-builder would otherwise invent is derived instead: `Date` is the
+//! host's clock, `Message-ID` and the MIME boundary come from the idempotency key. So the same
+//! email at the same time gives the same bytes, and a redelivery is recognisable downstream.
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::date::Date;
+use mail_builder::headers::raw::Raw;
+use mail_builder::mime::MimePart;
+use mailroom_core::{Email, Mailbox, Timestamp};
+
+/// The header that carries the idempotency key; bounce and complaint notifications from SES
+/// carry the original headers back, so the key identifies the event there too.
+pub const IDEMPOTENCY_HEADER: &str = "X-Mailroom-Idempotency-Key";
+
+/// The header through which SES reads message tags from a raw message. The Lambda passes tags
+/// through the API instead; `.eml` files keep them here so an outboxed email shows its tags.
+pub const SES_TAGS_HEADER: &str = "X-SES-MESSAGE-TAGS";
+
+/// The message as sent, dated `date`.
+#[must_use]
+pub fn message(email: &Email, date: Timestamp) -> Vec<u8> {
+    build(email, date, None)
+}
+
+/// The message as the CLI's outbox keeps it: [`message`] plus the tags in
+/// [`SES_TAGS_HEADER`].
+#[must_use]
+pub fn eml(email: &Email, date: Timestamp) -> Vec<u8> {
+    if email.tags.is_empty() {
+        return message(email, date);
+    }
+    // Tag names and values are limited to [A-Za-z0-9_.@-] by the core: header-safe as they are.
+    let tags = email
+        .tags
+        .iter()
+        .map(|tag| format!("{}={}", tag.name, tag.value))
+        .collect::<Vec<_>>()
+        .join(", ");
+    build(email, date, Some(tags))
+}
+
+fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8> {
+    let domain = email
+        .from
+        .address()
+        .rsplit_once('@')
+        .map_or("mailroom.invalid", |(_, domain)| domain);
+    let alternative = MimePart::new(
+        ContentType::new("multipart/alternative")
+            .attribute("boundary", format!("mailroom-{}", email.idempotency_key)),
+        vec![
+            MimePart::new("text/plain", email.text.as_str()),
+            MimePart::new("text/html", email.html.as_str()),
+        ],
+    );
+    let mut builder = MessageBuilder::new()
+        .from(address(&email.from))
+        .to(Address::new_list(email.to.iter().map(address).collect()))
+        .subject(email.subject.as_str())
+        .date(Date::new(date.as_millis().div_euclid(1000)))
+        .message_id(format!("{}@{domain}", email.idempotency_key))
+        .header(IDEMPOTENCY_HEADER, Raw::new(email.idempotency_key.as_str()));
+    if let Some(reply_to) = &email.reply_to {
+        builder = builder.reply_to(address(reply_to));
+    }
+    if let Some(tags) = tags_header {
+        builder = builder.header(SES_TAGS_HEADER, Raw::new(tags));
+    }
+    let mut bytes = Vec::with_capacity(email.html.len() + email.text.len() + 1024);
+    builder.body(alternative).serialize(&mut bytes);
+    bytes
+}
+
+fn address(mailbox: &Mailbox) -> Address<'_> {
+    Address::new_address(mailbox.name(), mailbox.address())
+}
+
+#[cfg(test)]
+mod tests {
+    use mail_parser::{MessageParser, MimeHeaders};
+    use mailroom_core::Tag;
+
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
+
+    fn email() -> Email {
+        Email {
+            from: Mailbox::parse("Académie <courses@example.com>").unwrap(),
+            to: vec![
+                Mailbox::parse("Ana Núñez <ana@example.org>").unwrap(),
+                Mailbox::parse("b@example.org").unwrap(),
+            ],
+            reply_to: Some(Mailbox::parse("help@example.com").unwrap()),
+            subject: "Bienvenue, Ana — cours n°1".into(),
+            html: "<p>Héllo</p>".into(),
+            text: "Héllo".into(),
+            idempotency_key: "k123".into(),
+            tags: vec![
+                Tag::new("route", "welcome"),
+                Tag::new("category", "courses"),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_parser_reads_back_every_header_and_both_parts() {
+        let bytes = message(&email(), NOW);
+        let parsed = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(parsed.subject(), Some("Bienvenue, Ana — cours n°1"));
+        let from = parsed.from().and_then(|list| list.first()).unwrap();
+        assert_eq!(from.name(), Some("Académie"));
+        assert_eq!(from.address(), Some("courses@example.com"));
+        let to: Vec<_> = parsed
+            .to()
+            .unwrap()
+            .iter()
+            .map(|a| (a.name(), a.address()))
+            .collect();
+        assert_eq!(
+            to,
+            [
+                (Some("Ana Núñez"), Some("ana@example.org")),
+                (None, Some("b@example.org"))
+            ]
+        );
+        let reply_to = parsed.reply_to().and_then(|list| list.first()).unwrap();
+        assert_eq!(reply_to.address(), Some("help@example.com"));
+        assert_eq!(parsed.message_id(), Some("k123@example.com"));
+        assert_eq!(parsed.date().map(|d| d.to_timestamp()), Some(1_795_428_000));
+        assert_eq!(
+            parsed.header_raw(IDEMPOTENCY_HEADER).map(str::trim),
+            Some("k123")
+        );
+        assert_eq!(parsed.body_text(0).as_deref(), Some("Héllo"));
+        assert_eq!(parsed.body_html(0).as_deref(), Some("<p>Héllo</p>"));
+        let root = parsed.content_type().unwrap();
+        assert_eq!(
+            (root.ctype(), root.subtype()),
+            ("multipart", Some("alternative"))
+        );
+        assert!(
+            parsed.header_raw(SES_TAGS_HEADER).is_none(),
+            "SES gets tags via the API"
+        );
+    }
+
+    #[test]
+    fn headers_are_ascii_and_the_text_part_comes_first() {
+        let raw = String::from_utf8(message(&email(), NOW)).unwrap();
+        let (headers, body) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(headers.is_ascii(), "{headers}");
+        assert!(headers.contains("Subject: =?utf-8?"), "{headers}");
+        let text_at = body.find("text/plain").unwrap();
+        let html_at = body.find("text/html").unwrap();
+        assert!(text_at < html_at, "the text part comes first");
+    }
+
+    #[test]
+    fn the_same_email_at_the_same_time_gives_the_same_bytes() {
+        assert_eq!(message(&email(), NOW), message(&email(), NOW));
+        let later = Timestamp::from_millis(NOW.as_millis() + 1000);
+        assert_ne!(message(&email(), NOW), message(&email(), later));
+        let raw = String::from_utf8(message(&email(), NOW)).unwrap();
+        assert!(raw.contains("boundary=\"mailroom-k123\""), "{raw}");
+    }
+
+    #[test]
+    fn the_outbox_copy_adds_only_the_tags_header() {
+        let sent = String::from_utf8(message(&email(), NOW)).unwrap();
+        let kept = String::from_utf8(eml(&email(), NOW)).unwrap();
+        let tags_line = format!("{SES_TAGS_HEADER}: route=welcome, category=courses\r\n");
+        assert!(kept.contains(&tags_line), "{kept}");
+        assert_eq!(kept.replace(&tags_line, ""), sent);
+        let mut untagged = email();
+        untagged.tags.clear();
+        assert_eq!(eml(&untagged, NOW), message(&untagged, NOW));
+    }
+
+    #[test]
+    fn long_lines_are_wrapped_within_the_rfc_5322_limit() {
+        let mut email = email();
+        email.html = format!("<p>{}</p>", "é".repeat(3000));
+        email.text = "x".repeat(3000);
+        let raw = String::from_utf8(message(&email, NOW)).unwrap();
+        assert!(raw.split("\r\n").all(|line| line.len() <= 998));
+        assert!(
+            !raw.replace("\r\n", "").contains('\n'),
+            "every line ends in CRLF"
+        );
+        let parsed = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        assert_eq!(parsed.body_text(0).as_deref(), Some(email.text.as_str()));
+    }
+}
