@@ -16,49 +16,13 @@
 //! `cargo bench -p mailroom-core --bench pipeline` measures; `-- --test` runs each once.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 
+use common::{NOW, example_config, example_event_text, example_templates};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mailroom_core::{Config, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp};
+use mailroom_core::{Mailroom, SendOutcome, SqsEvent, TemplateSet};
 
-/// 2026-11-23T10:00:00Z, the moment the examples were sent.
-const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-/// Every file under `examples/templates`, keyed by its path relative to that folder.
-fn example_templates() -> TemplateSet {
-    let root = examples().join("templates");
-    let mut set = TemplateSet::new();
-    let mut pending = vec![root.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("examples/templates is readable") {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let name = path.strip_prefix(&root).expect("under the root");
-                let name = name.to_string_lossy().replace('\\', "/");
-                set.insert(
-                    name,
-                    std::fs::read_to_string(&path).expect("a UTF-8 template"),
-                );
-            }
-        }
-    }
-    set
-}
-
-fn example_config() -> Config {
-    let routes = std::fs::read_to_string(examples().join("routes.json")).expect("routes.json");
-    Config::from_routes_json(&routes, |_| None).expect("the example routes are valid")
-}
-
-fn example_event_text(name: &str) -> String {
-    std::fs::read_to_string(examples().join("events").join(name)).expect("an example event")
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// One host invocation: event JSON in, every email sent (accepted), the report out.
 /// Returns the total size of the rendered bodies, so nothing is optimised away.

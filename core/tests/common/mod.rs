@@ -1,5 +1,6 @@
-//! Shared helpers for the core's integration tests: loading template folders and running a
-//! batch the way every host does.
+//! Shared helpers for the core's integration tests, benches and examples: loading template
+//! folders and the shipped examples, and running a batch the way every host does. Benches and
+//! examples include this file with `#[path = "../tests/common/mod.rs"] mod common;`.
 
 #![allow(dead_code)]
 
@@ -34,20 +35,30 @@ pub fn load_templates(dir: &Path) -> TemplateSet {
     set
 }
 
-/// The example configuration: `examples/routes.json` over `examples/templates`.
-pub fn example_mailroom() -> Mailroom {
+/// The example configuration: `examples/routes.json`.
+pub fn example_config() -> mailroom_core::Config {
     let routes = std::fs::read_to_string(repo_root().join("examples/routes.json")).unwrap();
-    let config = mailroom_core::Config::from_routes_json(&routes, |_| None).unwrap();
-    Mailroom::new(
-        config,
-        &load_templates(&repo_root().join("examples/templates")),
-    )
+    mailroom_core::Config::from_routes_json(&routes, |_| None).unwrap()
+}
+
+/// Every file of `examples/templates`.
+pub fn example_templates() -> TemplateSet {
+    load_templates(&repo_root().join("examples/templates"))
+}
+
+/// The example configuration over the example templates.
+pub fn example_mailroom() -> Mailroom {
+    Mailroom::new(example_config(), &example_templates())
+}
+
+/// The JSON text of a Lambda event in `examples/events/`.
+pub fn example_event_text(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("examples/events").join(name)).unwrap()
 }
 
 /// Reads a Lambda event from `examples/events/`.
 pub fn example_event(name: &str) -> SqsEvent {
-    let path = repo_root().join("examples/events").join(name);
-    SqsEvent::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+    SqsEvent::from_json(&example_event_text(name)).unwrap()
 }
 
 /// 2026-11-23T10:00:00Z, the moment the examples were sent.
