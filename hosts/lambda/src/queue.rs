@@ -163,94 +163,79 @@ fn sdk_detail<E: std::error::Error + 'static>(error: E) -> String {
     aws_sdk_sqs::error::DisplayErrorContext(error).to_string()
 }
 
+/// Runs a batch operation over `items` in calls of at most [`SQS_BATCH_LIMIT`] entries and
+/// returns one result per item, in order. `call` makes the request for one chunk, with each
+/// entry's id its position in the chunk, and answers the failed entries as `(id, detail)`.
+async fn in_batches<T, Call, Answer>(
+    operation: &'static str,
+    items: &[T],
+    mut call: Call,
+) -> Vec<Result<(), QueueError>>
+where
+    Call: FnMut(&[T]) -> Answer,
+    Answer: Future<Output = Result<Vec<(String, String)>, String>>,
+{
+    let mut results = Vec::with_capacity(items.len());
+    for chunk in items.chunks(SQS_BATCH_LIMIT) {
+        results.extend(per_entry(operation, chunk.len(), call(chunk).await));
+    }
+    results
+}
+
 impl Queue for SqsQueue {
     async fn change_visibility(
         &self,
         queue_url: &str,
         delays: &[Delay],
     ) -> Vec<Result<(), QueueError>> {
-        let mut results = Vec::with_capacity(delays.len());
-        for chunk in delays.chunks(SQS_BATCH_LIMIT) {
+        in_batches("ChangeMessageVisibilityBatch", delays, |chunk| {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .filter_map(|(index, delay)| {
+                .map(|(index, delay)| {
                     ChangeMessageVisibilityBatchRequestEntry::builder()
                         .id(index.to_string())
                         .receipt_handle(&delay.receipt_handle)
                         .visibility_timeout(i32::try_from(delay.seconds).unwrap_or(43_200))
                         .build()
-                        .ok()
                 })
-                .collect();
-            let answer = self
-                .client
-                .change_message_visibility_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map(|output| failed_entries(output.failed()))
-                .map_err(sdk_detail);
-            results.extend(per_entry(
-                "ChangeMessageVisibilityBatch",
-                chunk.len(),
-                answer,
-            ));
-        }
-        results
+                .collect::<Result<Vec<_>, _>>();
+            let client = &self.client;
+            async move {
+                client
+                    .change_message_visibility_batch()
+                    .queue_url(queue_url)
+                    .set_entries(Some(entries.map_err(|error| error.to_string())?))
+                    .send()
+                    .await
+                    .map(|output| failed_entries(output.failed()))
+                    .map_err(sdk_detail)
+            }
+        })
+        .await
     }
 
     async fn park(&self, dlq_url: &str, parcels: &[Parcel]) -> Vec<Result<(), QueueError>> {
         let fifo = dlq_url.ends_with(".fifo");
-        let mut results = Vec::with_capacity(parcels.len());
-        for chunk in parcels.chunks(SQS_BATCH_LIMIT) {
+        in_batches("SendMessageBatch", parcels, |chunk| {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .filter_map(|(index, parcel)| {
-                    let mut entry = SendMessageBatchRequestEntry::builder()
-                        .id(index.to_string())
-                        .message_body(&parcel.body)
-                        .set_message_attributes(Some(
-                            [
-                                ("mailroom.reason", parcel.reason.as_str()),
-                                ("mailroom.detail", truncate(&parcel.detail, 1024)),
-                                (
-                                    "mailroom.sourceMessageId",
-                                    parcel.source_message_id.as_str(),
-                                ),
-                                ("mailroom.sourceQueue", parcel.source_queue_arn.as_str()),
-                            ]
-                            .into_iter()
-                            .filter(|(_, value)| !value.is_empty())
-                            .filter_map(|(name, value)| {
-                                Some((name.to_owned(), string_attribute(value)?))
-                            })
-                            .collect(),
-                        ));
-                    if fifo {
-                        entry = entry
-                            .message_group_id(
-                                parcel.group.as_deref().unwrap_or("mailroom-rejected"),
-                            )
-                            .message_deduplication_id(&parcel.source_message_id);
-                    }
-                    entry.build().ok()
-                })
-                .collect();
-            let answer = self
-                .client
-                .send_message_batch()
-                .queue_url(dlq_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map(|output| failed_entries(output.failed()))
-                .map_err(sdk_detail);
-            results.extend(per_entry("SendMessageBatch", chunk.len(), answer));
-        }
-        results
+                .map(|(index, parcel)| dead_letter_entry(index, parcel, fifo))
+                .collect::<Result<Vec<_>, _>>();
+            let client = &self.client;
+            async move {
+                client
+                    .send_message_batch()
+                    .queue_url(dlq_url)
+                    .set_entries(Some(entries.map_err(|error| error.to_string())?))
+                    .send()
+                    .await
+                    .map(|output| failed_entries(output.failed()))
+                    .map_err(sdk_detail)
+            }
+        })
+        .await
     }
 
     async fn delete(
@@ -258,32 +243,63 @@ impl Queue for SqsQueue {
         queue_url: &str,
         receipt_handles: &[String],
     ) -> Vec<Result<(), QueueError>> {
-        let mut results = Vec::with_capacity(receipt_handles.len());
-        for chunk in receipt_handles.chunks(SQS_BATCH_LIMIT) {
+        in_batches("DeleteMessageBatch", receipt_handles, |chunk| {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .filter_map(|(index, handle)| {
+                .map(|(index, handle)| {
                     DeleteMessageBatchRequestEntry::builder()
                         .id(index.to_string())
                         .receipt_handle(handle)
                         .build()
-                        .ok()
                 })
-                .collect();
-            let answer = self
-                .client
-                .delete_message_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map(|output| failed_entries(output.failed()))
-                .map_err(sdk_detail);
-            results.extend(per_entry("DeleteMessageBatch", chunk.len(), answer));
-        }
-        results
+                .collect::<Result<Vec<_>, _>>();
+            let client = &self.client;
+            async move {
+                client
+                    .delete_message_batch()
+                    .queue_url(queue_url)
+                    .set_entries(Some(entries.map_err(|error| error.to_string())?))
+                    .send()
+                    .await
+                    .map(|output| failed_entries(output.failed()))
+                    .map_err(sdk_detail)
+            }
+        })
+        .await
     }
+}
+
+/// A rejected record as a dead-letter message: the original body, the reason and where it came
+/// from as message attributes, and on a FIFO queue its group (deduplicated by its message id).
+fn dead_letter_entry(
+    index: usize,
+    parcel: &Parcel,
+    fifo: bool,
+) -> Result<SendMessageBatchRequestEntry, aws_sdk_sqs::error::BuildError> {
+    let attributes = [
+        ("mailroom.reason", parcel.reason.as_str()),
+        ("mailroom.detail", truncate(&parcel.detail, 1024)),
+        (
+            "mailroom.sourceMessageId",
+            parcel.source_message_id.as_str(),
+        ),
+        ("mailroom.sourceQueue", parcel.source_queue_arn.as_str()),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .filter_map(|(name, value)| Some((name.to_owned(), string_attribute(value)?)))
+    .collect();
+    let mut entry = SendMessageBatchRequestEntry::builder()
+        .id(index.to_string())
+        .message_body(&parcel.body)
+        .set_message_attributes(Some(attributes));
+    if fifo {
+        entry = entry
+            .message_group_id(parcel.group.as_deref().unwrap_or("mailroom-rejected"))
+            .message_deduplication_id(&parcel.source_message_id);
+    }
+    entry.build()
 }
 
 /// At most `max` bytes, cut on a character boundary.
