@@ -3,7 +3,8 @@
 mod common;
 
 use common::{
-    NOW, enrollment, example, mailroom, one_route, process_json, record, template_repo, write_event,
+    NOW, enrollment, example, mailroom, one_route, process_json, process_json_with_env, record,
+    template_repo, write_event,
 };
 use predicates::prelude::*;
 use serde_json::Value;
@@ -311,32 +312,24 @@ fn an_outbox_write_failure_is_retried_not_lost() {
 #[test]
 fn the_lambda_environment_variables_configure_a_single_route() {
     let dir = tempfile::tempdir().unwrap();
-    let output = mailroom(dir.path())
-        .env("SENDER", "Courses <courses@example.com>")
-        .env("SUBJECT", "{{ studentName }} joined")
-        .env(
-            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
-            "enrollment/organizer.html",
-        )
-        .args([
-            "process",
-            example("events/enrollment-raw.json").to_str().unwrap(),
-        ])
-        .args([
+    let events = example("events/enrollment-raw.json");
+    let templates = example("templates");
+    let report = process_json_with_env(
+        dir.path(),
+        &[
+            events.to_str().unwrap(),
             "--templates",
-            example("templates").to_str().unwrap(),
-            "--json",
-            "--now",
-            NOW,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+            templates.to_str().unwrap(),
+        ],
+        &[
+            ("SENDER", "Courses <courses@example.com>"),
+            ("SUBJECT", "{{ studentName }} joined"),
+            (
+                "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
+                "enrollment/organizer.html",
+            ),
+        ],
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let email = &report["records"][0]["email"];
     assert_eq!(email["from"], "Courses <courses@example.com>");
     assert_eq!(email["subject"], "Ana Núñez joined");

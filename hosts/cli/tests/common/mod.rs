@@ -79,7 +79,13 @@ pub fn enrollment(mailto: &str, student: &str) -> String {
 
 /// Runs `process --json` and returns the parsed report.
 pub fn process_json(cwd: &Path, args: &[&str]) -> Value {
+    process_json_with_env(cwd, args, &[])
+}
+
+/// Runs `process --json` with extra environment variables and returns the parsed report.
+pub fn process_json_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
     let output = mailroom(cwd)
+        .envs(env.iter().copied())
         .arg("process")
         .args(args)
         .args(["--json", "--now", NOW])
