@@ -124,7 +124,12 @@ fn stages(c: &mut Criterion) {
     let mailroom = Mailroom::new(example_config(), &example_templates());
     let mut batch = mailroom.start_batch(&event, NOW, 7).expect("a batch");
     let email = batch.next_send().expect("the order is sent").email;
-    batch.complete_send(mailroom_core::RecordId(0), SendOutcome::InProgressElsewhere);
+    batch.complete_send(
+        mailroom_core::RecordId(0),
+        SendOutcome::InProgressElsewhere {
+            retry_after_seconds: None,
+        },
+    );
     let _ = batch.finish();
 
     let mut group = c.benchmark_group("stages");

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Disposition, Reason, RetryPolicy, splitmix64};
+use crate::decision::{Disposition, MAX_VISIBILITY_SECONDS, Reason, RetryPolicy, splitmix64};
 use crate::email::Email;
 use crate::error::{MessageFault, ServiceFault};
 use crate::mailroom::{Decision, Mailroom};
@@ -190,8 +190,11 @@ impl Batch {
                 provider_message_id: message_id,
                 duplicate: true,
             }),
-            SendOutcome::InProgressElsewhere => {
-                self.retry_state(entry, ServiceFault::InProgressElsewhere)
+            SendOutcome::InProgressElsewhere {
+                retry_after_seconds,
+            } => {
+                let state = self.retry_state(entry, ServiceFault::InProgressElsewhere);
+                not_before(state, retry_after_seconds.unwrap_or(0))
             }
             SendOutcome::Failed(failure) => match failure.classify() {
                 Ok(fault) => self.retry_state(entry, fault),
@@ -316,6 +319,18 @@ impl Batch {
             ),
         })
     }
+}
+
+/// A retry no sooner than `seconds` from now (within what a visibility timeout can express).
+fn not_before(mut state: State, seconds: u32) -> State {
+    if let State::Done(Disposition::Retry {
+        retry_after_seconds,
+        ..
+    }) = &mut state
+    {
+        *retry_after_seconds = (*retry_after_seconds).max(seconds.min(MAX_VISIBILITY_SECONDS));
+    }
+    state
 }
 
 fn reject_state(fault: &MessageFault) -> State {

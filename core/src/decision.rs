@@ -164,7 +164,7 @@ impl Default for RetryPolicy {
 }
 
 /// SQS refuses visibility timeouts above 12 hours.
-const MAX_VISIBILITY_SECONDS: u32 = 43_200;
+pub(crate) const MAX_VISIBILITY_SECONDS: u32 = 43_200;
 
 impl RetryPolicy {
     /// The visibility timeout for a retry of `reason` on the record's `receive_count`-th receive.

@@ -22,7 +22,14 @@ pub enum SendOutcome {
         message_id: Option<String>,
     },
     /// Another invocation holds the idempotency key right now.
-    InProgressElsewhere,
+    #[serde(rename_all = "camelCase")]
+    InProgressElsewhere {
+        /// Seconds until that invocation's claim lapses, when the store knows. The record is
+        /// not retried sooner: an earlier retry would find the key still held and spend one
+        /// of the message's receives (`maxReceiveCount`) for nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_seconds: Option<u32>,
+    },
     /// The send failed.
     Failed(SendFailure),
 }

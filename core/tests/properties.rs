@@ -5,7 +5,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use mailroom_core::{
-    Config, Disposition, Mailroom, SendFailure, SendOutcome, SqsEvent, SqsRecord, TemplateSet,
+    Config, Disposition, Mailroom, Reason, SendFailure, SendOutcome, SqsEvent, SqsRecord,
+    TemplateSet,
 };
 use proptest::prelude::*;
 
@@ -55,7 +56,8 @@ fn outcome() -> impl Strategy<Value = SendOutcome> {
         1 => Just(SendOutcome::Failed(SendFailure::new("TooManyRequestsException", "slow down", Some(429)))),
         1 => Just(SendOutcome::Failed(SendFailure::new("MessageRejected", "no", Some(400)))),
         1 => Just(SendOutcome::Failed(SendFailure::new("timeout", "", None))),
-        1 => Just(SendOutcome::InProgressElsewhere),
+        1 => proptest::option::of(0u32..100_000)
+            .prop_map(|retry_after_seconds| SendOutcome::InProgressElsewhere { retry_after_seconds }),
     ]
 }
 
@@ -101,6 +103,33 @@ proptest! {
         let failed: BTreeSet<&str> = report.records.iter()
             .filter(|r| r.disposition.is_failure()).map(|r| r.message_id.as_str()).collect();
         prop_assert_eq!(listed_set, failed);
+    }
+
+    /// A record whose key another invocation holds is not retried before that claim lapses
+    /// (as far as a visibility timeout reaches), and otherwise gets the usual back-off.
+    #[test]
+    fn in_progress_records_wait_for_the_other_claim(
+        retry_after in prop::option::of(0u32..100_000),
+        receive_count in 1u32..20,
+    ) {
+        let mut record = record("m".into(), r#"{"name": "Ana", "mailto": "a@example.com"}"#.into(), None);
+        record.attributes.insert("ApproximateReceiveCount".into(), receive_count.to_string());
+        let event = SqsEvent { records: vec![record] };
+        let outcome = SendOutcome::InProgressElsewhere { retry_after_seconds: retry_after };
+        let report = common::run_batch(&mailroom("<p>{{ name }}</p>"), &event, 5, |_| outcome.clone());
+        let without_hint = common::run_batch(&mailroom("<p>{{ name }}</p>"), &event, 5, |_| {
+            SendOutcome::InProgressElsewhere { retry_after_seconds: None }
+        });
+        match (&report.records[0].disposition, &without_hint.records[0].disposition) {
+            (
+                Disposition::Retry { reason: Reason::InProgress, retry_after_seconds, .. },
+                Disposition::Retry { retry_after_seconds: usual, .. },
+            ) => {
+                let floor = retry_after.unwrap_or(0).min(43_200);
+                prop_assert_eq!(*retry_after_seconds, (*usual).max(floor));
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
     }
 
     /// Whatever the data, no header field carries a line break or control character.

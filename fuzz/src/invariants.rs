@@ -368,7 +368,12 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
                 PlannedOutcome::Report(outcome) => {
                     batch.complete_send(send.id, outcome.clone());
                     // A second report of the same send must be ignored.
-                    batch.complete_send(send.id, SendOutcome::InProgressElsewhere);
+                    batch.complete_send(
+                        send.id,
+                        SendOutcome::InProgressElsewhere {
+                            retry_after_seconds: None,
+                        },
+                    );
                     handled[index] = Handled::Reported(outcome);
                 }
                 PlannedOutcome::Lose => {
@@ -386,7 +391,12 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
         in_flight.retain(|index| handled[*index] == Handled::Lost);
     }
     // Ids that were never handed out are ignored.
-    batch.complete_send(RecordId(count), SendOutcome::InProgressElsewhere);
+    batch.complete_send(
+        RecordId(count),
+        SendOutcome::InProgressElsewhere {
+            retry_after_seconds: None,
+        },
+    );
 
     let rejected: Vec<RecordId> = batch.rejected().map(|(id, _)| id).collect();
     if case.park_rejected {
@@ -547,9 +557,16 @@ fn check_dispositions(
                 },
             ) if provider_message_id == message_id => {}
             (
-                Handled::Reported(SendOutcome::InProgressElsewhere),
-                Disposition::Retry { reason, .. },
-            ) if *reason == Reason::InProgress => {}
+                Handled::Reported(SendOutcome::InProgressElsewhere {
+                    retry_after_seconds,
+                }),
+                Disposition::Retry {
+                    reason,
+                    retry_after_seconds: after,
+                    ..
+                },
+            ) if *reason == Reason::InProgress
+                && *after >= retry_after_seconds.unwrap_or(0).min(43_200) => {}
             (Handled::Reported(SendOutcome::Failed(failure)), _) => {
                 let expected = match failure.classify() {
                     Ok(fault) => ("retry", fault.reason()),

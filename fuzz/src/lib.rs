@@ -319,7 +319,7 @@ fn arbitrary_json(u: &mut Unstructured<'_>, depth: u8) -> ArbitraryResult<Value>
 enum FuzzOutcome {
     Accepted,
     AlreadySent(Option<String>),
-    InProgressElsewhere,
+    InProgressElsewhere(Option<u32>),
     Failed {
         code: u8,
         message: String,
@@ -404,7 +404,9 @@ impl FuzzOutcome {
             Self::AlreadySent(message_id) => SendOutcome::AlreadySent {
                 message_id: message_id.clone(),
             },
-            Self::InProgressElsewhere => SendOutcome::InProgressElsewhere,
+            Self::InProgressElsewhere(retry_after_seconds) => SendOutcome::InProgressElsewhere {
+                retry_after_seconds: *retry_after_seconds,
+            },
             Self::Failed {
                 code,
                 message,

@@ -258,6 +258,7 @@ def cases():
         "not-found": {"outcome": "failed", "code": "NotFoundException", "message": "Configuration set does not exist", "httpStatus": 404},
         "already-sent": {"outcome": "alreadySent", "messageId": "ses-earlier"},
         "in-progress": {"outcome": "inProgressElsewhere"},
+        "in-progress-held": {"outcome": "inProgressElsewhere", "retryAfterSeconds": 1800},
     }
     yield "ses-outcomes", case(
         "What SES answers decides the final disposition: throttling and 5xx retry, configuration retries slowly, refusals reject.",
@@ -269,6 +270,7 @@ def cases():
             "message-rejected": "reject ses_rejected", "bad-request": "reject ses_rejected",
             "account-suspended": "reject ses_rejected", "not-found": "reject ses_rejected",
             "already-sent": "send", "in-progress": "retry in_progress",
+            "in-progress-held": "retry in_progress",
         },
         routes=default_routes(),
         outcomes={k: v for k, v in ses_cases.items() if v},

@@ -250,9 +250,12 @@ where
                 tracing::info!(
                     idempotency_key = lease.key,
                     lease_expires_ms,
-                    "another invocation is sending this email; retrying later"
+                    "another invocation is sending this email; retrying once its claim lapses"
                 );
-                return SendOutcome::InProgressElsewhere;
+                let seconds = lease_expires_ms.saturating_sub(now_ms).div_ceil(1000);
+                return SendOutcome::InProgressElsewhere {
+                    retry_after_seconds: Some(u32::try_from(seconds).unwrap_or(u32::MAX)),
+                };
             }
             Err(error) => {
                 return SendOutcome::Failed(SendFailure::new(
