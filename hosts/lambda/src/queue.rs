@@ -147,37 +147,60 @@ fn per_entry<E: std::fmt::Display>(
     }
 }
 
-fn failed_entries(entries: &[aws_sdk_sqs::types::BatchResultErrorEntry]) -> Vec<(String, String)> {
-    entries
-        .iter()
-        .map(|e| {
-            (
-                e.id().to_owned(),
-                format!("{}: {}", e.code(), e.message().unwrap_or_default()),
-            )
-        })
-        .collect()
+/// The three batch outputs all list their failed entries the same way.
+trait FailedEntries {
+    fn failed_entries(&self) -> Vec<(String, String)>;
 }
 
-fn sdk_detail<E: std::error::Error + 'static>(error: E) -> String {
-    aws_sdk_sqs::error::DisplayErrorContext(error).to_string()
+macro_rules! failed_entries_of {
+    ($($output:ty),*) => {$(
+        impl FailedEntries for $output {
+            fn failed_entries(&self) -> Vec<(String, String)> {
+                self.failed()
+                    .iter()
+                    .map(|e| (e.id().to_owned(), format!("{}: {}", e.code(), e.message().unwrap_or_default())))
+                    .collect()
+            }
+        }
+    )*};
 }
+
+failed_entries_of!(
+    aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibilityBatchOutput,
+    aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput,
+    aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput
+);
 
 /// Runs a batch operation over `items` in calls of at most [`SQS_BATCH_LIMIT`] entries and
-/// returns one result per item, in order. `call` makes the request for one chunk, with each
-/// entry's id its position in the chunk, and answers the failed entries as `(id, detail)`.
-async fn in_batches<T, Call, Answer>(
+/// returns one result per item, in order. `entry` builds the request entry of an item, given
+/// its id (its position in the call); `send` makes one call with up to ten entries.
+async fn in_batches<T, Entry, Output, Error, Sent>(
     operation: &'static str,
     items: &[T],
-    mut call: Call,
+    entry: impl Fn(String, &T) -> Result<Entry, aws_sdk_sqs::error::BuildError>,
+    mut send: impl FnMut(Vec<Entry>) -> Sent,
 ) -> Vec<Result<(), QueueError>>
 where
-    Call: FnMut(&[T]) -> Answer,
-    Answer: Future<Output = Result<Vec<(String, String)>, String>>,
+    Sent: Future<Output = Result<Output, Error>>,
+    Output: FailedEntries,
+    Error: std::error::Error + 'static,
 {
     let mut results = Vec::with_capacity(items.len());
     for chunk in items.chunks(SQS_BATCH_LIMIT) {
-        results.extend(per_entry(operation, chunk.len(), call(chunk).await));
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(index, item)| entry(index.to_string(), item))
+            .collect::<Result<Vec<_>, _>>();
+        // An entry that cannot be built fails its whole call rather than going missing.
+        let answer = match entries {
+            Ok(entries) => send(entries)
+                .await
+                .map(|output| output.failed_entries())
+                .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(error).to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        results.extend(per_entry(operation, chunk.len(), answer));
     }
     results
 }
@@ -188,52 +211,29 @@ impl Queue for SqsQueue {
         queue_url: &str,
         delays: &[Delay],
     ) -> Vec<Result<(), QueueError>> {
-        in_batches("ChangeMessageVisibilityBatch", delays, |chunk| {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(index, delay)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(index.to_string())
-                        .receipt_handle(&delay.receipt_handle)
-                        .visibility_timeout(i32::try_from(delay.seconds).unwrap_or(43_200))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>();
-            let client = &self.client;
-            async move {
-                client
-                    .change_message_visibility_batch()
-                    .queue_url(queue_url)
-                    .set_entries(Some(entries.map_err(|error| error.to_string())?))
-                    .send()
-                    .await
-                    .map(|output| failed_entries(output.failed()))
-                    .map_err(sdk_detail)
-            }
+        let entry = |id, delay: &Delay| {
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(&delay.receipt_handle)
+                .visibility_timeout(i32::try_from(delay.seconds).unwrap_or(43_200))
+                .build()
+        };
+        let request = self
+            .client
+            .change_message_visibility_batch()
+            .queue_url(queue_url);
+        in_batches("ChangeMessageVisibilityBatch", delays, entry, |entries| {
+            request.clone().set_entries(Some(entries)).send()
         })
         .await
     }
 
     async fn park(&self, dlq_url: &str, parcels: &[Parcel]) -> Vec<Result<(), QueueError>> {
         let fifo = dlq_url.ends_with(".fifo");
-        in_batches("SendMessageBatch", parcels, |chunk| {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(index, parcel)| dead_letter_entry(index, parcel, fifo))
-                .collect::<Result<Vec<_>, _>>();
-            let client = &self.client;
-            async move {
-                client
-                    .send_message_batch()
-                    .queue_url(dlq_url)
-                    .set_entries(Some(entries.map_err(|error| error.to_string())?))
-                    .send()
-                    .await
-                    .map(|output| failed_entries(output.failed()))
-                    .map_err(sdk_detail)
-            }
+        let entry = |id, parcel: &Parcel| dead_letter_entry(id, parcel, fifo);
+        let request = self.client.send_message_batch().queue_url(dlq_url);
+        in_batches("SendMessageBatch", parcels, entry, |entries| {
+            request.clone().set_entries(Some(entries)).send()
         })
         .await
     }
@@ -243,28 +243,15 @@ impl Queue for SqsQueue {
         queue_url: &str,
         receipt_handles: &[String],
     ) -> Vec<Result<(), QueueError>> {
-        in_batches("DeleteMessageBatch", receipt_handles, |chunk| {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(index, handle)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(index.to_string())
-                        .receipt_handle(handle)
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>();
-            let client = &self.client;
-            async move {
-                client
-                    .delete_message_batch()
-                    .queue_url(queue_url)
-                    .set_entries(Some(entries.map_err(|error| error.to_string())?))
-                    .send()
-                    .await
-                    .map(|output| failed_entries(output.failed()))
-                    .map_err(sdk_detail)
-            }
+        let entry = |id, handle: &String| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(handle)
+                .build()
+        };
+        let request = self.client.delete_message_batch().queue_url(queue_url);
+        in_batches("DeleteMessageBatch", receipt_handles, entry, |entries| {
+            request.clone().set_entries(Some(entries)).send()
         })
         .await
     }
@@ -273,7 +260,7 @@ impl Queue for SqsQueue {
 /// A rejected record as a dead-letter message: the original body, the reason and where it came
 /// from as message attributes, and on a FIFO queue its group (deduplicated by its message id).
 fn dead_letter_entry(
-    index: usize,
+    id: String,
     parcel: &Parcel,
     fifo: bool,
 ) -> Result<SendMessageBatchRequestEntry, aws_sdk_sqs::error::BuildError> {
@@ -291,7 +278,7 @@ fn dead_letter_entry(
     .filter_map(|(name, value)| Some((name.to_owned(), string_attribute(value)?)))
     .collect();
     let mut entry = SendMessageBatchRequestEntry::builder()
-        .id(index.to_string())
+        .id(id)
         .message_body(&parcel.body)
         .set_message_attributes(Some(attributes));
     if fifo {
