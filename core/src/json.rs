@@ -347,6 +347,17 @@ impl Builder {
     }
 }
 
+/// Moves the children pending since `first` (those of the array or object closing now) to the
+/// end of `buffer`, where they stay together, and returns where they went.
+fn settle<T>(pending: &mut Vec<T>, first: usize, buffer: &mut Vec<T>) -> Result<Span, String> {
+    let start = index_u32(buffer.len())?;
+    buffer.extend(pending.drain(first..));
+    Ok(Span {
+        start,
+        len: index_u32(buffer.len())? - start,
+    })
+}
+
 fn index_u32(index: usize) -> Result<u32, String> {
     u32::try_from(index).map_err(|_| "the JSON text is larger than 4 GiB".to_owned())
 }
@@ -407,14 +418,13 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         while let Some(item) = seq.next_element_seed(NodeSeed(&mut *builder))? {
             builder.pending_items.push(item);
         }
-        let start = index_u32(builder.document.items.len()).map_err(de::Error::custom)?;
+        let span = settle(
+            &mut builder.pending_items,
+            first_pending,
+            &mut builder.document.items,
+        );
         builder
-            .document
-            .items
-            .extend(builder.pending_items.drain(first_pending..));
-        let len = index_u32(builder.document.items.len()).map_err(de::Error::custom)? - start;
-        builder
-            .push(Node::Array(Span { start, len }))
+            .push(Node::Array(span.map_err(de::Error::custom)?))
             .map_err(de::Error::custom)
     }
 
@@ -425,14 +435,13 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             let value = map.next_value_seed(NodeSeed(&mut *builder))?;
             builder.pending_members.push(Member { key, value });
         }
-        let start = index_u32(builder.document.members.len()).map_err(de::Error::custom)?;
+        let span = settle(
+            &mut builder.pending_members,
+            first_pending,
+            &mut builder.document.members,
+        );
         builder
-            .document
-            .members
-            .extend(builder.pending_members.drain(first_pending..));
-        let len = index_u32(builder.document.members.len()).map_err(de::Error::custom)? - start;
-        builder
-            .push(Node::Object(Span { start, len }))
+            .push(Node::Object(span.map_err(de::Error::custom)?))
             .map_err(de::Error::custom)
     }
 }
