@@ -32,13 +32,16 @@ else
   "${bindgen[@]}" --target nodejs --out-dir "$pkg/node" "$module"
 fi
 
-# wasm-opt -Oz, kept only where it shrinks what is shipped (the gzipped module). Measured on this
-# module it makes the raw file ~9% smaller but the gzipped one ~5% larger, so it is usually
-# dropped; it is tried on the Node module and, when it wins there, applied to the web one too.
+# wasm-opt, kept only where it shrinks what is shipped (the gzipped module). Its inlining is what
+# made `-Oz` cost: the raw file ~9% smaller but the gzipped one ~5% larger. `-Os` without any
+# inlining (-aimfs/-ocimfs/-fimfs 0) is ~2% smaller gzipped instead (BENCHMARKS.md).
+# `--low-memory-unused`: Rust puts nothing in the first 1 KB of memory. It is tried on the Node
+# module and, when it wins there, applied to the web one too.
 wasm_opt="$here/tests/node_modules/.bin/wasm-opt"
 gz_size() { gzip -9c "$1" | wc -c; }
 optimize() {
-  "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  "$wasm_opt" -Os -aimfs 0 -ocimfs 0 -fimfs 0 --low-memory-unused \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1.opt"
 }
 if [[ "${MAILROOM_WASM_OPT:-1}" == 0 ]]; then
@@ -51,10 +54,10 @@ elif [[ -x "$wasm_opt" ]]; then
     mv "$node_module.opt" "$node_module"
     web_module="$pkg/web/mailroom_wasm_bg.wasm"
     optimize "$web_module" && mv "$web_module.opt" "$web_module"
-    echo "build.sh: wasm-opt -Oz kept (gzip $before -> $after bytes)"
+    echo "build.sh: wasm-opt kept (gzip $before -> $after bytes)"
   else
     rm "$node_module.opt"
-    echo "build.sh: wasm-opt -Oz dropped (gzip $before -> $after bytes)"
+    echo "build.sh: wasm-opt dropped (gzip $before -> $after bytes)"
   fi
 else
   echo "build.sh: wasm-opt not installed (npm ci in wasm/tests); shipping the unoptimized module" >&2
