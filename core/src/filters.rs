@@ -270,9 +270,9 @@ fn to_datetime(value: &Value) -> Result<OffsetDateTime, Error> {
         {
             return Ok(moment);
         }
-        return Date::parse(text, SHORT)
+        return parse_day(text)
             .map(|day| day.midnight().assume_utc())
-            .map_err(|_| invalid());
+            .ok_or_else(invalid);
     }
     if value.kind() == ValueKind::Number {
         let seconds = f64::try_from(value.clone()).map_err(|_| invalid())?;
@@ -291,6 +291,30 @@ fn to_datetime(value: &Value) -> Result<OffsetDateTime, Error> {
         return OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid());
     }
     Err(invalid())
+}
+
+/// `YYYY-MM-DD` (the year may carry a sign), as `Date::parse(text, SHORT)` reads it, without
+/// linking `time`'s general parser into the wasm module: four digits of year, two of month and
+/// two of day, nothing after, and a real calendar date.
+fn parse_day(text: &str) -> Option<Date> {
+    fn digits(bytes: &[u8]) -> Option<u32> {
+        bytes.iter().try_fold(0, |number: u32, byte| {
+            byte.is_ascii_digit()
+                .then(|| number * 10 + u32::from(byte - b'0'))
+        })
+    }
+    let (negative, unsigned) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *unsigned else {
+        return None;
+    };
+    let year = i32::try_from(digits(&[y0, y1, y2, y3])?).ok()?;
+    let month = time::Month::try_from(u8::try_from(digits(&[m0, m1])?).ok()?).ok()?;
+    let day = u8::try_from(digits(&[d0, d1])?).ok()?;
+    Date::from_calendar_date(if negative { -year } else { year }, month, day).ok()
 }
 
 #[cfg(test)]
@@ -345,6 +369,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "CA$10.50");
+    }
+
+    #[test]
+    fn days_parse_as_the_short_format_does() {
+        let cases = [
+            "2026-11-23",
+            "+2026-11-23",
+            "-0044-03-15",
+            "0000-01-01",
+            "-0000-01-01",
+            "2024-02-29",
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-11-00",
+            "2026-11-31",
+            "2026-1-23",
+            "26-11-23",
+            "02026-11-23",
+            "2026-11-23x",
+            "2026/11/23",
+            "+-2026-11-23",
+            "２026-11-23",
+            "",
+        ];
+        for text in cases {
+            assert_eq!(parse_day(text), Date::parse(text, SHORT).ok(), "{text:?}");
+        }
     }
 
     #[test]
