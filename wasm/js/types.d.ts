@@ -203,7 +203,11 @@ export interface SendRequest {
 export type SendOutcome =
   | { outcome: "accepted"; messageId: string }
   | { outcome: "alreadySent"; messageId?: string | null | undefined }
-  | { outcome: "inProgressElsewhere" }
+  | {
+      outcome: "inProgressElsewhere";
+      /** Seconds until the other holder's claim lapses, if known: the record is not retried sooner. */
+      retryAfterSeconds?: number | null | undefined;
+    }
   | {
       outcome: "failed";
       /** The SES error code (`TooManyRequestsException`, `MessageRejected`, ...), or `timeout` / `network`. */
