@@ -50,6 +50,35 @@ fn body() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The text of any JSON value, nested a few levels deep, with object keys in any order and
+/// sometimes repeated (what producers may send; a `serde_json::Value` would sort them).
+fn json_text() -> impl Strategy<Value = String> {
+    let scalar = |value: serde_json::Value| value.to_string();
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        any::<bool>().prop_map(move |b| scalar(b.into())),
+        any::<i64>().prop_map(move |n| scalar(n.into())),
+        any::<u64>().prop_map(move |n| scalar(n.into())),
+        any::<f64>()
+            .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+            .prop_map(move |f| scalar(f.into())),
+        ".{0,6}".prop_map(move |s| scalar(s.into())),
+    ];
+    leaf.prop_recursive(4, 40, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6)
+                .prop_map(|items| format!("[{}]", items.join(","))),
+            prop::collection::vec(("[a-c]{0,2}|.{0,3}", inner), 0..6).prop_map(move |members| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(key, value)| format!("{}:{value}", scalar(key.into())))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    })
+}
+
 fn outcome() -> impl Strategy<Value = SendOutcome> {
     prop_oneof![
         3 => "[a-z0-9]{4}".prop_map(|id| SendOutcome::Accepted { message_id: id }),
@@ -166,6 +195,23 @@ proptest! {
             }
             other => prop_assert!(false, "{:?}", other),
         }
+    }
+
+    /// The event document shows templates exactly what minijinja's own value tree would: the same
+    /// printed values, iteration, lengths, lookups and JSON (the canonical form behind content
+    /// hashes).
+    #[test]
+    fn the_event_document_reads_like_a_minijinja_value_tree(text in json_text()) {
+        let document = mailroom_core::json::JsonDocument::parse(&text).unwrap().to_value();
+        let tree: minijinja::Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(serde_json::to_string(&document).unwrap(), serde_json::to_string(&tree).unwrap());
+        let template = "{{ data }}|{% if data is mapping %}{% for k in data %}{{ k }}={{ data[k] }};\
+            {% endfor %}{{ data|length }}{% elif data is sequence %}{% for x in data %}{{ x }},\
+            {% endfor %}{{ data|length }}{{ data[-1] if data else '' }}{% endif %}|{{ data is true }}";
+        let mut env = minijinja::Environment::new();
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        let render = |data: minijinja::Value| env.render_str(template, minijinja::context! { data }).unwrap();
+        prop_assert_eq!(render(document), render(tree));
     }
 
     /// Any body at all gets a disposition; nothing panics.
