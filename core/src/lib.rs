@@ -42,6 +42,7 @@
 //! fault, retry** ([`MessageFault`] and [`ServiceFault`]). The reason codes are [`Reason`].
 //!
 //! Modules: [`record`] (the Lambda event), [`envelope`] (raw, SNS, EventBridge, Shopify),
+//! [`json`] (the event's JSON, parsed once and read in place by templates),
 //! [`config`] (environment and routes file), [`render`] (the template engine) and [`filters`],
 //! [`address`], [`email`], [`idempotency`], [`outcome`] (SES answers), [`batch`] (the state
 //! machine and the partial batch response), [`preview`] (for template authors).
