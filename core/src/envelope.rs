@@ -4,8 +4,6 @@
 //! The template sees the event's own fields, so the envelope is peeled off here, and what the
 //! envelope knows (the event type, the ids that survive producer retries) is kept beside it.
 
-use minijinja::Value;
-use minijinja::value::ValueKind;
 use serde::Serialize;
 
 use crate::error::MessageFault;
@@ -165,21 +163,6 @@ fn json_text(value: &JsonRef) -> Option<String> {
     match value.kind() {
         JsonKind::String => value.as_str().filter(|s| !s.is_empty()).map(str::to_owned),
         JsonKind::Number => Some(value.to_value().to_string()),
-        _ => None,
-    }
-}
-
-/// A non-empty string (or number, as text) at `key` of a map.
-pub(crate) fn string_at(value: &Value, key: &str) -> Option<String> {
-    let found = value.get_attr(key).ok()?;
-    scalar_text(&found)
-}
-
-/// The text of a string or number value; `None` for anything else or an empty string.
-pub(crate) fn scalar_text(value: &Value) -> Option<String> {
-    match value.kind() {
-        ValueKind::String => value.as_str().filter(|s| !s.is_empty()).map(str::to_owned),
-        ValueKind::Number => Some(value.to_string()),
         _ => None,
     }
 }

@@ -221,6 +221,28 @@ impl JsonRef {
         Some(self.at(item))
     }
 
+    /// The elements of an array; nothing for anything else.
+    pub fn elements(&self) -> impl Iterator<Item = Self> + '_ {
+        let items = match self.node() {
+            Node::Array(span) => self.document.items(span),
+            _ => &[],
+        };
+        items.iter().map(|item| self.at(*item))
+    }
+
+    /// The value at a dotted path (`customer.email`, `attendees.0.email`): objects by key,
+    /// arrays by index.
+    #[must_use]
+    pub fn at_path(&self, path: &str) -> Option<Self> {
+        path.trim()
+            .split('.')
+            .try_fold(self.clone(), |current, segment| match current.node() {
+                Node::Object(_) => current.get(segment),
+                Node::Array(_) => current.index(segment.parse().ok()?),
+                _ => None,
+            })
+    }
+
     /// The member of an object whose key equals `key` ignoring ASCII case (HTTP header names).
     #[must_use]
     pub fn get_ignore_ascii_case(&self, key: &str) -> Option<Self> {

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use minijinja::Value;
-use minijinja::value::ValueKind;
 
 use crate::address::{MAX_RECIPIENTS, Mailbox};
 use crate::batch::Batch;
@@ -12,7 +11,7 @@ use crate::email::{Email, Tag, subject_line, text_from_html};
 use crate::envelope::{self, Unwrapped};
 use crate::error::{EventError, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
-use crate::json::JsonRef;
+use crate::json::{JsonKind, JsonRef};
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
 use crate::render::{Engine, SUBJECT_PREFIX, TemplateSet};
 
@@ -147,7 +146,7 @@ impl Mailroom {
         unwrapped: &Unwrapped,
         now: Timestamp,
     ) -> Result<Email, Fault> {
-        let recipients = recipients(&unwrapped.event.to_value(), &route.recipient)?;
+        let recipients = recipients(&unwrapped.event, &route.recipient)?;
         if !self.engine.has(&route.template) {
             return Err(Fault::Service(ServiceFault::TemplateMissing {
                 name: route.template.clone(),
@@ -281,40 +280,42 @@ enum Fault {
 }
 
 /// Finds the recipients: the first of `paths` that holds something non-empty.
-fn recipients(event: &Value, paths: &[String]) -> Result<Vec<Mailbox>, Fault> {
+fn recipients(event: &JsonRef, paths: &[String]) -> Result<Vec<Mailbox>, Fault> {
     let invalid = |reason: String| Fault::Message(MessageFault::InvalidRecipient(reason));
     let Some(found) = paths
         .iter()
-        .find_map(|path| non_empty(lookup_path(event, path)))
+        .find_map(|path| event.at_path(path).filter(is_present))
     else {
         return Err(Fault::Message(MessageFault::MissingRecipient {
             fields: paths.join(" | "),
         }));
     };
-    let entries: Vec<Value> = match found.kind() {
-        ValueKind::Seq => found.try_iter().map(Iterator::collect).unwrap_or_default(),
+    let entries: Vec<JsonRef> = match found.kind() {
+        JsonKind::Array => found.elements().collect(),
         _ => vec![found],
     };
     let mut mailboxes: Vec<Mailbox> = Vec::with_capacity(entries.len());
     let mut seen = std::collections::BTreeSet::new();
     for entry in entries {
         let mailbox = match entry.kind() {
-            ValueKind::String => Mailbox::parse(entry.as_str().unwrap_or_default()),
-            ValueKind::Map => {
+            JsonKind::String => Mailbox::parse(entry.as_str().unwrap_or_default()),
+            JsonKind::Object => {
                 let address = ["email", "address"]
                     .iter()
-                    .find_map(|key| envelope::string_at(&entry, key))
+                    .find_map(|key| envelope::text_at(&entry, key))
                     .unwrap_or_default();
-                let name = envelope::string_at(&entry, "name");
+                let name = envelope::text_at(&entry, "name");
                 Mailbox::parse(&address).map(|m| match name {
                     Some(name) => m.with_name(&name),
                     None => m,
                 })
             }
-            ValueKind::None | ValueKind::Undefined => continue,
-            other => {
+            JsonKind::Null => continue,
+            _ => {
+                // Named as templates name value kinds (`number`, `bool`, `sequence`).
+                let kind = entry.to_value().kind();
                 return Err(invalid(format!(
-                    "a recipient must be a string or an object, not {other}"
+                    "a recipient must be a string or an object, not {kind}"
                 )));
             }
         }
@@ -337,29 +338,12 @@ fn recipients(event: &Value, paths: &[String]) -> Result<Vec<Mailbox>, Fault> {
     Ok(mailboxes)
 }
 
-/// `customer.email`, `attendees.0.email`: maps by key, lists by index.
-pub(crate) fn lookup_path(root: &Value, path: &str) -> Value {
-    let mut current = root.clone();
-    for segment in path.trim().split('.') {
-        current = match current.kind() {
-            ValueKind::Map => current.get_attr(segment).unwrap_or_default(),
-            ValueKind::Seq => segment
-                .parse::<usize>()
-                .ok()
-                .and_then(|index| current.get_item_by_index(index).ok())
-                .unwrap_or_default(),
-            _ => Value::UNDEFINED,
-        };
+/// Whether a recipient field holds something: not null, a blank string or an empty list.
+fn is_present(value: &JsonRef) -> bool {
+    match value.kind() {
+        JsonKind::Null => false,
+        JsonKind::String => value.as_str().is_some_and(|s| !s.trim().is_empty()),
+        JsonKind::Array => value.elements().next().is_some(),
+        _ => true,
     }
-    current
-}
-
-fn non_empty(value: Value) -> Option<Value> {
-    let empty = match value.kind() {
-        ValueKind::Undefined | ValueKind::None => true,
-        ValueKind::String => value.as_str().is_none_or(|s| s.trim().is_empty()),
-        ValueKind::Seq => value.len() == Some(0),
-        _ => false,
-    };
-    (!empty).then_some(value)
 }

@@ -11,7 +11,7 @@ use crate::email::{subject_line, text_from_html};
 use crate::envelope;
 use crate::error::{MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
-use crate::mailroom::{Decision, METADATA_NAME, Mailroom, lookup_path, metadata, template_context};
+use crate::mailroom::{Decision, METADATA_NAME, Mailroom, metadata, template_context};
 use crate::record::{SqsRecord, Timestamp};
 
 /// One rendering of a template.
@@ -132,12 +132,11 @@ impl Mailroom {
             None => String::new(),
         };
         let variables = engine.variables(template).map_err(PreviewError::Template)?;
-        let event = unwrapped.event.to_value();
         let missing = variables
             .iter()
             .filter(|path| {
                 let root = path.split('.').next().unwrap_or_default();
-                root != METADATA_NAME && lookup_path(&event, path).is_undefined()
+                root != METADATA_NAME && unwrapped.event.at_path(path).is_none()
             })
             .cloned()
             .collect();
