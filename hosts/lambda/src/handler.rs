@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use mailroom_core::{
     BatchResponse, Disposition, EventError, Reason, RecordReport, RetryPolicy, SqsEvent, SqsRecord,
-    Timestamp,
 };
 use thiserror::Error;
 use tokio::sync::Mutex;
@@ -109,8 +108,7 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
         let seed = now ^ fnv1a(invocation.request_id.as_bytes());
         let records = match &lookup.mailroom {
             Some(mailroom) => {
-                let mut batch =
-                    mailroom.start_batch(event, Timestamp::from_millis(now_i64(now)), seed)?;
+                let mut batch = mailroom.start_batch(event, crate::timestamp(now), seed)?;
                 let window = SendWindow {
                     deadline: invocation.deadline,
                     margin: self.settings.deadline_margin,
@@ -372,10 +370,6 @@ fn count(records: &[RecordReport]) -> BatchMetrics {
         }
     }
     metrics
-}
-
-fn now_i64(millis: u64) -> i64 {
-    i64::try_from(millis).unwrap_or(i64::MAX)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -33,3 +33,9 @@ pub fn unix_millis() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// A reading of [`unix_millis`] as the core takes time.
+#[must_use]
+pub fn timestamp(unix_millis: u64) -> mailroom_core::Timestamp {
+    mailroom_core::Timestamp::from_millis(i64::try_from(unix_millis).unwrap_or(i64::MAX))
+}

@@ -9,7 +9,7 @@ use std::future::Future;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{EmailContent, MessageTag, RawMessage};
-use mailroom_core::{Email, SendFailure, SendOutcome, Timestamp};
+use mailroom_core::{Email, SendFailure, SendOutcome};
 
 /// Sends one email and says what happened. Never panics, never errors: every failure is a
 /// [`SendOutcome::Failed`] the core classifies.
@@ -47,7 +47,10 @@ impl SesMailer {
 impl Mailer for SesMailer {
     async fn send(&self, email: &Email) -> SendOutcome {
         let raw = match RawMessage::builder()
-            .data(Blob::new(mailroom_mime::message(email, sent_at())))
+            .data(Blob::new(mailroom_mime::message(
+                email,
+                crate::timestamp(crate::unix_millis()),
+            )))
             .build()
         {
             Ok(raw) => raw,
@@ -125,11 +128,6 @@ where
 
 fn detail<E: std::error::Error + 'static>(error: &E) -> String {
     aws_sdk_sesv2::error::DisplayErrorContext(error).to_string()
-}
-
-/// The `Date` of a message: now, on the host's clock.
-fn sent_at() -> Timestamp {
-    Timestamp::from_millis(i64::try_from(crate::unix_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
