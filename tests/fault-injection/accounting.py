@@ -27,7 +27,7 @@ def _recipient_and_key(raw: str) -> tuple[str, str]:
 
 
 def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dict[str, int], sent: list[dict],
-            dead_letters: list[dict], ledger: Ledger, stuck: int, killed_receives: dict[str, int]) -> dict:
+            dead_letters: list[dict], ledger: Ledger, stuck: int, fault_receives: dict[str, int]) -> dict:
     # Emails SES accepted, by the event they belong to (the recipient names it).
     emails_by_event: dict[int, list[str]] = defaultdict(list)
     strays = 0
@@ -47,13 +47,13 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
     def reason(message: dict) -> str:
         return message.get("MessageAttributes", {}).get("mailroom.reason", {}).get("StringValue", "")
 
-    # Receives of each message, less those whose invocation was killed (the kill, not the
-    # function's decision, brought those back).
+    # Receives of each message, less those whose invocation was killed or met an injected SQS or
+    # CodeCommit failure (the fault, not the function's decision, may have brought those back).
     receives_by_seq: dict[int, int] = Counter()
     for message_id, count in receives.items():
         seq = by_message_id.get(message_id)
         if seq is not None:
-            receives_by_seq[seq] = max(receives_by_seq[seq], count - killed_receives.get(message_id, 0))
+            receives_by_seq[seq] = max(receives_by_seq[seq], count - fault_receives.get(message_id, 0))
 
     good_events = sorted({event_of(i) for i in items.values() if i.kind == "good"})
     acceptances_by_key = defaultdict(list)

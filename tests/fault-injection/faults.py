@@ -111,6 +111,9 @@ class FaultFront(AwsFront):
         self.worker = worker
         self.started = time.monotonic()
         self.sqs_failing: dict[str, int] = {}
+        # Injected failures this worker's function has met so far (SQS calls refused, CodeCommit
+        # down): an invocation that met one may hand its records back because of it.
+        self.injected_failures = 0
         super().__init__(moto_url)
         # The harness sets its handler's owner at class level; with one front per worker each
         # front gets a handler class of its own.
@@ -154,6 +157,7 @@ class _FaultHandler(_FrontHandler):
             front.codecommit_down = front.codecommit_is_down()
             if front.codecommit_down:
                 ledger.fault("codecommit_unavailable")
+                front.injected_failures += 1
             return super().do_POST()
         if self.path.startswith("/v2/email/outbound-emails"):
             return self.ses(front, plan, ledger)
@@ -197,6 +201,7 @@ class _FaultHandler(_FrontHandler):
                 remaining = 3
             front.sqs_failing[operation] = remaining - 1
             ledger.fault("sqs_failed_calls")
+            front.injected_failures += 1
             return self.reply(*_json(500, "InternalError", "injected"))
         self.forward(front, self._body)
 

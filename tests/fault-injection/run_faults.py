@@ -127,7 +127,7 @@ class Worker:
         finally:
             self.runtime.answers.pop(request_id, None)
 
-    def run(self, stop: threading.Event, receives: dict[str, int], killed_receives: dict[str, int]) -> None:
+    def run(self, stop: threading.Event, receives: dict[str, int], fault_receives: dict[str, int]) -> None:
         while not stop.is_set():
             answer = self.sqs.receive_message(
                 QueueUrl=self.queues.url,
@@ -147,12 +147,16 @@ class Worker:
                 receives[message["MessageId"]] = max(receives.get(message["MessageId"], 0), count)
             event = {"Records": [self.queues.record(m) for m in messages]}
             self.invocations += 1
+            failures_before = self.front.injected_failures
             kind, response = self.invoke(event)
+            # A receive whose invocation was killed, or met an injected SQS or CodeCommit
+            # failure, may come back because of the fault rather than the function's decision.
+            if kind == "killed" or self.front.injected_failures != failures_before:
+                for message in messages:
+                    fault_receives[message["MessageId"]] = fault_receives.get(message["MessageId"], 0) + 1
             if kind == "response":
                 self.acknowledge(event, response)
             elif kind == "killed":
-                for message in messages:
-                    killed_receives[message["MessageId"]] = killed_receives.get(message["MessageId"], 0) + 1
                 self.restart()
             # kind == "error": the whole batch comes back after the visibility timeout.
 
@@ -262,10 +266,10 @@ def main() -> int:
         }
         workers = [Worker(i, moto, queues, plan, ledger, env, repository) for i in range(workers_wanted)]
         receives: dict[str, int] = {}
-        killed_receives: dict[str, int] = {}
+        fault_receives: dict[str, int] = {}
         stop = threading.Event()
         started = time.monotonic()
-        threads = [threading.Thread(target=w.run, args=(stop, receives, killed_receives), daemon=True) for w in workers]
+        threads = [threading.Thread(target=w.run, args=(stop, receives, fault_receives), daemon=True) for w in workers]
         for thread in threads:
             thread.start()
         feeding = threading.Thread(target=producer.run, args=(stop,), daemon=True)
@@ -297,7 +301,7 @@ def main() -> int:
             dead_letters=dead_letters,
             ledger=ledger,
             stuck=stuck,
-            killed_receives=killed_receives,
+            fault_receives=fault_receives,
         )
         result["run"] = {
             "messages": len(items),
