@@ -7,7 +7,7 @@
 //!   2.6 KB Shopify `orders/paid` webhook through EventBridge, rendered by
 //!   `orders/confirmation.html` (extends `layout.html`, loops over four line items, about 5 KB
 //!   of HTML) with its `.txt` sibling, or without it (text derived from the HTML).
-//! * `compile/*`: `Mailroom::new` over `examples/templates` and `examples/routes.json`, the
+//! * `compile/*`: `Mailroom::new` over `examples/templates` and its `routes.json`, the
 //!   cost of a cold start or a template reload.
 //! * `batch/*`: ten records (the nine example events in every envelope plus one more order).
 //! * `stages/*`: the public pieces of the per-record path on the same record, to show where
@@ -29,13 +29,15 @@ mod common;
 fn run_event(mailroom: &Mailroom, event_json: &str) -> usize {
     let event = SqsEvent::from_json(event_json).expect("the event parses");
     let mut batch = mailroom
-        .start_batch(&event, NOW, 7)
+        .start_batch(event, NOW, 7)
         .expect("message ids are present");
     let mut rendered = 0;
     while let Some(send) = batch.next_send() {
-        rendered += send.email.html.len() + send.email.text.len();
+        rendered += send.email.html().len() + send.email.text().len();
         let message_id = String::from("ses-0001");
-        batch.complete_send(send.id, SendOutcome::Accepted { message_id });
+        batch
+            .complete_send(send.id, SendOutcome::Accepted { message_id })
+            .expect("the send was handed out");
     }
     let report = batch.finish();
     assert!(
@@ -71,12 +73,12 @@ fn ten_record_event() -> String {
 fn per_record(c: &mut Criterion) {
     let order = example_event_text("order-eventbridge.json");
     let templates = example_templates();
-    let with_text = Mailroom::new(example_config(), &templates);
+    let with_text = Mailroom::new(example_config(), &templates).expect("the examples compile");
     let html_only: TemplateSet = templates
         .iter()
         .filter(|(path, _)| *path != "orders/confirmation.txt")
         .collect();
-    let derived_text = Mailroom::new(example_config(), &html_only);
+    let derived_text = Mailroom::new(example_config(), &html_only).expect("the examples compile");
     assert!(
         run_event(&with_text, &order) > 4000,
         "the order email is rendered"
@@ -99,13 +101,13 @@ fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.throughput(Throughput::Elements(templates.len() as u64));
     group.bench_function("example_templates", |b| {
-        b.iter(|| Mailroom::new(black_box(config.clone()), black_box(&templates)));
+        b.iter(|| Mailroom::new(black_box(config.clone()), black_box(&templates)).expect("the examples compile"));
     });
     group.finish();
 }
 
 fn batch(c: &mut Criterion) {
-    let mailroom = Mailroom::new(example_config(), &example_templates());
+    let mailroom = Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
     let event = ten_record_event();
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Elements(10));
@@ -121,16 +123,10 @@ fn stages(c: &mut Criterion) {
     let event = SqsEvent::from_json(&order).expect("the order event parses");
     let record = &event.records[0];
     let unwrapped = mailroom_core::envelope::unwrap(record).expect("the order unwraps");
-    let mailroom = Mailroom::new(example_config(), &example_templates());
-    let mut batch = mailroom.start_batch(&event, NOW, 7).expect("a batch");
-    let email = batch.next_send().expect("the order is sent").email;
-    batch.complete_send(
-        mailroom_core::RecordId(0),
-        SendOutcome::InProgressElsewhere {
-            retry_after_seconds: None,
-        },
-    );
-    let _ = batch.finish();
+    let mailroom = Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
+    let mailroom_core::Decision::Send { email } = mailroom.decide(record, NOW, 7).decision else {
+        panic!("the order is sent");
+    };
 
     let mut group = c.benchmark_group("stages");
     group.bench_function("event_from_json", |b| {
@@ -148,15 +144,10 @@ fn stages(c: &mut Criterion) {
         });
     });
     group.bench_function("decide_record", |b| {
-        b.iter(|| {
-            let batch = mailroom
-                .start_batch(black_box(&event), NOW, 7)
-                .expect("a batch");
-            batch.finish()
-        });
+        b.iter(|| mailroom.decide(black_box(record), NOW, 7));
     });
     group.bench_function("text_from_html", |b| {
-        b.iter(|| mailroom_core::email::text_from_html(black_box(&email.html)));
+        b.iter(|| mailroom_core::email::text_from_html(black_box(email.html())));
     });
     group.bench_function("recipient_parse", |b| {
         b.iter(|| mailroom_core::Mailbox::parse(black_box("ana.nunez@example.org")));

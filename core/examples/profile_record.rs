@@ -21,12 +21,12 @@ fn main() {
         let Ok(event) = SqsEvent::from_json(&event_text) else {
             return;
         };
-        let Ok(mut batch) = mailroom.start_batch(&event, NOW, 1) else {
+        let Ok(mut batch) = mailroom.start_batch(event, NOW, 1) else {
             return;
         };
         while let Some(send) = batch.next_send() {
-            sent += send.email.html.len();
-            batch.complete_send(
+            sent += send.email.html().len();
+            let _ = batch.complete_send(
                 send.id,
                 SendOutcome::Accepted {
                     message_id: String::new(),

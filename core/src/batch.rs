@@ -2,8 +2,15 @@
 //!
 //! A [`Batch`] is a small state machine in the style of a sans-IO protocol: the host asks for
 //! the next send ([`Batch::next_send`]), performs it however it likes (SES, an outbox, a test
-//! double), reports the outcome ([`Batch::complete_send`]), and finally turns the batch into a
-//! [`BatchReport`] with the Lambda partial batch response.
+//! double), reports the outcome ([`Batch::complete_send`]), moves rejected records to its
+//! dead-letter queue if it has one ([`Batch::to_park`], [`Batch::mark_parked`]), and finally
+//! turns the batch into a [`BatchReport`] with the Lambda partial batch response, which the host
+//! returns as it is.
+//!
+//! What the batch hands out carries what the host needs for its IO (the message id, the
+//! receipt handle, the queue), so a host never goes back to the event by position. Record ids
+//! are opaque: a host cannot make one up, and an id that is not from this batch, or an answer
+//! given twice, is a [`BatchError`] rather than silently ignored.
 //!
 //! FIFO queues keep order within a message group: a group's next email is only handed out once
 //! the previous one succeeded, and once a record of a group fails, every later record of that
@@ -12,18 +19,30 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::decision::{Disposition, MAX_VISIBILITY_SECONDS, Reason, RetryPolicy, splitmix64};
+use crate::decision::{Disposition, Reason, RetryPolicy, jitter_seed, splitmix64};
 use crate::email::Email;
 use crate::error::{MessageFault, ServiceFault};
-use crate::mailroom::{Decision, Mailroom};
+use crate::mailroom::{Mailroom, Verdict};
 use crate::outcome::SendOutcome;
-use crate::record::{SqsEvent, Timestamp};
+use crate::record::{SqsEvent, SqsRecord, Timestamp};
+use crate::report::{BatchReport, RecordReport};
 
-/// A record's position in its batch.
+/// A record of a batch, as the batch names it to the host. Only the batch makes these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RecordId(pub usize);
+pub struct RecordId {
+    /// Tells this batch's ids from another's.
+    batch: u32,
+    index: u32,
+}
+
+impl RecordId {
+    /// The record's position in its batch (0-based), for logs and tests. Reading it is all a
+    /// host can do: only the batch makes ids.
+    #[must_use]
+    pub fn position(self) -> usize {
+        usize::try_from(self.index).unwrap_or(usize::MAX)
+    }
+}
 
 /// An email the host must send now.
 #[derive(Debug, Clone)]
@@ -31,8 +50,52 @@ pub struct RecordId(pub usize);
 pub struct SendRequest {
     /// Report the outcome with this id.
     pub id: RecordId,
+    /// The SQS message id of the record, for logs.
+    pub message_id: String,
     /// The email.
     pub email: Arc<Email>,
+}
+
+/// A rejected record the host may move to its dead-letter queue: the original message, why it
+/// was rejected and where it came from. Once moved, [`Batch::mark_parked`] acknowledges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct ParkRequest {
+    /// Report the move with this id.
+    pub id: RecordId,
+    /// The SQS message id.
+    pub message_id: String,
+    /// The original body, unchanged.
+    pub body: String,
+    /// The queue it came from (`eventSourceARN`).
+    pub queue_arn: String,
+    /// Its FIFO message group, if any.
+    pub group: Option<String>,
+    /// The reason code.
+    pub reason: Reason,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// The host answered something the batch did not ask for: a bug in the host, reported instead
+/// of ignored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// The id is not one this batch handed out.
+    #[error("record id {0:?} is not from this batch")]
+    UnknownRecord(RecordId),
+    /// The record has no send waiting for its outcome: never handed out, or answered already.
+    #[error("record {message_id} has no send waiting for an outcome")]
+    NotInFlight {
+        /// The record's SQS message id.
+        message_id: String,
+    },
+    /// The record is not a rejected one waiting for the dead-letter queue.
+    #[error("record {message_id} is not a rejected record waiting to be parked")]
+    NotRejected {
+        /// The record's SQS message id.
+        message_id: String,
+    },
 }
 
 /// A batch being processed. See the module docs for the protocol.
@@ -42,6 +105,7 @@ pub struct Batch {
     entries: Vec<Entry>,
     retry: RetryPolicy,
     seed: u64,
+    tag: u32,
     /// Every entry before this index has been handed out or decided. Only used when no record
     /// has a FIFO group: then sends go out strictly in order and the scan never looks back,
     /// which keeps a 10,000-record batch linear. FIFO batches hold at most 10 records.
@@ -51,10 +115,9 @@ pub struct Batch {
 
 #[derive(Debug)]
 struct Entry {
-    message_id: String,
-    receipt_handle: String,
+    record: SqsRecord,
+    /// The record's FIFO message group, looked up once.
     group: Option<String>,
-    receive_count: u32,
     event_type: Option<String>,
     route: Option<String>,
     state: State,
@@ -68,55 +131,54 @@ enum State {
 }
 
 impl Batch {
-    pub(crate) fn decide(mailroom: &Mailroom, event: &SqsEvent, now: Timestamp, seed: u64) -> Self {
+    pub(crate) fn decide(mailroom: &Mailroom, event: SqsEvent, now: Timestamp, seed: u64) -> Self {
+        let records = event.records;
         let mut batch = Self {
-            entries: Vec::with_capacity(event.records.len()),
-            retry: mailroom.config().retry,
+            entries: Vec::with_capacity(records.len()),
+            retry: mailroom.config().retry(),
             seed,
+            // Distinct for batches of different inputs; a host mixing up two batches' ids is
+            // what this catches, not an adversary.
+            tag: batch_tag(seed, now, records.len()),
             unsent_from: 0,
             has_groups: false,
         };
         let mut failed_groups: BTreeSet<String> = BTreeSet::new();
-        for record in &event.records {
+        for record in records {
             let group = record.message_group_id().map(str::to_owned);
             batch.has_groups |= group.is_some();
-            let mut entry = Entry {
-                message_id: record.message_id.clone(),
-                receipt_handle: record.receipt_handle.clone(),
-                group,
-                receive_count: record.receive_count(),
-                event_type: None,
-                route: None,
-                state: State::Done(Disposition::Retry {
-                    reason: Reason::Deadline,
-                    detail: String::new(),
-                    retry_after_seconds: 0,
-                }),
-            };
-            if let Some(group) = entry.group.as_ref().filter(|g| failed_groups.contains(*g)) {
-                entry.state = batch.retry_state(
-                    &entry,
-                    ServiceFault::GroupBlocked {
+            let blocked = group.as_ref().filter(|g| failed_groups.contains(*g));
+            let (state, event_type, route) = match blocked {
+                Some(group) => {
+                    let fault = ServiceFault::GroupBlocked {
                         group: group.clone(),
-                    },
-                );
-                batch.entries.push(entry);
-                continue;
-            }
-            let (decision, facts) = mailroom.decide(record, now);
-            entry.event_type = facts.event_type;
-            entry.route = facts.route;
-            entry.state = match decision {
-                Decision::Send(email) => State::Ready(email),
-                Decision::Retry(fault) => batch.retry_state(&entry, fault),
-                Decision::Reject(fault) => reject_state(&fault),
+                    };
+                    (batch.retry_state(&record, fault), None, None)
+                }
+                None => {
+                    let (verdict, facts) = mailroom.verdict(&record, now);
+                    let state = match verdict {
+                        Verdict::Send(email) => State::Ready(Arc::new(email)),
+                        Verdict::Retry(fault) => batch.retry_state(&record, fault),
+                        Verdict::Reject(fault) => reject_state(&fault),
+                    };
+                    (state, facts.event_type, facts.route)
+                }
             };
-            if matches!(entry.state, State::Done(_))
-                && let Some(group) = &entry.group
+            // A FIFO group stops at its first failure, whatever kind: a record after a rejected
+            // one must not overtake it.
+            if matches!(state, State::Done(_))
+                && let Some(group) = &group
             {
                 failed_groups.insert(group.clone());
             }
-            batch.entries.push(entry);
+            batch.entries.push(Entry {
+                record,
+                group,
+                event_type,
+                route,
+                state,
+            });
         }
         batch
     }
@@ -158,6 +220,7 @@ impl Batch {
             }
         }
         let index = chosen?;
+        let id = self.id_of(index);
         let entry = self.entries.get_mut(index)?;
         let State::Ready(email) = &entry.state else {
             return None;
@@ -165,19 +228,20 @@ impl Batch {
         let email = Arc::clone(email);
         entry.state = State::InFlight(Arc::clone(&email));
         Some(SendRequest {
-            id: RecordId(index),
+            id,
+            message_id: entry.record.message_id.clone(),
             email,
         })
     }
 
     /// Reports what happened to a send handed out by [`next_send`](Self::next_send).
-    /// Ids that are not in flight are ignored.
-    pub fn complete_send(&mut self, id: RecordId, outcome: SendOutcome) {
-        let Some(entry) = self.entries.get(id.0) else {
-            return;
-        };
+    pub fn complete_send(&mut self, id: RecordId, outcome: SendOutcome) -> Result<(), BatchError> {
+        let index = self.index_of(id)?;
+        let entry = &self.entries[index];
         let State::InFlight(email) = &entry.state else {
-            return;
+            return Err(BatchError::NotInFlight {
+                message_id: entry.record.message_id.clone(),
+            });
         };
         let state = match outcome {
             SendOutcome::Accepted { message_id } => State::Done(Disposition::Sent {
@@ -193,20 +257,21 @@ impl Batch {
             SendOutcome::InProgressElsewhere {
                 retry_after_seconds,
             } => {
-                let state = self.retry_state(entry, ServiceFault::InProgressElsewhere);
+                let state = self.retry_state(&entry.record, ServiceFault::InProgressElsewhere);
                 not_before(state, retry_after_seconds.unwrap_or(0))
             }
             SendOutcome::Failed(failure) => match failure.classify() {
-                Ok(fault) => self.retry_state(entry, fault),
+                Ok(fault) => self.retry_state(&entry.record, fault),
                 Err(fault) => reject_state(&fault),
             },
         };
         let failed = matches!(&state, State::Done(d) if d.is_failure());
-        let group = self.entries[id.0].group.clone();
-        self.entries[id.0].state = state;
+        let group = entry.group.clone();
+        self.entries[index].state = state;
         if failed && let Some(group) = group {
-            self.block_group_after(id.0, &group);
+            self.block_group_after(index, &group);
         }
+        Ok(())
     }
 
     /// The deadline is near: nothing not yet handed out will be sent. Those records are retried
@@ -214,41 +279,71 @@ impl Batch {
     pub fn expire(&mut self) {
         for index in 0..self.entries.len() {
             if matches!(self.entries[index].state, State::Ready(_)) {
-                let state = self.retry_state(&self.entries[index], ServiceFault::Deadline);
+                let state = self.retry_state(&self.entries[index].record, ServiceFault::Deadline);
                 self.entries[index].state = state;
             }
         }
     }
 
-    /// Records that were rejected, for a host that moves them to the dead-letter queue itself.
-    pub fn rejected(&self) -> impl Iterator<Item = (RecordId, &Disposition)> {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter_map(|(index, entry)| match &entry.state {
-                State::Done(d @ Disposition::Reject { parked: false, .. }) => {
-                    Some((RecordId(index), d))
-                }
-                _ => None,
-            })
+    /// Rejected records not yet parked, for a host that moves them to its dead-letter queue.
+    ///
+    /// FIFO order holds here too: a reject that an earlier failure of its group now holds back
+    /// is not listed, because acknowledging it would let it overtake the records before it; it
+    /// stays on the queue and the redrive policy parks it in order.
+    #[must_use]
+    pub fn to_park(&self) -> Vec<ParkRequest> {
+        let mut failed_groups: BTreeSet<&str> = BTreeSet::new();
+        let mut requests = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            let State::Done(disposition) = &entry.state else {
+                continue;
+            };
+            let held_back = entry
+                .group
+                .as_deref()
+                .is_some_and(|group| failed_groups.contains(group));
+            if let Disposition::Reject {
+                reason,
+                detail,
+                parked: false,
+            } = disposition
+                && !held_back
+                // SQS refuses empty bodies; such a record is left to the redrive policy.
+                && !entry.record.body.is_empty()
+            {
+                requests.push(ParkRequest {
+                    id: self.id_of(index),
+                    message_id: entry.record.message_id.clone(),
+                    body: entry.record.body.clone(),
+                    queue_arn: entry.record.event_source_arn.clone(),
+                    group: entry.group.clone(),
+                    reason: *reason,
+                    detail: detail.clone(),
+                });
+            }
+            if let Some(group) = entry.group.as_deref()
+                && matches!(disposition, Disposition::Retry { .. })
+            {
+                failed_groups.insert(group);
+            }
+        }
+        requests
     }
 
     /// The host moved a rejected record to the dead-letter queue: acknowledge it instead of
     /// reporting it failed.
-    pub fn mark_parked(&mut self, id: RecordId) {
-        if let Some(State::Done(Disposition::Reject { parked, .. })) =
-            self.entries.get_mut(id.0).map(|entry| &mut entry.state)
-        {
-            *parked = true;
+    pub fn mark_parked(&mut self, id: RecordId) -> Result<(), BatchError> {
+        let index = self.index_of(id)?;
+        let entry = &mut self.entries[index];
+        match &mut entry.state {
+            State::Done(Disposition::Reject { parked, .. }) if !*parked => {
+                *parked = true;
+                Ok(())
+            }
+            _ => Err(BatchError::NotRejected {
+                message_id: entry.record.message_id.clone(),
+            }),
         }
-    }
-
-    /// The SQS message id of a record.
-    #[must_use]
-    pub fn message_id(&self, id: RecordId) -> Option<&str> {
-        self.entries
-            .get(id.0)
-            .map(|entry| entry.message_id.as_str())
     }
 
     /// Ends the batch. A send still in flight has an unknown outcome and is retried
@@ -258,19 +353,15 @@ impl Batch {
         for index in 0..self.entries.len() {
             if matches!(self.entries[index].state, State::InFlight(_)) {
                 let fault = ServiceFault::Transient("the send outcome was never reported".into());
-                let state = self.retry_state(&self.entries[index], fault);
+                let state = self.retry_state(&self.entries[index].record, fault);
                 self.entries[index].state = state;
             }
         }
-        let records: Vec<RecordReport> = self
+        let records = self
             .entries
             .into_iter()
-            .map(|entry| RecordReport {
-                message_id: entry.message_id,
-                receipt_handle: entry.receipt_handle,
-                event_type: entry.event_type,
-                route: entry.route,
-                disposition: match entry.state {
+            .map(|entry| {
+                let disposition = match entry.state {
                     State::Done(disposition) => disposition,
                     // Unreachable after the loop above; retrying is the safe answer anyway.
                     State::Ready(_) | State::InFlight(_) => Disposition::Retry {
@@ -278,19 +369,26 @@ impl Batch {
                         detail: String::new(),
                         retry_after_seconds: 0,
                     },
-                },
+                };
+                RecordReport::new(entry.record, entry.event_type, entry.route, disposition)
             })
             .collect();
-        let batch_response = BatchResponse::from_failures(
-            records
-                .iter()
-                .filter(|r| r.disposition.is_failure())
-                .map(|r| r.message_id.as_str()),
-        );
-        BatchReport {
-            records,
-            batch_response,
+        BatchReport::new(records)
+    }
+
+    fn id_of(&self, index: usize) -> RecordId {
+        RecordId {
+            batch: self.tag,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
         }
+    }
+
+    fn index_of(&self, id: RecordId) -> Result<usize, BatchError> {
+        let index = usize::try_from(id.index).unwrap_or(usize::MAX);
+        if id.batch != self.tag || index >= self.entries.len() {
+            return Err(BatchError::UnknownRecord(id));
+        }
+        Ok(index)
     }
 
     fn block_group_after(&mut self, index: usize, group: &str) {
@@ -300,25 +398,47 @@ impl Batch {
                 let fault = ServiceFault::GroupBlocked {
                     group: group.to_owned(),
                 };
-                let state = self.retry_state(entry, fault);
+                let state = self.retry_state(&entry.record, fault);
                 self.entries[later].state = state;
             }
         }
     }
 
-    fn retry_state(&self, entry: &Entry, fault: ServiceFault) -> State {
-        let reason = fault.reason();
-        let jitter_seed = self.seed ^ fnv1a(entry.message_id.as_bytes());
-        State::Done(Disposition::Retry {
-            reason,
-            detail: fault.to_string(),
-            retry_after_seconds: self.retry.backoff(
-                reason,
-                entry.receive_count,
-                splitmix64(jitter_seed),
-            ),
-        })
+    fn retry_state(&self, record: &SqsRecord, fault: ServiceFault) -> State {
+        State::Done(retry_disposition(self.retry, record, fault, self.seed))
     }
+}
+
+/// The retry of `record` for `fault`: the one place a back-off is computed, for batches, single
+/// decisions and whole-batch retries alike.
+pub(crate) fn retry_disposition(
+    policy: RetryPolicy,
+    record: &SqsRecord,
+    fault: ServiceFault,
+    seed: u64,
+) -> Disposition {
+    let reason = fault.reason();
+    Disposition::Retry {
+        reason,
+        detail: fault.to_string(),
+        retry_after_seconds: policy.backoff(
+            reason,
+            record.receive_count(),
+            splitmix64(jitter_seed(seed, &record.message_id)),
+        ),
+    }
+}
+
+pub(crate) fn reject_disposition(fault: &MessageFault) -> Disposition {
+    Disposition::Reject {
+        reason: fault.reason(),
+        detail: fault.to_string(),
+        parked: false,
+    }
+}
+
+fn reject_state(fault: &MessageFault) -> State {
+    State::Done(reject_disposition(fault))
 }
 
 /// A retry no sooner than `seconds` from now (within what a visibility timeout can express).
@@ -328,87 +448,14 @@ fn not_before(mut state: State, seconds: u32) -> State {
         ..
     }) = &mut state
     {
-        *retry_after_seconds = (*retry_after_seconds).max(seconds.min(MAX_VISIBILITY_SECONDS));
+        *retry_after_seconds =
+            (*retry_after_seconds).max(seconds.min(crate::decision::MAX_VISIBILITY_SECONDS));
     }
     state
 }
 
-fn reject_state(fault: &MessageFault) -> State {
-    State::Done(Disposition::Reject {
-        reason: fault.reason(),
-        detail: fault.to_string(),
-        parked: false,
-    })
+fn batch_tag(seed: u64, now: Timestamp, records: usize) -> u32 {
+    let mixed = splitmix64(seed ^ now.as_millis().cast_unsigned() ^ (records as u64).rotate_left(32));
+    u32::try_from(mixed >> 32).unwrap_or(0)
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// Everything the batch decided, in record order, and the Lambda response.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[must_use]
-pub struct BatchReport {
-    /// One report per record, in the order of the event.
-    pub records: Vec<RecordReport>,
-    /// What the Lambda returns.
-    pub batch_response: BatchResponse,
-}
-
-/// The final disposition of one record.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordReport {
-    /// The SQS message id.
-    pub message_id: String,
-    /// For the host's SQS calls; not part of reports.
-    #[serde(skip)]
-    pub receipt_handle: String,
-    /// The event type, when the body could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
-    /// The route taken, when one matched.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
-    /// Send, retry or reject, with its details.
-    #[serde(flatten)]
-    pub disposition: Disposition,
-}
-
-/// The Lambda partial batch response (`ReportBatchItemFailures`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    /// The records to retry. Empty means the whole batch succeeded.
-    pub batch_item_failures: Vec<BatchItemFailure>,
-}
-
-/// One failed record of the partial batch response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchItemFailure {
-    /// The SQS message id.
-    pub item_identifier: String,
-}
-
-impl BatchResponse {
-    /// A response listing each of `message_ids` once, in first-seen order, skipping empty ids
-    /// (Lambda fails the whole batch for an empty identifier).
-    #[must_use]
-    pub fn from_failures<'a>(message_ids: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut seen = BTreeSet::new();
-        let batch_item_failures = message_ids
-            .into_iter()
-            .filter(|id| !id.is_empty() && seen.insert(*id))
-            .map(|id| BatchItemFailure {
-                item_identifier: id.to_owned(),
-            })
-            .collect();
-        Self {
-            batch_item_failures,
-        }
-    }
-}

@@ -1,14 +1,21 @@
 //! Configuration: the sender, the routes from event type to template, limits and back-off.
 //!
-//! Two sources produce the same [`Config`]:
+//! [`Config::resolve`] is the one way to build it, and every host calls it: the Lambda, the
+//! CLI, the wasm package and the previewer. The host reads the environment and, if there is
+//! one, the routes file (IO); the core decides what they mean, with one precedence:
 //!
-//! * **Environment variables**, as existing deployments set them. They describe one default route
-//!   that catches every event: template `SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL`, subject
-//!   `SUBJECT`, sender `SENDER`, recipient field `mailto`. The core never reads the environment:
-//!   the host passes a lookup function, so the CLI, the Lambda and tests share this mapping.
-//! * **A routes file** (JSON) for several event types. Settings it leaves out fall back to the
-//!   same variables, so `SENDER` can stay in the environment while the routes live with the
-//!   templates:
+//! 1. **Routes.** A routes file, when there is one, describes every route. Without one, the
+//!    variables of existing deployments describe a single default route that takes every event:
+//!    template `SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL`, subject `SUBJECT`, recipient field(s)
+//!    `RECIPIENT_FIELD` (default `mailto`). With a routes file those three variables are not
+//!    used ([`Config::ignored_variables`] names them, so hosts can warn).
+//! 2. **Sender, reply-to, sandbox recipient.** The routes file's `sender`, `replyTo` and
+//!    `sandboxRecipient` win; what it leaves out comes from `SENDER`, `REPLY_TO` and
+//!    `SANDBOX_RECIPIENT`. So `SENDER` can stay in a deployment's environment while the routes
+//!    live with the templates.
+//! 3. **Retry and limits** come from the routes file, else the defaults.
+//!
+//! The routes file:
 //!
 //! ```json
 //! {
@@ -32,6 +39,9 @@
 //! event (`customer.email`, `attendees.0.email`) or a list of paths where the first non-empty one
 //! wins. `textTemplate` names the plain-text template; without it a sibling with the extension
 //! `.txt` is used if loaded (`orders/confirmation.txt`), else the text is derived from the HTML.
+//!
+//! Hosts look for the routes file under [`ROUTES_FILE`] beside the templates (the Lambda's
+//! `ROUTES_FILE` variable may name another path in the repository).
 
 use std::collections::BTreeMap;
 
@@ -55,50 +65,98 @@ pub mod vars {
     pub const RECIPIENT_FIELD: &str = "RECIPIENT_FIELD";
     /// Optional: send every email to this one address instead, while testing.
     pub const SANDBOX_RECIPIENT: &str = "SANDBOX_RECIPIENT";
+
+    /// Every variable the configuration reads, for hosts that pass a snapshot of them on
+    /// (the CLI's previewer) or list them in help texts.
+    pub const ALL: [&str; 6] = [
+        SENDER,
+        SUBJECT,
+        TEMPLATE,
+        REPLY_TO,
+        RECIPIENT_FIELD,
+        SANDBOX_RECIPIENT,
+    ];
 }
 
-/// Everything the core needs to decide and render, validated.
+/// The routes file's name beside the templates.
+pub const ROUTES_FILE: &str = "routes.json";
+
+/// Everything the core needs to decide and render, validated: only [`Config::resolve`] builds
+/// one, so a `Config` that exists is usable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// The sender of every email.
-    pub sender: Mailbox,
-    /// Reply-to for every email unless its route says otherwise.
-    pub reply_to: Option<Mailbox>,
-    /// Routes, in matching order.
-    pub routes: Vec<Route>,
-    /// Retry back-off.
-    pub retry: RetryPolicy,
-    /// Rendering limits.
-    pub limits: RenderLimits,
-    /// While set, every email goes to this address only; the real recipients go into the
-    /// `original_to` tag.
-    pub sandbox_recipient: Option<Mailbox>,
+    pub(crate) sender: Mailbox,
+    pub(crate) reply_to: Option<Mailbox>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) limits: RenderLimits,
+    pub(crate) sandbox_recipient: Option<Mailbox>,
+    pub(crate) ignored_variables: Vec<&'static str>,
 }
 
-/// One route from event type to email.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+impl Config {
+    /// The sender of every email.
+    #[must_use]
+    pub fn sender(&self) -> &Mailbox {
+        &self.sender
+    }
+
+    /// Reply-to for every email unless its route says otherwise.
+    #[must_use]
+    pub fn reply_to(&self) -> Option<&Mailbox> {
+        self.reply_to.as_ref()
+    }
+
+    /// Routes, in matching order; never empty.
+    #[must_use]
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Retry back-off.
+    #[must_use]
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Rendering limits.
+    #[must_use]
+    pub fn limits(&self) -> RenderLimits {
+        self.limits
+    }
+
+    /// While set, every email goes to this address only; the real recipients go into the
+    /// `original_to` tag.
+    #[must_use]
+    pub fn sandbox_recipient(&self) -> Option<&Mailbox> {
+        self.sandbox_recipient.as_ref()
+    }
+
+    /// Variables that are set but that this configuration does not use, because the routes
+    /// file says otherwise (see the precedence in the module docs). Hosts warn about them.
+    #[must_use]
+    pub fn ignored_variables(&self) -> &[&'static str] {
+        &self.ignored_variables
+    }
+
+    /// The first route that takes `event_type`.
+    #[must_use]
+    pub fn route_for(&self, event_type: Option<&str>) -> Option<&Route> {
+        self.routes.iter().find(|route| route.matches(event_type))
+    }
+}
+
+/// One route from event type to email, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    /// A short name: used in tags, logs and the idempotency key.
-    pub name: String,
-    /// Event types this route takes; `*` takes any.
-    pub events: Vec<String>,
-    /// The HTML template path.
-    pub template: String,
-    /// The text template path, if not the `.txt` sibling.
-    #[serde(default)]
-    pub text_template: Option<String>,
-    /// The subject, itself a template rendered with the event.
-    pub subject: String,
-    /// Dotted path(s) to the recipient field; the first non-empty wins.
-    #[serde(deserialize_with = "one_or_many")]
-    pub recipient: Vec<String>,
-    /// Reply-to for this route.
-    #[serde(default)]
-    pub reply_to: Option<String>,
-    /// Extra SES tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub(crate) name: String,
+    pub(crate) events: Vec<String>,
+    pub(crate) template: String,
+    pub(crate) text_template: Option<String>,
+    pub(crate) subject: String,
+    pub(crate) recipient: Vec<String>,
+    pub(crate) reply_to: Option<Mailbox>,
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
 impl Route {
@@ -109,6 +167,72 @@ impl Route {
             .iter()
             .any(|taken| taken == "*" || Some(taken.as_str()) == event_type)
     }
+
+    /// A short name: used in tags, logs and the idempotency key.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Event types this route takes; `*` takes any.
+    #[must_use]
+    pub fn events(&self) -> &[String] {
+        &self.events
+    }
+
+    /// The HTML template path.
+    #[must_use]
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// The text template path, when the route names one (else the `.txt` sibling is used).
+    #[must_use]
+    pub fn text_template(&self) -> Option<&str> {
+        self.text_template.as_deref()
+    }
+
+    /// The subject template.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Dotted path(s) to the recipient field; the first non-empty wins.
+    #[must_use]
+    pub fn recipient(&self) -> &[String] {
+        &self.recipient
+    }
+
+    /// Reply-to for this route.
+    #[must_use]
+    pub fn reply_to(&self) -> Option<&Mailbox> {
+        self.reply_to.as_ref()
+    }
+
+    /// Extra SES tags.
+    #[must_use]
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+}
+
+/// A route as the routes file writes it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RouteEntry {
+    name: String,
+    events: Vec<String>,
+    template: String,
+    #[serde(default)]
+    text_template: Option<String>,
+    subject: String,
+    #[serde(deserialize_with = "one_or_many")]
+    recipient: Vec<String>,
+    #[serde(default)]
+    reply_to: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// Bounds on one rendering, so a template author's loop or a huge event cannot stall a batch.
@@ -143,7 +267,7 @@ struct RoutesFile {
     reply_to: Option<String>,
     #[serde(default)]
     sandbox_recipient: Option<String>,
-    routes: Vec<Route>,
+    routes: Vec<RouteEntry>,
     #[serde(default)]
     retry: Option<RetryPolicy>,
     #[serde(default)]
@@ -151,26 +275,62 @@ struct RoutesFile {
 }
 
 impl Config {
-    /// The configuration of existing deployments: one default route from the environment.
+    /// The configuration of a deployment: `routes_file` is the routes file's text when there is
+    /// one, and `lookup` reads a variable of the environment (the host decides where variables
+    /// come from). The precedence between them is the module docs'.
     ///
-    /// `lookup` returns a variable's value; the host decides where variables come from.
-    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// Every mistake names the variable or routes-file field to fix.
+    pub fn resolve(
+        routes_file: Option<&str>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        match routes_file {
+            Some(json) => Self::from_routes_json(json, &lookup),
+            None => Self::from_vars(&lookup),
+        }
+    }
+
+    /// Checks the variables on their own, before the routes file can be read (the Lambda reads
+    /// it from CodeCommit later): every variable that is set must be valid, and without a routes
+    /// file the required ones must be set. A host that calls this at start-up reports a bad
+    /// variable at once instead of on the first batch.
+    pub fn check_variables(
+        lookup: impl Fn(&str) -> Option<String>,
+        routes_file_expected: bool,
+    ) -> Result<(), ConfigError> {
+        match Self::from_vars(&lookup) {
+            Ok(_) => Ok(()),
+            Err(ConfigError::Missing { .. }) if routes_file_expected => {
+                for name in [vars::SENDER, vars::REPLY_TO, vars::SANDBOX_RECIPIENT] {
+                    if let Some(value) = non_empty(&lookup, name) {
+                        mailbox(name, &value)?;
+                    }
+                }
+                if let Some(subject) = non_empty(&lookup, vars::SUBJECT) {
+                    check_subject(vars::SUBJECT, &subject)?;
+                }
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn from_vars(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let template = required(
-            &lookup,
+            lookup,
             vars::TEMPLATE,
             "the template path, e.g. emails/enrollment.html",
         )?;
         let subject = required(
-            &lookup,
+            lookup,
             vars::SUBJECT,
             "the email subject (may use {{ fields }})",
         )?;
-        check_subject(vars::SUBJECT, &subject)?;
-        let recipient = match non_empty(&lookup, vars::RECIPIENT_FIELD) {
+        let recipient = match non_empty(lookup, vars::RECIPIENT_FIELD) {
             Some(fields) => fields.split(',').map(|f| f.trim().to_owned()).collect(),
             None => vec!["mailto".to_owned()],
         };
-        let route = Route {
+        let route = RouteEntry {
             name: "default".to_owned(),
             events: vec!["*".to_owned()],
             template,
@@ -180,13 +340,28 @@ impl Config {
             reply_to: None,
             tags: BTreeMap::new(),
         };
-        Self::assemble(&lookup, None, None, None, vec![route], None, None)
+        let file = RoutesFile {
+            sender: None,
+            reply_to: None,
+            sandbox_recipient: None,
+            routes: vec![route],
+            retry: None,
+            limits: None,
+        };
+        // The route's fields are variables here: errors name those.
+        Self::assemble(lookup, file, Vec::new(), &|_, field| {
+            match field {
+                "subject" => vars::SUBJECT,
+                "recipient" => vars::RECIPIENT_FIELD,
+                _ => vars::TEMPLATE,
+            }
+            .to_owned()
+        })
     }
 
-    /// The configuration described by a routes file, with the environment as fallback.
-    pub fn from_routes_json(
+    fn from_routes_json(
         json: &str,
-        lookup: impl Fn(&str) -> Option<String>,
+        lookup: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let file: RoutesFile =
             serde_json::from_str(json).map_err(|error| ConfigError::RoutesFile {
@@ -194,28 +369,34 @@ impl Config {
                 column: error.column(),
                 message: error.to_string(),
             })?;
-        Self::assemble(
-            &lookup,
-            file.sender,
-            file.reply_to,
-            file.sandbox_recipient,
-            file.routes,
-            file.retry,
-            file.limits,
-        )
+        let mut ignored: Vec<&'static str> = [vars::TEMPLATE, vars::SUBJECT, vars::RECIPIENT_FIELD]
+            .into_iter()
+            .filter(|name| non_empty(lookup, name).is_some())
+            .collect();
+        for (in_file, name) in [
+            (file.sender.is_some(), vars::SENDER),
+            (file.reply_to.is_some(), vars::REPLY_TO),
+            (file.sandbox_recipient.is_some(), vars::SANDBOX_RECIPIENT),
+        ] {
+            if in_file && non_empty(lookup, name).is_some() {
+                ignored.push(name);
+            }
+        }
+        ignored.sort_unstable();
+        Self::assemble(lookup, file, ignored, &|index, field| {
+            format!("routes[{index}].{field}")
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// `field_name` names a route's field in errors: `routes[0].subject` in a routes file, the
+    /// variable when the route comes from the environment.
     fn assemble(
         lookup: &impl Fn(&str) -> Option<String>,
-        sender: Option<String>,
-        reply_to: Option<String>,
-        sandbox_recipient: Option<String>,
-        routes: Vec<Route>,
-        retry: Option<RetryPolicy>,
-        limits: Option<RenderLimits>,
+        file: RoutesFile,
+        ignored_variables: Vec<&'static str>,
+        field_name: &dyn Fn(usize, &str) -> String,
     ) -> Result<Self, ConfigError> {
-        let (sender_name, sender) = match sender {
+        let (sender_name, sender) = match file.sender {
             Some(sender) => ("sender", sender),
             None => (
                 vars::SENDER,
@@ -227,15 +408,15 @@ impl Config {
             ),
         };
         let sender = mailbox(sender_name, &sender)?;
-        let reply_to = optional_mailbox(reply_to, lookup, "replyTo", vars::REPLY_TO)?;
+        let reply_to = optional_mailbox(file.reply_to, lookup, "replyTo", vars::REPLY_TO)?;
         let sandbox_recipient = optional_mailbox(
-            sandbox_recipient,
+            file.sandbox_recipient,
             lookup,
             "sandboxRecipient",
             vars::SANDBOX_RECIPIENT,
         )?;
-        validate_routes(&routes)?;
-        let retry = retry.unwrap_or_default();
+        let routes = validate_routes(file.routes, field_name)?;
+        let retry = file.retry.unwrap_or_default();
         if retry.base_seconds == 0 || retry.max_seconds < retry.base_seconds {
             return Err(invalid(
                 "retry",
@@ -247,56 +428,72 @@ impl Config {
             reply_to,
             routes,
             retry,
-            limits: limits.unwrap_or_default(),
+            limits: file.limits.unwrap_or_default(),
             sandbox_recipient,
+            ignored_variables,
         })
     }
 }
 
-fn validate_routes(routes: &[Route]) -> Result<(), ConfigError> {
-    if routes.is_empty() {
+fn validate_routes(
+    entries: Vec<RouteEntry>,
+    field_name: &dyn Fn(usize, &str) -> String,
+) -> Result<Vec<Route>, ConfigError> {
+    if entries.is_empty() {
         return Err(invalid("routes", "at least one route is needed"));
     }
     let mut names = std::collections::BTreeSet::new();
-    for (index, route) in routes.iter().enumerate() {
-        let at = |field: &str| format!("routes[{index}].{field}");
-        if route.name.trim().is_empty() {
+    let mut routes = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let at = |field: &str| field_name(index, field);
+        if entry.name.trim().is_empty() {
             return Err(invalid(&at("name"), "must not be empty"));
         }
-        if !names.insert(route.name.as_str()) {
+        if !names.insert(entry.name.clone()) {
             return Err(invalid(
                 &at("name"),
-                &format!("{:?} is used twice", route.name),
+                &format!("{:?} is used twice", entry.name),
             ));
         }
-        if route.events.is_empty() || route.events.iter().any(|e| e.trim().is_empty()) {
+        if entry.events.is_empty() || entry.events.iter().any(|e| e.trim().is_empty()) {
             return Err(invalid(
                 &at("events"),
                 "list at least one event type, or \"*\"",
             ));
         }
-        if route.template.trim().is_empty() {
+        if entry.template.trim().is_empty() {
             return Err(invalid(&at("template"), "must name a template"));
         }
-        if route
+        if entry
             .text_template
             .as_deref()
             .is_some_and(|text| !crate::render::is_text_template(text))
         {
             return Err(invalid(&at("textTemplate"), "text templates end in .txt"));
         }
-        check_subject(&at("subject"), &route.subject)?;
-        if route.recipient.is_empty() || route.recipient.iter().any(|p| p.trim().is_empty()) {
+        check_subject(&at("subject"), &entry.subject)?;
+        if entry.recipient.is_empty() || entry.recipient.iter().any(|p| p.trim().is_empty()) {
             return Err(invalid(
                 &at("recipient"),
                 "name the field that holds the address",
             ));
         }
-        if let Some(reply_to) = &route.reply_to {
-            mailbox(&at("replyTo"), reply_to)?;
-        }
+        let reply_to = entry
+            .reply_to
+            .map(|reply_to| mailbox(&at("replyTo"), &reply_to))
+            .transpose()?;
+        routes.push(Route {
+            name: entry.name,
+            events: entry.events,
+            template: entry.template,
+            text_template: entry.text_template,
+            subject: entry.subject,
+            recipient: entry.recipient,
+            reply_to,
+            tags: entry.tags,
+        });
     }
-    Ok(())
+    Ok(routes)
 }
 
 /// Subjects come from configuration, so a syntax error in one is a configuration error.
@@ -378,55 +575,130 @@ mod tests {
         }
     }
 
+    const LEGACY: [(&str, &str); 4] = [
+        ("SENDER", "Courses <courses@example.com>"),
+        ("SUBJECT", "New enrollment"),
+        (
+            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
+            "emails/enrollment.html",
+        ),
+        ("REPLY_TO", "env-help@example.com"),
+    ];
+
+    const ROUTES: &str = r#"{"routes":[{"name":"orders","events":["orders/paid"],
+        "template":"o.html","subject":"Order {{ name }}","recipient":["email","customer.email"]}]}"#;
+
     #[test]
     fn environment_variables_give_the_default_route_of_existing_deployments() {
-        let config = Config::from_vars(env(&[
-            ("SENDER", "Courses <courses@example.com>"),
-            ("SUBJECT", "New enrollment"),
-            (
-                "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
-                "emails/enrollment.html",
-            ),
-        ]))
-        .unwrap();
-        assert_eq!(config.sender.to_string(), "Courses <courses@example.com>");
-        let route = &config.routes[0];
-        assert_eq!(route.template, "emails/enrollment.html");
-        assert_eq!(route.subject, "New enrollment");
-        assert_eq!(route.recipient, ["mailto"]);
+        let config = Config::resolve(None, env(&LEGACY)).unwrap();
+        assert_eq!(config.sender().to_string(), "Courses <courses@example.com>");
+        let route = &config.routes()[0];
+        assert_eq!(route.template(), "emails/enrollment.html");
+        assert_eq!(route.subject(), "New enrollment");
+        assert_eq!(route.recipient(), ["mailto"]);
         assert!(route.matches(Some("anything")) && route.matches(None));
+        assert!(config.ignored_variables().is_empty());
+    }
+
+    #[test]
+    fn a_routes_file_holds_the_routes_and_the_environment_fills_what_it_leaves_out() {
+        // The precedence of the module docs, in one place: the file's routes replace the
+        // variables' default route; settings the file leaves out come from the variables.
+        let config = Config::resolve(Some(ROUTES), env(&LEGACY)).unwrap();
+        assert_eq!(config.routes().len(), 1);
+        assert_eq!(config.routes()[0].name(), "orders");
+        assert!(!config.routes()[0].matches(Some("orders/create")));
+        assert_eq!(config.sender().address(), "courses@example.com");
+        assert_eq!(
+            config.reply_to().map(Mailbox::address),
+            Some("env-help@example.com")
+        );
+        assert_eq!(
+            config.ignored_variables(),
+            ["SUBJECT", "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL"]
+        );
+    }
+
+    #[test]
+    fn settings_in_the_routes_file_win_over_the_variables() {
+        let json = r#"{"sender":"Shop <shop@example.com>","replyTo":"file-help@example.com",
+            "sandboxRecipient":"qa@example.com","routes":[{"name":"r","events":["*"],
+            "template":"t.html","subject":"s","recipient":"to"}]}"#;
+        let config = Config::resolve(
+            Some(json),
+            env(&[
+                ("SENDER", "env@example.com"),
+                ("REPLY_TO", "env-help@example.com"),
+                ("SANDBOX_RECIPIENT", "env-qa@example.com"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.sender().address(), "shop@example.com");
+        assert_eq!(
+            config.reply_to().map(Mailbox::address),
+            Some("file-help@example.com")
+        );
+        assert_eq!(
+            config.sandbox_recipient().map(Mailbox::address),
+            Some("qa@example.com")
+        );
+        assert_eq!(
+            config.ignored_variables(),
+            ["REPLY_TO", "SANDBOX_RECIPIENT", "SENDER"]
+        );
     }
 
     #[test]
     fn a_bad_variable_is_named_in_the_error() {
-        let missing = Config::from_vars(env(&[("SENDER", "a@example.com")])).unwrap_err();
+        let missing = Config::resolve(None, env(&[("SENDER", "a@example.com")])).unwrap_err();
         assert!(
             missing
                 .to_string()
-                .starts_with("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL is not set")
+                .starts_with("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL is not set"),
+            "{missing}"
         );
-        let invalid = Config::from_vars(env(&[
-            ("SENDER", "not an address"),
-            ("SUBJECT", "s"),
-            ("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL", "t.html"),
-        ]))
+        let invalid = Config::resolve(
+            None,
+            env(&[
+                ("SENDER", "not an address"),
+                ("SUBJECT", "s"),
+                ("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL", "t.html"),
+            ]),
+        )
         .unwrap_err();
         assert!(
             invalid.to_string().starts_with("SENDER is invalid"),
             "{invalid}"
         );
+        let subject = Config::resolve(
+            None,
+            env(&[
+                ("SENDER", "a@example.com"),
+                ("SUBJECT", "{{ oops"),
+                ("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL", "t.html"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            subject.to_string().starts_with("SUBJECT is invalid"),
+            "{subject}"
+        );
     }
 
     #[test]
-    fn routes_file_falls_back_to_the_environment_and_reports_its_errors() {
-        let json = r#"{"routes":[{"name":"orders","events":["orders/paid"],"template":"o.html",
-            "subject":"Order {{ name }}","recipient":["email","customer.email"]}]}"#;
-        let config =
-            Config::from_routes_json(json, env(&[("SENDER", "shop@example.com")])).unwrap();
-        assert_eq!(config.routes[0].recipient, ["email", "customer.email"]);
-        assert!(!config.routes[0].matches(Some("orders/create")));
+    fn variables_are_checked_on_their_own_before_the_routes_file_is_read() {
+        // With a routes file to come, the route variables may be absent...
+        Config::check_variables(env(&[]), true).unwrap();
+        // ...but whatever is set must be valid, and without one they are required.
+        let bad = Config::check_variables(env(&[("REPLY_TO", "nope")]), true).unwrap_err();
+        assert!(bad.to_string().starts_with("REPLY_TO is invalid"), "{bad}");
+        let missing = Config::check_variables(env(&[]), false).unwrap_err();
+        assert!(matches!(missing, ConfigError::Missing { .. }), "{missing}");
+    }
 
-        let error = Config::from_routes_json(r#"{"routes":[{"name":"x"}]}"#, env(&[])).unwrap_err();
+    #[test]
+    fn routes_file_errors_are_located_and_named() {
+        let error = Config::resolve(Some(r#"{"routes":[{"name":"x"}]}"#), env(&[])).unwrap_err();
         assert!(
             matches!(error, ConfigError::RoutesFile { line: 1, .. }),
             "{error}"
@@ -435,10 +707,18 @@ mod tests {
         let twice = r#"{"sender":"a@example.com","routes":[
             {"name":"x","events":["*"],"template":"t.html","subject":"s","recipient":"to"},
             {"name":"x","events":["*"],"template":"t.html","subject":"s","recipient":"to"}]}"#;
-        let error = Config::from_routes_json(twice, env(&[])).unwrap_err();
+        let error = Config::resolve(Some(twice), env(&[])).unwrap_err();
         assert_eq!(
             error.to_string(),
             "routes[1].name is invalid: \"x\" is used twice"
+        );
+        let reply_to = r#"{"sender":"a@example.com","routes":[
+            {"name":"x","events":["*"],"template":"t.html","subject":"s","recipient":"to",
+             "replyTo":"not an address"}]}"#;
+        let error = Config::resolve(Some(reply_to), env(&[])).unwrap_err();
+        assert!(
+            error.to_string().starts_with("routes[0].replyTo is invalid"),
+            "{error}"
         );
     }
 }

@@ -163,8 +163,8 @@ impl Default for RetryPolicy {
     }
 }
 
-/// SQS refuses visibility timeouts above 12 hours.
-pub(crate) const MAX_VISIBILITY_SECONDS: u32 = 43_200;
+/// SQS refuses visibility timeouts above 12 hours; no back-off is ever longer.
+pub const MAX_VISIBILITY_SECONDS: u32 = 43_200;
 
 impl RetryPolicy {
     /// The visibility timeout for a retry of `reason` on the record's `receive_count`-th receive.
@@ -189,6 +189,87 @@ impl RetryPolicy {
         let spread = u64::from(ceiling - half) + 1;
         let jitter = u32::try_from(splitmix64(jitter_seed) % spread).unwrap_or(0);
         half + jitter
+    }
+}
+
+/// Mixes a host's entropy (a seed, a clock reading) with a label (a message id, a request id)
+/// into a jitter seed: FNV-1a over the label, folded into `entropy`. The batch mixes every
+/// record's message id into the host's seed this way, so records of one batch get different
+/// back-offs; hosts use it to turn a request id into their seed.
+#[must_use]
+pub fn jitter_seed(entropy: u64, label: &str) -> u64 {
+    let hash = label.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    entropy ^ hash
+}
+
+/// A record's decision before anything is sent, from [`crate::Mailroom::decide`]: send this
+/// email, or the retry or reject a batch would report for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[must_use]
+pub struct RecordDecision {
+    /// The SQS message id.
+    pub message_id: String,
+    /// The event type, when the body could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The route taken, when one matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Send, or the retry or reject.
+    #[serde(flatten)]
+    pub decision: Decision,
+}
+
+/// Send, retry or reject, before sending. Serialized like [`Disposition`], without what only a
+/// send can tell (the provider's id).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "decision", rename_all = "camelCase")]
+pub enum Decision {
+    /// The email to send.
+    #[serde(rename = "send")]
+    Send {
+        /// The rendered email.
+        email: std::sync::Arc<Email>,
+    },
+    /// Not now: our side could not do it.
+    #[serde(rename = "retry", rename_all = "camelCase")]
+    Retry {
+        /// The reason code.
+        reason: Reason,
+        /// What went wrong, for logs.
+        detail: String,
+        /// The visibility timeout to set before the next attempt.
+        retry_after_seconds: u32,
+    },
+    /// Never: the message itself is at fault.
+    #[serde(rename = "reject")]
+    Reject {
+        /// The reason code.
+        reason: Reason,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+impl Decision {
+    /// The decision a disposition that is not a send stands for.
+    pub(crate) fn settled(disposition: Disposition) -> Self {
+        match disposition {
+            Disposition::Sent { email, .. } => Self::Send { email },
+            Disposition::Retry {
+                reason,
+                detail,
+                retry_after_seconds,
+            } => Self::Retry {
+                reason,
+                detail,
+                retry_after_seconds,
+            },
+            Disposition::Reject { reason, detail, .. } => Self::Reject { reason, detail },
+        }
     }
 }
 

@@ -2,44 +2,160 @@
 
 use serde::Serialize;
 
-use crate::address::Mailbox;
+use crate::address::{MAX_RECIPIENTS, Mailbox};
 
 /// A fully rendered email, ready for SES (or an outbox).
 ///
 /// Every header field here is already safe: no CR, LF or other control character can be in
-/// `subject` or in any mailbox, whatever the event contained.
+/// `subject` or in any mailbox, whatever the event contained. Only the core renders emails,
+/// and [`Email::new`] checks the same rules for one built by hand (tests, tools).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Email {
-    /// The sender.
-    pub from: Mailbox,
-    /// 1 to 50 recipients, de-duplicated.
-    pub to: Vec<Mailbox>,
-    /// Where replies go, if not to the sender.
+    pub(crate) from: Mailbox,
+    pub(crate) to: Vec<Mailbox>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<Mailbox>,
-    /// One line of UTF-8 text; hosts encode it (RFC 2047) when it is not ASCII.
-    pub subject: String,
-    /// The HTML body.
-    pub html: String,
-    /// The plain-text body: the route's text template, or derived from the HTML.
-    pub text: String,
-    /// Stable across redeliveries of the same event for the same route; see [`crate::idempotency`].
-    pub idempotency_key: String,
-    /// SES message tags (names and values limited to SES's character set).
-    pub tags: Vec<Tag>,
+    pub(crate) reply_to: Option<Mailbox>,
+    pub(crate) subject: String,
+    pub(crate) html: String,
+    pub(crate) text: String,
+    pub(crate) idempotency_key: String,
+    pub(crate) tags: Vec<Tag>,
 }
 
-/// An SES message tag.
+/// Why [`Email::new`] refused its parts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    /// No recipient, or more than SES takes.
+    #[error("an email has 1 to {MAX_RECIPIENTS} recipients, not {0}")]
+    Recipients(usize),
+    /// The key is empty or not made of letters, digits and `-` (it goes into headers).
+    #[error("the idempotency key {0:?} must be letters, digits and '-'")]
+    IdempotencyKey(String),
+}
+
+impl Email {
+    /// An email from its parts. The subject is made header-safe as a rendered one is
+    /// ([`subject_line`]); recipients are de-duplicated.
+    pub fn new(
+        from: Mailbox,
+        to: Vec<Mailbox>,
+        subject: &str,
+        html: impl Into<String>,
+        text: impl Into<String>,
+        idempotency_key: &str,
+    ) -> Result<Self, EmailError> {
+        let mut seen = std::collections::BTreeSet::new();
+        let to: Vec<Mailbox> = to
+            .into_iter()
+            .filter(|mailbox| seen.insert(mailbox.dedupe_key()))
+            .collect();
+        if to.is_empty() || to.len() > MAX_RECIPIENTS {
+            return Err(EmailError::Recipients(to.len()));
+        }
+        if idempotency_key.is_empty()
+            || !idempotency_key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(EmailError::IdempotencyKey(idempotency_key.to_owned()));
+        }
+        Ok(Self {
+            from,
+            to,
+            reply_to: None,
+            subject: subject_line(subject),
+            html: html.into(),
+            text: text.into(),
+            idempotency_key: idempotency_key.to_owned(),
+            tags: Vec::new(),
+        })
+    }
+
+    /// The same email with a reply-to mailbox.
+    #[must_use]
+    pub fn with_reply_to(mut self, reply_to: Mailbox) -> Self {
+        self.reply_to = Some(reply_to);
+        self
+    }
+
+    /// The same email with these SES tags.
+    #[must_use]
+    pub fn with_tags(mut self, tags: Vec<Tag>) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The sender.
+    #[must_use]
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// 1 to 50 recipients, de-duplicated.
+    #[must_use]
+    pub fn to(&self) -> &[Mailbox] {
+        &self.to
+    }
+
+    /// Where replies go, if not to the sender.
+    #[must_use]
+    pub fn reply_to(&self) -> Option<&Mailbox> {
+        self.reply_to.as_ref()
+    }
+
+    /// One line of UTF-8 text; the MIME layer encodes it (RFC 2047) when it is not ASCII.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The HTML body.
+    #[must_use]
+    pub fn html(&self) -> &str {
+        &self.html
+    }
+
+    /// The plain-text body: the route's text template, or derived from the HTML.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Stable across redeliveries of the same event for the same route; see
+    /// [`crate::idempotency`].
+    #[must_use]
+    pub fn idempotency_key(&self) -> &str {
+        &self.idempotency_key
+    }
+
+    /// SES message tags (names and values limited to SES's character set).
+    #[must_use]
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
+/// An SES message tag; [`Tag::new`] keeps both parts to what SES accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tag {
-    /// Letters, digits, `_` and `-`, at most 256 characters.
-    pub name: String,
-    /// Letters, digits, `_`, `-`, `.` and `@`, at most 256 characters.
-    pub value: String,
+    name: String,
+    value: String,
 }
 
 impl Tag {
+    /// Letters, digits, `_` and `-`, at most 256 characters.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Letters, digits, `_`, `-`, `.` and `@`, at most 256 characters.
+    #[must_use]
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
     /// A tag with both parts reduced to what SES accepts (anything else becomes `_`).
     #[must_use]
     pub fn new(name: &str, value: &str) -> Self {
@@ -140,9 +256,34 @@ mod tests {
     #[test]
     fn tags_keep_only_what_ses_accepts() {
         let tag = Tag::new("event type", "orders/paid ✓");
-        assert_eq!(tag.name, "event_type");
-        assert_eq!(tag.value, "orders_paid__");
-        assert_eq!(Tag::new("", "").value, "_");
+        assert_eq!(tag.name(), "event_type");
+        assert_eq!(tag.value(), "orders_paid__");
+        assert_eq!(Tag::new("", "").value(), "_");
+    }
+
+    #[test]
+    fn emails_built_by_hand_keep_the_rules_of_rendered_ones() {
+        let from = Mailbox::parse("a@example.com").unwrap();
+        let to = Mailbox::parse("b@example.com").unwrap();
+        let email = Email::new(
+            from.clone(),
+            vec![to.clone(), to.clone()],
+            "Hi\r\nBcc: x@evil.example",
+            "<p>x</p>",
+            "x",
+            "k-1",
+        )
+        .unwrap();
+        assert_eq!(email.to().len(), 1);
+        assert_eq!(email.subject(), "Hi Bcc: x@evil.example");
+        assert_eq!(
+            Email::new(from.clone(), vec![], "s", "", "", "k"),
+            Err(EmailError::Recipients(0))
+        );
+        assert!(matches!(
+            Email::new(from, vec![to], "s", "", "", "k\r\nX: y"),
+            Err(EmailError::IdempotencyKey(_))
+        ));
     }
 
     #[test]

@@ -120,6 +120,10 @@ pub enum ServiceFault {
         /// The template path.
         name: String,
     },
+    /// The host could not load its templates or routes at all (the repository unreachable
+    /// at a cold start), so nothing could be decided.
+    #[error("templates unavailable: {0}")]
+    TemplatesUnavailable(String),
     /// The template does not compile or failed to render (undefined variable, limits).
     #[error("{0}")]
     Template(TemplateFault),
@@ -151,7 +155,9 @@ impl ServiceFault {
     #[must_use]
     pub fn reason(&self) -> Reason {
         match self {
-            Self::TemplateMissing { .. } => Reason::TemplateMissing,
+            Self::TemplateMissing { .. } | Self::TemplatesUnavailable(_) => {
+                Reason::TemplateMissing
+            }
             Self::Template(_) => Reason::TemplateError,
             Self::Throttled(_) => Reason::Throttled,
             Self::Transient(_) => Reason::Transient,
@@ -163,13 +169,56 @@ impl ServiceFault {
     }
 }
 
+/// What kind of problem a [`TemplateFault`] is. Stable, snake_case on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The template does not compile.
+    Syntax,
+    /// The template reads a variable the data does not have.
+    Undefined,
+    /// A render limit (fuel, output size, recursion) was hit.
+    Limit,
+    /// The template, or one it includes, is not loaded.
+    NotFound,
+    /// Any other rendering failure (a filter's error, a type error).
+    Render,
+    /// Found by [`crate::Mailroom::check`]: a sample event that no route takes.
+    NoRoute,
+    /// Found by [`crate::Mailroom::check`]: a sample event that would not be sent for a reason
+    /// of its own (no recipient, not JSON).
+    Sample,
+}
+
+impl FaultKind {
+    /// The wire name, e.g. `not_found`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Syntax => "syntax",
+            Self::Undefined => "undefined",
+            Self::Limit => "limit",
+            Self::NotFound => "not_found",
+            Self::Render => "render",
+            Self::NoRoute => "no_route",
+            Self::Sample => "sample",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A template failed to compile or render, with its location when known.
 #[derive(Debug, Clone, PartialEq, Eq, Error, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 #[error("{}", self.describe())]
 pub struct TemplateFault {
-    /// A stable name for the kind of problem: `syntax`, `undefined`, `limit`, `not_found`, `render`.
-    pub kind: &'static str,
+    /// What kind of problem it is.
+    pub kind: FaultKind,
     /// What went wrong, without the location.
     pub message: String,
     /// The template the problem is in.
@@ -187,6 +236,19 @@ pub struct TemplateFault {
 }
 
 impl TemplateFault {
+    /// A fault without a location.
+    #[must_use]
+    pub fn new(kind: FaultKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            template: None,
+            line: None,
+            column: None,
+            source_line: None,
+        }
+    }
+
     fn describe(&self) -> String {
         let mut text = String::new();
         if let Some(template) = &self.template {

@@ -8,8 +8,8 @@
 //! ```
 //! use mailroom_core::{Config, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp};
 //!
-//! // Configuration as existing deployments set it in the environment.
-//! let config = Config::from_vars(|name| match name {
+//! // Configuration as existing deployments set it in the environment (no routes file).
+//! let config = Config::resolve(None, |name| match name {
 //!     "SENDER" => Some("Courses <courses@example.com>".into()),
 //!     "SUBJECT" => Some("New enrollment in {{ courseName }}".into()),
 //!     "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL" => Some("enrollment.html".into()),
@@ -17,7 +17,7 @@
 //! })?;
 //! let mut templates = TemplateSet::new();
 //! templates.insert("enrollment.html", "<p>{{ studentName }} enrolled in {{ courseName }}.</p>");
-//! let mailroom = Mailroom::new(config, &templates);
+//! let mailroom = Mailroom::new(config, &templates)?;
 //!
 //! let event = SqsEvent::from_json(r#"{"Records": [{
 //!     "messageId": "m-1", "receiptHandle": "r-1",
@@ -26,12 +26,12 @@
 //!     "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:enrollments"
 //! }]}"#)?;
 //!
-//! let mut batch = mailroom.start_batch(&event, Timestamp::from_millis(1_795_428_000_000), 7)?;
+//! let mut batch = mailroom.start_batch(event, Timestamp::from_millis(1_795_428_000_000), 7)?;
 //! while let Some(send) = batch.next_send() {
-//!     assert_eq!(send.email.subject, "New enrollment in Rust");
-//!     assert_eq!(send.email.to[0].address(), "organizer@example.com");
+//!     assert_eq!(send.email.subject(), "New enrollment in Rust");
+//!     assert_eq!(send.email.to()[0].address(), "organizer@example.com");
 //!     // The host sends through SES here, then reports what SES said.
-//!     batch.complete_send(send.id, SendOutcome::Accepted { message_id: "ses-1".into() });
+//!     batch.complete_send(send.id, SendOutcome::Accepted { message_id: "ses-1".into() })?;
 //! }
 //! let report = batch.finish();
 //! assert!(report.batch_response.batch_item_failures.is_empty());
@@ -68,15 +68,15 @@ pub mod outcome;
 pub mod preview;
 pub mod record;
 pub mod render;
+pub mod report;
 
 pub use address::Mailbox;
-pub use batch::{
-    Batch, BatchItemFailure, BatchReport, BatchResponse, RecordId, RecordReport, SendRequest,
-};
+pub use batch::{Batch, BatchError, ParkRequest, RecordId, SendRequest};
 pub use config::{Config, RenderLimits, Route};
-pub use decision::{Disposition, Reason, RetryPolicy};
-pub use email::{Email, Tag};
-pub use error::{ConfigError, EventError, MessageFault, ServiceFault, TemplateFault};
+pub use decision::{Decision, Disposition, Reason, RecordDecision, RetryPolicy};
+pub use email::{Email, EmailError, Tag};
+pub use error::{ConfigError, EventError, FaultKind, MessageFault, ServiceFault, TemplateFault};
+pub use report::{BatchItemFailure, BatchReport, BatchResponse, Counts, RecordReport};
 pub use mailroom::{METADATA_NAME, Mailroom};
 pub use outcome::{SendFailure, SendOutcome};
 pub use preview::{Diagnostic, Preview, PreviewError};

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use minijinja::Value;
 
 use crate::address::{MAX_RECIPIENTS, Mailbox};
-use crate::batch::Batch;
-use crate::config::{Config, Route};
+use crate::batch::{Batch, reject_disposition, retry_disposition};
+use crate::config::Config;
+use crate::decision::{Decision, RecordDecision};
 use crate::email::{Email, Tag, subject_line, text_from_html};
 use crate::envelope::{self, Unwrapped};
-use crate::error::{EventError, MessageFault, ServiceFault, TemplateFault};
+use crate::error::{ConfigError, EventError, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
 use crate::json::{JsonKind, JsonRef};
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
@@ -29,16 +30,41 @@ pub struct Mailroom {
     routes: Vec<CompiledRoute>,
 }
 
+/// A route's templates as the engine names them, and its settings ready for an email.
 struct CompiledRoute {
     subject: String,
     text: Option<String>,
-    reply_to: Option<Mailbox>,
     tags: Vec<Tag>,
 }
 
-/// The pre-send decision for one record.
-pub(crate) enum Decision {
-    Send(Arc<Email>),
+/// Which templates make an email's subject, HTML and text: a route's, or a preview's.
+pub(crate) struct Parts<'a> {
+    /// The subject: a compiled template's name, or a source to compile now.
+    pub subject: Subject<'a>,
+    /// The HTML template.
+    pub html: &'a str,
+    /// The text template; without one the text is derived from the HTML.
+    pub text: Option<&'a str>,
+}
+
+/// Where a subject comes from.
+pub(crate) enum Subject<'a> {
+    /// A template the engine compiled (a route's).
+    Compiled(&'a str),
+    /// A source given now (a preview's override).
+    Source(&'a str),
+}
+
+/// Subject, HTML and text, rendered.
+pub(crate) struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// The pre-send verdict for one record, with the faults typed.
+pub(crate) enum Verdict {
+    Send(Email),
     Retry(ServiceFault),
     Reject(MessageFault),
 }
@@ -52,38 +78,37 @@ pub(crate) struct Facts {
 
 impl Mailroom {
     /// Compiles the templates for the configuration.
-    #[must_use]
-    pub fn new(config: Config, templates: &TemplateSet) -> Self {
+    ///
+    /// Fails only when a route's subject does not compile in the engine (the configuration
+    /// checks subject syntax already; this catches what only the engine can tell).
+    pub fn new(config: Config, templates: &TemplateSet) -> Result<Self, ConfigError> {
         let mut engine = Engine::new(templates, config.limits);
-        let routes = config
-            .routes
-            .iter()
-            .map(|route| {
-                let subject = format!("{SUBJECT_PREFIX}{}", route.name);
-                // Subject syntax was checked when the configuration was built.
-                let _ = engine.add(subject.clone(), route.subject.clone());
-                let text = route
-                    .text_template
-                    .clone()
-                    .or_else(|| engine.sibling_text_template(&route.template));
-                let mut tags = vec![Tag::new("route", &route.name)];
-                tags.extend(route.tags.iter().map(|(name, value)| Tag::new(name, value)));
-                CompiledRoute {
-                    subject,
-                    text,
-                    reply_to: route
-                        .reply_to
-                        .as_deref()
-                        .and_then(|r| Mailbox::parse(r).ok()),
-                    tags,
-                }
-            })
-            .collect();
-        Self {
+        let mut routes = Vec::with_capacity(config.routes.len());
+        for route in &config.routes {
+            let subject = format!("{SUBJECT_PREFIX}{}", route.name);
+            engine
+                .add(subject.clone(), route.subject.clone())
+                .map_err(|fault| ConfigError::Invalid {
+                    name: format!("the subject of route {:?}", route.name),
+                    reason: fault.to_string(),
+                })?;
+            let text = route
+                .text_template
+                .clone()
+                .or_else(|| engine.sibling_text_template(&route.template));
+            let mut tags = vec![Tag::new("route", &route.name)];
+            tags.extend(route.tags.iter().map(|(name, value)| Tag::new(name, value)));
+            routes.push(CompiledRoute {
+                subject,
+                text,
+                tags,
+            });
+        }
+        Ok(Self {
             config,
             engine,
             routes,
-        }
+        })
     }
 
     /// The configuration this was built with.
@@ -96,56 +121,92 @@ impl Mailroom {
     /// reports each outcome, and finishes the batch to get the partial batch response.
     ///
     /// `now` is the host's clock; `seed` feeds the retry jitter (any value; a fixed one in
-    /// tests gives fixed back-offs).
+    /// tests gives fixed back-offs). The batch keeps the records: what it hands out carries the
+    /// message ids, receipt handles and bodies the host's SQS calls need.
     pub fn start_batch(
         &self,
-        event: &SqsEvent,
+        event: SqsEvent,
         now: Timestamp,
         seed: u64,
     ) -> Result<Batch, EventError> {
-        if let Some(index) = event.records.iter().position(|r| r.message_id.is_empty()) {
-            return Err(EventError::EmptyMessageId { index });
-        }
+        event.validate()?;
         Ok(Batch::decide(self, event, now, seed))
     }
 
-    /// Decides one record (the batch calls this in order).
-    pub(crate) fn decide(&self, record: &SqsRecord, now: Timestamp) -> (Decision, Facts) {
+    /// Decides one record on its own, as a batch would before sending: the email to send, or
+    /// the retry (with the back-off `seed` gives) or the reject. For previews and services that
+    /// only want to know; what a batch does after sending (FIFO order, SES's answer) is not in
+    /// it.
+    pub fn decide(&self, record: &SqsRecord, now: Timestamp, seed: u64) -> RecordDecision {
+        let (verdict, facts) = self.verdict(record, now);
+        let decision = match verdict {
+            Verdict::Send(email) => Decision::Send {
+                email: Arc::new(email),
+            },
+            Verdict::Retry(fault) => {
+                Decision::settled(retry_disposition(self.config.retry, record, fault, seed))
+            }
+            Verdict::Reject(fault) => Decision::settled(reject_disposition(&fault)),
+        };
+        RecordDecision {
+            message_id: record.message_id.clone(),
+            event_type: facts.event_type,
+            route: facts.route,
+            decision,
+        }
+    }
+
+    /// The verdict for one record, with its faults typed (batches and checks read them).
+    pub(crate) fn verdict(&self, record: &SqsRecord, now: Timestamp) -> (Verdict, Facts) {
         let mut facts = Facts::default();
         let unwrapped = match envelope::unwrap(record) {
             Ok(unwrapped) => unwrapped,
-            Err(fault) => return (Decision::Reject(fault), facts),
+            Err(fault) => return (Verdict::Reject(fault), facts),
         };
         facts.event_type.clone_from(&unwrapped.event_type);
-        let Some(index) = self
-            .config
-            .routes
-            .iter()
-            .position(|route| route.matches(unwrapped.event_type.as_deref()))
-        else {
+        let Some(index) = self.route_index(unwrapped.event_type.as_deref()) else {
             let fault = MessageFault::NoRoute {
                 event_type: unwrapped.event_type,
             };
-            return (Decision::Reject(fault), facts);
+            return (Verdict::Reject(fault), facts);
         };
-        let (route, compiled) = (&self.config.routes[index], &self.routes[index]);
+        let route = &self.config.routes[index];
         facts.route = Some(route.name.clone());
-        let decision = match self.compose(route, compiled, record, &unwrapped, now) {
-            Ok(email) => Decision::Send(Arc::new(email)),
-            Err(Fault::Message(fault)) => Decision::Reject(fault),
-            Err(Fault::Service(fault)) => Decision::Retry(fault),
+        let verdict = match self.compose(index, record, &unwrapped, now) {
+            Ok(email) => Verdict::Send(email),
+            Err(Fault::Message(fault)) => Verdict::Reject(fault),
+            Err(Fault::Service(fault)) => Verdict::Retry(fault),
         };
-        (decision, facts)
+        (verdict, facts)
     }
 
+    /// The position of the first route that takes `event_type`.
+    pub(crate) fn route_index(&self, event_type: Option<&str>) -> Option<usize> {
+        self.config
+            .routes
+            .iter()
+            .position(|route| route.matches(event_type))
+    }
+
+    /// The templates of route `index`.
+    pub(crate) fn parts_of(&self, index: usize) -> Option<Parts<'_>> {
+        let (route, compiled) = (self.config.routes.get(index)?, self.routes.get(index)?);
+        Some(Parts {
+            subject: Subject::Compiled(&compiled.subject),
+            html: &route.template,
+            text: compiled.text.as_deref(),
+        })
+    }
+
+    /// The one way an email is put together, for sends, decisions and previews alike.
     fn compose(
         &self,
-        route: &Route,
-        compiled: &CompiledRoute,
+        index: usize,
         record: &SqsRecord,
         unwrapped: &Unwrapped,
         now: Timestamp,
     ) -> Result<Email, Fault> {
+        let (route, compiled) = (&self.config.routes[index], &self.routes[index]);
         let recipients = recipients(&unwrapped.event, &route.recipient)?;
         if !self.engine.has(&route.template) {
             return Err(Fault::Service(ServiceFault::TemplateMissing {
@@ -155,22 +216,14 @@ impl Mailroom {
         let (idempotency_key, _) = idempotency::key_for(&route.name, unwrapped);
         let metadata = metadata(record, unwrapped, now, &route.name, &idempotency_key);
         let context = template_context(&unwrapped.event, metadata);
-        let template_fault = |fault: TemplateFault| Fault::Service(ServiceFault::Template(fault));
-        let subject = self
-            .engine
-            .render(&compiled.subject, &context)
-            .map_err(template_fault)?;
-        let html = self
-            .engine
-            .render(&route.template, &context)
-            .map_err(template_fault)?;
-        let text = match &compiled.text {
-            Some(text_template) => self
-                .engine
-                .render(text_template, &context)
-                .map_err(template_fault)?,
-            None => text_from_html(&html),
-        };
+        let parts = self.parts_of(index).ok_or_else(|| {
+            Fault::Service(ServiceFault::TemplateMissing {
+                name: route.template.clone(),
+            })
+        })?;
+        let rendered = self
+            .render_parts(&parts, &context)
+            .map_err(|fault| Fault::Service(ServiceFault::Template(fault)))?;
         let mut tags = compiled.tags.clone();
         tags.push(Tag::new(
             "event_type",
@@ -187,15 +240,38 @@ impl Mailroom {
         Ok(Email {
             from: self.config.sender.clone(),
             to,
-            reply_to: compiled
+            reply_to: route
                 .reply_to
                 .clone()
                 .or_else(|| self.config.reply_to.clone()),
+            subject: rendered.subject,
+            html: rendered.html,
+            text: rendered.text,
+            idempotency_key,
+            tags,
+        })
+    }
+
+    /// Renders subject, HTML and text in that order (the first failure is reported): the
+    /// subject made header-safe, the text from its template or else derived from the HTML.
+    pub(crate) fn render_parts(
+        &self,
+        parts: &Parts<'_>,
+        context: &Value,
+    ) -> Result<Rendered, TemplateFault> {
+        let subject = match parts.subject {
+            Subject::Compiled(name) => self.engine.render(name, context)?,
+            Subject::Source(source) => self.engine.render_source("subject", source, context)?,
+        };
+        let html = self.engine.render(parts.html, context)?;
+        let text = match parts.text {
+            Some(text_template) => self.engine.render(text_template, context)?,
+            None => text_from_html(&html),
+        };
+        Ok(Rendered {
             subject: subject_line(&subject),
             html,
             text,
-            idempotency_key,
-            tags,
         })
     }
 

@@ -7,11 +7,12 @@
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::email::{subject_line, text_from_html};
 use crate::envelope;
-use crate::error::{MessageFault, ServiceFault, TemplateFault};
+use crate::error::{FaultKind, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
-use crate::mailroom::{Decision, METADATA_NAME, Mailroom, metadata, template_context};
+use crate::mailroom::{
+    METADATA_NAME, Mailroom, Parts, Subject, Verdict, metadata, template_context,
+};
 use crate::record::{SqsRecord, Timestamp};
 
 /// One rendering of a template.
@@ -19,11 +20,16 @@ use crate::record::{SqsRecord, Timestamp};
 #[serde(rename_all = "camelCase")]
 #[must_use]
 pub struct Preview {
+    /// The route whose settings (subject, text template) the preview used: the one the
+    /// sample's event type takes when it uses this template, else the first that uses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// The subject, header-safe.
     pub subject: String,
     /// The HTML body.
     pub html: String,
-    /// The text body (the `.txt` sibling, or derived from the HTML).
+    /// The text body, from the route's text template (its `textTemplate`, else the `.txt`
+    /// sibling), or derived from the HTML, exactly as a send would have it.
     pub text: String,
     /// Variables the template (and what it includes or extends) reads, as dotted paths
     /// (`customer.first_name`), sorted.
@@ -79,14 +85,17 @@ impl Config {
             retry: crate::decision::RetryPolicy::default(),
             limits: crate::config::RenderLimits::default(),
             sandbox_recipient: None,
+            ignored_variables: Vec::new(),
         }
     }
 }
 
 impl Mailroom {
-    /// Renders `template` with `body` (an event, or any envelope around one) and an optional
-    /// subject template. Without a subject, the subject of the first route using the template
-    /// is used.
+    /// Renders `template` with `body` (an event, or any envelope around one) the way a send
+    /// renders it: with the route that uses the template (its subject, its text template, the
+    /// same metadata), through the same code. `subject` replaces the route's subject; without
+    /// a route using the template, the subject is `subject` or empty and the text is the `.txt`
+    /// sibling's or derived from the HTML.
     pub fn preview(
         &self,
         template: &str,
@@ -100,38 +109,39 @@ impl Mailroom {
             ..SqsRecord::default()
         };
         let unwrapped = envelope::unwrap(&record).map_err(PreviewError::Data)?;
+        let routes = self.config().routes();
+        let index = self
+            .route_index(unwrapped.event_type.as_deref())
+            .filter(|index| routes[*index].template() == template)
+            .or_else(|| routes.iter().position(|route| route.template() == template));
+        let route_name = index.map(|index| routes[index].name().to_owned());
+        let name = route_name.as_deref().unwrap_or("preview");
         // The same metadata a record gets, so shared partials that read `mailroom.*` render.
-        let route = self
-            .config()
-            .routes
-            .iter()
-            .find(|route| route.template == template);
-        let route_name = route.map_or("preview", |route| route.name.as_str());
-        let (idempotency_key, _) = idempotency::key_for(route_name, &unwrapped);
-        let metadata = metadata(&record, &unwrapped, now, route_name, &idempotency_key);
+        let (idempotency_key, _) = idempotency::key_for(name, &unwrapped);
+        let metadata = metadata(&record, &unwrapped, now, name, &idempotency_key);
         let context = template_context(&unwrapped.event, metadata);
-        let engine = self.engine();
-        let html = engine
-            .render(template, &context)
+        let sibling;
+        let parts = match index.and_then(|index| self.parts_of(index)) {
+            Some(route_parts) => Parts {
+                subject: subject.map_or(route_parts.subject, Subject::Source),
+                ..route_parts
+            },
+            None => {
+                sibling = self.engine().sibling_text_template(template);
+                Parts {
+                    subject: Subject::Source(subject.unwrap_or_default()),
+                    html: template,
+                    text: sibling.as_deref(),
+                }
+            }
+        };
+        let rendered = self
+            .render_parts(&parts, &context)
             .map_err(PreviewError::Template)?;
-        let text = match engine.sibling_text_template(template) {
-            Some(sibling) => engine
-                .render(&sibling, &context)
-                .map_err(PreviewError::Template)?,
-            None => text_from_html(&html),
-        };
-        let subject_source = subject
-            .map(str::to_owned)
-            .or_else(|| route.map(|route| route.subject.clone()));
-        let subject = match subject_source {
-            Some(source) => subject_line(
-                &engine
-                    .render_source("subject", &source, &context)
-                    .map_err(PreviewError::Template)?,
-            ),
-            None => String::new(),
-        };
-        let variables = engine.variables(template).map_err(PreviewError::Template)?;
+        let variables = self
+            .engine()
+            .variables(template)
+            .map_err(PreviewError::Template)?;
         let missing = variables
             .iter()
             .filter(|path| {
@@ -141,9 +151,10 @@ impl Mailroom {
             .cloned()
             .collect();
         Ok(Preview {
-            subject,
-            html,
-            text,
+            route: route_name,
+            subject: rendered.subject,
+            html: rendered.html,
+            text: rendered.text,
             variables,
             missing,
         })
@@ -168,33 +179,33 @@ impl Mailroom {
                 fault: fault.clone(),
             })
             .collect();
-        for route in &self.config().routes {
-            if !self.engine().has(&route.template) {
+        for route in self.config().routes() {
+            if !self.engine().has(route.template()) {
                 diagnostics.push(Diagnostic {
                     sample: None,
-                    route: Some(route.name.clone()),
-                    fault: simple_fault(
-                        "not_found",
-                        format!("template {:?} is not loaded", route.template),
+                    route: Some(route.name().to_owned()),
+                    fault: TemplateFault::new(
+                        FaultKind::NotFound,
+                        format!("template {:?} is not loaded", route.template()),
                     ),
                 });
             }
         }
         for (label, record) in samples {
-            let (decision, facts) = self.decide(record, now);
-            let fault = match decision {
-                Decision::Send(_) => continue,
+            let (verdict, facts) = self.verdict(record, now);
+            let fault = match verdict {
+                Verdict::Send(_) => continue,
                 // Compile errors are already listed once above.
-                Decision::Retry(ServiceFault::Template(fault)) if fault.kind == "syntax" => {
+                Verdict::Retry(ServiceFault::Template(fault)) if fault.kind == FaultKind::Syntax => {
                     continue;
                 }
-                Decision::Retry(ServiceFault::Template(fault)) => fault,
-                Decision::Retry(ServiceFault::TemplateMissing { .. }) => continue,
-                Decision::Retry(other) => simple_fault("render", other.to_string()),
-                Decision::Reject(fault @ MessageFault::NoRoute { .. }) => {
-                    simple_fault("no_route", fault.to_string())
+                Verdict::Retry(ServiceFault::Template(fault)) => fault,
+                Verdict::Retry(ServiceFault::TemplateMissing { .. }) => continue,
+                Verdict::Retry(other) => TemplateFault::new(FaultKind::Render, other.to_string()),
+                Verdict::Reject(fault @ MessageFault::NoRoute { .. }) => {
+                    TemplateFault::new(FaultKind::NoRoute, fault.to_string())
                 }
-                Decision::Reject(fault) => simple_fault("sample", fault.to_string()),
+                Verdict::Reject(fault) => TemplateFault::new(FaultKind::Sample, fault.to_string()),
             };
             diagnostics.push(Diagnostic {
                 sample: Some(label.clone()),
@@ -203,16 +214,5 @@ impl Mailroom {
             });
         }
         diagnostics
-    }
-}
-
-fn simple_fault(kind: &'static str, message: String) -> TemplateFault {
-    TemplateFault {
-        kind,
-        message,
-        template: None,
-        line: None,
-        column: None,
-        source_line: None,
     }
 }

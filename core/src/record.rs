@@ -73,6 +73,16 @@ impl SqsEvent {
             message: source.to_string(),
         })
     }
+
+    /// Whether the event can be reported on record by record: every record needs a message
+    /// id, because the batch response names failed records by it. Anything else is decided
+    /// per record.
+    pub fn validate(&self) -> Result<(), EventError> {
+        match self.records.iter().position(|r| r.message_id.is_empty()) {
+            Some(index) => Err(EventError::EmptyMessageId { index }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// One SQS record as Lambda delivers it.

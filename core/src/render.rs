@@ -12,7 +12,7 @@ use std::io;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 
 use crate::config::RenderLimits;
-use crate::error::TemplateFault;
+use crate::error::{FaultKind, TemplateFault};
 use crate::filters;
 
 /// Template sources by path, as loaded from a folder or a repository.
@@ -74,6 +74,21 @@ impl<P: Into<String>, S: Into<String>> FromIterator<(P, S)> for TemplateSet {
                 .collect(),
         }
     }
+}
+
+/// File name endings of templates, compared without regard to case. Everything else in a
+/// template folder or repository (`routes.json`, READMEs, images, sample events) is not a
+/// template, and hosts neither read nor compile it.
+pub const TEMPLATE_ENDINGS: [&str; 6] = [".html", ".htm", ".txt", ".j2", ".jinja", ".jinja2"];
+
+/// Whether the file at `path` (relative to the template folder, `/`-separated) is a template:
+/// its name ends in one of [`TEMPLATE_ENDINGS`] and no part of the path is hidden (`.git/`,
+/// `.github/`, `.draft.html`). The one rule every host applies when it loads a folder.
+#[must_use]
+pub fn is_template_path(path: &str) -> bool {
+    let hidden = path.split('/').any(|part| part.starts_with('.'));
+    let lower = path.to_ascii_lowercase();
+    !hidden && TEMPLATE_ENDINGS.iter().any(|ending| lower.ends_with(ending))
 }
 
 /// Whether a path names a plain-text template (no HTML escaping).
@@ -182,7 +197,7 @@ impl Engine {
             .map_err(|error| {
                 let mut fault = fault_from(&error, |name| self.source_of(name));
                 if error_chain(&error).any(|e| e.kind() == ErrorKind::WriteFailure) {
-                    fault.kind = "limit";
+                    fault.kind = FaultKind::Limit;
                     fault.message =
                         format!("the output is larger than {} bytes", self.max_output_bytes);
                 }
@@ -299,11 +314,13 @@ pub(crate) fn fault_from(
             || e.detail().is_some_and(|d| d.contains("recursion"))
     });
     let kind = match innermost.kind() {
-        _ if hit_limit => "limit",
-        ErrorKind::SyntaxError | ErrorKind::BadEscape | ErrorKind::InvalidDelimiter => "syntax",
-        ErrorKind::UndefinedError => "undefined",
-        ErrorKind::TemplateNotFound => "not_found",
-        _ => "render",
+        _ if hit_limit => FaultKind::Limit,
+        ErrorKind::SyntaxError | ErrorKind::BadEscape | ErrorKind::InvalidDelimiter => {
+            FaultKind::Syntax
+        }
+        ErrorKind::UndefinedError => FaultKind::Undefined,
+        ErrorKind::TemplateNotFound => FaultKind::NotFound,
+        _ => FaultKind::Render,
     };
     let message = match innermost.detail() {
         Some(detail) => format!("{}: {detail}", innermost.kind()),
@@ -358,6 +375,16 @@ fn error_chain(error: &minijinja::Error) -> impl Iterator<Item = &minijinja::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_are_named_by_their_ending_and_never_hidden() {
+        for path in ["a.html", "orders/Confirmation.HTML", "x.txt", "l.j2", "p.jinja2", "a.htm"] {
+            assert!(is_template_path(path), "{path}");
+        }
+        for path in ["routes.json", "README.md", "logo.png", ".git/x.html", "a/.draft.html", "html"] {
+            assert!(!is_template_path(path), "{path}");
+        }
+    }
     use minijinja::context;
 
     fn engine(templates: &[(&str, &str)]) -> Engine {
@@ -390,7 +417,7 @@ mod tests {
                 &context! { customer => context! { first_name => "Ana" } },
             )
             .unwrap_err();
-        assert_eq!(fault.kind, "undefined");
+        assert_eq!(fault.kind, FaultKind::Undefined);
         assert_eq!(fault.template.as_deref(), Some("m.html"));
         assert_eq!(fault.line, Some(2));
         assert_eq!(fault.column, Some(9));
@@ -405,7 +432,7 @@ mod tests {
         let engine = engine(&[("bad.html", "{% if %}"), ("good.html", "ok")]);
         assert_eq!(engine.render("good.html", &context! {}).unwrap(), "ok");
         let fault = engine.render("bad.html", &context! {}).unwrap_err();
-        assert_eq!(fault.kind, "syntax");
+        assert_eq!(fault.kind, FaultKind::Syntax);
         assert_eq!(fault.line, Some(1));
     }
 
@@ -448,7 +475,7 @@ mod tests {
         let engine = Engine::new(&set, limits);
         for name in ["loop.html", "big.html", "self.html"] {
             let fault = engine.render(name, &context! {}).unwrap_err();
-            assert_eq!(fault.kind, "limit", "{name}: {fault}");
+            assert_eq!(fault.kind, FaultKind::Limit, "{name}: {fault}");
         }
     }
 

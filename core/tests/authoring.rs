@@ -2,11 +2,11 @@
 
 mod common;
 
-use mailroom_core::{Config, Mailroom, PreviewError, SqsRecord, TemplateSet};
+use mailroom_core::{Config, FaultKind, Mailroom, PreviewError, SqsRecord, TemplateSet};
 
 fn mailroom(templates: &[(&str, &str)]) -> Mailroom {
     let set: TemplateSet = templates.iter().copied().collect();
-    Mailroom::new(Config::preview("mail.html"), &set)
+    Mailroom::new(Config::preview("mail.html"), &set).unwrap()
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn preview_errors_say_where_and_what() {
     let mailroom = mailroom(&[("mail.html", "<p>\n{{ name }\n</p>")]);
     match mailroom.preview("mail.html", None, r#"{"name": "x"}"#, common::NOW) {
         Err(PreviewError::Template(fault)) => {
-            assert_eq!(fault.kind, "syntax");
+            assert_eq!(fault.kind, FaultKind::Syntax);
             assert_eq!(fault.template.as_deref(), Some("mail.html"));
             assert_eq!(fault.line, Some(2));
             assert_eq!(fault.source_line.as_deref(), Some("{{ name }"));
@@ -77,14 +77,14 @@ fn check_reports_broken_templates_once_and_every_failing_sample() {
         {"name": "orders", "events": ["orders/paid"], "template": "order.html", "subject": "Order", "recipient": "email"},
         {"name": "broken", "events": ["broken"], "template": "broken.html", "subject": "B", "recipient": "email"},
         {"name": "missing", "events": ["missing"], "template": "nowhere.html", "subject": "M", "recipient": "email"}]}"#;
-    let config = Config::from_routes_json(routes, |_| None).unwrap();
+    let config = Config::resolve(Some(routes), |_| None).unwrap();
     let templates: TemplateSet = [
         ("order.html", "<p>{{ customer.first_name }}</p>"),
         ("broken.html", "{% for %}"),
     ]
     .into_iter()
     .collect();
-    let mailroom = Mailroom::new(config, &templates);
+    let mailroom = Mailroom::new(config, &templates).unwrap();
     let sample = |label: &str, body: &str| {
         let record = SqsRecord {
             message_id: label.into(),
@@ -107,7 +107,7 @@ fn check_reports_broken_templates_once_and_every_failing_sample() {
         .map(|d| {
             (
                 d.sample.as_deref(),
-                d.fault.kind,
+                d.fault.kind.as_str(),
                 d.fault.template.as_deref(),
             )
         })
@@ -162,7 +162,7 @@ fn an_error_inside_a_partial_points_at_the_partial() {
     else {
         panic!("the footer reads an undefined variable");
     };
-    assert_eq!(fault.kind, "undefined");
+    assert_eq!(fault.kind, FaultKind::Undefined);
     assert_eq!(fault.template.as_deref(), Some("footer.html"));
     assert_eq!((fault.line, fault.column), (Some(2), Some(6)));
     assert_eq!(fault.source_line.as_deref(), Some("  {{ shop.name }}"));

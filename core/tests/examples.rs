@@ -37,9 +37,9 @@ fn the_same_event_in_every_envelope_renders_the_same_email() {
             })
             .collect();
         for email in &emails[1..] {
-            assert_eq!(email.subject, emails[0].subject, "{example}");
-            assert_eq!(email.to, emails[0].to, "{example}");
-            assert_eq!(email.text, emails[0].text, "{example}");
+            assert_eq!(email.subject(), emails[0].subject(), "{example}");
+            assert_eq!(email.to(), emails[0].to(), "{example}");
+            assert_eq!(email.text(), emails[0].text(), "{example}");
         }
     }
 }

@@ -139,15 +139,17 @@ fn the_invariants_catch_what_they_are_meant_to_catch() {
     let limits = RenderLimits::default();
     let run = || {
         let mut batch = mailroom
-            .start_batch(&event, Timestamp::from_millis(0), 1)
+            .start_batch(event.clone(), Timestamp::from_millis(0), 1)
             .unwrap();
         while let Some(send) = batch.next_send() {
-            batch.complete_send(
-                send.id,
-                mailroom_core::SendOutcome::Accepted {
-                    message_id: "ses".into(),
-                },
-            );
+            batch
+                .complete_send(
+                    send.id,
+                    mailroom_core::SendOutcome::Accepted {
+                        message_id: "ses".into(),
+                    },
+                )
+                .unwrap();
         }
         batch.finish()
     };
@@ -158,16 +160,6 @@ fn the_invariants_catch_what_they_are_meant_to_catch() {
     assert!(!forgetful.batch_response.batch_item_failures.is_empty());
     forgetful.batch_response.batch_item_failures.pop();
     assert!(invariants::check_report(&event, &forgetful, &limits).is_err());
-
-    let mut injected = run();
-    let sent = injected
-        .records
-        .iter_mut()
-        .find_map(|record| match &mut record.disposition {
-            mailroom_core::Disposition::Sent { email, .. } => Some(email),
-            _ => None,
-        })
-        .expect("the case sends one email");
-    std::sync::Arc::make_mut(sent).subject = "Hi\r\nBcc: victim@example.net".into();
-    assert!(invariants::check_report(&event, &injected, &limits).is_err());
+    // A header injected into a sent email can no longer be made up here: an `Email`'s fields
+    // are the core's own, and `Email::new` cleans a subject as rendering does.
 }

@@ -14,9 +14,9 @@ fn mailroom(template: &str) -> Mailroom {
     let routes = r#"{"sender": "Mailroom <notify@example.com>", "routes": [
         {"name": "notice", "events": ["*"], "template": "notice.html",
          "subject": "Notice for {{ name }}", "recipient": ["mailto", "to"]}]}"#;
-    let config = Config::from_routes_json(routes, |_| None).unwrap();
+    let config = Config::resolve(Some(routes), |_| None).unwrap();
     let templates: TemplateSet = [("notice.html", template)].into_iter().collect();
-    Mailroom::new(config, &templates)
+    Mailroom::new(config, &templates).unwrap()
 }
 
 fn record(message_id: String, body: String, group: Option<String>) -> SqsRecord {
@@ -111,10 +111,10 @@ proptest! {
                 .collect(),
         };
         let mailroom = mailroom("<p>{{ name }}</p>");
-        let mut batch = mailroom.start_batch(&event, common::NOW, 3).unwrap();
+        let mut batch = mailroom.start_batch(event.clone(), common::NOW, 3).unwrap();
         let mut sent = 0;
         while let Some(send) = batch.next_send() {
-            batch.complete_send(send.id, outcomes[sent % outcomes.len()].clone());
+            batch.complete_send(send.id, outcomes[sent % outcomes.len()].clone()).unwrap();
             sent += 1;
             if expire_after == Some(sent) {
                 batch.expire();
@@ -171,8 +171,8 @@ proptest! {
         let event = SqsEvent { records: vec![record("m".into(), body.to_string(), None)] };
         let report = common::run_batch(&mailroom("<p>{{ name }}</p>"), &event, 1, common::accept_all);
         if let Disposition::Sent { email, .. } = &report.records[0].disposition {
-            let mut headers = vec![email.subject.clone(), email.from.to_header_value()];
-            for mailbox in &email.to {
+            let mut headers = vec![email.subject().to_owned(), email.from().to_header_value()];
+            for mailbox in email.to() {
                 headers.push(mailbox.to_header_value());
                 headers.push(mailbox.to_string());
             }
@@ -190,7 +190,7 @@ proptest! {
         let report = common::run_batch(&mailroom("<p>{{ name }}</p>"), &event, 1, common::accept_all);
         match &report.records[0].disposition {
             Disposition::Sent { email, .. } => {
-                let inner = email.html.strip_prefix("<p>").and_then(|s| s.strip_suffix("</p>")).unwrap();
+                let inner = email.html().strip_prefix("<p>").and_then(|s| s.strip_suffix("</p>")).unwrap();
                 prop_assert!(!inner.contains(['<', '>', '"', '\'']), "{:?}", inner);
             }
             other => prop_assert!(false, "{:?}", other),

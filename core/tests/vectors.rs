@@ -36,28 +36,27 @@ pub struct Case {
 
 pub fn run_case(case: &Case) -> BatchReport {
     let lookup = |name: &str| case.env.get(name).cloned();
-    let config = match &case.routes {
-        Some(routes) => Config::from_routes_json(&routes.to_string(), lookup),
-        None => Config::from_vars(lookup),
-    }
-    .expect("the case's configuration is valid");
+    let routes = case.routes.as_ref().map(serde_json::Value::to_string);
+    let config =
+        Config::resolve(routes.as_deref(), lookup).expect("the case's configuration is valid");
     let templates = match (&case.templates, &case.template_dir) {
         (Some(inline), _) => inline.iter().collect::<TemplateSet>(),
         (None, Some(dir)) => common::load_templates(&common::repo_root().join(dir)),
         (None, None) => TemplateSet::new(),
     };
-    let mailroom = Mailroom::new(config, &templates);
+    let mailroom = Mailroom::new(config, &templates).expect("the case's templates compile");
     let mut batch = mailroom
-        .start_batch(&case.event, Timestamp::from_millis(case.now), case.seed)
+        .start_batch(case.event.clone(), Timestamp::from_millis(case.now), case.seed)
         .expect("the case's event is a valid batch");
     while let Some(send) = batch.next_send() {
-        let message_id = batch.message_id(send.id).unwrap_or_default().to_owned();
         let outcome = case
             .outcomes
-            .get(&message_id)
+            .get(&send.message_id)
             .cloned()
-            .unwrap_or_else(|| common::accept_all(&message_id));
-        batch.complete_send(send.id, outcome);
+            .unwrap_or_else(|| common::accept_all(&send.message_id));
+        batch
+            .complete_send(send.id, outcome)
+            .expect("the send was handed out");
     }
     batch.finish()
 }

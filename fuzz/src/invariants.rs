@@ -15,16 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use mailroom_core::{
-    BatchReport, Config, Disposition, Email, EventError, Mailbox, Mailroom, PreviewError, Reason,
-    RecordId, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
+    BatchError, BatchReport, Config, Disposition, Email, EventError, FaultKind, Mailbox, Mailroom,
+    PreviewError, Reason, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
 /// 2026-11-23T10:00:00Z, the moment the examples were sent.
 pub const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
 
-/// Largest retry delay SQS takes (12 hours).
-const MAX_VISIBILITY_SECONDS: u32 = 43_200;
+use mailroom_core::decision::MAX_VISIBILITY_SECONDS;
 
 /// The shipped example templates, so the targets render what real deployments render.
 pub const EXAMPLE_TEMPLATES: &[(&str, &str)] = &[
@@ -59,7 +58,7 @@ pub const EXAMPLE_TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// The shipped routes file.
-pub const EXAMPLE_ROUTES: &str = include_str!("../../examples/routes.json");
+pub const EXAMPLE_ROUTES: &str = include_str!("../../examples/templates/routes.json");
 
 /// The event type of the echo route, which prints event data into a template whose own markup
 /// is known, so escaping can be checked by counting.
@@ -88,7 +87,7 @@ pub fn fuzz_mailroom(sandbox: bool) -> &'static Mailroom {
 
 fn build_fuzz_mailroom(sandbox: bool) -> Mailroom {
     let mut routes: serde_json::Value =
-        serde_json::from_str(EXAMPLE_ROUTES).expect("examples/routes.json is JSON");
+        serde_json::from_str(EXAMPLE_ROUTES).expect("the example routes file is JSON");
     let echo = serde_json::json!({
         "name": ECHO_ROUTE,
         "events": [ECHO_EVENT_TYPE],
@@ -100,15 +99,14 @@ fn build_fuzz_mailroom(sandbox: bool) -> Mailroom {
     });
     routes["routes"]
         .as_array_mut()
-        .expect("examples/routes.json has a routes list")
+        .expect("the example routes file has a routes list")
         .insert(0, echo);
-    let mut config = Config::from_routes_json(&routes.to_string(), |_| None)
-        .expect("the example routes are a valid configuration");
     if sandbox {
-        config.sandbox_recipient =
-            Some(Mailbox::parse("Sandbox <sandbox@example.com>").expect("a valid address"));
+        routes["sandboxRecipient"] = "Sandbox <sandbox@example.com>".into();
     }
-    Mailroom::new(config, &fuzz_templates())
+    let config = Config::resolve(Some(&routes.to_string()), |_| None)
+        .expect("the example routes are a valid configuration");
+    Mailroom::new(config, &fuzz_templates()).expect("the fuzz routes compile")
 }
 
 /// The example templates plus the echo route's.
@@ -171,7 +169,8 @@ pub fn run_render_template(template: &str, data: &str) -> Result<(), String> {
         .collect();
     templates.insert("fuzz.html", template);
     templates.insert("plain.txt", template);
-    let mailroom = Mailroom::new(Config::preview("fuzz.html"), &templates);
+    let mailroom = Mailroom::new(Config::preview("fuzz.html"), &templates)
+        .expect("a preview configuration always compiles");
     for name in ["fuzz.html", "plain.txt"] {
         match mailroom.preview(name, Some(template), data, NOW) {
             Ok(preview) => {
@@ -191,9 +190,8 @@ pub fn run_render_template(template: &str, data: &str) -> Result<(), String> {
             }
             Err(PreviewError::Data(_)) => {}
             Err(PreviewError::Template(fault)) => {
-                const KINDS: [&str; 6] =
-                    ["syntax", "undefined", "limit", "not_found", "render", "io"];
-                if !KINDS.contains(&fault.kind) {
+                // Found only by checks, never by rendering.
+                if matches!(fault.kind, FaultKind::NoRoute | FaultKind::Sample) {
                     return Err(format!("{name}: unexpected fault kind {:?}", fault.kind));
                 }
             }
@@ -216,7 +214,7 @@ fn check_echo_of(value: &serde_json::Value) -> Result<(), String> {
     match mailroom.preview("fuzz/echo.html", None, &body.to_string(), NOW) {
         Ok(preview) => check_echo_html(&preview.html),
         // Values minijinja cannot print (none so far) are a render error, not an escape.
-        Err(PreviewError::Template(fault)) if fault.kind != "syntax" => Ok(()),
+        Err(PreviewError::Template(fault)) if fault.kind != FaultKind::Syntax => Ok(()),
         Err(error) => Err(format!("the echo template failed: {error}")),
     }
 }
@@ -305,9 +303,9 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
     };
     check_event_round_trip(&event)?;
     let mailroom = fuzz_mailroom(case.sandbox);
-    let limits = mailroom.config().limits;
+    let limits = mailroom.config().limits();
     let now = case.now.map_or(NOW, Timestamp::from_millis);
-    let mut batch = match mailroom.start_batch(&event, now, case.seed) {
+    let mut batch = match mailroom.start_batch(event.clone(), now, case.seed) {
         Ok(batch) => batch,
         Err(EventError::EmptyMessageId { index }) => {
             let first_empty = event.records.iter().position(|r| r.message_id.is_empty());
@@ -338,7 +336,7 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
     loop {
         let mut wave = Vec::new();
         while let Some(send) = batch.next_send() {
-            let index = send.id.0;
+            let index = send.id.position();
             if index >= count {
                 return Err(format!("next_send handed out record {index} of {count}"));
             }
@@ -357,7 +355,7 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
             break;
         }
         for send in wave {
-            let index = send.id.0;
+            let index = send.id.position();
             in_flight.remove(&index);
             let planned = plan.next().cloned().unwrap_or_else(|| {
                 PlannedOutcome::Report(SendOutcome::Accepted {
@@ -366,14 +364,19 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
             });
             match planned {
                 PlannedOutcome::Report(outcome) => {
-                    batch.complete_send(send.id, outcome.clone());
-                    // A second report of the same send must be ignored.
-                    batch.complete_send(
+                    batch
+                        .complete_send(send.id, outcome.clone())
+                        .map_err(|e| format!("record {index}: {e}"))?;
+                    // A second report of the same send is refused and changes nothing.
+                    let again = batch.complete_send(
                         send.id,
                         SendOutcome::InProgressElsewhere {
                             retry_after_seconds: None,
                         },
                     );
+                    if !matches!(again, Err(BatchError::NotInFlight { .. })) {
+                        return Err(format!("record {index}: a second report gave {again:?}"));
+                    }
                     handled[index] = Handled::Reported(outcome);
                 }
                 PlannedOutcome::Lose => {
@@ -390,23 +393,20 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
         // Lost sends are never answered: take them out of the wave bookkeeping only.
         in_flight.retain(|index| handled[*index] == Handled::Lost);
     }
-    // Ids that were never handed out are ignored.
-    batch.complete_send(
-        RecordId(count),
-        SendOutcome::InProgressElsewhere {
-            retry_after_seconds: None,
-        },
-    );
-
-    let rejected: Vec<RecordId> = batch.rejected().map(|(id, _)| id).collect();
+    let rejected: Vec<usize> = batch.to_park().iter().map(|p| p.id.position()).collect();
     if case.park_rejected {
-        for id in &rejected {
-            batch.mark_parked(*id);
+        for request in batch.to_park() {
+            batch
+                .mark_parked(request.id)
+                .map_err(|e| format!("parking record {}: {e}", request.id.position()))?;
+            if batch.mark_parked(request.id).is_ok() {
+                return Err("a record was parked twice".to_owned());
+            }
         }
     }
     let report = batch.finish();
     check_report(&event, &report, &limits)?;
-    check_dispositions(case, &report, &handled, &rejected)?;
+    check_dispositions(case, &event, &report, &handled, &rejected)?;
     check_fifo_order(&groups, &report)
 }
 
@@ -474,7 +474,7 @@ pub fn check_report(
             Disposition::Sent { email, .. } => {
                 check_email(email, limits).map_err(|e| format!("record {index}: {e}"))?;
                 if out.route.as_deref() == Some(ECHO_ROUTE) {
-                    check_echo_html(&email.html).map_err(|e| format!("record {index}: {e}"))?;
+                    check_echo_html(email.html()).map_err(|e| format!("record {index}: {e}"))?;
                 }
             }
             Disposition::Retry {
@@ -529,9 +529,10 @@ pub fn check_report(
 /// Each record's disposition follows from what the host reported for it.
 fn check_dispositions(
     case: &BatchCase,
+    event: &SqsEvent,
     report: &BatchReport,
     handled: &[Handled],
-    rejected: &[RecordId],
+    rejected: &[usize],
 ) -> Result<(), String> {
     for (index, (out, handled)) in report.records.iter().zip(handled).enumerate() {
         let disposition = &out.disposition;
@@ -579,13 +580,26 @@ fn check_dispositions(
             _ => return Err(wrong()),
         }
         if let Disposition::Reject { parked, .. } = disposition {
-            let was_listed = rejected.contains(&RecordId(index));
-            if !was_listed {
+            // A reject is offered for parking unless parking would break FIFO order (an earlier
+            // record of its group is left on the queue) or SQS cannot take it (empty body).
+            let record = &event.records[index];
+            let held_back = record.message_group_id().is_some_and(|group| {
+                report.records[..index]
+                    .iter()
+                    .zip(&event.records)
+                    .any(|(earlier, r)| {
+                        r.message_group_id() == Some(group)
+                            && matches!(earlier.disposition, Disposition::Retry { .. })
+                    })
+            });
+            let offered = !held_back && !record.body.is_empty();
+            if rejected.contains(&index) != offered {
                 return Err(format!(
-                    "record {index} is rejected but was not in rejected()"
+                    "record {index}: offered for parking {}, expected {offered}",
+                    rejected.contains(&index)
                 ));
             }
-            if *parked != case.park_rejected {
+            if *parked != (offered && case.park_rejected) {
                 return Err(format!("record {index}: parked is {parked}"));
             }
         }
@@ -618,28 +632,28 @@ fn check_fifo_order(groups: &[Option<&str>], report: &BatchReport) -> Result<(),
 /// Every header field is one line of visible text, every mailbox is deliverable, and the
 /// bodies are within the output limit.
 pub fn check_email(email: &Email, limits: &RenderLimits) -> Result<(), String> {
-    check_header_text("subject", &email.subject)?;
-    if email.subject.chars().count() > 251 {
+    check_header_text("subject", email.subject())?;
+    if email.subject().chars().count() > 251 {
         return Err(format!(
             "subject of {} characters",
-            email.subject.chars().count()
+            email.subject().chars().count()
         ));
     }
-    check_mailbox("from", &email.from)?;
-    if email.to.is_empty() || email.to.len() > 50 {
-        return Err(format!("{} recipients", email.to.len()));
+    check_mailbox("from", email.from())?;
+    if email.to().is_empty() || email.to().len() > 50 {
+        return Err(format!("{} recipients", email.to().len()));
     }
-    for to in &email.to {
+    for to in email.to() {
         check_mailbox("to", to)?;
     }
-    if let Some(reply_to) = &email.reply_to {
+    if let Some(reply_to) = email.reply_to() {
         check_mailbox("reply-to", reply_to)?;
     }
-    for tag in &email.tags {
-        check_tag(&tag.name, false)?;
-        check_tag(&tag.value, true)?;
+    for tag in email.tags() {
+        check_tag(tag.name(), false)?;
+        check_tag(tag.value(), true)?;
     }
-    let key = &email.idempotency_key;
+    let key = email.idempotency_key();
     if key.len() != 32
         || !key
             .bytes()
@@ -647,8 +661,8 @@ pub fn check_email(email: &Email, limits: &RenderLimits) -> Result<(), String> {
     {
         return Err(format!("idempotency key {key:?}"));
     }
-    check_size("html", &email.html, limits)?;
-    check_size("text", &email.text, limits)
+    check_size("html", email.html(), limits)?;
+    check_size("text", email.text(), limits)
 }
 
 /// No CR, LF or other control character, and no Unicode line or paragraph separator.

@@ -13,21 +13,22 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Every file under `dir`, keyed by its path relative to `dir` with `/` separators.
+/// Every template under `dir` (by the core's rule for which paths are templates), keyed by its
+/// path relative to `dir` with `/` separators.
 pub fn load_templates(dir: &Path) -> TemplateSet {
     let mut set = TemplateSet::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         for entry in std::fs::read_dir(&current).unwrap() {
             let path = entry.unwrap().path();
+            let name = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             if path.is_dir() {
                 pending.push(path);
-            } else {
-                let name = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
+            } else if mailroom_core::render::is_template_path(&name) {
                 set.insert(name, std::fs::read_to_string(&path).unwrap());
             }
         }
@@ -35,20 +36,26 @@ pub fn load_templates(dir: &Path) -> TemplateSet {
     set
 }
 
-/// The example configuration: `examples/routes.json`.
-pub fn example_config() -> mailroom_core::Config {
-    let routes = std::fs::read_to_string(repo_root().join("examples/routes.json")).unwrap();
-    mailroom_core::Config::from_routes_json(&routes, |_| None).unwrap()
+/// The example templates folder, which holds the example routes file too.
+pub fn example_dir() -> PathBuf {
+    repo_root().join("examples/templates")
 }
 
-/// Every file of `examples/templates`.
+/// The example configuration: `examples/templates/routes.json`, no variables.
+pub fn example_config() -> mailroom_core::Config {
+    let routes = std::fs::read_to_string(example_dir().join(mailroom_core::config::ROUTES_FILE))
+        .unwrap();
+    mailroom_core::Config::resolve(Some(&routes), |_| None).unwrap()
+}
+
+/// Every template of `examples/templates`.
 pub fn example_templates() -> TemplateSet {
-    load_templates(&repo_root().join("examples/templates"))
+    load_templates(&example_dir())
 }
 
 /// The example configuration over the example templates.
 pub fn example_mailroom() -> Mailroom {
-    Mailroom::new(example_config(), &example_templates())
+    Mailroom::new(example_config(), &example_templates()).unwrap()
 }
 
 /// The JSON text of a Lambda event in `examples/events/`.
@@ -71,10 +78,11 @@ pub fn run_batch(
     seed: u64,
     mut outcome: impl FnMut(&str) -> SendOutcome,
 ) -> BatchReport {
-    let mut batch = mailroom.start_batch(event, NOW, seed).unwrap();
+    let mut batch = mailroom.start_batch(event.clone(), NOW, seed).unwrap();
     while let Some(send) = batch.next_send() {
-        let message_id = batch.message_id(send.id).unwrap().to_owned();
-        batch.complete_send(send.id, outcome(&message_id));
+        batch
+            .complete_send(send.id, outcome(&send.message_id))
+            .unwrap();
     }
     batch.finish()
 }
