@@ -101,13 +101,17 @@ fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.throughput(Throughput::Elements(templates.len() as u64));
     group.bench_function("example_templates", |b| {
-        b.iter(|| Mailroom::new(black_box(config.clone()), black_box(&templates)).expect("the examples compile"));
+        b.iter(|| {
+            Mailroom::new(black_box(config.clone()), black_box(&templates))
+                .expect("the examples compile")
+        });
     });
     group.finish();
 }
 
 fn batch(c: &mut Criterion) {
-    let mailroom = Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
+    let mailroom =
+        Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
     let event = ten_record_event();
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Elements(10));
@@ -123,7 +127,8 @@ fn stages(c: &mut Criterion) {
     let event = SqsEvent::from_json(&order).expect("the order event parses");
     let record = &event.records[0];
     let unwrapped = mailroom_core::envelope::unwrap(record).expect("the order unwraps");
-    let mailroom = Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
+    let mailroom =
+        Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
     let mailroom_core::Decision::Send { email } = mailroom.decide(record, NOW, 7).decision else {
         panic!("the order is sent");
     };

@@ -455,7 +455,7 @@ fn not_before(mut state: State, seconds: u32) -> State {
 }
 
 fn batch_tag(seed: u64, now: Timestamp, records: usize) -> u32 {
-    let mixed = splitmix64(seed ^ now.as_millis().cast_unsigned() ^ (records as u64).rotate_left(32));
+    let mixed =
+        splitmix64(seed ^ now.as_millis().cast_unsigned() ^ (records as u64).rotate_left(32));
     u32::try_from(mixed >> 32).unwrap_or(0)
 }
-

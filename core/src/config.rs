@@ -717,7 +717,9 @@ mod tests {
              "replyTo":"not an address"}]}"#;
         let error = Config::resolve(Some(reply_to), env(&[])).unwrap_err();
         assert!(
-            error.to_string().starts_with("routes[0].replyTo is invalid"),
+            error
+                .to_string()
+                .starts_with("routes[0].replyTo is invalid"),
             "{error}"
         );
     }

@@ -155,9 +155,7 @@ impl ServiceFault {
     #[must_use]
     pub fn reason(&self) -> Reason {
         match self {
-            Self::TemplateMissing { .. } | Self::TemplatesUnavailable(_) => {
-                Reason::TemplateMissing
-            }
+            Self::TemplateMissing { .. } | Self::TemplatesUnavailable(_) => Reason::TemplateMissing,
             Self::Template(_) => Reason::TemplateError,
             Self::Throttled(_) => Reason::Throttled,
             Self::Transient(_) => Reason::Transient,

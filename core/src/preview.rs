@@ -196,7 +196,9 @@ impl Mailroom {
             let fault = match verdict {
                 Verdict::Send(_) => continue,
                 // Compile errors are already listed once above.
-                Verdict::Retry(ServiceFault::Template(fault)) if fault.kind == FaultKind::Syntax => {
+                Verdict::Retry(ServiceFault::Template(fault))
+                    if fault.kind == FaultKind::Syntax =>
+                {
                     continue;
                 }
                 Verdict::Retry(ServiceFault::Template(fault)) => fault,

@@ -88,7 +88,10 @@ pub const TEMPLATE_ENDINGS: [&str; 6] = [".html", ".htm", ".txt", ".j2", ".jinja
 pub fn is_template_path(path: &str) -> bool {
     let hidden = path.split('/').any(|part| part.starts_with('.'));
     let lower = path.to_ascii_lowercase();
-    !hidden && TEMPLATE_ENDINGS.iter().any(|ending| lower.ends_with(ending))
+    !hidden
+        && TEMPLATE_ENDINGS
+            .iter()
+            .any(|ending| lower.ends_with(ending))
 }
 
 /// Whether a path names a plain-text template (no HTML escaping).
@@ -378,10 +381,24 @@ mod tests {
 
     #[test]
     fn templates_are_named_by_their_ending_and_never_hidden() {
-        for path in ["a.html", "orders/Confirmation.HTML", "x.txt", "l.j2", "p.jinja2", "a.htm"] {
+        for path in [
+            "a.html",
+            "orders/Confirmation.HTML",
+            "x.txt",
+            "l.j2",
+            "p.jinja2",
+            "a.htm",
+        ] {
             assert!(is_template_path(path), "{path}");
         }
-        for path in ["routes.json", "README.md", "logo.png", ".git/x.html", "a/.draft.html", "html"] {
+        for path in [
+            "routes.json",
+            "README.md",
+            "logo.png",
+            ".git/x.html",
+            "a/.draft.html",
+            "html",
+        ] {
             assert!(!is_template_path(path), "{path}");
         }
     }

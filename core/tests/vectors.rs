@@ -46,7 +46,11 @@ pub fn run_case(case: &Case) -> BatchReport {
     };
     let mailroom = Mailroom::new(config, &templates).expect("the case's templates compile");
     let mut batch = mailroom
-        .start_batch(case.event.clone(), Timestamp::from_millis(case.now), case.seed)
+        .start_batch(
+            case.event.clone(),
+            Timestamp::from_millis(case.now),
+            case.seed,
+        )
         .expect("the case's event is a valid batch");
     while let Some(send) = batch.next_send() {
         let outcome = case

@@ -5,16 +5,14 @@
 //! ```
 //! use mailroom_core::{Email, Mailbox, Timestamp};
 //!
-//! let email = Email {
-//!     from: Mailbox::parse("Courses <courses@example.com>")?,
-//!     to: vec![Mailbox::parse("ana@example.org")?],
-//!     reply_to: None,
-//!     subject: "Welcome".into(),
-//!     html: "<p>Hello</p>".into(),
-//!     text: "Hello".into(),
-//!     idempotency_key: "9f86d081884c7d65".into(),
-//!     tags: vec![],
-//! };
+//! let email = Email::new(
+//!     Mailbox::parse("Courses <courses@example.com>")?,
+//!     vec![Mailbox::parse("ana@example.org")?],
+//!     "Welcome",
+//!     "<p>Hello</p>",
+//!     "Hello",
+//!     "9f86d081884c7d65",
+//! )?;
 //! let message = mailroom_mime::message(&email, Timestamp::from_millis(1_795_428_000_000));
 //! let text = String::from_utf8(message)?;
 //! assert!(text.contains("Message-ID: <9f86d081884c7d65@example.com>\r\n"));
@@ -55,14 +53,14 @@ pub fn message(email: &Email, date: Timestamp) -> Vec<u8> {
 /// [`SES_TAGS_HEADER`].
 #[must_use]
 pub fn eml(email: &Email, date: Timestamp) -> Vec<u8> {
-    if email.tags.is_empty() {
+    if email.tags().is_empty() {
         return message(email, date);
     }
     // Tag names and values are limited to [A-Za-z0-9_.@-] by the core: header-safe as they are.
     let tags = email
-        .tags
+        .tags()
         .iter()
-        .map(|tag| format!("{}={}", tag.name, tag.value))
+        .map(|tag| format!("{}={}", tag.name(), tag.value()))
         .collect::<Vec<_>>()
         .join(", ");
     build(email, date, Some(tags))
@@ -70,32 +68,32 @@ pub fn eml(email: &Email, date: Timestamp) -> Vec<u8> {
 
 fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8> {
     let domain = email
-        .from
+        .from()
         .address()
         .rsplit_once('@')
         .map_or("mailroom.invalid", |(_, domain)| domain);
     let alternative = MimePart::new(
         ContentType::new("multipart/alternative")
-            .attribute("boundary", format!("mailroom-{}", email.idempotency_key)),
+            .attribute("boundary", format!("mailroom-{}", email.idempotency_key())),
         vec![
-            MimePart::new("text/plain", email.text.as_str()),
-            MimePart::new("text/html", email.html.as_str()),
+            MimePart::new("text/plain", email.text()),
+            MimePart::new("text/html", email.html()),
         ],
     );
     let mut builder = MessageBuilder::new()
-        .from(address(&email.from))
-        .to(Address::new_list(email.to.iter().map(address).collect()))
-        .subject(email.subject.as_str())
+        .from(address(email.from()))
+        .to(Address::new_list(email.to().iter().map(address).collect()))
+        .subject(email.subject())
         .date(Date::new(date.as_millis().div_euclid(1000)))
-        .message_id(format!("{}@{domain}", email.idempotency_key))
-        .header(IDEMPOTENCY_HEADER, Raw::new(email.idempotency_key.as_str()));
-    if let Some(reply_to) = &email.reply_to {
+        .message_id(format!("{}@{domain}", email.idempotency_key()))
+        .header(IDEMPOTENCY_HEADER, Raw::new(email.idempotency_key()));
+    if let Some(reply_to) = email.reply_to() {
         builder = builder.reply_to(address(reply_to));
     }
     if let Some(tags) = tags_header {
         builder = builder.header(SES_TAGS_HEADER, Raw::new(tags));
     }
-    let mut bytes = Vec::with_capacity(email.html.len() + email.text.len() + 1024);
+    let mut bytes = Vec::with_capacity(email.html().len() + email.text().len() + 1024);
     builder.body(alternative).serialize(&mut bytes);
     bytes
 }
@@ -113,23 +111,28 @@ mod tests {
 
     const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
 
-    fn email() -> Email {
-        Email {
-            from: Mailbox::parse("Académie <courses@example.com>").unwrap(),
-            to: vec![
+    fn email_with(html: &str, text: &str) -> Email {
+        Email::new(
+            Mailbox::parse("Académie <courses@example.com>").unwrap(),
+            vec![
                 Mailbox::parse("Ana Núñez <ana@example.org>").unwrap(),
                 Mailbox::parse("b@example.org").unwrap(),
             ],
-            reply_to: Some(Mailbox::parse("help@example.com").unwrap()),
-            subject: "Bienvenue, Ana — cours n°1".into(),
-            html: "<p>Héllo</p>".into(),
-            text: "Héllo".into(),
-            idempotency_key: "k123".into(),
-            tags: vec![
-                Tag::new("route", "welcome"),
-                Tag::new("category", "courses"),
-            ],
-        }
+            "Bienvenue, Ana — cours n°1",
+            html,
+            text,
+            "k123",
+        )
+        .unwrap()
+        .with_reply_to(Mailbox::parse("help@example.com").unwrap())
+        .with_tags(vec![
+            Tag::new("route", "welcome"),
+            Tag::new("category", "courses"),
+        ])
+    }
+
+    fn email() -> Email {
+        email_with("<p>Héllo</p>", "Héllo")
     }
 
     #[test]
@@ -201,16 +204,13 @@ mod tests {
         let tags_line = format!("{SES_TAGS_HEADER}: route=welcome, category=courses\r\n");
         assert!(kept.contains(&tags_line), "{kept}");
         assert_eq!(kept.replace(&tags_line, ""), sent);
-        let mut untagged = email();
-        untagged.tags.clear();
+        let untagged = email().with_tags(Vec::new());
         assert_eq!(eml(&untagged, NOW), message(&untagged, NOW));
     }
 
     #[test]
     fn long_lines_are_wrapped_within_the_rfc_5322_limit() {
-        let mut email = email();
-        email.html = format!("<p>{}</p>", "é".repeat(3000));
-        email.text = "x".repeat(3000);
+        let email = email_with(&format!("<p>{}</p>", "é".repeat(3000)), &"x".repeat(3000));
         let raw = String::from_utf8(message(&email, NOW)).unwrap();
         assert!(raw.split("\r\n").all(|line| line.len() <= 998));
         assert!(
@@ -218,6 +218,6 @@ mod tests {
             "every line ends in CRLF"
         );
         let parsed = MessageParser::default().parse(raw.as_bytes()).unwrap();
-        assert_eq!(parsed.body_text(0).as_deref(), Some(email.text.as_str()));
+        assert_eq!(parsed.body_text(0).as_deref(), Some(email.text()));
     }
 }

@@ -43,8 +43,8 @@ pub fn example_dir() -> PathBuf {
 
 /// The example configuration: `examples/templates/routes.json`, no variables.
 pub fn example_config() -> mailroom_core::Config {
-    let routes = std::fs::read_to_string(example_dir().join(mailroom_core::config::ROUTES_FILE))
-        .unwrap();
+    let routes =
+        std::fs::read_to_string(example_dir().join(mailroom_core::config::ROUTES_FILE)).unwrap();
     mailroom_core::Config::resolve(Some(&routes), |_| None).unwrap()
 }
 
