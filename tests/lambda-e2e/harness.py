@@ -7,7 +7,7 @@ by its PID (moto, the function) or by shutting its server down (the in-process H
     moto_server  <- boto3 (test setup and checks)
         ^
         |  SQS, SES v2 (forwarded; SES may be throttled or delayed)
-    AwsFront ----- CodeCommit GetBranch/GetFolder/GetFile served from a folder (examples/)
+    AwsFront ----- CodeCommit GetBranch/GetFolder/GetFile served from a folder (examples/templates/)
         ^
         |  AWS_ENDPOINT_URL
     bootstrap <--> RuntimeApi (GET .../invocation/next, POST .../response, .../error)
@@ -244,7 +244,7 @@ class AwsFront(_Server):
 
     `calls` counts operations by "Service.Operation"."""
 
-    def __init__(self, moto_url: str, repository: Path = EXAMPLES, commit: str = "c0ffee01") -> None:
+    def __init__(self, moto_url: str, repository: Path = EXAMPLES / "templates", commit: str = "c0ffee01") -> None:
         self.moto_url = moto_url
         self.repository = repository
         self.commit = commit
@@ -382,7 +382,6 @@ class Function:
             "AWS_ENDPOINT_URL": front.url,
             "REGION": REGION,
             "CODECOMMIT_REPO": "email-templates",
-            "TEMPLATE_FOLDER": "templates",
             **env,
         }
         self.started_at = time.monotonic()
@@ -532,12 +531,13 @@ def example_messages(name: str = "quickstart.json") -> list[Message]:
 
 
 def example_repository_with(folder: Path, **routes_changes) -> Path:
-    """A copy of examples/ (the templates repository layout) with top-level routes.json fields
-    replaced, e.g. a shorter retry policy."""
+    """A copy of examples/templates/ (a templates repository: routes.json beside the templates)
+    with top-level routes.json fields replaced, e.g. a shorter retry policy."""
     import shutil
 
-    shutil.copytree(EXAMPLES / "templates", folder / "templates")
-    routes = json.loads((EXAMPLES / "routes.json").read_text())
+    repository = folder / "repository"
+    shutil.copytree(EXAMPLES / "templates", repository)
+    routes = json.loads((repository / "routes.json").read_text())
     routes.update(routes_changes)
-    (folder / "routes.json").write_text(json.dumps(routes))
-    return folder
+    (repository / "routes.json").write_text(json.dumps(routes))
+    return repository

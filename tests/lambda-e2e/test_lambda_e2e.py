@@ -2,7 +2,7 @@
 
 moto provides SQS (with a dead-letter queue and its redrive policy) and SES v2; a local Lambda
 Runtime API feeds the function batches received from moto exactly as the event source mapping
-would; CodeCommit, which has no local server, is an HTTP fake serving `examples/`.
+would; CodeCommit, which has no local server, is an HTTP fake serving `examples/templates/`.
 
 Run: python3 -m unittest discover -s tests/lambda-e2e -v   (after `cargo build -p mailroom-lambda`)
 """
@@ -246,7 +246,7 @@ class CodeCommitOutage(LambdaTestCase):
 
 class FifoQueue(LambdaTestCase):
     def test_a_group_stops_at_its_first_failure_and_other_groups_go_on(self) -> None:
-        # The routes file's retry policy, served from a copy of examples/, keeps the back-off short.
+        # The routes file's retry policy, served from a copy of the examples, keeps the back-off short.
         self.front.repository = example_repository_with(self.tmp(), retry={"baseSeconds": 2, "maxSeconds": 4})
         queues = Queues(MOTO, "mailroom-orders", fifo=True, visibility_timeout=1)
         # Group "ana": a welcome (throttled), then two order confirmations. Group "dana": two

@@ -411,7 +411,7 @@ def cases():
         "The shipped examples: every example event in every envelope, plus two broken records.",
         json.loads((CASES.parent.parent.parent / "examples/events/quickstart.json").read_text())["Records"],
         None,
-        routes=json.loads((CASES.parent.parent.parent / "examples/routes.json").read_text()),
+        routes=json.loads((CASES.parent.parent.parent / "examples/templates/routes.json").read_text()),
         template_dir="examples/templates",
         env={},
     )

@@ -52,7 +52,12 @@ pub async fn send_all<M: Mailer>(batch: &mut Batch, mailer: &M, window: SendWind
             batch.expire();
         }
         match in_flight.next().await {
-            Some((id, outcome)) => batch.complete_send(id, outcome),
+            Some((id, outcome)) => {
+                if let Err(error) = batch.complete_send(id, outcome) {
+                    // Each send is answered once, with the id the batch gave: a bug if not.
+                    tracing::error!(%error, "the batch refused a send outcome");
+                }
+            }
             None => break,
         }
     }
@@ -65,7 +70,12 @@ async fn send_one<M: Mailer>(
     answer_by: Instant,
 ) -> (RecordId, SendOutcome) {
     let budget = answer_by.saturating_duration_since(Instant::now());
-    let outcome = match tokio::time::timeout(budget, mailer.send(&request.email)).await {
+    let outcome = match tokio::time::timeout(
+        budget,
+        mailer.send(&request.email, &request.message_id),
+    )
+    .await
+    {
         Ok(outcome) => outcome,
         Err(_) => SendOutcome::Failed(SendFailure::new(
             "timeout",

@@ -5,19 +5,21 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use mailroom_core::decision::jitter_seed;
 use mailroom_core::{
-    BatchResponse, Disposition, EventError, Reason, RecordReport, RetryPolicy, SqsEvent, SqsRecord,
+    BatchReport, BatchResponse, Disposition, EventError, RecordReport, ServiceFault, SqsEvent,
+    Timestamp,
 };
 use thiserror::Error;
 use tokio::sync::Mutex;
 
 use crate::dispatch::{SendWindow, send_all};
 use crate::mailer::Mailer;
-use crate::queue::{Delay, Parcel, Queue, queue_url};
+use crate::queue::{Delay, Queue, QueueError, queue_url};
 use crate::settings::Settings;
 use crate::telemetry::{BatchMetrics, emf_document, emit_metrics, mask_address};
 use crate::templates::{TemplateCache, TemplateSource};
-use crate::unix_millis;
+use crate::{timestamp, unix_millis};
 
 /// Why an invocation fails as a whole (Lambda then retries every record of the batch).
 #[derive(Debug, Error)]
@@ -49,22 +51,31 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// What the runtime tells about one invocation.
+/// What the runtime tells about one invocation, and what the host's clock and entropy give
+/// the core for it.
 #[derive(Debug, Clone)]
 pub struct Invocation {
     /// When Lambda stops the invocation.
     pub deadline: Instant,
-    /// The request id, mixed into the retry jitter.
+    /// The request id, for logs.
     pub request_id: String,
+    /// The time the core decides at.
+    pub now: Timestamp,
+    /// The retry jitter's seed: the clock mixed with the request id, so two invocations at the
+    /// same millisecond still spread their retries differently.
+    pub seed: u64,
 }
 
 impl Invocation {
     /// From the runtime's context (deadline in Unix milliseconds).
     pub fn from_context(context: &lambda_runtime::Context) -> Self {
-        let remaining = context.deadline.saturating_sub(unix_millis());
+        let now = unix_millis();
+        let remaining = context.deadline.saturating_sub(now);
         Self {
             deadline: Instant::now() + Duration::from_millis(remaining),
             request_id: context.request_id.clone(),
+            now: timestamp(now),
+            seed: jitter_seed(now, &context.request_id),
         }
     }
 }
@@ -96,19 +107,36 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
         }
     }
 
-    /// Handles one batch.
+    /// Handles one batch: the partial batch response the core computed, or, in the
+    /// compatibility mode, an error when records must be retried.
     pub async fn handle(
         &self,
-        event: &SqsEvent,
+        event: SqsEvent,
         invocation: &Invocation,
     ) -> Result<BatchResponse, HandlerError> {
+        let report = self.process(event, invocation).await?;
+        let failed = report.batch_response.batch_item_failures.len();
+        if self.settings.delete_processed && failed > 0 {
+            return Err(HandlerError::RecordsToRetry {
+                failed,
+                total: report.records.len(),
+            });
+        }
+        Ok(report.batch_response)
+    }
+
+    /// Everything one batch makes the function do (sends, dead-letter moves, back-off,
+    /// compatibility deletes, logs and metrics), and the core's report of it.
+    pub async fn process(
+        &self,
+        event: SqsEvent,
+        invocation: &Invocation,
+    ) -> Result<BatchReport, HandlerError> {
         let started = Instant::now();
         let lookup = self.templates.lock().await.get(started).await;
-        let now = unix_millis();
-        let seed = now ^ fnv1a(invocation.request_id.as_bytes());
-        let records = match &lookup.mailroom {
+        let report = match &lookup.mailroom {
             Some(mailroom) => {
-                let mut batch = mailroom.start_batch(event, crate::timestamp(now), seed)?;
+                let mut batch = mailroom.start_batch(event, invocation.now, invocation.seed)?;
                 let window = SendWindow {
                     deadline: invocation.deadline,
                     margin: self.settings.deadline_margin,
@@ -116,69 +144,56 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                 };
                 send_all(&mut batch, &self.mailer, window).await;
                 if let Some(dlq_url) = &self.settings.dlq_url {
-                    let rejected: Vec<_> = batch
-                        .rejected()
-                        .filter_map(|(id, disposition)| {
-                            Some((id, parcel(event.records.get(id.0)?, disposition)?))
-                        })
-                        .collect();
-                    let parcels: Vec<Parcel> =
-                        rejected.iter().map(|(_, parcel)| parcel.clone()).collect();
+                    let parcels = batch.to_park();
                     let results = self.queue.park(dlq_url, &parcels).await;
-                    for ((id, parcel), result) in rejected.into_iter().zip(results) {
-                        match result {
-                            Ok(()) => batch.mark_parked(id),
-                            Err(error) => tracing::warn!(
-                                message_id = %parcel.source_message_id,
+                    for (parcel, result) in parcels.iter().zip(results) {
+                        let parked = result.and_then(|()| {
+                            batch.mark_parked(parcel.id).map_err(QueueError::protocol)
+                        });
+                        if let Err(error) = parked {
+                            tracing::warn!(
+                                message_id = %parcel.message_id,
                                 %error,
                                 "could not move the record to the dead-letter queue; reporting it failed for the redrive policy"
-                            ),
+                            );
                         }
                     }
                 }
-                batch.finish().records
+                batch.finish()
             }
-            None => retry_everything(event, lookup.problem.as_deref().unwrap_or_default(), seed)?,
+            None => {
+                let problem = lookup.problem.clone().unwrap_or_default();
+                let fault = ServiceFault::TemplatesUnavailable(problem);
+                BatchReport::retry_all(event, &fault, invocation.seed)?
+            }
         };
-        self.delay_retries(event, &records).await;
+        self.delay_retries(&report.records).await;
         if self.settings.delete_processed {
-            self.delete_processed(event, &records).await;
+            self.delete_processed(&report.records).await;
         }
-        let response = BatchResponse::from_failures(
-            records
-                .iter()
-                .filter(|r| r.disposition.is_failure())
-                .map(|r| r.message_id.as_str()),
-        );
-        log_records(&records);
-        let mut metrics = count(&records);
-        metrics.template_fetches = lookup.calls;
-        metrics.batch_duration_ms =
-            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        log_records(&report.records);
+        let metrics = BatchMetrics {
+            counts: report.counts(),
+            template_fetches: lookup.calls,
+            batch_duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
         emit_metrics(&emf_document(
             &self.settings.metrics_namespace,
             &self.function_name,
             &metrics,
             unix_millis(),
         ));
-        let failed = response.batch_item_failures.len();
-        if self.settings.delete_processed && failed > 0 {
-            return Err(HandlerError::RecordsToRetry {
-                failed,
-                total: records.len(),
-            });
-        }
-        Ok(response)
+        Ok(report)
     }
 
     /// Sets each retried record's visibility timeout to the core's back-off.
-    async fn delay_retries(&self, event: &SqsEvent, records: &[RecordReport]) {
+    async fn delay_retries(&self, records: &[RecordReport]) {
         let mut by_queue: BTreeMap<String, Vec<Delay>> = BTreeMap::new();
-        for (record, report) in event.records.iter().zip(records) {
+        for record in records {
             if let Disposition::Retry {
                 retry_after_seconds,
                 ..
-            } = &report.disposition
+            } = &record.disposition
                 && let Some(url) = self.queue_url_of(record)
             {
                 by_queue.entry(url).or_default().push(Delay {
@@ -201,10 +216,10 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
     }
 
     /// Compatibility mode: deletes every record that needs no retry.
-    async fn delete_processed(&self, event: &SqsEvent, records: &[RecordReport]) {
+    async fn delete_processed(&self, records: &[RecordReport]) {
         let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (record, report) in event.records.iter().zip(records) {
-            if !report.disposition.is_failure()
+        for record in records {
+            if !record.disposition.is_failure()
                 && let Some(url) = self.queue_url_of(record)
             {
                 by_queue
@@ -226,58 +241,9 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
         }
     }
 
-    fn queue_url_of(&self, record: &SqsRecord) -> Option<String> {
-        queue_url(&record.event_source_arn, self.settings.sqs_url.as_deref())
+    fn queue_url_of(&self, record: &RecordReport) -> Option<String> {
+        queue_url(&record.queue_arn, self.settings.sqs_url.as_deref())
     }
-}
-
-/// Nothing to render with: every record stays on the queue, nothing is decided or lost.
-fn retry_everything(
-    event: &SqsEvent,
-    problem: &str,
-    seed: u64,
-) -> Result<Vec<RecordReport>, EventError> {
-    if let Some(index) = event.records.iter().position(|r| r.message_id.is_empty()) {
-        return Err(EventError::EmptyMessageId { index });
-    }
-    let policy = RetryPolicy::default();
-    Ok(event
-        .records
-        .iter()
-        .map(|record| RecordReport {
-            message_id: record.message_id.clone(),
-            receipt_handle: record.receipt_handle.clone(),
-            event_type: None,
-            route: None,
-            disposition: Disposition::Retry {
-                reason: Reason::TemplateMissing,
-                detail: format!("templates unavailable: {problem}"),
-                retry_after_seconds: policy.backoff(
-                    Reason::TemplateMissing,
-                    record.receive_count(),
-                    seed ^ fnv1a(record.message_id.as_bytes()),
-                ),
-            },
-        })
-        .collect())
-}
-
-fn parcel(record: &SqsRecord, disposition: &Disposition) -> Option<Parcel> {
-    let Disposition::Reject { reason, detail, .. } = disposition else {
-        return None;
-    };
-    // SQS refuses empty bodies; such a record is left to the redrive policy.
-    if record.body.is_empty() {
-        return None;
-    }
-    Some(Parcel {
-        body: record.body.clone(),
-        reason: reason.as_str().to_owned(),
-        detail: detail.clone(),
-        source_message_id: record.message_id.clone(),
-        source_queue_arn: record.event_source_arn.clone(),
-        group: record.message_group_id().map(str::to_owned),
-    })
 }
 
 fn log_records(records: &[RecordReport]) {
@@ -291,7 +257,11 @@ fn log_records(records: &[RecordReport]) {
                 provider_message_id,
                 duplicate,
             } => {
-                let to: Vec<String> = email.to.iter().map(|m| mask_address(m.address())).collect();
+                let to: Vec<String> = email
+                    .to()
+                    .iter()
+                    .map(|m| mask_address(m.address()))
+                    .collect();
                 tracing::info!(
                     message_id,
                     decision = "send",
@@ -350,32 +320,6 @@ fn mask_text(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn count(records: &[RecordReport]) -> BatchMetrics {
-    let mut metrics = BatchMetrics {
-        records: u32::try_from(records.len()).unwrap_or(u32::MAX),
-        ..BatchMetrics::default()
-    };
-    for record in records {
-        match &record.disposition {
-            Disposition::Sent { .. } => metrics.sent += 1,
-            Disposition::Retry { reason, .. } => {
-                metrics.retried += 1;
-                if *reason == Reason::Throttled {
-                    metrics.throttled += 1;
-                }
-            }
-            Disposition::Reject { .. } => metrics.rejected += 1,
-        }
-    }
-    metrics
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The handler with fixture events and in-memory stand-ins for SES, SQS and CodeCommit.
-//! (The real binary against moto is tested end to end in `tests/lambda-e2e/`.)
+//! The handler with fixture events and in-memory stand-ins for SES, SQS and CodeCommit, and the
+//! shared vectors of `tests/vectors/` through it. (The real binary against moto is tested end to
+//! end in `tests/lambda-e2e/`.)
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,28 +9,29 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mailroom_core::{Email, SendFailure, SendOutcome, SqsEvent};
+use mailroom_core::{Email, ParkRequest, SendFailure, SendOutcome, SqsEvent, Timestamp};
 
 use crate::handler::{HandlerError, Invocation, Notifier};
 use crate::mailer::Mailer;
-use crate::queue::{Delay, Parcel, Queue, QueueError};
+use crate::queue::{Delay, Queue, QueueError};
 use crate::settings::Settings;
 use crate::templates::source::tests::FakeSource;
 use crate::templates::{LoadOptions, TemplateCache};
 
-/// Accepts every email, except those to `throttle_to`, after `delay`; records the peak number
-/// of sends in flight.
+/// Accepts every email, except those to `throttle_to` and those whose record `answers` lists,
+/// after `delay`; records the peak number of sends in flight.
 #[derive(Default)]
 struct FakeMailer {
     delay: Duration,
     throttle_to: Option<String>,
+    answers: BTreeMap<String, SendOutcome>,
     sent: Mutex<Vec<Arc<Email>>>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
 }
 
 impl Mailer for FakeMailer {
-    async fn send(&self, email: &Email) -> SendOutcome {
+    async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
@@ -37,13 +39,16 @@ impl Mailer for FakeMailer {
         if self
             .throttle_to
             .as_deref()
-            .is_some_and(|to| email.to.iter().any(|m| m.address() == to))
+            .is_some_and(|to| email.to().iter().any(|m| m.address() == to))
         {
             return SendOutcome::Failed(SendFailure::new(
                 "TooManyRequestsException",
                 "Maximum sending rate exceeded.",
                 Some(429),
             ));
+        }
+        if let Some(answer) = self.answers.get(message_id) {
+            return answer.clone();
         }
         let mut sent = self.sent.lock().unwrap();
         sent.push(Arc::new(email.clone()));
@@ -56,7 +61,7 @@ impl Mailer for FakeMailer {
 #[derive(Default)]
 struct FakeQueue {
     delays: Mutex<Vec<(String, Delay)>>,
-    parked: Mutex<Vec<(String, Parcel)>>,
+    parked: Mutex<Vec<(String, ParkRequest)>>,
     deleted: Mutex<Vec<(String, String)>>,
 }
 
@@ -72,7 +77,7 @@ impl Queue for FakeQueue {
             .extend(delays.iter().map(|d| (queue_url.to_owned(), d.clone())));
         vec![Ok(()); delays.len()]
     }
-    async fn park(&self, dlq_url: &str, parcels: &[Parcel]) -> Vec<Result<(), QueueError>> {
+    async fn park(&self, dlq_url: &str, parcels: &[ParkRequest]) -> Vec<Result<(), QueueError>> {
         self.parked
             .lock()
             .unwrap()
@@ -92,33 +97,20 @@ fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-/// The examples folder as a repository: `routes.json` and `templates/...`.
-fn example_repository() -> FakeSource {
-    let mut files = vec![(
-        "routes.json".to_owned(),
-        std::fs::read_to_string(examples().join("routes.json")).unwrap(),
-    )];
-    let mut folders = vec![examples().join("templates")];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                let name = path
-                    .strip_prefix(examples())
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                files.push((name, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
+/// A repository holding `files` at its root, as a template repository does.
+fn repository(files: &BTreeMap<String, String>) -> FakeSource {
     let pairs: Vec<(&str, &str)> = files
         .iter()
-        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .map(|(path, source)| (path.as_str(), source.as_str()))
         .collect();
     FakeSource::with_files(&pairs)
+}
+
+/// The shipped template folder as a repository: `routes.json` beside the templates.
+fn example_repository() -> FakeSource {
+    repository(&mailroom_vectors::read_folder(
+        &examples().join("templates"),
+    ))
 }
 
 fn event(name: &str) -> SqsEvent {
@@ -131,15 +123,12 @@ fn notifier(
     mailer: FakeMailer,
     source: FakeSource,
 ) -> Notifier<FakeMailer, FakeQueue, FakeSource> {
-    let vars: BTreeMap<String, String> = [
-        ("REGION", "us-east-1"),
-        ("CODECOMMIT_REPO", "templates"),
-        ("TEMPLATE_FOLDER", "templates"),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
+    let vars: BTreeMap<String, String> =
+        [("REGION", "us-east-1"), ("CODECOMMIT_REPO", "templates")]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
     let settings = Settings::from_lookup(|name| vars.get(name).cloned()).unwrap();
     let options = LoadOptions {
         routes_file: settings.routes_file.clone(),
@@ -160,6 +149,8 @@ fn in_seconds(seconds: u64) -> Invocation {
     Invocation {
         deadline: Instant::now() + Duration::from_secs(seconds),
         request_id: "req-1".into(),
+        now: Timestamp::from_millis(1_795_428_000_000),
+        seed: 1,
     }
 }
 
@@ -183,7 +174,7 @@ async fn a_mixed_batch_sends_the_good_and_parks_the_bad_in_the_dead_letter_queue
         example_repository(),
     );
     let response = notifier
-        .handle(&event("quickstart.json"), &in_seconds(30))
+        .handle(event("quickstart.json"), &in_seconds(30))
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
@@ -193,7 +184,7 @@ async fn a_mixed_batch_sends_the_good_and_parks_the_bad_in_the_dead_letter_queue
         .iter()
         .map(|(url, p)| {
             assert_eq!(url, dlq);
-            (p.source_message_id.as_str(), p.reason.as_str())
+            (p.message_id.as_str(), p.reason.as_str())
         })
         .collect();
     assert_eq!(
@@ -210,7 +201,7 @@ async fn a_mixed_batch_sends_the_good_and_parks_the_bad_in_the_dead_letter_queue
 async fn without_a_dead_letter_queue_rejected_records_are_reported_failed() {
     let notifier = notifier(&[], FakeMailer::default(), example_repository());
     let response = notifier
-        .handle(&event("quickstart.json"), &in_seconds(30))
+        .handle(event("quickstart.json"), &in_seconds(30))
         .await
         .unwrap();
     assert_eq!(failures(&response), [MALFORMED, NO_RECIPIENT]);
@@ -229,7 +220,7 @@ async fn throttled_sends_are_retried_with_the_back_off_as_visibility_timeout() {
     };
     let notifier = notifier(&[], mailer, example_repository());
     let event = event("quickstart.json");
-    let response = notifier.handle(&event, &in_seconds(30)).await.unwrap();
+    let response = notifier.handle(event, &in_seconds(30)).await.unwrap();
     let sent = notifier.mailer.sent.lock().unwrap().len();
     let delays = notifier.queue.delays.lock().unwrap();
     assert!(
@@ -263,7 +254,7 @@ async fn sends_run_concurrently_within_the_bound() {
         example_repository(),
     );
     notifier
-        .handle(&event("quickstart.json"), &in_seconds(30))
+        .handle(event("quickstart.json"), &in_seconds(30))
         .await
         .unwrap();
     assert_eq!(notifier.mailer.peak.load(Ordering::SeqCst), 4);
@@ -278,7 +269,7 @@ async fn near_the_deadline_no_send_starts_and_every_record_is_retried_at_once() 
         example_repository(),
     );
     let response = notifier
-        .handle(&event("quickstart.json"), &in_seconds(3))
+        .handle(event("quickstart.json"), &in_seconds(3))
         .await
         .unwrap();
     assert!(notifier.mailer.sent.lock().unwrap().is_empty());
@@ -301,7 +292,7 @@ async fn without_templates_every_record_is_retried_and_nothing_is_sent() {
         source,
     );
     let response = notifier
-        .handle(&event("quickstart.json"), &in_seconds(30))
+        .handle(event("quickstart.json"), &in_seconds(30))
         .await
         .unwrap();
     assert_eq!(
@@ -331,7 +322,10 @@ async fn compatibility_mode_deletes_what_was_processed_and_fails_the_invocation_
         example_repository(),
     );
     let event = event("quickstart.json");
-    let error = notifier.handle(&event, &in_seconds(30)).await.unwrap_err();
+    let error = notifier
+        .handle(event.clone(), &in_seconds(30))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             error,
@@ -366,7 +360,7 @@ async fn compatibility_mode_succeeds_when_everything_was_processed() {
         example_repository(),
     );
     let response = notifier
-        .handle(&event("order-raw.json"), &in_seconds(30))
+        .handle(event("order-raw.json"), &in_seconds(30))
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
@@ -389,7 +383,7 @@ async fn a_fifo_group_stops_at_its_first_failure() {
         ..FakeMailer::default()
     };
     let notifier = notifier(&[], mailer, example_repository());
-    let response = notifier.handle(&event, &in_seconds(30)).await.unwrap();
+    let response = notifier.handle(event, &in_seconds(30)).await.unwrap();
     assert_eq!(failures(&response).len(), 3);
     assert!(
         notifier.mailer.sent.lock().unwrap().is_empty(),
@@ -401,4 +395,52 @@ async fn a_fifo_group_stops_at_its_first_failure() {
         seconds[0] >= 15 && seconds[1] == 0 && seconds[2] == 0,
         "{seconds:?}"
     );
+}
+
+/// Every shared vector through the handler, with CodeCommit, SES and SQS faked in-process: the
+/// report must equal the one the native core pinned, key for key.
+#[tokio::test]
+async fn the_shared_vectors_decide_exactly_as_the_core_pinned_them() {
+    let cases = mailroom_vectors::cases();
+    assert!(cases.len() >= 15, "only {} vector cases", cases.len());
+    for case in cases {
+        let mut files = case.templates.clone();
+        if let Some(routes) = &case.routes {
+            files.insert(
+                mailroom_core::config::ROUTES_FILE.to_owned(),
+                routes.clone(),
+            );
+        }
+        let env: Vec<(&str, &str)> = case
+            .env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let mailer = FakeMailer {
+            answers: case
+                .message_ids()
+                .iter()
+                .map(|id| {
+                    let outcome = serde_json::from_value(case.outcome_for(id)).unwrap();
+                    (id.clone(), outcome)
+                })
+                .collect(),
+            ..FakeMailer::default()
+        };
+        let notifier = notifier(&env, mailer, repository(&files));
+        let event: SqsEvent = serde_json::from_value(case.event.clone()).unwrap();
+        let invocation = Invocation {
+            now: Timestamp::from_millis(case.now),
+            seed: case.seed,
+            ..in_seconds(30)
+        };
+        let report = notifier.process(event, &invocation).await.unwrap();
+        assert_eq!(
+            mailroom_vectors::pretty(&serde_json::to_value(&report).unwrap()),
+            mailroom_vectors::pretty(&case.expected_report()),
+            "{}: {}",
+            case.name,
+            case.description
+        );
+    }
 }

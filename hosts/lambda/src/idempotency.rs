@@ -220,9 +220,9 @@ where
     M: Mailer + Sync,
     S: IdempotencyStore + Send + Sync + 'static,
 {
-    async fn send(&self, email: &Email) -> SendOutcome {
+    async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
         let Some(store) = &self.store else {
-            return self.inner.send(email).await;
+            return self.inner.send(email, message_id).await;
         };
         let now_ms = unix_millis();
         let owner = format!(
@@ -231,7 +231,7 @@ where
             self.claims.fetch_add(1, Ordering::Relaxed)
         );
         let lease = Lease {
-            key: &email.idempotency_key,
+            key: email.idempotency_key(),
             owner: &owner,
             now_ms,
             expires_ms: self.clock.lease_expiry(now_ms),
@@ -265,7 +265,7 @@ where
                 ));
             }
         }
-        let outcome = self.inner.send(email).await;
+        let outcome = self.inner.send(email, message_id).await;
         match &outcome {
             SendOutcome::Accepted { message_id } => {
                 // A task of its own: the caller may stop waiting for this send (its deadline)

@@ -14,8 +14,8 @@ use mailroom_core::{Email, SendFailure, SendOutcome};
 /// Sends one email and says what happened. Never panics, never errors: every failure is a
 /// [`SendOutcome::Failed`] the core classifies.
 pub trait Mailer {
-    /// Sends `email`.
-    fn send(&self, email: &Email) -> impl Future<Output = SendOutcome> + Send;
+    /// Sends `email`, the email of the record with SQS message id `message_id` (for logs).
+    fn send(&self, email: &Email, message_id: &str) -> impl Future<Output = SendOutcome> + Send;
 }
 
 /// SES v2 `SendEmail` with raw content built by `mailroom-mime`.
@@ -45,7 +45,7 @@ impl SesMailer {
 }
 
 impl Mailer for SesMailer {
-    async fn send(&self, email: &Email) -> SendOutcome {
+    async fn send(&self, email: &Email, _message_id: &str) -> SendOutcome {
         let raw = match RawMessage::builder()
             .data(Blob::new(mailroom_mime::message(
                 email,
@@ -63,12 +63,12 @@ impl Mailer for SesMailer {
             }
         };
         let tags = email
-            .tags
+            .tags()
             .iter()
             .filter_map(|tag| {
                 MessageTag::builder()
-                    .name(&tag.name)
-                    .value(&tag.value)
+                    .name(tag.name())
+                    .value(tag.value())
                     .build()
                     .ok()
             })
@@ -78,7 +78,7 @@ impl Mailer for SesMailer {
         let result = self
             .client
             .send_email()
-            .from_email_address(email.from.to_header_value())
+            .from_email_address(email.from().to_header_value())
             .content(EmailContent::builder().raw(raw).build())
             .set_email_tags(Some(tags))
             .set_configuration_set_name(self.configuration_set.clone())

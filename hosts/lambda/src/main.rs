@@ -70,7 +70,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         clock.set_deadline(event.context.deadline);
         let invocation = Invocation::from_context(&event.context);
         let response: Result<BatchResponse, HandlerError> =
-            notifier.handle(&event.payload, &invocation).await;
+            notifier.handle(event.payload, &invocation).await;
         response
     }))
     .await

@@ -8,6 +8,8 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageAttributeValue, SendMessageBatchRequestEntry,
 };
+use mailroom_core::decision::MAX_VISIBILITY_SECONDS;
+use mailroom_core::{BatchError, ParkRequest};
 use thiserror::Error;
 
 /// SQS batch calls take at most this many entries.
@@ -23,6 +25,17 @@ pub struct QueueError {
     pub detail: String,
 }
 
+impl QueueError {
+    /// The batch refused what the queue work reported: a bug of this host, surfaced in the same
+    /// log line as a failed call.
+    pub fn protocol(error: BatchError) -> Self {
+        Self {
+            operation: "batch protocol",
+            detail: error.to_string(),
+        }
+    }
+}
+
 /// A retried record's next delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delay {
@@ -30,23 +43,6 @@ pub struct Delay {
     pub receipt_handle: String,
     /// Seconds until it is visible again.
     pub seconds: u32,
-}
-
-/// A rejected record on its way to the dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parcel {
-    /// The original body, unchanged.
-    pub body: String,
-    /// The reason code (`malformed_body`, ...).
-    pub reason: String,
-    /// What went wrong.
-    pub detail: String,
-    /// The original SQS message id.
-    pub source_message_id: String,
-    /// The queue it came from.
-    pub source_queue_arn: String,
-    /// Its FIFO message group, if any.
-    pub group: Option<String>,
 }
 
 /// The SQS calls the function makes. Each returns one result per entry, in order.
@@ -61,7 +57,7 @@ pub trait Queue {
     fn park(
         &self,
         dlq_url: &str,
-        parcels: &[Parcel],
+        parcels: &[ParkRequest],
     ) -> impl Future<Output = Vec<Result<(), QueueError>>> + Send;
     /// `DeleteMessageBatch`.
     fn delete(
@@ -215,7 +211,9 @@ impl Queue for SqsQueue {
             ChangeMessageVisibilityBatchRequestEntry::builder()
                 .id(id)
                 .receipt_handle(&delay.receipt_handle)
-                .visibility_timeout(i32::try_from(delay.seconds).unwrap_or(43_200))
+                .visibility_timeout(
+                    i32::try_from(delay.seconds.min(MAX_VISIBILITY_SECONDS)).unwrap_or(i32::MAX),
+                )
                 .build()
         };
         let request = self
@@ -228,9 +226,9 @@ impl Queue for SqsQueue {
         .await
     }
 
-    async fn park(&self, dlq_url: &str, parcels: &[Parcel]) -> Vec<Result<(), QueueError>> {
+    async fn park(&self, dlq_url: &str, parcels: &[ParkRequest]) -> Vec<Result<(), QueueError>> {
         let fifo = dlq_url.ends_with(".fifo");
-        let entry = |id, parcel: &Parcel| dead_letter_entry(id, parcel, fifo);
+        let entry = |id, parcel: &ParkRequest| dead_letter_entry(id, parcel, fifo);
         let request = self.client.send_message_batch().queue_url(dlq_url);
         in_batches("SendMessageBatch", parcels, entry, |entries| {
             request.clone().set_entries(Some(entries)).send()
@@ -261,17 +259,14 @@ impl Queue for SqsQueue {
 /// from as message attributes, and on a FIFO queue its group (deduplicated by its message id).
 fn dead_letter_entry(
     id: String,
-    parcel: &Parcel,
+    parcel: &ParkRequest,
     fifo: bool,
 ) -> Result<SendMessageBatchRequestEntry, aws_sdk_sqs::error::BuildError> {
     let attributes = [
         ("mailroom.reason", parcel.reason.as_str()),
         ("mailroom.detail", truncate(&parcel.detail, 1024)),
-        (
-            "mailroom.sourceMessageId",
-            parcel.source_message_id.as_str(),
-        ),
-        ("mailroom.sourceQueue", parcel.source_queue_arn.as_str()),
+        ("mailroom.sourceMessageId", parcel.message_id.as_str()),
+        ("mailroom.sourceQueue", parcel.queue_arn.as_str()),
     ]
     .into_iter()
     .filter(|(_, value)| !value.is_empty())
@@ -284,7 +279,7 @@ fn dead_letter_entry(
     if fifo {
         entry = entry
             .message_group_id(parcel.group.as_deref().unwrap_or("mailroom-rejected"))
-            .message_deduplication_id(&parcel.source_message_id);
+            .message_deduplication_id(&parcel.message_id);
     }
     entry.build()
 }

@@ -126,25 +126,10 @@ impl Settings {
             None => Some("routes.json".to_owned()),
             Some(path) => Some(repository_path(&path)).filter(|p| !p.is_empty()),
         };
-        // The email settings are the core's. Without a routes file they must be complete now;
-        // with one, a routes file may supply what is missing, but a value that is set must be
-        // valid either way.
-        match Config::from_vars(&lookup) {
-            Ok(_) => {}
-            Err(ConfigError::Missing { .. }) if routes_file.is_some() => {
-                for name in ["SENDER", "REPLY_TO", "SANDBOX_RECIPIENT"] {
-                    if let Some(value) = get(name) {
-                        mailroom_core::Mailbox::parse(&value).map_err(|error| {
-                            SettingsError::Email(ConfigError::Invalid {
-                                name: name.to_owned(),
-                                reason: error.to_string(),
-                            })
-                        })?;
-                    }
-                }
-            }
-            Err(error) => return Err(error.into()),
-        }
+        // The email settings are the core's, checked now so that a bad variable stops the
+        // function at init; the routes file, read later from the repository, may supply what
+        // the variables leave out.
+        Config::check_variables(&lookup, routes_file.is_some())?;
         let sqs_url = get(vars::SQS_URL)
             .map(|url| queue_url(vars::SQS_URL, url))
             .transpose()?;

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 
+use mailroom_core::Counts;
 use serde_json::{Value, json};
 
 /// JSON logs on stdout. The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging
@@ -42,19 +43,11 @@ pub fn mask_address(address: &str) -> String {
     }
 }
 
-/// The counters of one batch.
+/// The counters of one batch: the core's counts of its decisions, and this host's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchMetrics {
-    /// Records in the batch.
-    pub records: u32,
-    /// Emails accepted by SES (or already sent before).
-    pub sent: u32,
-    /// Records left on the queue for a later attempt.
-    pub retried: u32,
-    /// Records rejected (moved to the DLQ or reported failed for the redrive policy).
-    pub rejected: u32,
-    /// Retries because SES throttled.
-    pub throttled: u32,
+    /// How the records ended.
+    pub counts: Counts,
     /// CodeCommit calls made for templates.
     pub template_fetches: u32,
     /// Milliseconds from the start of the invocation to the response.
@@ -68,13 +61,16 @@ pub fn emf_document(
     metrics: &BatchMetrics,
     timestamp_ms: u64,
 ) -> Value {
+    let decided = &metrics.counts;
     let counts = [
-        ("Sent", metrics.sent),
-        ("Retried", metrics.retried),
-        ("Rejected", metrics.rejected),
-        ("Throttled", metrics.throttled),
+        ("Sent", decided.sent),
+        ("Duplicates", decided.duplicates),
+        ("Retried", decided.retried),
+        ("Rejected", decided.rejected),
+        ("Parked", decided.parked),
+        ("Throttled", decided.throttled),
         ("TemplateFetches", metrics.template_fetches),
-        ("Records", metrics.records),
+        ("Records", decided.records),
     ];
     let mut definitions: Vec<Value> = counts
         .iter()
@@ -121,11 +117,14 @@ mod tests {
     #[test]
     fn the_emf_document_declares_every_metric_it_carries() {
         let metrics = BatchMetrics {
-            records: 3,
-            sent: 1,
-            retried: 1,
-            rejected: 1,
-            throttled: 1,
+            counts: Counts {
+                records: 3,
+                sent: 1,
+                retried: 1,
+                rejected: 1,
+                throttled: 1,
+                ..Counts::default()
+            },
             template_fetches: 4,
             batch_duration_ms: 12,
         };

@@ -102,7 +102,7 @@ impl ScriptedMailer {
 }
 
 impl Mailer for ScriptedMailer {
-    async fn send(&self, _email: &Email) -> SendOutcome {
+    async fn send(&self, _email: &Email, _message_id: &str) -> SendOutcome {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         self.script
             .lock()
@@ -115,16 +115,15 @@ impl Mailer for ScriptedMailer {
 }
 
 fn email(key: &str) -> Email {
-    Email {
-        from: Mailbox::parse("Shop <shop@example.com>").unwrap(),
-        to: vec![Mailbox::parse("ana@example.org").unwrap()],
-        reply_to: None,
-        subject: "Your order".into(),
-        html: "<p>Thanks</p>".into(),
-        text: "Thanks".into(),
-        idempotency_key: key.into(),
-        tags: Vec::new(),
-    }
+    Email::new(
+        Mailbox::parse("Shop <shop@example.com>").unwrap(),
+        vec![Mailbox::parse("ana@example.org").unwrap()],
+        "Your order",
+        "<p>Thanks</p>",
+        "Thanks",
+        key,
+    )
+    .unwrap()
 }
 
 fn mailer(
@@ -139,14 +138,14 @@ fn mailer(
 #[tokio::test]
 async fn a_redelivered_email_is_acknowledged_without_sending_again() {
     let mailer = mailer(ScriptedMailer::default(), MemoryStore::default());
-    let first = mailer.send(&email("k1")).await;
+    let first = mailer.send(&email("k1"), "m").await;
     assert_eq!(
         first,
         SendOutcome::Accepted {
             message_id: "ses-1".into()
         }
     );
-    let again = mailer.send(&email("k1")).await;
+    let again = mailer.send(&email("k1"), "m").await;
     assert_eq!(
         again,
         SendOutcome::AlreadySent {
@@ -154,7 +153,7 @@ async fn a_redelivered_email_is_acknowledged_without_sending_again() {
         }
     );
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
-    let other = mailer.send(&email("k2")).await;
+    let other = mailer.send(&email("k2"), "m").await;
     assert!(matches!(other, SendOutcome::Accepted { .. }));
 }
 
@@ -180,7 +179,7 @@ async fn a_key_claimed_by_a_running_invocation_is_retried_and_an_expired_one_tak
     ]);
     let mailer = mailer(ScriptedMailer::default(), store);
     // Retried once the other claim lapses, a minute from now, not before.
-    let outcome = mailer.send(&email("running")).await;
+    let outcome = mailer.send(&email("running"), "m").await;
     assert!(
         matches!(
             outcome,
@@ -192,7 +191,7 @@ async fn a_key_claimed_by_a_running_invocation_is_retried_and_an_expired_one_tak
     );
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 0);
     assert!(matches!(
-        mailer.send(&email("killed")).await,
+        mailer.send(&email("killed"), "m").await,
         SendOutcome::Accepted { .. }
     ));
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
@@ -210,11 +209,11 @@ async fn a_refused_send_gives_the_key_back_and_an_unanswered_one_keeps_it() {
         ScriptedMailer::answering(vec![throttled.clone(), timeout.clone()]),
         MemoryStore::default(),
     );
-    assert_eq!(mailer.send(&email("k")).await, throttled);
+    assert_eq!(mailer.send(&email("k"), "m").await, throttled);
     // SES refused: nothing went, so the next delivery may send at once.
-    assert_eq!(mailer.send(&email("k")).await, timeout);
+    assert_eq!(mailer.send(&email("k"), "m").await, timeout);
     // SES may have accepted it: the claim holds until the invocation's deadline.
-    let outcome = mailer.send(&email("k")).await;
+    let outcome = mailer.send(&email("k"), "m").await;
     assert!(
         matches!(
             outcome,
@@ -234,7 +233,7 @@ async fn without_the_store_nothing_is_sent_and_the_record_is_retried() {
         ..MemoryStore::default()
     };
     let mailer = mailer(ScriptedMailer::default(), store);
-    let SendOutcome::Failed(failure) = mailer.send(&email("k")).await else {
+    let SendOutcome::Failed(failure) = mailer.send(&email("k"), "m").await else {
         panic!("expected a failure");
     };
     assert_eq!(failure.code, "idempotency_store");
@@ -290,7 +289,7 @@ async fn without_a_store_every_send_goes_through() {
         IdempotentMailer::new(ScriptedMailer::default(), None, LeaseClock::default());
     for _ in 0..2 {
         assert!(matches!(
-            mailer.send(&email("k")).await,
+            mailer.send(&email("k"), "m").await,
             SendOutcome::Accepted { .. }
         ));
     }
@@ -305,11 +304,12 @@ async fn the_key_is_completed_even_when_the_caller_stops_waiting() {
     };
     let mailer = mailer(ScriptedMailer::default(), store);
     // The dispatch loop's deadline fires while the completion is being written.
-    let cut_short = tokio::time::timeout(Duration::from_millis(10), mailer.send(&email("k"))).await;
+    let cut_short =
+        tokio::time::timeout(Duration::from_millis(10), mailer.send(&email("k"), "m")).await;
     assert!(cut_short.is_err());
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
-        mailer.send(&email("k")).await,
+        mailer.send(&email("k"), "m").await,
         SendOutcome::AlreadySent {
             message_id: Some("ses-1".into())
         }

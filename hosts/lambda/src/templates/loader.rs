@@ -1,10 +1,12 @@
-//! Loads one commit: the routes file (or the environment's single route) and every template
-//! under the template folder, compiled into a [`Mailroom`].
+//! Loads one commit: the routes file, if the repository has one, and every template under the
+//! template folder (by the core's rule for which paths are templates), compiled into a
+//! [`Mailroom`] whose configuration the core resolves from that file and the environment.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
+use mailroom_core::render::is_template_path;
 use mailroom_core::{Config, ConfigError, Mailroom, TemplateSet};
 use thiserror::Error;
 
@@ -12,9 +14,6 @@ use super::source::{SourceError, TemplateSource};
 
 /// Concurrent GetFile / GetFolder calls while loading.
 const FETCH_CONCURRENCY: usize = 8;
-
-/// File name endings that are templates; everything else in the folder (README, images) is skipped.
-const TEMPLATE_ENDINGS: [&str; 6] = [".html", ".htm", ".txt", ".j2", ".jinja", ".jinja2"];
 
 /// What to load.
 #[derive(Debug, Clone)]
@@ -71,26 +70,31 @@ pub async fn load<S: TemplateSource>(
 ) -> Result<Loaded, LoadError> {
     let mut calls = 0u32;
     let lookup = |name: &str| options.vars.get(name).cloned();
-    let config = match &options.routes_file {
+    let routes_file = match &options.routes_file {
         Some(path) => {
             calls += 1;
             match source.file(commit, path).await? {
-                Some(bytes) => {
-                    let json = String::from_utf8(bytes).map_err(|_| LoadError::NotText {
-                        path: path.clone(),
-                        commit: commit.to_owned(),
-                    })?;
-                    Config::from_routes_json(&json, lookup)
-                }
-                None => Config::from_vars(lookup),
+                Some(bytes) => Some(String::from_utf8(bytes).map_err(|_| LoadError::NotText {
+                    path: path.clone(),
+                    commit: commit.to_owned(),
+                })?),
+                None => None,
             }
         }
-        None => Config::from_vars(lookup),
-    }
-    .map_err(|source| LoadError::Config {
+        None => None,
+    };
+    let config_error = |source| LoadError::Config {
         commit: commit.to_owned(),
         source,
-    })?;
+    };
+    let config = Config::resolve(routes_file.as_deref(), lookup).map_err(config_error)?;
+    for variable in config.ignored_variables() {
+        tracing::warn!(
+            commit,
+            variable,
+            "the routes file decides this setting; the variable is not used"
+        );
+    }
 
     let (paths, listing_calls) = template_paths(source, commit, &options.template_folder).await?;
     calls += listing_calls;
@@ -118,9 +122,10 @@ pub async fn load<S: TemplateSource>(
         templates.insert(name, text);
     }
     let count = templates.len();
+    let mailroom = Mailroom::new(config, &templates).map_err(config_error)?;
     Ok(Loaded {
         commit: commit.to_owned(),
-        mailroom: Arc::new(Mailroom::new(config, &templates)),
+        mailroom: Arc::new(mailroom),
         templates: count,
         calls,
     })
@@ -144,19 +149,17 @@ async fn template_paths<S: TemplateSource>(
             .await?;
         level = Vec::new();
         for listing in listings.into_iter().flatten() {
-            files.extend(listing.files.into_iter().filter(|path| is_template(path)));
+            files.extend(
+                listing
+                    .files
+                    .into_iter()
+                    .filter(|path| is_template_path(path)),
+            );
             level.extend(listing.folders);
         }
     }
     files.sort();
     Ok((files, calls))
-}
-
-fn is_template(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    TEMPLATE_ENDINGS
-        .iter()
-        .any(|ending| lower.ends_with(ending))
 }
 
 #[cfg(test)]
@@ -197,8 +200,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(loaded.templates, 2);
-        assert_eq!(loaded.mailroom.config().routes[0].name, "r");
-        assert_eq!(loaded.mailroom.config().sender.address(), "env@example.com");
+        assert_eq!(loaded.mailroom.config().routes()[0].name(), "r");
+        assert_eq!(
+            loaded.mailroom.config().sender().address(),
+            "env@example.com"
+        );
         // routes file + 3 folder listings (templates, templates/a, templates/partials) + 2 files
         assert_eq!(loaded.calls, 6);
     }
@@ -209,7 +215,10 @@ mod tests {
         let loaded = load(&source, &options(Some("routes.json"), ""), "c1")
             .await
             .unwrap();
-        assert_eq!(loaded.mailroom.config().routes[0].template, "legacy.html");
+        assert_eq!(
+            loaded.mailroom.config().routes()[0].template(),
+            "legacy.html"
+        );
         assert_eq!(loaded.templates, 1);
     }
 
