@@ -572,3 +572,108 @@ fn without_an_outbox_nothing_is_written_and_the_summary_says_so() {
         ));
     assert!(!dir.path().join("outbox").exists());
 }
+
+#[test]
+fn outcomes_answer_listed_sends_instead_of_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![
+            record("m-1", &enrollment("ana@example.com", "Ana")),
+            record("m-2", &enrollment("bo@example.com", "Bo")),
+            record("m-3", &enrollment("cy@example.com", "Cy")),
+            record("m-4", &enrollment("di@example.com", "Di")),
+        ],
+    );
+    std::fs::write(
+        dir.path().join("outcomes.json"),
+        serde_json::json!({
+            "m-1": {"outcome": "failed", "code": "TooManyRequestsException",
+                    "message": "Maximum sending rate exceeded.", "httpStatus": 429},
+            "m-2": {"outcome": "failed", "code": "MessageRejected",
+                    "message": "Email address is not verified.", "httpStatus": 400},
+            "m-3": {"outcome": "accepted", "messageId": "ses-1"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let report = process_json(
+        dir.path(),
+        &[event.to_str().unwrap(), "--outcomes", "outcomes.json"],
+    );
+    assert_eq!(
+        decisions(&report),
+        [
+            ("retry".into(), "throttled".into()),
+            ("reject".into(), "ses_rejected".into()),
+            ("send".into(), String::new()),
+            ("send".into(), String::new())
+        ]
+    );
+    assert_eq!(report["records"][2]["providerMessageId"], "ses-1");
+    // Only the record the file does not answer went to the outbox.
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [report["records"][3]["providerMessageId"]
+            .as_str()
+            .unwrap()
+            .to_owned()]
+    );
+    mailroom(dir.path())
+        .args([
+            "process",
+            event.to_str().unwrap(),
+            "--outcomes",
+            "outcomes.json",
+            "--now",
+            NOW,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "retry   m-1        throttled, again in ",
+        ))
+        .stdout(predicate::str::contains(
+            "4 records: 2 sent, 1 retried, 1 rejected",
+        ));
+}
+
+#[test]
+fn an_outcomes_file_that_names_no_record_or_is_not_outcomes_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![record("m-1", &enrollment("ana@example.com", "Ana"))],
+    );
+    for (outcomes, says) in [
+        (
+            r#"{"m-9": {"outcome": "accepted", "messageId": "x"}}"#,
+            "\"m-9\" is not the messageId of a record of the event",
+        ),
+        (r#"{"m-1": {"outcome": "sent"}}"#, "line 1"),
+        ("[]", "expected {"),
+    ] {
+        std::fs::write(dir.path().join("outcomes.json"), outcomes).unwrap();
+        mailroom(dir.path())
+            .args([
+                "process",
+                event.to_str().unwrap(),
+                "--outcomes",
+                "outcomes.json",
+            ])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::starts_with(
+                "mailroom: --outcomes outcomes.json: ",
+            ))
+            .stderr(predicate::str::contains(says));
+        assert!(!dir.path().join("outbox").exists());
+    }
+}
