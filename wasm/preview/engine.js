@@ -12,11 +12,19 @@ const PREVIEW_SENDER = 'mailroom preview <preview@mailroom.invalid>';
 const ROUTES_FILE = 'routes.json';
 
 let ready = null;
+/** The configuration variables `mailroom preview` serves from its environment; {} elsewhere. */
+let servedEnv = {};
 
 /** Loads and instantiates the module once (mailroom_wasm_bg.wasm next to the glue). */
 export function loadEngine() {
-  ready ??= init();
+  ready ??= Promise.all([init(), loadServedEnv()]);
   return ready;
+}
+
+/** ./env.json from `mailroom preview`, so the page configures as `mailroom process` does. */
+async function loadServedEnv() {
+  const response = await fetch('./env.json', { cache: 'no-store' }).catch(() => null);
+  if (response?.ok) servedEnv = await response.json();
 }
 
 function attempt(call) {
@@ -50,13 +58,15 @@ export class Workspace {
     this.renderer = attempt(() => Mailroom.forTemplates(templates));
     const routes = this.hasRoutes ? files[ROUTES_FILE] : undefined;
     // Without routes.json, configure as a Lambda set up by environment variables only.
-    const env = this.hasRoutes
+    const defaults = this.hasRoutes
       ? { SENDER: PREVIEW_SENDER }
       : {
           SENDER: PREVIEW_SENDER,
           SUBJECT: selected.subject,
           SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL: selected.template,
         };
+    // The served variables win, as they do for `mailroom process`.
+    const env = { ...defaults, ...servedEnv };
     this.decider = attempt(() => new Mailroom({ templates, routes, env }));
   }
 

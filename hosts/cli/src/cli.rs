@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
     after_help = "Examples:\n  \
         mailroom process examples/events/quickstart.json\n  \
         mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  \
-        mailroom check examples/templates --routes examples/routes.json --events examples/events"
+        mailroom check examples/templates --events examples/events"
 )]
 pub struct Cli {
     /// What to do.
@@ -42,44 +42,79 @@ pub enum Command {
     Preview(crate::commands::preview::PreviewArgs),
 }
 
-const PREVIEW_EXAMPLES: &str = "The page renders and decides in the browser (mailroom's \
-    WebAssembly build); the server only hands out files, on 127.0.0.1. Reload the page after \
-    editing a template on disk. Needs the web build: wasm/build.sh.\n\n\
-    Examples:\n  \
-    mailroom preview\n  \
-    mailroom preview ./emails/templates --routes ./emails/routes.json --port 8080";
+/// How every command finds its configuration; the precedence is the core's
+/// (`mailroom_core::config`). A macro so that help texts can `concat!` it.
+macro_rules! configuration {
+    () => {
+        concat!(
+            "Configuration, the same for every command:\n  ",
+            "The routes file is --routes FILE, else routes.json in the templates folder, else none.\n  ",
+            "With a routes file, it holds the routes; without one, the Lambda's variables SENDER,\n  ",
+            "SUBJECT, SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL and RECIPIENT_FIELD describe one default\n  ",
+            "route. sender, replyTo and sandboxRecipient come from the routes file, else from SENDER,\n  ",
+            "REPLY_TO and SANDBOX_RECIPIENT. A variable that is set but not used is warned about.\n",
+        )
+    };
+}
 
-const PROCESS_EXAMPLES: &str = "Configuration, first found wins:\n  \
-    1. --routes FILE (SENDER and REPLY_TO from the environment fill what it leaves out)\n  \
-    2. the Lambda's variables SENDER, SUBJECT, SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL,\n     \
-       REPLY_TO, RECIPIENT_FIELD, SANDBOX_RECIPIENT\n  \
-    3. routes.json inside --templates DIR\n  \
-    4. without --templates: the shipped examples (examples/routes.json, examples/templates)\n\n\
-    Exit status: 0 when the event was processed, whatever the decisions; 2 when an input or\n\
-    the configuration is unusable.\n\n\
-    Examples:\n  \
-    mailroom process examples/events/quickstart.json\n  \
-    mailroom process examples/events/order-raw.json --json > report.json\n  \
-    mailroom process event.json --templates ./emails --routes ./emails/routes.json --outbox /tmp/mail\n  \
-    SENDER='Courses <courses@example.com>' SUBJECT='New enrollment' \\\n    \
-    SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL=enrollment/organizer.html \\\n    \
-    mailroom process examples/events/enrollment-raw.json --templates examples/templates";
+const PREVIEW_EXAMPLES: &str = concat!(
+    "The page renders and decides in the browser (mailroom's WebAssembly build); the server \
+     only hands out files, on 127.0.0.1, and the configuration variables of its environment \
+     (GET /env.json), so the page configures exactly as `mailroom process` does. Reload the \
+     page after editing a template on disk. Needs the web build: wasm/build.sh.\n\n",
+    configuration!(),
+    "\n",
+    "Examples:\n  ",
+    "mailroom preview\n  ",
+    "mailroom preview ./emails/templates --routes ./emails/routes.json --port 8080"
+);
 
-const RENDER_EXAMPLES: &str = "--data takes a file or inline JSON: an event body, any envelope \
-    around one (SNS, EventBridge), or a Lambda SQS event (its first record is used).\n\n\
-    Examples:\n  \
-    mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  \
-    mailroom render enrollment/organizer.html --data '{\"studentName\":\"Ana\",\"courseName\":\"Rust\"}' \\\n    \
-    --subject 'New enrollment: {{ studentName }}'";
+const PROCESS_EXAMPLES: &str = concat!(
+    configuration!(),
+    "\n",
+    "--outcomes FILE answers sends in advance, to see what mailroom does when SES throttles or\n",
+    "refuses: a JSON object from messageId to what SES said, e.g.\n  ",
+    "{\"m-1\": {\"outcome\": \"failed\", \"code\": \"TooManyRequestsException\",\n          ",
+    "\"message\": \"Maximum sending rate exceeded.\", \"httpStatus\": 429},\n   ",
+    "\"m-2\": {\"outcome\": \"accepted\", \"messageId\": \"ses-1\"}}\n",
+    "(outcome: accepted, alreadySent, inProgressElsewhere or failed). A listed record is not\n",
+    "written to the outbox; every other one is.\n\n",
+    "Exit status: 0 when the event was processed, whatever the decisions; 2 when an input or\n",
+    "the configuration is unusable.\n\n",
+    "Examples:\n  ",
+    "mailroom process examples/events/quickstart.json\n  ",
+    "mailroom process examples/events/order-raw.json --json > report.json\n  ",
+    "mailroom process examples/events/quickstart.json --outcomes throttled.json\n  ",
+    "mailroom process event.json --templates ./emails --routes ./emails/routes.json --outbox /tmp/mail\n  ",
+    "SENDER='Courses <courses@example.com>' SUBJECT='New enrollment' \\\n    ",
+    "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL=enrollment/organizer.html \\\n    ",
+    "mailroom process event.json --templates ./emails   # a folder without routes.json"
+);
 
-const CHECK_EXAMPLES: &str = "Sample events (*.json in --events DIR) may be Lambda SQS events or bare \
-    event bodies. Routes: --routes FILE, else DIR/routes.json, else the Lambda's environment \
-    variables, else every template is rendered on its own against every sample.\n\n\
-    Exit status: 0 when everything compiles and renders, 1 when a problem was found, 2 when an \
-    input is unusable.\n\n\
-    Examples:\n  \
-    mailroom check examples/templates --routes examples/routes.json --events examples/events\n  \
-    mailroom check ./emails --events ./emails/samples";
+const RENDER_EXAMPLES: &str = concat!(
+    "--data takes a file or inline JSON: an event body, any envelope around one (SNS, \
+     EventBridge), or a Lambda SQS event (its first record is used). Without any \
+     configuration the template is rendered on its own.\n\n",
+    configuration!(),
+    "\n",
+    "Examples:\n  ",
+    "mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  ",
+    "mailroom render enrollment/organizer.html --data '{\"studentName\":\"Ana\",\"courseName\":\"Rust\"}' \\\n    ",
+    "--subject 'New enrollment: {{ studentName }}'"
+);
+
+const CHECK_EXAMPLES: &str = concat!(
+    "Sample events (*.json in --events DIR) may be Lambda SQS events or bare event bodies.\n\n",
+    configuration!(),
+    "DIR is the templates folder. With no configuration at all (no routes file, no\n",
+    "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL), every template is rendered on its own against\n",
+    "every sample.\n\n",
+    "Exit status: 0 when everything compiles and renders, 1 when a problem was found, 2 when an \
+     input is unusable.\n\n",
+    "Examples:\n  ",
+    "mailroom check examples/templates --events examples/events\n  ",
+    "mailroom check ./emails --events ./emails/samples"
+);
 
 /// Where templates and configuration come from; shared by every command.
 #[derive(Debug, Args)]
@@ -88,7 +123,7 @@ pub struct ConfigArgs {
     /// [default: examples/templates]
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Routes file (JSON); see "Configuration" below
+    /// Routes file (JSON) [default: routes.json in the templates folder, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
     /// The current time: RFC 3339 (2026-11-23T10:00:00Z) or Unix milliseconds
@@ -111,6 +146,10 @@ pub struct ProcessArgs {
     /// Do not write .eml files (decisions and report only)
     #[arg(long, conflicts_with = "outbox")]
     pub no_outbox: bool,
+    /// SES answers given in advance: a JSON object from messageId to a send outcome
+    /// (see below); a listed record's send gets that answer instead of going to the outbox
+    #[arg(long, value_name = "FILE")]
+    pub outcomes: Option<PathBuf>,
     /// Print one JSON document (the batch report) instead of one line per record
     #[arg(long)]
     pub json: bool,
@@ -151,7 +190,7 @@ pub struct CheckArgs {
     /// Folder of sample events (*.json): Lambda SQS events or bare event bodies
     #[arg(long, value_name = "DIR")]
     pub events: Option<PathBuf>,
-    /// Routes file [default: DIR/routes.json when present]
+    /// Routes file [default: DIR/routes.json, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
     /// The current time: RFC 3339 or Unix milliseconds [default: the system clock]

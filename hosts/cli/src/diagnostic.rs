@@ -41,17 +41,15 @@ pub fn write_fault(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailroom_core::FaultKind;
 
     #[test]
     fn the_caret_points_at_the_column() {
-        let fault = TemplateFault {
-            kind: "syntax",
-            message: "unexpected end of input".into(),
-            template: Some("a.html".into()),
-            line: Some(3),
-            column: Some(5),
-            source_line: Some("<p>{{ x }</p>".into()),
-        };
+        let mut fault = TemplateFault::new(FaultKind::Syntax, "unexpected end of input");
+        fault.template = Some("a.html".into());
+        fault.line = Some(3);
+        fault.column = Some(5);
+        fault.source_line = Some("<p>{{ x }</p>".into());
         let mut out = Vec::new();
         write_fault(&mut out, &fault, Some("sample order.json")).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -88,13 +88,21 @@ pub enum InputError {
     },
     /// Nothing says how to route events.
     #[error(
-        "no configuration: pass --routes FILE, or set SENDER, SUBJECT and \
-         SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL, or put a routes.json in {}",
+        "no configuration: pass --routes FILE, or put a routes.json in {}, or set SENDER, \
+         SUBJECT and SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
         templates.display()
     )]
     NoConfig {
         /// The templates folder that has no routes.json.
         templates: PathBuf,
+    },
+    /// The `--outcomes` file is unusable, or names a record the event does not have.
+    #[error("--outcomes {}: {message}", path.display())]
+    Outcomes {
+        /// The outcomes file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
     },
     /// `--now` is not a time.
     #[error(

@@ -44,10 +44,10 @@ fn main() -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut err = io::stderr().lock();
     let result = match &cli.command {
-        Command::Process(args) => commands::process::run(args, &mut out),
+        Command::Process(args) => commands::process::run(args, &mut out, &mut err),
         Command::Render(args) => commands::render::run(args, &mut out, &mut err),
-        Command::Check(args) => commands::check::run(args, &mut out),
-        Command::Preview(args) => commands::preview::run(args, &mut out),
+        Command::Check(args) => commands::check::run(args, &mut out, &mut err),
+        Command::Preview(args) => commands::preview::run(args, &mut out, &mut err),
     };
     let result = result.and_then(|()| out.flush().map_err(|e| HostError::Output(e).into()));
     match result {

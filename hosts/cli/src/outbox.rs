@@ -39,7 +39,7 @@ impl Outbox {
     /// the message id, or a failure the core retries (never a loss).
     #[must_use]
     pub fn deliver(&self, email: &Email, now: Timestamp) -> SendOutcome {
-        let file_name = format!("{}.eml", email.idempotency_key);
+        let file_name = format!("{}.eml", email.idempotency_key());
         let Self::Folder(dir) = self else {
             return SendOutcome::Accepted {
                 message_id: file_name,

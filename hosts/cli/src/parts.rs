@@ -8,37 +8,38 @@
 //! of the whole batch. FIFO batches keep one part: a failure in a message group must hold back
 //! the group's later records, which may sit in another part.
 
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::thread;
 
-use mailroom_core::{BatchReport, Mailroom, SendRequest, SqsEvent, SqsRecord, Timestamp};
+use mailroom_core::{
+    BatchReport, Mailroom, SendOutcome, SendRequest, SqsEvent, SqsRecord, Timestamp,
+};
 
 use crate::outbox::Outbox;
-use crate::report::{self, Counts};
 
 /// Fewer records than this per part, and a thread costs more than it saves.
 const MIN_PART: usize = 256;
 
-/// How a part writes its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Each record's JSON, comma-separated, ready to go inside `"records":[...]`.
-    Json,
-    /// One line per record; `files` names each email's outbox file.
-    Lines {
-        /// Whether the outbox writes files.
-        files: bool,
-    },
+/// Answers given in advance (`--outcomes`): the send of a listed message id gets this outcome
+/// instead of going to the outbox.
+pub type Outcomes = BTreeMap<String, SendOutcome>;
+
+/// Where each send goes.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    /// The outbox, for every send not answered in advance.
+    pub outbox: &'a Outbox,
+    /// Answers given in advance, by message id.
+    pub outcomes: &'a Outcomes,
 }
 
-/// A part's results, in record order.
-pub struct PartOutput {
-    /// The part's batch report.
-    pub report: BatchReport,
-    /// Its records, formatted.
-    pub rendered: Vec<u8>,
-    /// Its decisions, counted.
-    pub counts: Counts,
+impl Sender<'_> {
+    fn send(&self, send: &SendRequest, now: Timestamp) -> SendOutcome {
+        match self.outcomes.get(&send.message_id) {
+            Some(outcome) => outcome.clone(),
+            None => self.outbox.deliver(&send.email, now),
+        }
+    }
 }
 
 /// Splits `records` into at most `jobs` contiguous parts, in order (one part for FIFO queues
@@ -63,31 +64,29 @@ pub fn split(mut records: Vec<SqsRecord>, jobs: usize) -> Vec<Vec<SqsRecord>> {
     split
 }
 
-/// Runs every part on its own thread and returns their outputs in order.
+/// Runs every part on its own thread and returns the report of the whole batch: the parts'
+/// reports joined by [`BatchReport::concat`].
 ///
-/// The caller has checked that every record has a message id, the one thing that fails a batch
-/// as a whole.
-#[must_use]
+/// The caller has checked the event ([`SqsEvent::validate`]), the one thing that fails a
+/// batch as a whole, before splitting it.
 pub fn run_all(
     mailroom: &Mailroom,
     parts: Vec<Vec<SqsRecord>>,
     now: Timestamp,
     seed: u64,
-    outbox: &Outbox,
-    format: Format,
-) -> Vec<PartOutput> {
+    sender: Sender<'_>,
+) -> BatchReport {
     if parts.len() == 1 {
-        return parts
-            .into_iter()
-            .map(|records| run_part(mailroom, records, now, seed, outbox, format))
-            .collect();
+        return BatchReport::concat(
+            parts
+                .into_iter()
+                .map(|records| run_part(mailroom, records, now, seed, sender)),
+        );
     }
-    thread::scope(|scope| {
+    let reports: Vec<BatchReport> = thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
-            .map(|records| {
-                scope.spawn(move || run_part(mailroom, records, now, seed, outbox, format))
-            })
+            .map(|records| scope.spawn(move || run_part(mailroom, records, now, seed, sender)))
             .collect();
         handles
             .into_iter()
@@ -97,28 +96,26 @@ pub fn run_all(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
-    })
+    });
+    BatchReport::concat(reports)
 }
 
 /// The Lambda's loop with the outbox in place of SES: take every send the batch allows now,
 /// deliver it, report the outcome, repeat until nothing is left (a FIFO group releases its
-/// next email only once the previous one is done); then finish and format.
+/// next email only once the previous one is done); then finish.
 fn run_part(
     mailroom: &Mailroom,
     records: Vec<SqsRecord>,
     now: Timestamp,
     seed: u64,
-    outbox: &Outbox,
-    format: Format,
-) -> PartOutput {
-    let event = SqsEvent { records };
-    let mut batch = match mailroom.start_batch(&event, now, seed) {
+    sender: Sender<'_>,
+) -> BatchReport {
+    let mut batch = match mailroom.start_batch(SqsEvent { records }, now, seed) {
         Ok(batch) => batch,
-        // Unreachable: message ids were checked before splitting. A panic here is a bug,
+        // Unreachable: the event was validated before splitting. A panic here is a bug,
         // reported as one line by main's panic hook, never a silent loss.
         Err(error) => panic!("a part failed as a whole: {error}"),
     };
-    drop(event);
     let mut sends: Vec<SendRequest> = Vec::new();
     loop {
         while let Some(send) = batch.next_send() {
@@ -128,61 +125,14 @@ fn run_part(
             break;
         }
         for send in sends.drain(..) {
-            let outcome = outbox.deliver(&send.email, now);
-            batch.complete_send(send.id, outcome);
-        }
-    }
-    let report = batch.finish();
-    let mut rendered = Vec::with_capacity(report.records.len() * 256);
-    let mut counts = Counts::default();
-    for (index, record) in report.records.iter().enumerate() {
-        counts.add(&record.disposition);
-        // Writing to a Vec cannot fail; serde_json only fails on non-string map keys, which
-        // the report does not have.
-        let _ = match format {
-            Format::Json => {
-                if index > 0 {
-                    rendered.push(b',');
-                }
-                serde_json::to_writer(&mut rendered, record).map_err(std::io::Error::from)
+            let outcome = sender.send(&send, now);
+            if let Err(error) = batch.complete_send(send.id, outcome) {
+                // Each send handed out is answered once, here: an error is a bug.
+                panic!("the batch refused an answer: {error}");
             }
-            Format::Lines { files } => report::write_line(&mut rendered, record, files),
-        };
-    }
-    PartOutput {
-        report,
-        rendered,
-        counts,
-    }
-}
-
-/// Writes the whole batch report as one JSON document: byte for byte what `serde_json` writes
-/// for the [`BatchReport`] of the unsplit batch.
-pub fn write_json(out: &mut impl Write, parts: &[PartOutput]) -> std::io::Result<()> {
-    out.write_all(b"{\"records\":[")?;
-    let mut first = true;
-    for part in parts.iter().filter(|part| !part.rendered.is_empty()) {
-        if !first {
-            out.write_all(b",")?;
         }
-        out.write_all(&part.rendered)?;
-        first = false;
     }
-    out.write_all(b"],\"batchResponse\":")?;
-    serde_json::to_writer(&mut *out, &batch_response(parts))?;
-    out.write_all(b"}\n")
-}
-
-/// The partial batch response of the whole batch.
-#[must_use]
-pub fn batch_response(parts: &[PartOutput]) -> mailroom_core::BatchResponse {
-    mailroom_core::BatchResponse::from_failures(
-        parts
-            .iter()
-            .flat_map(|part| &part.report.records)
-            .filter(|record| record.disposition.is_failure())
-            .map(|record| record.message_id.as_str()),
-    )
+    batch.finish()
 }
 
 #[cfg(test)]
@@ -229,7 +179,7 @@ mod tests {
 
     #[test]
     fn split_output_is_the_report_of_the_whole_batch() {
-        let config = Config::from_vars(|name| match name {
+        let config = Config::resolve(None, |name| match name {
             "SENDER" => Some("a@example.com".into()),
             "SUBJECT" => Some("Hi {{ name }}".into()),
             "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL" => Some("t.html".into()),
@@ -237,13 +187,28 @@ mod tests {
         })
         .unwrap();
         let templates: TemplateSet = [("t.html", "<p>{{ name }}</p>")].into_iter().collect();
-        let mailroom = Mailroom::new(config, &templates);
+        let mailroom = Mailroom::new(config, &templates).unwrap();
         let records: Vec<_> = (0..700).map(|n| record(n, false)).collect();
         let now = Timestamp::from_millis(1_795_428_000_000);
+        // One record is answered in advance, in whichever part it lands.
+        let outcomes: Outcomes = [(
+            "m-600".to_owned(),
+            SendOutcome::Failed(mailroom_core::SendFailure::new(
+                "TooManyRequestsException",
+                "Maximum sending rate exceeded.",
+                Some(429),
+            )),
+        )]
+        .into_iter()
+        .collect();
+        let sender = Sender {
+            outbox: &Outbox::Discard,
+            outcomes: &outcomes,
+        };
 
         let mut whole = mailroom
             .start_batch(
-                &SqsEvent {
+                SqsEvent {
                     records: records.clone(),
                 },
                 now,
@@ -251,25 +216,15 @@ mod tests {
             )
             .unwrap();
         while let Some(send) = whole.next_send() {
-            let outcome = Outbox::Discard.deliver(&send.email, now);
-            whole.complete_send(send.id, outcome);
+            let outcome = sender.send(&send, now);
+            whole.complete_send(send.id, outcome).unwrap();
         }
-        let expected = serde_json::to_vec(&whole.finish()).unwrap();
+        let expected = serde_json::to_string(&whole.finish()).unwrap();
 
-        let parts = run_all(
-            &mailroom,
-            split(records, 3),
-            now,
-            9,
-            &Outbox::Discard,
-            Format::Json,
-        );
+        let parts = split(records, 3);
         assert_eq!(parts.len(), 2);
-        let mut written = Vec::new();
-        write_json(&mut written, &parts).unwrap();
-        assert_eq!(
-            String::from_utf8(written).unwrap(),
-            format!("{}\n", String::from_utf8(expected).unwrap())
-        );
+        let report = run_all(&mailroom, parts, now, 9, sender);
+        assert_eq!(serde_json::to_string(&report).unwrap(), expected);
+        assert_eq!(report.counts().throttled, 1);
     }
 }

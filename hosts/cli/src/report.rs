@@ -10,42 +10,10 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use mailroom_core::{Disposition, RecordReport};
+use mailroom_core::{Counts, Disposition, RecordReport};
 
 /// How many characters of a message id a line shows: enough to tell records apart.
 const SHORT_ID: usize = 8;
-
-/// Decisions counted, for the summary line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Records sent.
-    pub sent: usize,
-    /// Records retried.
-    pub retried: usize,
-    /// Records rejected.
-    pub rejected: usize,
-}
-
-impl Counts {
-    /// Counts one more record.
-    pub fn add(&mut self, disposition: &Disposition) {
-        match disposition {
-            Disposition::Sent { .. } => self.sent += 1,
-            Disposition::Retry { .. } => self.retried += 1,
-            Disposition::Reject { .. } => self.rejected += 1,
-        }
-    }
-
-    /// Both counts together.
-    #[must_use]
-    pub fn plus(self, other: Self) -> Self {
-        Self {
-            sent: self.sent + other.sent,
-            retried: self.retried + other.retried,
-            rejected: self.rejected + other.rejected,
-        }
-    }
-}
 
 /// Writes the summary line.
 pub fn write_summary(
@@ -53,7 +21,7 @@ pub fn write_summary(
     counts: Counts,
     outbox: Option<&Path>,
 ) -> io::Result<()> {
-    let total = counts.sent + counts.retried + counts.rejected;
+    let total = counts.records;
     let noun = if total == 1 { "record" } else { "records" };
     write!(
         out,
@@ -85,12 +53,12 @@ pub fn write_line(out: &mut impl Write, record: &RecordReport, show_file: bool) 
                 .or(record.route.as_deref())
                 .unwrap_or("event");
             let to = email
-                .to
+                .to()
                 .iter()
                 .map(|m| m.address())
                 .collect::<Vec<_>>()
                 .join(", ");
-            write!(out, "send    {id}  {what} → {to}  {:?}", email.subject)?;
+            write!(out, "send    {id}  {what} → {to}  {:?}", email.subject())?;
             if *duplicate {
                 write!(out, "  (already sent)")?;
             } else if let Some(file) = provider_message_id.as_ref().filter(|_| show_file) {

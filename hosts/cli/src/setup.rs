@@ -1,12 +1,18 @@
 //! What every command needs before the core can work: the clock, the templates and the
 //! configuration, read from the places the Lambda reads them (environment variables, a routes
 //! file, a folder standing in for the CodeCommit repository).
+//!
+//! This is IO only. Every command finds the routes file the same way ([`routes_path`]) and
+//! hands its text and the environment to [`Config::resolve`], which alone decides what they
+//! mean (see the precedence in `mailroom_core::config`).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailroom_core::config::vars;
-use mailroom_core::{Config, SqsEvent, TemplateSet, Timestamp};
+use mailroom_core::config::{ROUTES_FILE, vars};
+use mailroom_core::render::is_template_path;
+use mailroom_core::{Config, ConfigError, SqsEvent, TemplateSet, Timestamp};
 
 use crate::error::InputError;
 
@@ -14,7 +20,7 @@ use crate::error::InputError;
 pub struct Resolved {
     /// The validated configuration.
     pub config: Config,
-    /// A short description of the source, e.g. `examples/routes.json`.
+    /// A short description of the source, e.g. `examples/templates/routes.json`.
     pub origin: String,
 }
 
@@ -24,7 +30,7 @@ pub struct Resolved {
 #[must_use]
 pub fn examples_dir() -> PathBuf {
     let local = PathBuf::from("examples");
-    if local.join("routes.json").is_file() {
+    if local.join("templates").join(ROUTES_FILE).is_file() {
         return local;
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -34,6 +40,65 @@ pub fn examples_dir() -> PathBuf {
 #[must_use]
 pub fn templates_dir(given: Option<&Path>) -> PathBuf {
     given.map_or_else(|| examples_dir().join("templates"), Path::to_path_buf)
+}
+
+/// Where the routes file is, the same for every command: `--routes FILE` when given, else
+/// [`ROUTES_FILE`] in the templates folder when there is one, else none (the Lambda reads it
+/// from beside the templates in its repository the same way).
+#[must_use]
+pub fn routes_path(given: Option<&Path>, templates: &Path) -> Option<PathBuf> {
+    match given {
+        Some(file) => Some(file.to_path_buf()),
+        None => Some(templates.join(ROUTES_FILE)).filter(|file| file.is_file()),
+    }
+}
+
+/// A variable of this process's environment.
+#[must_use]
+pub fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The configuration: the routes file found by [`routes_path`] (read here) and the environment,
+/// resolved by the core. Each variable the core reports as set but unused gets one warning line
+/// on `warn`.
+///
+/// `Ok(None)` when nothing configures routes: no routes file, and the core reports the default
+/// route's template variable missing. Commands decide what that means (`process` stops, `render`
+/// and `check` render templates on their own).
+pub fn resolve_config(
+    routes: Option<&Path>,
+    templates: &Path,
+    warn: &mut dyn Write,
+) -> Result<Option<Resolved>, InputError> {
+    let file = routes_path(routes, templates);
+    let text = file.as_deref().map(read_text).transpose()?;
+    let origin = file.as_ref().map_or_else(
+        || "the environment".to_owned(),
+        |file| file.display().to_string(),
+    );
+    match Config::resolve(text.as_deref(), env_lookup) {
+        Ok(config) => {
+            for name in config.ignored_variables() {
+                // A warning that cannot be written is no reason to stop.
+                let _ = writeln!(
+                    warn,
+                    "mailroom: warning: {name} is set but not used: {origin} takes precedence"
+                );
+            }
+            Ok(Some(Resolved { config, origin }))
+        }
+        Err(ConfigError::Missing { name, .. }) if file.is_none() && name == vars::TEMPLATE => {
+            Ok(None)
+        }
+        Err(source) => Err(InputError::Config {
+            origin: match &file {
+                Some(_) => format!("{origin} and the environment"),
+                None => origin,
+            },
+            source,
+        }),
+    }
 }
 
 /// `--now`: RFC 3339 or Unix milliseconds; the system clock when absent.
@@ -60,8 +125,9 @@ pub fn clock(now: Option<&str>) -> Result<Timestamp, InputError> {
 /// Every template under `dir`, keyed by its path relative to `dir` with `/` separators, as the
 /// Lambda keys files of the repository.
 ///
-/// Hidden entries (`.git`), JSON files (routes, sample data) and Markdown (READMEs) are not
-/// templates and are left out, so a template repository can hold them beside the templates.
+/// Which files are templates is the core's one rule ([`is_template_path`]): the routes file,
+/// sample events, READMEs and images beside the templates are neither read nor compiled.
+/// Hidden folders (`.git`) are not walked, since no path under them is a template.
 pub fn load_templates(dir: &Path) -> Result<TemplateSet, InputError> {
     let unreadable = |path: &Path, source| InputError::Unreadable {
         path: path.to_path_buf(),
@@ -73,23 +139,6 @@ pub fn load_templates(dir: &Path) -> Result<TemplateSet, InputError> {
         let entries = std::fs::read_dir(&current).map_err(|e| unreadable(&current, e))?;
         for entry in entries {
             let path = entry.map_err(|e| unreadable(&current, e))?.path();
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name.starts_with('.') {
-                continue;
-            }
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if !is_template_file(&name) {
-                continue;
-            }
-            let bytes = std::fs::read(&path).map_err(|e| unreadable(&path, e))?;
-            let source =
-                String::from_utf8(bytes).map_err(|_| InputError::NotText { path: path.clone() })?;
             let key = path
                 .strip_prefix(dir)
                 .unwrap_or(&path)
@@ -97,75 +146,22 @@ pub fn load_templates(dir: &Path) -> Result<TemplateSet, InputError> {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
+            if path.is_dir() {
+                if !key.split('/').any(|part| part.starts_with('.')) {
+                    pending.push(path);
+                }
+                continue;
+            }
+            if !is_template_path(&key) {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| unreadable(&path, e))?;
+            let source =
+                String::from_utf8(bytes).map_err(|_| InputError::NotText { path: path.clone() })?;
             set.insert(key, source);
         }
     }
     Ok(set)
-}
-
-fn is_template_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    !(lower.ends_with(".json") || lower.ends_with(".md"))
-}
-
-/// Whether the environment configures the Lambda's single default route.
-fn environment_configures() -> bool {
-    [vars::TEMPLATE, vars::SUBJECT]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
-}
-
-fn env_lookup(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-/// The configuration, first found wins: `--routes FILE`; the Lambda's environment variables;
-/// `routes.json` in the templates folder; the shipped example routes when the templates are the
-/// shipped ones. `None` when nothing configures routes.
-pub fn resolve_config(
-    routes: Option<&Path>,
-    templates: &Path,
-    default_templates: bool,
-) -> Result<Option<Resolved>, InputError> {
-    if let Some(routes) = routes {
-        return routes_file(routes).map(Some);
-    }
-    if environment_configures() {
-        let origin = format!(
-            "the environment ({}, {}, {})",
-            vars::SENDER,
-            vars::SUBJECT,
-            vars::TEMPLATE
-        );
-        return Config::from_vars(env_lookup)
-            .map(|config| {
-                Some(Resolved {
-                    config,
-                    origin: origin.clone(),
-                })
-            })
-            .map_err(|source| InputError::Config { origin, source });
-    }
-    let beside = templates.join("routes.json");
-    if beside.is_file() {
-        return routes_file(&beside).map(Some);
-    }
-    if default_templates {
-        return routes_file(&examples_dir().join("routes.json")).map(Some);
-    }
-    Ok(None)
-}
-
-/// A routes file, with the environment filling what it leaves out (`SENDER`, `REPLY_TO`).
-pub fn routes_file(path: &Path) -> Result<Resolved, InputError> {
-    let json = read_text(path)?;
-    let origin = path.display().to_string();
-    Config::from_routes_json(&json, env_lookup)
-        .map(|config| Resolved {
-            config,
-            origin: origin.clone(),
-        })
-        .map_err(|source| InputError::Config { origin, source })
 }
 
 /// A file named on the command line, as text.
@@ -207,10 +203,42 @@ mod tests {
     }
 
     #[test]
-    fn json_and_markdown_are_not_templates() {
-        assert!(is_template_file("confirmation.html"));
-        assert!(is_template_file("confirmation.txt"));
-        assert!(!is_template_file("routes.json"));
-        assert!(!is_template_file("README.md"));
+    fn only_the_cores_template_paths_are_loaded_and_nothing_else_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (path, bytes) in [
+            ("orders/confirmation.html", &b"<p>{{ name }}</p>"[..]),
+            ("orders/confirmation.txt", b"{{ name }}"),
+            ("README.md", b"# Templates"),
+            ("routes.json", b"{}"),
+            // Not UTF-8: reading it would fail the load.
+            ("logo.png", b"\x89PNG\r\n\x1a\n\xff\xfe"),
+            (".git/HEAD.html", b"\xff"),
+            ("drafts/.wip.html", b"\xff"),
+        ] {
+            let file = root.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, bytes).unwrap();
+        }
+        let set = load_templates(root).unwrap();
+        let paths: Vec<&str> = set.iter().map(|(path, _)| path).collect();
+        assert_eq!(
+            paths,
+            ["orders/confirmation.html", "orders/confirmation.txt"]
+        );
+    }
+
+    #[test]
+    fn the_routes_file_is_the_one_given_else_the_one_beside_the_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = Path::new("elsewhere/routes.json");
+        assert_eq!(routes_path(Some(given), dir.path()).as_deref(), Some(given));
+        assert_eq!(routes_path(None, dir.path()), None);
+        std::fs::write(dir.path().join(ROUTES_FILE), "{}").unwrap();
+        assert_eq!(
+            routes_path(None, dir.path()),
+            Some(dir.path().join(ROUTES_FILE))
+        );
+        assert_eq!(routes_path(Some(given), dir.path()).as_deref(), Some(given));
     }
 }

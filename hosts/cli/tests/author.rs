@@ -153,28 +153,27 @@ fn check_passes_on_the_examples_and_every_good_sample() {
             std::fs::copy(example(&format!("events/{file}")), events.join(&file)).unwrap();
         }
     }
+    // routes.json beside the templates is found as every command finds it.
     mailroom(dir.path())
         .arg("check")
         .arg(example("templates"))
-        .arg("--routes")
-        .arg(example("routes.json"))
         .arg("--events")
         .arg(&events)
         .args(["--now", NOW])
         .assert()
         .success()
         .stdout(predicate::str::contains("against 9 samples"))
-        .stdout(predicate::str::ends_with("ok\n"));
+        .stdout(predicate::str::contains("templates/routes.json): ok\n"));
 }
 
 #[test]
 fn check_reports_the_samples_that_would_not_be_sent() {
     let dir = tempfile::tempdir().unwrap();
+    // The README's command on the shipped examples: the only problems are the two records
+    // quickstart.json carries on purpose, to show rejects.
     mailroom(dir.path())
         .arg("check")
         .arg(example("templates"))
-        .arg("--routes")
-        .arg(example("routes.json"))
         .arg("--events")
         .arg(example("events"))
         .assert()
@@ -187,7 +186,10 @@ fn check_reports_the_samples_that_would_not_be_sent() {
         .stdout(predicate::str::contains(
             "= sample quickstart.json#10, route organizer-enrollment\n",
         ))
-        .stdout(predicate::str::contains("2 problems"));
+        .stdout(predicate::str::ends_with("2 problems\n"))
+        .stdout(predicate::function(|out: &str| {
+            out.matches("error[").count() == 2
+        }));
 }
 
 #[test]
@@ -270,6 +272,78 @@ fn check_without_routes_renders_each_template_on_its_own() {
         .assert()
         .success()
         .stdout(predicate::str::contains("ok"));
+}
+
+#[test]
+fn check_and_render_resolve_the_configuration_as_process_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = template_repo(
+        dir.path(),
+        &one_route("hello.html", "From the routes file"),
+        &[("hello.html", "<p>Hi {{ studentName }}</p>")],
+    );
+    let lambda = [
+        ("SENDER", "Env <env@example.com>"),
+        ("SUBJECT", "From the environment"),
+        ("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL", "missing.html"),
+    ];
+    let warned = |err: &str| {
+        err.lines().count() == 3
+            && err.contains("SUBJECT is set but not used")
+            && err.contains("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL is set but not used")
+            && err.contains("SENDER is set but not used")
+    };
+    // The routes file beside the templates wins over the variables' route, for every command.
+    mailroom(dir.path())
+        .envs(lambda)
+        .args(["render", "hello.html", "--data", r#"{"studentName":"Ana"}"#])
+        .arg("--templates")
+        .arg(&templates)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "Subject: From the routes file\n",
+        ))
+        .stderr(predicate::function(warned));
+    let samples = dir.path().join("samples");
+    std::fs::create_dir(&samples).unwrap();
+    std::fs::write(
+        samples.join("one.json"),
+        r#"{"mailto":"a@example.com","studentName":"Ana"}"#,
+    )
+    .unwrap();
+    // The variables' route names a template that is not there: were it used, check would say so.
+    mailroom(dir.path())
+        .envs(lambda)
+        .arg("check")
+        .arg(&templates)
+        .arg("--events")
+        .arg(&samples)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("templates/routes.json): ok"))
+        .stderr(predicate::function(warned));
+    // Without the routes file the variables configure, and check follows their route.
+    std::fs::remove_file(templates.join("routes.json")).unwrap();
+    mailroom(dir.path())
+        .envs(lambda)
+        .arg("check")
+        .arg(&templates)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error[not_found]: template \"missing.html\" is not loaded",
+        ))
+        .stdout(predicate::str::contains("(the environment): 1 problem"))
+        .stderr(predicate::str::contains("warning").not());
+    // An incomplete route in the variables is an error, not "no configuration".
+    mailroom(dir.path())
+        .env("SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL", "hello.html")
+        .arg("check")
+        .arg(&templates)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("mailroom: SUBJECT is not set"));
 }
 
 #[test]

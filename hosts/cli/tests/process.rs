@@ -3,8 +3,8 @@
 mod common;
 
 use common::{
-    NOW, enrollment, example, mailroom, one_route, process_json, process_json_with_env, record,
-    template_repo, write_event,
+    NOW, enrollment, example, example_templates_without_routes, mailroom, one_route, process_json,
+    process_json_with_env, record, template_repo, write_event,
 };
 use predicates::prelude::*;
 use serde_json::Value;
@@ -309,27 +309,30 @@ fn an_outbox_write_failure_is_retried_not_lost() {
     );
 }
 
+const LAMBDA_VARIABLES: [(&str, &str); 3] = [
+    ("SENDER", "Courses <courses@example.com>"),
+    ("SUBJECT", "{{ studentName }} joined"),
+    (
+        "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
+        "enrollment/organizer.html",
+    ),
+];
+
 #[test]
-fn the_lambda_environment_variables_configure_a_single_route() {
+fn without_a_routes_file_the_lambda_variables_configure_a_single_route() {
     let dir = tempfile::tempdir().unwrap();
+    let templates = example_templates_without_routes(dir.path());
     let events = example("events/enrollment-raw.json");
-    let templates = example("templates");
-    let report = process_json_with_env(
-        dir.path(),
-        &[
-            events.to_str().unwrap(),
-            "--templates",
-            templates.to_str().unwrap(),
-        ],
-        &[
-            ("SENDER", "Courses <courses@example.com>"),
-            ("SUBJECT", "{{ studentName }} joined"),
-            (
-                "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
-                "enrollment/organizer.html",
-            ),
-        ],
-    );
+    let output = mailroom(dir.path())
+        .envs(LAMBDA_VARIABLES)
+        .args(["process", events.to_str().unwrap(), "--json", "--now", NOW])
+        .arg("--templates")
+        .arg(&templates)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stderr).unwrap(), "", "no warnings");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let email = &report["records"][0]["email"];
     assert_eq!(email["from"], "Courses <courses@example.com>");
     assert_eq!(email["subject"], "Ana Núñez joined");
@@ -337,24 +340,91 @@ fn the_lambda_environment_variables_configure_a_single_route() {
 }
 
 #[test]
+fn a_routes_file_beside_the_templates_holds_the_routes_and_unused_variables_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = example("events/enrollment-raw.json");
+    // The shipped templates hold routes.json, with its own sender: the variables are unused.
+    for templates in [None, Some(example("templates"))] {
+        let mut command = mailroom(dir.path());
+        command
+            .envs(LAMBDA_VARIABLES)
+            .env("RECIPIENT_FIELD", "")
+            .args(["process", events.to_str().unwrap(), "--json", "--now", NOW]);
+        if let Some(templates) = &templates {
+            command.arg("--templates").arg(templates);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success());
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["records"][0]["route"], "organizer-enrollment");
+        let email = &report["records"][0]["email"];
+        assert_eq!(
+            email["from"],
+            "Mailroom Academy <notifications@academy.example.com>"
+        );
+        assert_eq!(
+            email["subject"],
+            "New enrollment: Ana Núñez joined Rust for Backend Engineers"
+        );
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let warnings: Vec<&str> = stderr.lines().collect();
+        assert_eq!(warnings.len(), 3, "{stderr}");
+        for (line, name) in warnings.iter().zip([
+            "SENDER",
+            "SUBJECT",
+            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
+        ]) {
+            assert!(
+                line.starts_with(&format!("mailroom: warning: {name} is set but not used: "))
+                    && line.ends_with("templates/routes.json takes precedence"),
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn routes_given_with_routes_are_used_wherever_the_templates_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = example_templates_without_routes(dir.path());
+    let report = process_json_with_env(
+        dir.path(),
+        &[
+            example("events/order-raw.json").to_str().unwrap(),
+            "--templates",
+            templates.to_str().unwrap(),
+            "--routes",
+            example("templates/routes.json").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(report["records"][0]["route"], "order-confirmation");
+}
+
+#[test]
 fn an_invalid_sender_is_a_configuration_error_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
-    mailroom(dir.path())
-        .env("SENDER", "not an address")
-        .env("SUBJECT", "Hello")
-        .env(
-            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
-            "enrollment/organizer.html",
-        )
-        .args([
-            "process",
-            example("events/enrollment-raw.json").to_str().unwrap(),
-        ])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::starts_with("mailroom: SENDER is invalid"))
-        .stderr(predicate::function(|err: &str| err.lines().count() == 1));
+    // The routes file has no sender, so SENDER gives it; and without a routes file, too.
+    let mut routes = one_route("hello.html", "Hello");
+    routes.as_object_mut().unwrap().remove("sender");
+    let with_routes = template_repo(dir.path(), &routes, &[("hello.html", "<p>Hi</p>")]);
+    let without_routes = example_templates_without_routes(&dir.path().join("plain"));
+    for templates in [with_routes, without_routes] {
+        mailroom(dir.path())
+            .envs(LAMBDA_VARIABLES)
+            .env("SENDER", "not an address")
+            .args([
+                "process",
+                example("events/enrollment-raw.json").to_str().unwrap(),
+            ])
+            .arg("--templates")
+            .arg(&templates)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::starts_with("mailroom: SENDER is invalid"))
+            .stderr(predicate::function(|err: &str| err.lines().count() == 1));
+    }
 }
 
 #[test]
@@ -501,4 +571,109 @@ fn without_an_outbox_nothing_is_written_and_the_summary_says_so() {
             "1 record: 1 sent, 0 retried, 0 rejected · outbox: off\n",
         ));
     assert!(!dir.path().join("outbox").exists());
+}
+
+#[test]
+fn outcomes_answer_listed_sends_instead_of_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![
+            record("m-1", &enrollment("ana@example.com", "Ana")),
+            record("m-2", &enrollment("bo@example.com", "Bo")),
+            record("m-3", &enrollment("cy@example.com", "Cy")),
+            record("m-4", &enrollment("di@example.com", "Di")),
+        ],
+    );
+    std::fs::write(
+        dir.path().join("outcomes.json"),
+        serde_json::json!({
+            "m-1": {"outcome": "failed", "code": "TooManyRequestsException",
+                    "message": "Maximum sending rate exceeded.", "httpStatus": 429},
+            "m-2": {"outcome": "failed", "code": "MessageRejected",
+                    "message": "Email address is not verified.", "httpStatus": 400},
+            "m-3": {"outcome": "accepted", "messageId": "ses-1"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let report = process_json(
+        dir.path(),
+        &[event.to_str().unwrap(), "--outcomes", "outcomes.json"],
+    );
+    assert_eq!(
+        decisions(&report),
+        [
+            ("retry".into(), "throttled".into()),
+            ("reject".into(), "ses_rejected".into()),
+            ("send".into(), String::new()),
+            ("send".into(), String::new())
+        ]
+    );
+    assert_eq!(report["records"][2]["providerMessageId"], "ses-1");
+    // Only the record the file does not answer went to the outbox.
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [report["records"][3]["providerMessageId"]
+            .as_str()
+            .unwrap()
+            .to_owned()]
+    );
+    mailroom(dir.path())
+        .args([
+            "process",
+            event.to_str().unwrap(),
+            "--outcomes",
+            "outcomes.json",
+            "--now",
+            NOW,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "retry   m-1        throttled, again in ",
+        ))
+        .stdout(predicate::str::contains(
+            "4 records: 2 sent, 1 retried, 1 rejected",
+        ));
+}
+
+#[test]
+fn an_outcomes_file_that_names_no_record_or_is_not_outcomes_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = write_event(
+        dir.path(),
+        "event.json",
+        vec![record("m-1", &enrollment("ana@example.com", "Ana"))],
+    );
+    for (outcomes, says) in [
+        (
+            r#"{"m-9": {"outcome": "accepted", "messageId": "x"}}"#,
+            "\"m-9\" is not the messageId of a record of the event",
+        ),
+        (r#"{"m-1": {"outcome": "sent"}}"#, "line 1"),
+        ("[]", "expected {"),
+    ] {
+        std::fs::write(dir.path().join("outcomes.json"), outcomes).unwrap();
+        mailroom(dir.path())
+            .args([
+                "process",
+                event.to_str().unwrap(),
+                "--outcomes",
+                "outcomes.json",
+            ])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::starts_with(
+                "mailroom: --outcomes outcomes.json: ",
+            ))
+            .stderr(predicate::str::contains(says));
+        assert!(!dir.path().join("outbox").exists());
+    }
 }

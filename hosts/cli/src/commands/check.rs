@@ -2,9 +2,10 @@
 //! each route against every sample event, prints every problem with its location, and fails
 //! when there is one.
 //!
-//! The routes come from `--routes`, else `DIR/routes.json`, else the Lambda's environment
-//! variables. With none of them there are no routes to follow, so every template is rendered
-//! on its own against every sample (a `.txt` sibling with its HTML template).
+//! The configuration is found as every command finds it (`--routes`, else `DIR/routes.json`,
+//! resolved with the environment by the core). When nothing configures routes (no routes file,
+//! and the core reports the default route's template variable missing), every template is
+//! rendered on its own against every sample (a `.txt` sibling with its HTML template).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -12,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use mailroom_core::render::text_sibling;
 use mailroom_core::{
-    Config, Diagnostic, Mailroom, PreviewError, SqsEvent, SqsRecord, TemplateFault, TemplateSet,
-    Timestamp,
+    Config, Diagnostic, FaultKind, Mailroom, PreviewError, SqsEvent, SqsRecord, TemplateFault,
+    TemplateSet, Timestamp,
 };
 
 use crate::cli::CheckArgs;
@@ -21,21 +22,27 @@ use crate::diagnostic;
 use crate::error::{CliError, HostError, InputError};
 use crate::setup;
 
-/// Runs the command, writing every problem and a summary to `out`.
-pub fn run(args: &CheckArgs, out: &mut impl Write) -> Result<(), CliError> {
+/// Runs the command, writing every problem and a summary to `out`, warnings to `err`.
+pub fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
     let now = setup::clock(args.now.as_deref())?;
     let templates = setup::load_templates(&args.dir)?;
     let samples = match &args.events {
         Some(dir) => load_samples(dir)?,
         None => Vec::new(),
     };
-    let (diagnostics, origin) = match resolve(args)? {
+    let (diagnostics, origin) = match setup::resolve_config(args.routes.as_deref(), &args.dir, err)?
+    {
         Some(resolved) => {
-            let mailroom = Mailroom::new(resolved.config, &templates);
+            let mailroom = Mailroom::new(resolved.config, &templates).map_err(|source| {
+                InputError::Config {
+                    origin: resolved.origin.clone(),
+                    source,
+                }
+            })?;
             (mailroom.check(&samples, now), resolved.origin)
         }
         None => (
-            check_each_template(&templates, &samples, now),
+            check_each_template(&templates, &samples, now)?,
             "no routes: each template on its own".to_owned(),
         ),
     };
@@ -81,18 +88,6 @@ pub fn run(args: &CheckArgs, out: &mut impl Write) -> Result<(), CliError> {
     }
 }
 
-fn resolve(args: &CheckArgs) -> Result<Option<setup::Resolved>, InputError> {
-    if let Some(routes) = &args.routes {
-        return setup::routes_file(routes).map(Some);
-    }
-    let beside = args.dir.join("routes.json");
-    if beside.is_file() {
-        return setup::routes_file(&beside).map(Some);
-    }
-    // Only the environment is left: no templates-folder or example fallback here.
-    setup::resolve_config(None, &args.dir, false)
-}
-
 fn context(found: &Diagnostic) -> Option<String> {
     match (&found.sample, &found.route) {
         (Some(sample), Some(route)) => Some(format!("sample {sample}, route {route}")),
@@ -107,11 +102,15 @@ fn check_each_template(
     templates: &TemplateSet,
     samples: &[(String, SqsRecord)],
     now: Timestamp,
-) -> Vec<Diagnostic> {
+) -> Result<Vec<Diagnostic>, InputError> {
     let Some((first, _)) = templates.iter().next() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let mailroom = Mailroom::new(Config::preview(first), templates);
+    let mailroom =
+        Mailroom::new(Config::preview(first), templates).map_err(|source| InputError::Config {
+            origin: "a preview".to_owned(),
+            source,
+        })?;
     let mut diagnostics = mailroom.check(&[], now);
     let broken: BTreeSet<String> = diagnostics
         .iter()
@@ -130,20 +129,13 @@ fn check_each_template(
             }
             let fault = match mailroom.preview(template, Some(""), &record.body, now) {
                 Ok(_) => continue,
-                Err(PreviewError::Template(fault)) if fault.kind == "syntax" => continue,
+                Err(PreviewError::Template(fault)) if fault.kind == FaultKind::Syntax => continue,
                 Err(PreviewError::Template(fault)) => fault,
                 Err(PreviewError::Data(fault)) => {
                     diagnostics.push(Diagnostic {
                         sample: Some(label.clone()),
                         route: None,
-                        fault: TemplateFault {
-                            kind: "sample",
-                            message: fault.to_string(),
-                            template: None,
-                            line: None,
-                            column: None,
-                            source_line: None,
-                        },
+                        fault: TemplateFault::new(FaultKind::Sample, fault.to_string()),
                     });
                     break;
                 }
@@ -155,7 +147,7 @@ fn check_each_template(
             });
         }
     }
-    diagnostics
+    Ok(diagnostics)
 }
 
 fn has_html_sibling(templates: &TemplateSet, text_path: &str) -> bool {

@@ -8,7 +8,13 @@
 //! * `/` the page (`wasm/preview`), `/pkg/` the wasm web build (`wasm/pkg/web`),
 //!   `/examples/` the shipped examples: the same layout as `wasm/preview/serve.mjs`;
 //! * `/templates.json`: DIR's templates, its routes file and sample events, read afresh on every
-//!   request, so editing a template on disk and reloading the page shows the edit.
+//!   request, so editing a template on disk and reloading the page shows the edit;
+//! * `/env.json`: the configuration variables (`mailroom_core::config::vars::ALL`) set in this
+//!   process's environment, as `{name: value}`. The page's engine lays them over its own
+//!   defaults, so the page resolves the same routes file and variables `mailroom process` does.
+//!
+//! The routes file is found as every command finds it: `--routes FILE`, else `routes.json` in
+//! DIR, else none.
 //!
 //! Requests whose `Host` is not this loopback address are refused, so a web page elsewhere
 //! cannot read the templates through DNS rebinding.
@@ -22,6 +28,8 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use mailroom_core::config::vars;
+
 use crate::error::{CliError, HostError, InputError};
 use crate::setup;
 
@@ -31,7 +39,7 @@ pub struct PreviewArgs {
     /// Templates folder to preview [default: examples/templates]
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Routes file [default: DIR/routes.json, else routes.json beside DIR]
+    /// Routes file [default: DIR/routes.json, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
     /// Folder of sample events (*.json) [default: events/ beside DIR, else the shipped examples]
@@ -68,6 +76,8 @@ pub struct Site {
     templates: PathBuf,
     routes: Option<PathBuf>,
     events: Option<PathBuf>,
+    /// The configuration variables set at start, as `/env.json` serves them.
+    env: BTreeMap<String, String>,
 }
 
 /// The answer to one request, before it is written.
@@ -112,13 +122,10 @@ impl Site {
             return Err(missing(&templates, "not a folder of templates"));
         }
         let beside = templates.parent().unwrap_or(Path::new("."));
-        let routes = match &args.routes {
-            Some(file) if file.is_file() => Some(file.clone()),
-            Some(file) => return Err(missing(file, "no such routes file")),
-            None => [templates.join("routes.json"), beside.join("routes.json")]
-                .into_iter()
-                .find(|file| file.is_file()),
-        };
+        let routes = setup::routes_path(args.routes.as_deref(), &templates);
+        if let Some(file) = routes.as_ref().filter(|file| !file.is_file()) {
+            return Err(missing(file, "no such routes file"));
+        }
         let events = match &args.events {
             Some(dir) if dir.is_dir() => Some(dir.clone()),
             Some(dir) => return Err(missing(dir, "not a folder of sample events")),
@@ -150,6 +157,7 @@ impl Site {
             templates,
             routes,
             events,
+            env: environment(setup::env_lookup),
         })
     }
 
@@ -169,6 +177,12 @@ impl Site {
         };
         if path == "/templates.json" {
             return match self.folder_json() {
+                Ok(json) => Reply::Json(json),
+                Err(error) => Reply::Unavailable(error.to_string()),
+            };
+        }
+        if path == "/env.json" {
+            return match serde_json::to_string(&self.env) {
                 Ok(json) => Reply::Json(json),
                 Err(error) => Reply::Unavailable(error.to_string()),
             };
@@ -240,12 +254,30 @@ impl Site {
             .events
             .as_ref()
             .map_or_else(|| "none".to_owned(), |dir| dir.display().to_string());
+        let env = if self.env.is_empty() {
+            "none".to_owned()
+        } else {
+            self.env
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         format!(
-            "templates: {}\nroutes:    {routes}\nevents:    {events}\npage:      {}",
+            "templates: {}\nroutes:    {routes}\nenv:       {env}\nevents:    {events}\npage:      {}",
             self.templates.display(),
             self.page.display()
         )
     }
+}
+
+/// The configuration variables that `lookup` has, by name: what `/env.json` serves. Values
+/// are passed on as they are; what they mean is for the core to resolve in the page.
+fn environment(lookup: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
+    vars::ALL
+        .iter()
+        .filter_map(|name| lookup(name).map(|value| ((*name).to_owned(), value)))
+        .collect()
 }
 
 /// The page of this source tree: `./wasm/preview` from the repository root, else the one
@@ -402,9 +434,15 @@ pub fn bind(port: u16) -> Result<(TcpListener, u16), CliError> {
 }
 
 /// Runs the command: prints the URL (first line) and what is served, then serves until stopped.
-pub fn run(args: &PreviewArgs, out: &mut impl Write) -> Result<(), CliError> {
+/// The configuration is resolved once here, as `process` resolves it, for its warnings only:
+/// the page resolves it again in the browser and shows any error there.
+pub fn run(args: &PreviewArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
     let site = Site::resolve(args)?;
     site.folder_json()?; // a folder that cannot be read fails now, not in the browser
+    if let Err(error) = setup::resolve_config(site.routes.as_deref(), &site.templates, err) {
+        // The page shows it too; the server still serves, so the author can fix it there.
+        let _ = writeln!(err, "mailroom: warning: {error}");
+    }
     let (listener, port) = bind(args.port)?;
     writeln!(
         out,
@@ -446,7 +484,7 @@ mod tests {
             ("emails/templates/orders/confirmation.txt", "{{ name }}"),
             ("emails/templates/notes.md", "not a template"),
             (
-                "emails/routes.json",
+                "emails/templates/routes.json",
                 r#"{"sender":"a@example.com","routes":[]}"#,
             ),
             ("emails/events/order.json", r##"{"name":"#1"}"##),
@@ -496,7 +534,7 @@ mod tests {
             )
         );
         assert!(matches!(
-            get("/examples/routes.json"),
+            get("/examples/templates/routes.json"),
             Reply::File(_, "application/json; charset=utf-8")
         ));
         assert_eq!(get("/nothing.html"), Reply::NotFound);
@@ -516,10 +554,57 @@ mod tests {
         );
         assert_eq!(folder["templates"]["orders/confirmation.txt"], "{{ name }}");
         assert!(folder["templates"].get("notes.md").is_none());
+        assert!(folder["templates"].get("routes.json").is_none());
         assert!(folder["routes"].as_str().unwrap().contains("\"routes\""));
         assert_eq!(folder["events"]["order.json"], r##"{"name":"#1"}"##);
         assert!(folder["events"].get("readme.txt").is_none());
         assert!(folder["root"].as_str().unwrap().ends_with("templates"));
+    }
+
+    #[test]
+    fn the_routes_file_is_found_as_every_command_finds_it() {
+        let (root, mut args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        assert_eq!(
+            site.routes,
+            Some(root.path().join("emails/templates/routes.json"))
+        );
+        // Not beside DIR: only in it, or named.
+        fs::rename(
+            root.path().join("emails/templates/routes.json"),
+            root.path().join("emails/routes.json"),
+        )
+        .unwrap();
+        assert_eq!(Site::resolve(&args).unwrap().routes, None);
+        args.routes = Some(root.path().join("emails/routes.json"));
+        assert_eq!(
+            Site::resolve(&args).unwrap().routes,
+            Some(root.path().join("emails/routes.json"))
+        );
+    }
+
+    #[test]
+    fn env_json_carries_the_configuration_variables_that_are_set() {
+        let env = environment(|name| match name {
+            "SENDER" => Some("Shop <shop@example.com>".to_owned()),
+            "SUBJECT" => Some(String::new()),
+            "HOME" | "AWS_SECRET_ACCESS_KEY" => Some("not configuration".to_owned()),
+            _ => None,
+        });
+        assert_eq!(
+            env.into_iter().collect::<Vec<_>>(),
+            [
+                ("SENDER".to_owned(), "Shop <shop@example.com>".to_owned()),
+                ("SUBJECT".to_owned(), String::new())
+            ]
+        );
+        let (_root, args) = layout();
+        let mut site = Site::resolve(&args).unwrap();
+        site.env = [("SENDER".to_owned(), "a@example.com".to_owned())].into();
+        assert_eq!(
+            site.route("GET", "/env.json", HOST, PORT),
+            Reply::Json(r#"{"SENDER":"a@example.com"}"#.to_owned())
+        );
     }
 
     #[test]

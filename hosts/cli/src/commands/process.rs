@@ -1,85 +1,109 @@
 //! `mailroom process`: a Lambda SQS event in, the batch decided by the core, every email
-//! written to the outbox, one line per record (or the batch report as JSON) out.
+//! written to the outbox (or answered from `--outcomes`), one line per record (or the batch
+//! report as JSON) out.
 //!
 //! Large standard-queue events are decided in parts on all cores ([`crate::parts`]); the output
 //! is the same as for one batch.
 
 use std::io::Write;
+use std::path::Path;
 
-use mailroom_core::{EventError, Mailroom};
+use mailroom_core::Mailroom;
 
 use crate::cli::ProcessArgs;
 use crate::error::{CliError, HostError, InputError};
 use crate::outbox::Outbox;
-use crate::parts::{self, Format};
-use crate::report::{self, Counts};
+use crate::parts::{self, Outcomes, Sender};
+use crate::report;
 use crate::setup;
 
-/// Runs the command, writing the report to `out`.
-pub fn run(args: &ProcessArgs, out: &mut impl Write) -> Result<(), CliError> {
+/// Runs the command, writing the report to `out` and warnings to `err`.
+pub fn run(args: &ProcessArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
     let now = setup::clock(args.config.now.as_deref())?;
     let templates_dir = setup::templates_dir(args.config.templates.as_deref());
-    let resolved = setup::resolve_config(
-        args.config.routes.as_deref(),
-        &templates_dir,
-        args.config.templates.is_none(),
-    )?
-    .ok_or_else(|| InputError::NoConfig {
-        templates: templates_dir.clone(),
-    })?;
+    let resolved = setup::resolve_config(args.config.routes.as_deref(), &templates_dir, err)?
+        .ok_or_else(|| InputError::NoConfig {
+            templates: templates_dir.clone(),
+        })?;
     let templates = setup::load_templates(&templates_dir)?;
     let event = setup::read_event(&args.event)?;
     // The one thing that fails a batch as a whole; checked before the batch is split.
-    if let Some(index) = event.records.iter().position(|r| r.message_id.is_empty()) {
-        let source = EventError::EmptyMessageId { index };
-        return Err(InputError::Event {
-            path: args.event.clone(),
-            source,
-        }
-        .into());
-    }
+    event.validate().map_err(|source| InputError::Event {
+        path: args.event.clone(),
+        source,
+    })?;
+    let outcomes = match &args.outcomes {
+        Some(path) => read_outcomes(path, &event)?,
+        None => Outcomes::new(),
+    };
     let outbox = if args.no_outbox {
         Outbox::Discard
     } else {
         Outbox::folder(&args.outbox)?
     };
 
-    let mailroom = Mailroom::new(resolved.config, &templates);
+    let mailroom =
+        Mailroom::new(resolved.config, &templates).map_err(|source| InputError::Config {
+            origin: resolved.origin,
+            source,
+        })?;
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
-    let format = if args.json {
-        Format::Json
-    } else {
-        Format::Lines {
-            files: outbox.dir().is_some(),
-        }
+    let sender = Sender {
+        outbox: &outbox,
+        outcomes: &outcomes,
     };
-    let outputs = parts::run_all(
+    let report = parts::run_all(
         &mailroom,
         parts::split(event.records, jobs),
         now,
         args.seed,
-        &outbox,
-        format,
+        sender,
     );
 
     let written = if args.json {
-        parts::write_json(out, &outputs)
+        serde_json::to_writer(&mut *out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        outputs
+        let files = outbox.dir().is_some();
+        report
+            .records
             .iter()
-            .try_for_each(|part| out.write_all(&part.rendered))
-            .and_then(|()| {
-                let counts = outputs
-                    .iter()
-                    .fold(Counts::default(), |sum, part| sum.plus(part.counts));
-                report::write_summary(out, counts, outbox.dir())
-            })
+            .try_for_each(|record| report::write_line(out, record, files))
+            .and_then(|()| report::write_summary(out, report.counts(), outbox.dir()))
     };
     written
         .and_then(|()| out.flush())
         .map_err(HostError::Output)?;
     Ok(())
+}
+
+/// `--outcomes FILE`: `{messageId: SendOutcome}`. Every id must be one of the event's, so a
+/// typo cannot silently send to the outbox instead.
+fn read_outcomes(path: &Path, event: &mailroom_core::SqsEvent) -> Result<Outcomes, InputError> {
+    let text = setup::read_text(path)?;
+    let outcomes: Outcomes = serde_json::from_str(&text).map_err(|error| InputError::Outcomes {
+        path: path.to_path_buf(),
+        message: format!(
+            "expected {{\"<messageId>\": {{\"outcome\": \"accepted\", \"messageId\": \"...\"}}, ...}} \
+             (line {}, column {}): {error}",
+            error.line(),
+            error.column()
+        ),
+    })?;
+    let ids: std::collections::HashSet<&str> = event
+        .records
+        .iter()
+        .map(|record| record.message_id.as_str())
+        .collect();
+    if let Some(unknown) = outcomes.keys().find(|id| !ids.contains(id.as_str())) {
+        return Err(InputError::Outcomes {
+            path: path.to_path_buf(),
+            message: format!("{unknown:?} is not the messageId of a record of the event"),
+        });
+    }
+    Ok(outcomes)
 }

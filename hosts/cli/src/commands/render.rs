@@ -26,17 +26,15 @@ pub fn run(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write) -> Res
         ))
         .into());
     }
-    let config = setup::resolve_config(
-        args.config.routes.as_deref(),
-        &templates_dir,
-        args.config.templates.is_none(),
-    )?
-    .map_or_else(
-        || Config::preview(&args.template),
-        |resolved| resolved.config,
-    );
+    let (config, origin) =
+        match setup::resolve_config(args.config.routes.as_deref(), &templates_dir, err)? {
+            Some(resolved) => (resolved.config, resolved.origin),
+            // Nothing configures routes: the template on its own.
+            None => (Config::preview(&args.template), "a preview".to_owned()),
+        };
     let body = sample_body(&args.data)?;
-    let mailroom = Mailroom::new(config, &templates);
+    let mailroom = Mailroom::new(config, &templates)
+        .map_err(|source| InputError::Config { origin, source })?;
 
     let preview = match mailroom.preview(&args.template, args.subject.as_deref(), &body, now) {
         Ok(preview) => preview,

@@ -120,3 +120,30 @@ pub fn one_route(template: &str, subject: &str) -> Value {
                     "subject": subject, "recipient": "mailto"}]
     })
 }
+
+/// Copies every template of `from` (by the core's rule for which files are templates, so not
+/// its routes file) into `to`, keeping their paths, and returns `to`.
+pub fn copy_templates(from: &Path, to: &Path) -> PathBuf {
+    let mut pending = vec![from.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(from).unwrap();
+            let key = relative.to_string_lossy().replace('\\', "/");
+            if path.is_dir() {
+                pending.push(path);
+            } else if mailroom_core::render::is_template_path(&key) {
+                let target = to.join(relative);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::copy(&path, target).unwrap();
+            }
+        }
+    }
+    to.to_path_buf()
+}
+
+/// The example templates without their routes file, in `dir/templates`: a template folder as a
+/// deployment configured by variables alone has it.
+pub fn example_templates_without_routes(dir: &Path) -> PathBuf {
+    copy_templates(&example("templates"), &dir.join("templates"))
+}
