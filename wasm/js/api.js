@@ -110,6 +110,16 @@ class Mailroom {
   }
 
   /** For authoring tools: templates only, no sender or routes. Render, check and variables work. */
+  /** Whether the file at `path` of a template folder is a template (the core's rule). */
+  static isTemplatePath(path) {
+    return raw.isTemplatePath(String(path));
+  }
+
+  /** The routes file's name beside the templates. */
+  static get routesFile() {
+    return raw.routesFile();
+  }
+
   static forTemplates(templates) {
     return new Mailroom({ templates, [FOR_TEMPLATES]: true });
   }

@@ -216,11 +216,28 @@ export type SendOutcome =
       httpStatus?: number | null | undefined;
     };
 
-/** A rejected record the host may move to its dead-letter queue (then `markParked`). */
-export type RejectedRecord = { id: number; messageId: string } & Reject;
+/** A rejected record the host may move to its dead-letter queue (then `markParked`). A FIFO
+ * reject behind an earlier failure of its group is not offered: parking it would let it overtake. */
+export interface RejectedRecord {
+  /** Pass to `markParked` once the record is in the dead-letter queue. */
+  id: number;
+  /** The SQS message id of the record. */
+  messageId: string;
+  decision: "reject";
+  reason: RejectReason;
+  detail: string;
+  /** The original body, for the dead-letter queue unchanged. */
+  body: string;
+  /** The queue it came from (`eventSourceARN`). */
+  queueArn: string;
+  /** Its FIFO message group, if any. */
+  group?: string;
+}
 
 /** One rendering of a template. */
 export interface Rendered {
+  /** The route whose subject and text template were used, when one uses this template. */
+  route?: string;
   subject: string;
   html: string;
   text: string;
@@ -289,6 +306,11 @@ export declare class Mailroom {
   constructor(options: MailroomOptions);
   /** For authoring tools: templates only, no sender or routes. `render`, `check` and `variables` work. */
   static forTemplates(templates: Record<string, string>): Mailroom;
+  /** Whether the file at `path` of a template folder is a template: the core's one rule
+   * (`.html`, `.htm`, `.txt`, `.j2`, `.jinja`, `.jinja2`; nothing hidden). */
+  static isTemplatePath(path: string): boolean;
+  /** The routes file's name beside the templates (`routes.json`). */
+  static readonly routesFile: string;
   /**
    * Renders `template` with `data` (an event, any envelope around one, or its JSON text). The
    * subject is `subject` (a template) or that of the first route using the template.

@@ -38,9 +38,9 @@ function attempt(call) {
   }
 }
 
-/** Template files only: routes.json configures, it is not a template. */
+/** Template files only, by the core's rule (routes.json configures, it is not a template). */
 export function templatesOf(files) {
-  return Object.fromEntries(Object.entries(files).filter(([path]) => path !== ROUTES_FILE));
+  return Object.fromEntries(Object.entries(files).filter(([path]) => Mailroom.isTemplatePath(path)));
 }
 
 /**

@@ -38,7 +38,7 @@ export async function loadStart() {
     ...EXAMPLE_TEMPLATES.map(async (path) => {
       files[path] = await text(`./examples/templates/${path}`);
     }),
-    text(`./examples/${ROUTES_FILE}`).then((routes) => {
+    text(`./examples/templates/${ROUTES_FILE}`).then((routes) => {
       files[ROUTES_FILE] = routes;
     }),
     ...EXAMPLE_EVENTS.map(async (name) => {

@@ -11,6 +11,9 @@ use crate::error::{AdapterError, to_json};
 /// instead of a trap.
 pub struct HostBatch {
     batch: Option<Batch>,
+    /// Every record id handed to JavaScript, which holds its position here: JavaScript numbers
+    /// can be made up, so the batch's own ids stay on this side.
+    handed_out: Vec<RecordId>,
 }
 
 const FINISHED: &str = "the batch is already finished";
@@ -42,41 +45,63 @@ struct Headers {
 struct RejectedJson<'a> {
     id: usize,
     message_id: &'a str,
-    #[serde(flatten)]
-    disposition: &'a mailroom_core::Disposition,
+    decision: &'static str,
+    reason: mailroom_core::Reason,
+    detail: &'a str,
+    body: &'a str,
+    queue_arn: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
 }
 
 impl HostBatch {
     pub(crate) fn new(batch: Batch) -> Self {
-        Self { batch: Some(batch) }
+        Self {
+            batch: Some(batch),
+            handed_out: Vec::new(),
+        }
     }
 
     fn batch(&mut self) -> Result<&mut Batch, AdapterError> {
-        self.batch.as_mut().ok_or(AdapterError::Batch(FINISHED))
+        self.batch
+            .as_mut()
+            .ok_or_else(|| AdapterError::Batch(FINISHED.to_owned()))
+    }
+
+    /// The number JavaScript holds for a record id the batch handed out.
+    fn token(&mut self, id: RecordId) -> usize {
+        self.handed_out.push(id);
+        self.handed_out.len() - 1
+    }
+
+    /// The record id behind a number JavaScript passed back; one never handed out is an error.
+    fn id(&self, token: usize) -> Result<RecordId, AdapterError> {
+        self.handed_out.get(token).copied().ok_or_else(|| {
+            AdapterError::Batch(format!("id {token} was never handed out by this batch"))
+        })
     }
 
     /// The next email that may be sent now (JSON `{id, messageId, email, headers}`), or `None`.
     /// Call repeatedly to collect everything that may go concurrently.
     pub fn next_send(&mut self) -> Result<Option<String>, AdapterError> {
-        let batch = self.batch()?;
-        let Some(send) = batch.next_send() else {
+        let Some(send) = self.batch()?.next_send() else {
             return Ok(None);
         };
+        let id = self.token(send.id);
         let email = &send.email;
         let json = to_json(&SendJson {
-            id: send.id.0,
-            message_id: batch.message_id(send.id).unwrap_or_default(),
+            id,
+            message_id: &send.message_id,
             email,
             headers: Headers {
-                from: email.from.to_header_value(),
+                from: email.from().to_header_value(),
                 to: email
-                    .to
+                    .to()
                     .iter()
                     .map(mailroom_core::Mailbox::to_header_value)
                     .collect(),
                 reply_to: email
-                    .reply_to
-                    .as_ref()
+                    .reply_to()
                     .map(mailroom_core::Mailbox::to_header_value),
             },
         })?;
@@ -87,8 +112,8 @@ impl HostBatch {
     pub fn complete_send(&mut self, id: usize, outcome: &str) -> Result<(), AdapterError> {
         let outcome: SendOutcome = serde_json::from_str(outcome)
             .map_err(|error| AdapterError::input("outcome", &error))?;
-        self.batch()?.complete_send(RecordId(id), outcome);
-        Ok(())
+        let id = self.id(id)?;
+        Ok(self.batch()?.complete_send(id, outcome)?)
     }
 
     /// The deadline is near: whatever was not handed out yet is retried (`deadline`).
@@ -97,15 +122,21 @@ impl HostBatch {
         Ok(())
     }
 
-    /// Rejected records not yet parked: JSON `[{id, messageId, decision, reason, detail}]`.
+    /// Rejected records the host may park: JSON `[{id, messageId, reason, detail, body,
+    /// queueArn, group?}]`.
     pub fn rejected(&mut self) -> Result<String, AdapterError> {
-        let batch = self.batch()?;
-        let rejected: Vec<RejectedJson<'_>> = batch
-            .rejected()
-            .map(|(id, disposition)| RejectedJson {
-                id: id.0,
-                message_id: batch.message_id(id).unwrap_or_default(),
-                disposition,
+        let requests = self.batch()?.to_park();
+        let rejected: Vec<RejectedJson<'_>> = requests
+            .iter()
+            .map(|request| RejectedJson {
+                id: self.token(request.id),
+                message_id: &request.message_id,
+                decision: "reject",
+                reason: request.reason,
+                detail: &request.detail,
+                body: &request.body,
+                queue_arn: &request.queue_arn,
+                group: request.group.as_deref(),
             })
             .collect();
         to_json(&rejected)
@@ -113,13 +144,16 @@ impl HostBatch {
 
     /// The host moved rejected record `id` to its dead-letter queue: acknowledge it.
     pub fn mark_parked(&mut self, id: usize) -> Result<(), AdapterError> {
-        self.batch()?.mark_parked(RecordId(id));
-        Ok(())
+        let id = self.id(id)?;
+        Ok(self.batch()?.mark_parked(id)?)
     }
 
     /// Ends the batch: the `BatchReport` JSON, whose `batchResponse` the Lambda returns.
     pub fn finish(&mut self) -> Result<String, AdapterError> {
-        let batch = self.batch.take().ok_or(AdapterError::Batch(FINISHED))?;
+        let batch = self
+            .batch
+            .take()
+            .ok_or_else(|| AdapterError::Batch(FINISHED.to_owned()))?;
         to_json(&batch.finish())
     }
 

@@ -30,12 +30,19 @@ pub enum AdapterError {
         /// What is wrong with it.
         message: String,
     },
-    /// The call does not fit the batch's state (it was already finished).
+    /// The call does not fit the batch's state (it was already finished, or an id it never
+    /// handed out, or an answer given twice).
     #[error("{0}")]
-    Batch(&'static str),
+    Batch(String),
     /// Our side could not encode a result; never expected, reported rather than trapped.
     #[error("could not encode the result: {0}")]
     Encode(String),
+}
+
+impl From<mailroom_core::BatchError> for AdapterError {
+    fn from(error: mailroom_core::BatchError) -> Self {
+        Self::Batch(error.to_string())
+    }
 }
 
 impl From<PreviewError> for AdapterError {

@@ -8,10 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use mailroom_core::{
-    Config, Disposition, Email, Mailroom, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
-};
-use serde::{Deserialize, Serialize};
+use mailroom_core::{Config, Mailroom, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp};
+use serde::Deserialize;
 
 use crate::batch::HostBatch;
 use crate::error::{AdapterError, to_json};
@@ -31,12 +29,8 @@ impl Handle {
             .into_iter()
             .collect();
         let env: BTreeMap<String, String> = parse("env", env)?;
-        let lookup = |name: &str| env.get(name).cloned();
-        let config = match routes {
-            Some(routes) => Config::from_routes_json(routes, lookup)?,
-            None => Config::from_vars(lookup)?,
-        };
-        Ok(Self::with_config(config, &templates))
+        let config = Config::resolve(routes, |name| env.get(name).cloned())?;
+        Self::with_config(config, &templates)
     }
 
     /// For authoring tools, where no sender or routes exist yet: every template is compiled and
@@ -50,13 +44,13 @@ impl Handle {
             .next()
             .map_or("", |(path, _)| path)
             .to_owned();
-        Ok(Self::with_config(Config::preview(&first), &templates))
+        Self::with_config(Config::preview(&first), &templates)
     }
 
-    fn with_config(config: Config, templates: &TemplateSet) -> Self {
-        Self {
-            mailroom: Mailroom::new(config, templates),
-        }
+    fn with_config(config: Config, templates: &TemplateSet) -> Result<Self, AdapterError> {
+        Ok(Self {
+            mailroom: Mailroom::new(config, templates)?,
+        })
     }
 
     /// Renders `template` with `data` (an event, or any envelope around one): the preview JSON
@@ -75,38 +69,12 @@ impl Handle {
         to_json(&preview)
     }
 
-    /// Decides one record without sending: the record's report as the batch would give it
-    /// (`decision` `send` with the email, or `retry` / `reject` with the reason), no provider id.
+    /// Decides one record without sending: the core's `RecordDecision` (`decision` `send` with
+    /// the email, or `retry` / `reject` with the reason), the fields of a `RecordReport` but
+    /// the provider id.
     pub fn decide(&self, record: &str, now: f64, seed: u64) -> Result<String, AdapterError> {
         let record: SqsRecord = parse_event_part(record)?;
-        let event = SqsEvent {
-            records: vec![record],
-        };
-        let mut batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
-        let pending = batch.next_send();
-        if let Some(send) = &pending {
-            // "Already sent, id unknown" ends the record as sent without inventing a provider id.
-            batch.complete_send(send.id, SendOutcome::AlreadySent { message_id: None });
-        }
-        let report = batch.finish();
-        let Some(record) = report.records.first() else {
-            return Err(AdapterError::Encode(
-                "a batch of one record reported none".into(),
-            ));
-        };
-        let decision = match (&record.disposition, &pending) {
-            (Disposition::Sent { .. }, Some(send)) => Decided::Send {
-                decision: "send",
-                email: &send.email,
-            },
-            (other, _) => Decided::Other(other),
-        };
-        to_json(&DecidedRecord {
-            message_id: &record.message_id,
-            event_type: record.event_type.as_deref(),
-            route: record.route.as_deref(),
-            decision,
-        })
+        to_json(&self.mailroom.decide(&record, timestamp(now)?, seed))
     }
 
     /// Runs a whole Lambda SQS event without sending: each email counts as `outcomes[messageId]`
@@ -124,17 +92,16 @@ impl Handle {
             None => BTreeMap::new(),
         };
         let event = SqsEvent::from_json(event)?;
-        let mut batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
+        let mut batch = self.mailroom.start_batch(event, timestamp(now)?, seed)?;
         while let Some(send) = batch.next_send() {
-            let message_id = batch.message_id(send.id).unwrap_or_default();
             let outcome =
                 outcomes
-                    .get(message_id)
+                    .get(&send.message_id)
                     .cloned()
                     .unwrap_or_else(|| SendOutcome::Accepted {
-                        message_id: format!("ses-{message_id}"),
+                        message_id: format!("ses-{}", send.message_id),
                     });
-            batch.complete_send(send.id, outcome);
+            batch.complete_send(send.id, outcome)?;
         }
         to_json(&batch.finish())
     }
@@ -142,7 +109,7 @@ impl Handle {
     /// Starts a batch for a host that sends itself (see [`HostBatch`]).
     pub fn start_batch(&self, event: &str, now: f64, seed: u64) -> Result<HostBatch, AdapterError> {
         let event = SqsEvent::from_json(event)?;
-        let batch = self.mailroom.start_batch(&event, timestamp(now)?, seed)?;
+        let batch = self.mailroom.start_batch(event, timestamp(now)?, seed)?;
         Ok(HostBatch::new(batch))
     }
 
@@ -161,29 +128,6 @@ impl Handle {
             .map_err(|fault| name_the_template(AdapterError::Template(fault), template))?;
         to_json(&variables)
     }
-}
-
-/// A record's pre-send decision; the same fields as a `RecordReport` except the provider id.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DecidedRecord<'a> {
-    message_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    route: Option<&'a str>,
-    #[serde(flatten)]
-    decision: Decided<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Decided<'a> {
-    Send {
-        decision: &'static str,
-        email: &'a Email,
-    },
-    Other(&'a Disposition),
 }
 
 /// A template error without a template name (a template that is not loaded) concerns the one

@@ -41,7 +41,7 @@ fn example_handle() -> Handle {
         .iter()
         .map(|(path, source)| (path.to_owned(), Value::from(source)))
         .collect();
-    let routes = std::fs::read_to_string(examples().join("routes.json")).unwrap();
+    let routes = std::fs::read_to_string(examples().join("templates/routes.json")).unwrap();
     Handle::new(&Value::Object(templates).to_string(), Some(&routes), "{}").unwrap()
 }
 
@@ -56,18 +56,21 @@ fn process_event_is_the_core_report_serialized_by_serde_json() {
         .process_event(&event_text, NOW, 7, None)
         .unwrap();
 
-    let routes = std::fs::read_to_string(examples().join("routes.json")).unwrap();
+    let routes = std::fs::read_to_string(examples().join("templates/routes.json")).unwrap();
     let mailroom = Mailroom::new(
-        Config::from_routes_json(&routes, |_| None).unwrap(),
+        Config::resolve(Some(&routes), |_| None).unwrap(),
         &example_templates(),
-    );
+    )
+    .unwrap();
     let event = SqsEvent::from_json(&event_text).unwrap();
     let mut batch = mailroom
-        .start_batch(&event, Timestamp::from_millis(NOW as i64), 7)
+        .start_batch(event, Timestamp::from_millis(NOW as i64), 7)
         .unwrap();
     while let Some(send) = batch.next_send() {
-        let message_id = format!("ses-{}", batch.message_id(send.id).unwrap());
-        batch.complete_send(send.id, SendOutcome::Accepted { message_id });
+        let message_id = format!("ses-{}", send.message_id);
+        batch
+            .complete_send(send.id, SendOutcome::Accepted { message_id })
+            .unwrap();
     }
     assert_eq!(from_handle, serde_json::to_string(&batch.finish()).unwrap());
 }

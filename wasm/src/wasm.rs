@@ -12,6 +12,21 @@ fn thrown(error: AdapterError) -> JsValue {
     JsValue::from_str(&error.to_json())
 }
 
+/// Whether the file at `path` of a template folder is a template: the core's one rule, which
+/// every host applies when it loads a folder.
+#[wasm_bindgen(js_name = isTemplatePath)]
+#[must_use]
+pub fn is_template_path(path: &str) -> bool {
+    mailroom_core::render::is_template_path(path)
+}
+
+/// The routes file's name beside the templates.
+#[wasm_bindgen(js_name = routesFile)]
+#[must_use]
+pub fn routes_file() -> String {
+    mailroom_core::config::ROUTES_FILE.to_owned()
+}
+
 /// A configured, compiled mailroom.
 #[wasm_bindgen]
 pub struct RawMailroom {

@@ -1,5 +1,5 @@
 // The wasm benchmark: the whole per-record path of a Node service on the realistic order record
-// (examples/events/order-eventbridge.json with examples/routes.json + examples/templates), next
+// (examples/events/order-eventbridge.json with examples/templates and its routes.json), next
 // to Handlebars rendering the equivalent templates in the same process; plus the module load
 // time and the template compilation a cold start pays. Run with `node bench.mjs` after
 // wasm/build.sh; the figures go to BENCHMARKS.md (## wasm).
@@ -16,7 +16,7 @@ import { loadTemplates, repoRoot } from "./vectors.mjs";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const examples = path.join(repoRoot, "examples");
 const eventText = fs.readFileSync(path.join(examples, "events/order-eventbridge.json"), "utf8");
-const routes = JSON.parse(fs.readFileSync(path.join(examples, "routes.json"), "utf8"));
+const routes = JSON.parse(fs.readFileSync(path.join(examples, "templates", "routes.json"), "utf8"));
 const templates = loadTemplates(path.join(examples, "templates"));
 const NOW = 1_795_428_000_000;
 

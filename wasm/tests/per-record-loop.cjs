@@ -16,7 +16,7 @@ const walk = (dir) => {
   }
 };
 walk(path.join(examples, "templates"));
-const mailroom = new raw.RawMailroom(JSON.stringify(templates), fs.readFileSync(path.join(examples, "routes.json"), "utf8"), "{}");
+const mailroom = new raw.RawMailroom(JSON.stringify(templates), fs.readFileSync(path.join(examples, "templates", "routes.json"), "utf8"), "{}");
 const event = fs.readFileSync(path.join(examples, "events/order-eventbridge.json"), "utf8");
 const count = Number(process.argv[2] ?? 1000);
 let bytes = 0;

@@ -4,18 +4,21 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { Mailroom } from "mailroom-wasm";
+
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const casesDir = path.join(repoRoot, "tests/vectors/cases");
 const snapshotsDir = path.join(repoRoot, "tests/vectors/snapshots");
 
-/** Every file under `dir`, keyed by its path relative to `dir` with `/` separators. */
+/** Every template under `dir` (by the core's rule), keyed by its path relative to `dir` with `/` separators. */
 export function loadTemplates(dir) {
   const templates = {};
   const walk = (current) => {
     for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
       const full = path.join(current, entry.name);
+      const name = path.relative(dir, full).split(path.sep).join("/");
       if (entry.isDirectory()) walk(full);
-      else templates[path.relative(dir, full).split(path.sep).join("/")] = fs.readFileSync(full, "utf8");
+      else if (Mailroom.isTemplatePath(name)) templates[name] = fs.readFileSync(full, "utf8");
     }
   };
   walk(dir);

@@ -26,14 +26,15 @@ export interface Dependencies {
   log?: (line: string) => void;
 }
 
-/** Every file under `dir`, keyed by its path relative to `dir` with `/` separators. */
+/** Every template under `dir` (by the core's rule), keyed by its path relative to `dir` with `/` separators. */
 export function loadTemplates(dir: string): Record<string, string> {
   const templates: Record<string, string> = {};
   const walk = (current: string): void => {
     for (const entry of readdirSync(current, { withFileTypes: true })) {
       const full = join(current, entry.name);
+      const name = relative(dir, full).split(sep).join("/");
       if (entry.isDirectory()) walk(full);
-      else templates[relative(dir, full).split(sep).join("/")] = readFileSync(full, "utf8");
+      else if (Mailroom.isTemplatePath(name)) templates[name] = readFileSync(full, "utf8");
     }
   };
   walk(dir);
@@ -59,7 +60,7 @@ function positiveInteger(name: string, fallback: number): number {
 export function fromEnvironment(): Dependencies {
   const templateDir = process.env.TEMPLATE_DIR ?? join(process.cwd(), "templates");
   const templates = loadTemplates(templateDir);
-  const routesFile = process.env.ROUTES_FILE ?? join(templateDir, "routes.json");
+  const routesFile = process.env.ROUTES_FILE ?? join(templateDir, Mailroom.routesFile);
   const routes = routesFile !== "" && existsSync(routesFile) ? readFileSync(routesFile, "utf8") : undefined;
   const mailroom = new Mailroom(routes === undefined ? { templates, env: environment() } : { templates, routes, env: environment() });
   const configurationSet = process.env.SES_CONFIGURATION_SET;

@@ -17,7 +17,7 @@ import { loadTemplates, makeHandler } from "../dist/handler.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const examples = path.join(root, "examples");
 const templates = loadTemplates(path.join(examples, "templates"));
-const routes = fs.readFileSync(path.join(examples, "routes.json"), "utf8");
+const routes = fs.readFileSync(path.join(examples, "templates", "routes.json"), "utf8");
 const quickstart = JSON.parse(fs.readFileSync(path.join(examples, "events/quickstart.json"), "utf8"));
 const NOW = Date.now();
 

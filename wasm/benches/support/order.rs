@@ -21,7 +21,7 @@ pub fn example_templates_json() -> String {
 
 /// The example routes file.
 pub fn example_routes() -> String {
-    std::fs::read_to_string(common::repo_root().join("examples/routes.json")).expect("routes")
+    std::fs::read_to_string(common::example_dir().join("routes.json")).expect("routes")
 }
 
 /// A handle over the examples, and the order event's JSON text.

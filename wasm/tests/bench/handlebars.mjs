@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const routes = JSON.parse(fs.readFileSync(path.join(here, "../../../examples/routes.json"), "utf8"));
+const routes = JSON.parse(fs.readFileSync(path.join(here, "../../../examples/templates/routes.json"), "utf8"));
 const handlebars = Handlebars.create();
 const read = (name) => fs.readFileSync(path.join(here, name), "utf8");
 // Partials registered compiled: registered as strings, Handlebars would compile them on every call.
