@@ -167,3 +167,38 @@ fn an_error_inside_a_partial_points_at_the_partial() {
     assert_eq!((fault.line, fault.column), (Some(2), Some(6)));
     assert_eq!(fault.source_line.as_deref(), Some("  {{ shop.name }}"));
 }
+
+#[test]
+fn a_preview_renders_the_text_part_a_send_would_have() {
+    // The route names its text template; the `.txt` sibling must not be what the preview shows.
+    let routes = r#"{"sender": "a@example.com", "routes": [{"name": "short", "events": ["*"],
+        "template": "mail.html", "textTemplate": "short.txt", "subject": "Hi {{ name }}",
+        "recipient": "mailto"}]}"#;
+    let templates: TemplateSet = [
+        ("mail.html", "<p>Hello {{ name }}</p>"),
+        ("mail.txt", "the sibling"),
+        ("short.txt", "Short for {{ name }}"),
+    ]
+    .into_iter()
+    .collect();
+    let mailroom =
+        Mailroom::new(Config::resolve(Some(routes), |_| None).unwrap(), &templates).unwrap();
+    let body = r#"{"name": "Ana", "mailto": "ana@example.org"}"#;
+    let preview = mailroom
+        .preview("mail.html", None, body, common::NOW)
+        .unwrap();
+    assert_eq!(preview.route.as_deref(), Some("short"));
+    assert_eq!(preview.subject, "Hi Ana");
+    assert_eq!(preview.text, "Short for Ana");
+    let record = SqsRecord {
+        message_id: "m".into(),
+        body: body.into(),
+        ..SqsRecord::default()
+    };
+    let mailroom_core::Decision::Send { email } = mailroom.decide(&record, common::NOW, 1).decision
+    else {
+        panic!("the sample is sent");
+    };
+    assert_eq!(email.text(), preview.text);
+    assert_eq!(email.html(), preview.html);
+}

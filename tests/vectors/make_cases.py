@@ -5,8 +5,8 @@ Each case is one Lambda SQS event with its configuration, templates, clock, jitt
 send outcomes to report, plus `expect`: the decision and reason every record must get. Hosts run
 a case like this (see core/tests/vectors.rs, the reference):
 
-  config   = routes ? Config::from_routes_json(routes, env) : Config::from_vars(env)
-  mailroom = Mailroom::new(config, templates or every file under templateDir)
+  config   = Config::resolve(routes, env)        (routes: the routes file's text, if the case has one)
+  mailroom = Mailroom::new(config, templates or every template under templateDir)
   batch    = start_batch(event, now, seed)
   for each next_send(), in order: complete_send(id, outcomes[messageId]
                                      or {"outcome": "accepted", "messageId": "ses-" + messageId})
@@ -383,6 +383,39 @@ def cases():
             "REPLY_TO": "help@example.com",
         },
         templates={"enrollment.html": "<p>{{ studentName }} enrolled in {{ courseName }}.</p>"},
+    )
+
+    yield "precedence", case(
+        "A routes file and variables together, with the one precedence: the file's routes replace the variables' default route "
+        "(SUBJECT and SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL are not used), the file's replyTo beats REPLY_TO, "
+        "and SENDER fills what the file leaves out.",
+        [
+            record("routed", notice(eventType="notice/sent")),
+            record("unrouted", notice(eventType="something/else")),
+        ],
+        {"routed": "send", "unrouted": "reject no_route"},
+        env={
+            "SENDER": "From Env <env@example.com>",
+            "REPLY_TO": "env-replies@example.com",
+            "SUBJECT": "from the variables",
+            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL": "legacy.html",
+        },
+        routes={"replyTo": "file-replies@example.com", "routes": [route("notice", ["notice/sent"])]},
+        templates={**TEMPLATES, "legacy.html": "<p>the variables' template</p>"},
+    )
+
+    yield "text-template", case(
+        "A route's textTemplate is its text part, in place of the .txt sibling; a route without one uses the sibling.",
+        [
+            record("named-text", notice(eventType="notice/short")),
+            record("sibling-text", notice(eventType="notice/sibling")),
+        ],
+        {"named-text": "send", "sibling-text": "send"},
+        routes=default_routes(
+            route("short", ["notice/short"], textTemplate="short.txt"),
+            route("sibling", ["notice/sibling"]),
+        ),
+        templates={**TEMPLATES, "short.txt": "Short: {{ message }}"},
     )
 
     yield "sandbox", case(
