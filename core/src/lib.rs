@@ -44,8 +44,10 @@
 //! Modules: [`record`] (the Lambda event), [`envelope`] (raw, SNS, EventBridge, Shopify),
 //! [`json`] (the event's JSON, parsed once and read in place by templates),
 //! [`config`] (environment and routes file), [`render`] (the template engine) and [`filters`],
-//! [`address`], [`email`], [`idempotency`], [`outcome`] (SES answers), [`batch`] (the state
-//! machine and the partial batch response), [`preview`] (for template authors).
+//! [`address`], [`email`], [`idempotency`], [`outcome`] (SES answers), [`decision`] (reason
+//! codes, back-off, and [`Mailroom::decide`]'s single-record decision), [`batch`] (the state
+//! machine hosts drive), [`report`] (what a finished batch reports, with the partial batch
+//! response), [`preview`] (for template authors).
 
 #![cfg_attr(
     not(test),
