@@ -77,10 +77,13 @@ impl SendFailure {
             | "LimitExceeded"
             | "SlowDown"
             | "RequestLimitExceeded" => Ok(ServiceFault::Throttled(detail())),
-            "SendingPaused" | "MailFromDomainNotVerified" => {
+            // Our account or configuration (a suspended account, a configuration set that does
+            // not exist) is not ready: no message would succeed, and none is at fault. Retried
+            // slowly, so the redrive policy parks them after a few receives if nobody fixes it.
+            "SendingPaused" | "MailFromDomainNotVerified" | "AccountSuspended" | "NotFound" => {
                 Ok(ServiceFault::SenderNotReady(detail()))
             }
-            "MessageRejected" | "BadRequest" | "AccountSuspended" | "NotFound" => {
+            "MessageRejected" | "BadRequest" => {
                 Err(MessageFault::SesRejected {
                     code: self.code.clone(),
                     message: self.message.clone(),
@@ -140,10 +143,10 @@ mod tests {
             (
                 "AccountSuspendedException",
                 Some(400),
-                false,
-                Reason::SesRejected,
+                true,
+                Reason::SenderNotReady,
             ),
-            ("NotFoundException", Some(404), false, Reason::SesRejected),
+            ("NotFoundException", Some(404), true, Reason::SenderNotReady),
             ("SomethingNew", Some(400), true, Reason::Transient),
         ];
         for (code, status, retry, reason) in table {

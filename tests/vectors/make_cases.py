@@ -261,14 +261,14 @@ def cases():
         "in-progress-held": {"outcome": "inProgressElsewhere", "retryAfterSeconds": 1800},
     }
     yield "ses-outcomes", case(
-        "What SES answers decides the final disposition: throttling and 5xx retry, configuration retries slowly, refusals reject.",
+        "What SES answers decides the final disposition: throttling and 5xx retry, our account or configuration (paused, suspended, a missing configuration set) retries slowly, refusals reject.",
         [send_case(message_id) for message_id in ses_cases],
         {
             "accepted": "send", "throttled": "retry throttled", "daily-quota": "retry throttled",
             "server-error": "retry transient", "timeout": "retry transient",
             "sending-paused": "retry sender_not_ready", "mail-from-unverified": "retry sender_not_ready",
             "message-rejected": "reject ses_rejected", "bad-request": "reject ses_rejected",
-            "account-suspended": "reject ses_rejected", "not-found": "reject ses_rejected",
+            "account-suspended": "retry sender_not_ready", "not-found": "retry sender_not_ready",
             "already-sent": "send", "in-progress": "retry in_progress",
             "in-progress-held": "retry in_progress",
         },
