@@ -2,15 +2,26 @@
 //!
 //! SES has no idempotency token, and the same event reaches the queue more than once: SQS
 //! redelivers, and SNS, EventBridge and Shopify retry, which gives a new SQS message id. So the
-//! key never uses the SQS message id. It is derived from the first identity the event has, in
-//! this order:
+//! key never uses the SQS message id.
 //!
-//! 1. `X-Shopify-Event-Id` of a Shopify webhook (Shopify's documented de-duplication key),
-//! 2. the event's own `eventId`,
-//! 3. the EventBridge event `id`,
-//! 4. the SNS `MessageId`,
-//! 5. the event's own `id`,
+//! **The key identifies an event, not an entity**: redeliveries of one event always share it,
+//! and two different events never do, even when they concern the same thing (a Shopify order's
+//! `orders/create` and `orders/paid` carry the same order `id`). It is derived from the first
+//! identity the event has, in this order:
+//!
+//! 1. `X-Shopify-Event-Id` of a Shopify webhook: Shopify's documented de-duplication key, one per
+//!    webhook event;
+//! 2. the event's own `eventId`, with the event type;
+//! 3. the EventBridge event `id`: one per event, kept by EventBridge's retries;
+//! 4. the SNS `MessageId`: one per publish, kept by SNS's retries;
+//! 5. the event's own `id`, with the event type: `id` is often the entity's (the order's), so
+//!    only with the type does it name one event;
 //! 6. otherwise a SHA-256 of the event's canonical JSON (keys sorted) and its type.
+//!
+//! Identities the producer writes into the event (2 and 5) carry the event type, because nothing
+//! but the producer's care keeps them unique across types; the ones the infrastructure assigns (1,
+//! 3, 4) are unique per event already and keep their keys. (Keys from `eventId` and `id` changed
+//! when the type joined them; a redelivery across that upgrade can be sent once more.)
 //!
 //! The key is `hex(SHA-256("mailroom/v1", route, source, identity))`, truncated to 32 hex
 //! digits (128 bits), so different routes for one event get different keys.
@@ -55,11 +66,15 @@ impl KeySource {
 #[must_use]
 pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
     let ids = &unwrapped.ids;
+    let with_type =
+        |id: String| format!("{}\u{0}{id}", unwrapped.event_type.as_deref().unwrap_or(""));
     let found = ids
         .shopify_event_id
         .clone()
         .map(|id| (id, KeySource::ShopifyEventId))
-        .or_else(|| text_at(&unwrapped.event, "eventId").map(|id| (id, KeySource::EventId)))
+        .or_else(|| {
+            text_at(&unwrapped.event, "eventId").map(|id| (with_type(id), KeySource::EventId))
+        })
         .or_else(|| {
             ids.eventbridge_id
                 .clone()
@@ -70,7 +85,7 @@ pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
                 .clone()
                 .map(|id| (id, KeySource::SnsMessageId))
         })
-        .or_else(|| text_at(&unwrapped.event, "id").map(|id| (id, KeySource::Id)));
+        .or_else(|| text_at(&unwrapped.event, "id").map(|id| (with_type(id), KeySource::Id)));
     let (identity, source) = match found {
         Some(found) => found,
         None => (

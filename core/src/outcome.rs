@@ -83,12 +83,10 @@ impl SendFailure {
             "SendingPaused" | "MailFromDomainNotVerified" | "AccountSuspended" | "NotFound" => {
                 Ok(ServiceFault::SenderNotReady(detail()))
             }
-            "MessageRejected" | "BadRequest" => {
-                Err(MessageFault::SesRejected {
-                    code: self.code.clone(),
-                    message: self.message.clone(),
-                })
-            }
+            "MessageRejected" | "BadRequest" => Err(MessageFault::SesRejected {
+                code: self.code.clone(),
+                message: self.message.clone(),
+            }),
             _ if self.message.contains("Maximum sending rate exceeded")
                 || self.http_status == Some(429) =>
             {

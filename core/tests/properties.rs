@@ -90,8 +90,56 @@ fn outcome() -> impl Strategy<Value = SendOutcome> {
     ]
 }
 
+/// The key of `body` (with `event_type` as the SQS message attribute when given) on route `notice`.
+fn key_of(message_id: &str, body: &str, event_type: Option<&str>) -> String {
+    let mut record = record(message_id.to_owned(), body.to_owned(), None);
+    if let Some(event_type) = event_type {
+        record.message_attributes.insert(
+            "eventType".into(),
+            mailroom_core::record::MessageAttribute {
+                data_type: "String".into(),
+                string_value: Some(event_type.to_owned()),
+                binary_value: None,
+            },
+        );
+    }
+    let unwrapped = mailroom_core::envelope::unwrap(&record).unwrap();
+    mailroom_core::idempotency::key_for("notice", &unwrapped).0
+}
+
+/// An event body naming itself in one of the ways producers do (or not at all), in an envelope.
+fn identified_body() -> impl Strategy<Value = String> {
+    let id = "[a-z0-9]{1,6}";
+    prop_oneof![
+        id.prop_map(|id| format!(r#"{{"id": "{id}", "total": "1.00"}}"#)),
+        id.prop_map(|id| format!(r#"{{"eventId": "{id}", "orderId": "o-1"}}"#)),
+        id.prop_map(|id| format!(r#"{{"orderId": "{id}"}}"#)),
+        id.prop_map(|id| {
+            let inner = format!(r#"{{\"id\": \"{id}\"}}"#);
+            format!(r#"{{"Type": "Notification", "MessageId": "sns-{id}", "Message": "{inner}"}}"#)
+        }),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The key names an event: redeliveries of one event (a new SQS message id, as producers'
+    /// retries give) share it; the same body under another event type never does.
+    #[test]
+    fn keys_name_events_not_entities(
+        body in identified_body(),
+        first in "[A-Za-z/_]{1,12}",
+        second in "[A-Za-z/_]{1,12}",
+    ) {
+        prop_assume!(first != second);
+        let key = key_of("m-1", &body, Some(&first));
+        prop_assert_eq!(&key, &key_of("m-2", &body, Some(&first)));
+        // SNS message ids are assigned per publish: another type would be another publish.
+        if !body.contains("MessageId") {
+            prop_assert_ne!(&key, &key_of("m-1", &body, Some(&second)));
+        }
+    }
 
     /// The response lists exactly the records that failed, each once, and nothing else.
     #[test]
