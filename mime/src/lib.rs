@@ -24,8 +24,14 @@
 //! one clients prefer); RFC 2047 encoded words for non-ASCII subjects and display names;
 //! quoted-printable or base64 bodies as the content needs; CRLF line endings, no line over 998
 //! bytes. Everything mail-builder would otherwise invent is derived instead: `Date` is the
-//! host's clock, `Message-ID` and the MIME boundary come from the idempotency key. So the same
-//! email at the same time gives the same bytes, and a redelivery is recognisable downstream.
+//! host's clock, `Message-ID` comes from the idempotency key, and the MIME boundary from a hash
+//! of the whole email. So the same email at the same time gives the same bytes, and a redelivery
+//! is recognisable downstream.
+//!
+//! The boundary must be one that event data cannot produce: a body holding `--<boundary>` lines
+//! would add parts of its own (HTML of an attacker's choosing, signed with the sender's DKIM).
+//! It is a SHA-256 of every part of the email, so text that contains it would have to contain its
+//! own hash; and it is checked against both bodies, so even that cannot happen ([`boundary`]).
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
@@ -34,6 +40,7 @@ use mail_builder::headers::date::Date;
 use mail_builder::headers::raw::Raw;
 use mail_builder::mime::MimePart;
 use mailroom_core::{Email, Mailbox, Timestamp};
+use sha2::{Digest, Sha256};
 
 /// The header that carries the idempotency key; bounce and complaint notifications from SES
 /// carry the original headers back, so the key identifies the event there too.
@@ -73,8 +80,7 @@ fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8>
         .rsplit_once('@')
         .map_or("mailroom.invalid", |(_, domain)| domain);
     let alternative = MimePart::new(
-        ContentType::new("multipart/alternative")
-            .attribute("boundary", format!("mailroom-{}", email.idempotency_key())),
+        ContentType::new("multipart/alternative").attribute("boundary", boundary(email)),
         vec![
             MimePart::new("text/plain", email.text()),
             MimePart::new("text/html", email.html()),
@@ -96,6 +102,39 @@ fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8>
     let mut bytes = Vec::with_capacity(email.html().len() + email.text().len() + 1024);
     builder.body(alternative).serialize(&mut bytes);
     bytes
+}
+
+/// The multipart boundary of `email`: `mailroom-` and 32 hex digits of a SHA-256 over every part
+/// of the email, the first such that occurs in neither body. The bodies are all event data can
+/// reach below the headers, and an encoded body (quoted-printable adds only `=` sequences, base64
+/// has no `-`) holds the boundary only where the body itself does, so no part can end early.
+#[must_use]
+pub fn boundary(email: &Email) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_be_bytes());
+        hasher.update(bytes);
+    };
+    field(email.idempotency_key().as_bytes());
+    field(email.subject().as_bytes());
+    field(email.from().address().as_bytes());
+    for to in email.to() {
+        field(to.address().as_bytes());
+    }
+    field(email.text().as_bytes());
+    field(email.html().as_bytes());
+    let mut attempt: u64 = 0;
+    loop {
+        let mut round = hasher.clone();
+        round.update(attempt.to_be_bytes());
+        let digest = round.finalize();
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let boundary = format!("mailroom-{hex}");
+        if !email.html().contains(&boundary) && !email.text().contains(&boundary) {
+            return boundary;
+        }
+        attempt += 1;
+    }
 }
 
 fn address(mailbox: &Mailbox) -> Address<'_> {
@@ -194,7 +233,8 @@ mod tests {
         let later = Timestamp::from_millis(NOW.as_millis() + 1000);
         assert_ne!(message(&email(), NOW), message(&email(), later));
         let raw = String::from_utf8(message(&email(), NOW)).unwrap();
-        assert!(raw.contains("boundary=\"mailroom-k123\""), "{raw}");
+        let boundary = boundary(&email());
+        assert!(raw.contains(&format!("boundary=\"{boundary}\"")), "{raw}");
     }
 
     #[test]
@@ -206,6 +246,37 @@ mod tests {
         assert_eq!(kept.replace(&tags_line, ""), sent);
         let untagged = email().with_tags(Vec::new());
         assert_eq!(eml(&untagged, NOW), message(&untagged, NOW));
+    }
+
+    #[test]
+    fn event_data_cannot_add_or_replace_a_part() {
+        // A body that closes the text part and opens an HTML part of its own, with the boundary
+        // the key alone used to give (the key is known to anyone who knows the event id).
+        let forged = "Hi\r\n--mailroom-k123\r\nContent-Type: text/html\r\n\r\n<a href=\"https://evil.example\">pay</a>\r\n--mailroom-k123--\r\n";
+        let email = email_with("<p>Héllo</p>", forged);
+        let bytes = message(&email, NOW);
+        let parsed = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(parsed.text_body_count(), 1);
+        assert_eq!(parsed.html_body_count(), 1);
+        assert_eq!(parsed.attachment_count(), 0);
+        assert_eq!(parsed.body_html(0).as_deref(), Some("<p>Héllo</p>"));
+        let text = parsed.body_text(0).unwrap();
+        assert!(
+            text.contains("evil.example"),
+            "the forged part stays text: {text}"
+        );
+    }
+
+    #[test]
+    fn the_boundary_never_occurs_in_a_body_and_is_stable() {
+        let email = email();
+        let first = boundary(&email);
+        assert_eq!(first, boundary(&email));
+        // Even a body that holds the boundary the email would otherwise get gets another.
+        let holding = email_with(&format!("<p>{first}</p>"), "x");
+        let chosen = boundary(&holding);
+        assert!(!holding.html().contains(&chosen) && !holding.text().contains(&chosen));
+        assert_eq!(message(&email, NOW), message(&email, NOW));
     }
 
     #[test]
