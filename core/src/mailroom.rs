@@ -252,21 +252,22 @@ impl Mailroom {
         })
     }
 
-    /// Renders subject, HTML and text in that order (the first failure is reported): the
-    /// subject made header-safe, the text from its template or else derived from the HTML.
+    /// Renders HTML, text and subject in that order (the first failure is reported, so an
+    /// author sees the template's own error before a subject's): the text from its template or
+    /// else derived from the HTML, the subject made header-safe.
     pub(crate) fn render_parts(
         &self,
         parts: &Parts<'_>,
         context: &Value,
     ) -> Result<Rendered, TemplateFault> {
-        let subject = match parts.subject {
-            Subject::Compiled(name) => self.engine.render(name, context)?,
-            Subject::Source(source) => self.engine.render_source("subject", source, context)?,
-        };
         let html = self.engine.render(parts.html, context)?;
         let text = match parts.text {
             Some(text_template) => self.engine.render(text_template, context)?,
             None => text_from_html(&html),
+        };
+        let subject = match parts.subject {
+            Subject::Compiled(name) => self.engine.render(name, context)?,
+            Subject::Source(source) => self.engine.render_source("subject", source, context)?,
         };
         Ok(Rendered {
             subject: subject_line(&subject),

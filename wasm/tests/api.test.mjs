@@ -99,6 +99,7 @@ test("decide gives the pre-send decision with the email, and no provider id", ()
 test("render gives subject, HTML, text and the variables the data lacks", () => {
   const rendered = mailroom.render("notice.html", { name: "<Ana>" });
   assert.deepStrictEqual(rendered, {
+    route: "notice",
     subject: "Notice for <Ana>",
     html: "<p>Hello &lt;Ana&gt;</p>",
     text: "Hello <Ana>",
