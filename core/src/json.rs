@@ -25,13 +25,21 @@ pub struct JsonDocument {
     nodes: Vec<Node>,
     /// The children of every array, each array's contiguous.
     items: Vec<NodeId>,
-    /// The members of every object, each object's contiguous and in document order.
+    /// The members of every object, each object's contiguous: in document order, or, for an
+    /// object of more than [`WIDE`] members, sorted by key (stably, so a repeated key's last
+    /// value is still the last of its run).
     members: Vec<Member>,
     /// Every string and key, unescaped, back to back.
     text: String,
 }
 
 type NodeId = u32;
+
+/// Objects with more members than this are kept sorted by key and searched in halves: a body's
+/// shape must not make lookups quadratic (a 1 MiB object of 50,000 keys, serialised for the
+/// content-hash key, looks every key up). Smaller ones, nearly all of a real body's, are scanned,
+/// which was measured cheaper than any index for them.
+const WIDE: u32 = 16;
 
 /// A range of one of the document's buffers. `u32` is plenty: an SQS body is at most 1 MiB.
 #[derive(Debug, Clone, Copy)]
@@ -192,10 +200,17 @@ impl JsonRef {
             return None;
         };
         let document = &*self.document;
-        // Backwards, so that the last of a repeated key wins. A per-object index (or a
-        // prefix tag per member) was measured: it costs more to build than it saves.
-        document
-            .members(span)
+        let members = document.members(span);
+        if span.len > WIDE {
+            // Sorted: the run of `key` ends where the keys after it begin; its last wins.
+            let end = members.partition_point(|member| document.str(member.key) <= key);
+            return members[..end]
+                .last()
+                .filter(|member| document.str(member.key) == key)
+                .map(|member| member.value);
+        }
+        // Backwards, so that the last of a repeated key wins.
+        members
             .iter()
             .rev()
             .find(|member| document.str(member.key) == key)
@@ -296,7 +311,9 @@ impl JsonRef {
             .iter()
             .map(|member| document.str(member.key))
             .collect();
-        keys.sort_unstable();
+        if span.len <= WIDE {
+            keys.sort_unstable();
+        }
         keys.dedup();
         keys
     }
@@ -461,10 +478,16 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             &mut builder.pending_members,
             first_pending,
             &mut builder.document.members,
-        );
-        builder
-            .push(Node::Object(span.map_err(de::Error::custom)?))
-            .map_err(de::Error::custom)
+        )
+        .map_err(de::Error::custom)?;
+        if span.len > WIDE {
+            let document = &mut builder.document;
+            let text = &document.text;
+            let key = |member: &Member| text.get(member.key.range()).unwrap_or_default();
+            // Stable, so that repeated keys keep their document order.
+            document.members[span.range()].sort_by(|a, b| key(a).cmp(key(b)));
+        }
+        builder.push(Node::Object(span)).map_err(de::Error::custom)
     }
 }
 

@@ -68,7 +68,8 @@ fn json_text() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6)
                 .prop_map(|items| format!("[{}]", items.join(","))),
-            prop::collection::vec(("[a-c]{0,2}|.{0,3}", inner), 0..6).prop_map(move |members| {
+            // Up to 40 members: objects wider than 16 are kept sorted and searched in halves.
+            prop::collection::vec(("[a-c]{0,2}|.{0,3}", inner), 0..40).prop_map(move |members| {
                 let members: Vec<String> = members
                     .into_iter()
                     .map(|(key, value)| format!("{}:{value}", scalar(key.into())))
