@@ -55,6 +55,13 @@ impl Mailbox {
         let parsed = EmailAddress::parse_with_options(trimmed, options)
             .map_err(|error| fail(&error.to_string()))?;
         let local = parsed.local_part();
+        // SES takes recipients from the To header; a quoted local part may hold `,`, `>` or
+        // spaces that split or end an address there. Real mailboxes do not need them.
+        if local.starts_with('"') {
+            return Err(fail(
+                "quoted local parts (\"a b\"@example.com) are not accepted",
+            ));
+        }
         if !local.is_ascii() {
             return Err(fail(
                 "the part before @ must be ASCII (SES does not support SMTPUTF8)",
@@ -65,7 +72,7 @@ impl Mailbox {
         if address.len() > 254 {
             return Err(fail("it is longer than 254 characters"));
         }
-        let name = unquote_display_name(parsed.display_part());
+        let name = crate::email::display_name(&unquote_display_name(parsed.display_part()));
         Ok(Self {
             name: (!name.is_empty()).then_some(name),
             address,
@@ -92,10 +99,11 @@ impl Mailbox {
         self.name.as_deref()
     }
 
-    /// The same mailbox with another display name (control characters become spaces).
+    /// The same mailbox with another display name, made safe as every display name is
+    /// ([`crate::email::display_name`]).
     #[must_use]
     pub fn with_name(mut self, name: &str) -> Self {
-        let cleaned = crate::email::header_text(name);
+        let cleaned = crate::email::display_name(name);
         self.name = (!cleaned.is_empty()).then_some(cleaned);
         self
     }
@@ -202,6 +210,21 @@ fn unquote_display_name(display: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_local_parts_and_disguised_names_are_refused_or_cleaned() {
+        for text in [
+            "\"a,b\"@example.com",
+            "\"x> <evil@example.net\"@example.com",
+            "\"two words\"@example.com",
+        ] {
+            assert!(Mailbox::parse(text).is_err(), "{text}");
+        }
+        let spoof = Mailbox::parse("\"Support \u{202E}moc.knab\u{202C}\" <s@example.com>").unwrap();
+        assert_eq!(spoof.name(), Some("Support moc.knab"));
+        let encoded = Mailbox::parse("\"=?utf-8?B?QmFuaw==?=\" <s@example.com>").unwrap();
+        assert_eq!(encoded.name(), Some("= ?utf-8?B?QmFuaw== ?="));
+    }
 
     #[test]
     fn parses_plain_addresses_and_display_names() {

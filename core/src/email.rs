@@ -189,15 +189,41 @@ fn tag_text(text: &str, is_value: bool) -> String {
 /// 998 bytes per line, and mail clients show far fewer characters than this.
 pub const MAX_SUBJECT_CHARS: usize = 250;
 
+/// Whether `c` is an invisible formatting character that can disguise a header: the bidi
+/// embeddings, overrides and isolates (which make `moc.knab` read as `bank.com`), the marks, and
+/// the zero-width characters that split words to slip past filters.
+fn is_disguise(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}'
+            | '\u{180E}' | '\u{FEFF}'
+    )
+}
+
+/// Emoji, whose zero-width joiner (U+200D) makes one picture of several (👩‍💻): kept between two
+/// of them, dropped anywhere else.
+fn is_pictograph(c: char) -> bool {
+    matches!(c, '\u{1F000}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}')
+}
+
 /// Makes text safe for a header: every control character (CR, LF, tab, DEL, C1, and the Unicode
-/// line and paragraph separators) becomes a space, runs of whitespace collapse to one space, and
-/// the ends are trimmed.
+/// line and paragraph separators) becomes a space, runs of whitespace collapse to one space, the
+/// ends are trimmed, and invisible bidi and zero-width characters are dropped (a zero-width
+/// joiner between two emoji stays).
 #[must_use]
 pub fn header_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
-    for c in text.chars() {
-        if c.is_control() || c.is_whitespace() || c == '\u{2028}' || c == '\u{2029}' {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{200D}'
+            && out.chars().next_back().is_some_and(is_pictograph)
+            && chars.peek().copied().is_some_and(is_pictograph)
+        {
+            out.push(c);
+        } else if is_disguise(c) {
+            continue;
+        } else if c.is_control() || c.is_whitespace() || c == '\u{2028}' || c == '\u{2029}' {
             pending_space = !out.is_empty();
         } else {
             if pending_space {
@@ -213,14 +239,48 @@ pub fn header_text(text: &str) -> String {
 /// A subject: header-safe and at most [`MAX_SUBJECT_CHARS`] characters.
 #[must_use]
 pub fn subject_line(rendered: &str) -> String {
-    let mut subject = header_text(rendered);
-    if let Some((cut, _)) = subject.char_indices().nth(MAX_SUBJECT_CHARS) {
-        subject.truncate(cut);
-        let kept = subject.trim_end().len();
-        subject.truncate(kept);
-        subject.push('…');
+    cut_to(header_text(rendered), MAX_SUBJECT_CHARS)
+}
+
+/// Longest display name kept, in characters; longer ones are cut with an ellipsis, so a name
+/// cannot push the address out of sight in a mail client's sender line.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+
+/// A display name: header-safe, at most [`MAX_DISPLAY_NAME_CHARS`] characters, and holding no
+/// `=?`, the start of an RFC 2047 encoded word, which clients would decode into text the name
+/// never showed (the name is broken to `= ?` there; an address is no place for such text).
+#[must_use]
+pub fn display_name(name: &str) -> String {
+    cut_to(
+        header_text(name).replace("=?", "= ?"),
+        MAX_DISPLAY_NAME_CHARS,
+    )
+}
+
+/// `text`, cut to `max` characters with an ellipsis when longer.
+fn cut_to(mut text: String, max: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(max) {
+        text.truncate(cut);
+        let kept = text.trim_end().len();
+        text.truncate(kept);
+        text.push('…');
     }
-    subject
+    text
+}
+
+/// A header value as RFC 2047 encoded words, folded for a header whose name and colon take
+/// `prefix` characters of the first line: for text that must not reach a reader as it is (a
+/// subject holding a literal `=?...?=`, which clients would otherwise decode).
+#[must_use]
+pub fn encoded_words(text: &str, prefix: usize) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    {
+        let mut writer =
+            email_encoding::headers::writer::EmailWriter::new(&mut out, prefix, 0, false);
+        // Writing to a String cannot fail.
+        let _ = email_encoding::headers::rfc2047::encode(text, &mut writer);
+    }
+    out
 }
 
 /// The plain-text alternative of an HTML body.
@@ -244,6 +304,43 @@ mod tests {
             "Order #1 Bcc: x@evil.example done"
         );
         assert_eq!(header_text("  Grüße  \n"), "Grüße");
+    }
+
+    #[test]
+    fn invisible_bidi_and_zero_width_characters_never_reach_a_header() {
+        assert_eq!(
+            header_text("Invoice \u{202E}fdp.exe\u{202C} from b\u{200B}ank"),
+            "Invoice fdp.exe from bank"
+        );
+        assert_eq!(header_text("\u{FEFF}Hi\u{2066}!\u{2069}"), "Hi!");
+        // A family emoji keeps its joiners; a joiner between letters goes.
+        assert_eq!(header_text("👩\u{200D}💻 a\u{200D}b"), "👩\u{200D}💻 ab");
+    }
+
+    #[test]
+    fn display_names_are_capped_and_carry_no_encoded_word() {
+        assert_eq!(
+            display_name("=?utf-8?B?SGFja2Vk?="),
+            "= ?utf-8?B?SGFja2Vk?="
+        );
+        let long = display_name(&"a".repeat(200));
+        assert_eq!(long.chars().count(), MAX_DISPLAY_NAME_CHARS + 1);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn encoded_words_fold_within_the_line_limit() {
+        let words = encoded_words(&"=?x?= é".repeat(40), "Subject: ".len());
+        assert!(words.starts_with("=?utf-8?b?"), "{words}");
+        let mut lines = words.split("\r\n");
+        assert!(
+            lines.next().is_some_and(|first| first.len() + 9 <= 78),
+            "{words}"
+        );
+        assert!(
+            lines.all(|line| line.starts_with(' ') && line.len() <= 78),
+            "{words}"
+        );
     }
 
     #[test]

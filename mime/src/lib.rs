@@ -39,6 +39,7 @@ use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::date::Date;
 use mail_builder::headers::raw::Raw;
 use mail_builder::mime::MimePart;
+use mailroom_core::email::encoded_words;
 use mailroom_core::{Email, Mailbox, Timestamp};
 use sha2::{Digest, Sha256};
 
@@ -88,8 +89,18 @@ fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8>
     );
     let mut builder = MessageBuilder::new()
         .from(address(email.from()))
-        .to(Address::new_list(email.to().iter().map(address).collect()))
-        .subject(email.subject())
+        .to(Address::new_list(email.to().iter().map(address).collect()));
+    // A subject holding a literal encoded word (`=?utf-8?B?...?=`) would be decoded by clients
+    // into text the subject never had: such a subject is sent encoded as a whole.
+    builder = if email.subject().contains("=?") {
+        builder.header(
+            "Subject",
+            Raw::new(encoded_words(email.subject(), "Subject: ".len())),
+        )
+    } else {
+        builder.subject(email.subject())
+    };
+    let mut builder = builder
         .date(Date::new(date.as_millis().div_euclid(1000)))
         .message_id(format!("{}@{domain}", email.idempotency_key()))
         .header(IDEMPOTENCY_HEADER, Raw::new(email.idempotency_key()));
@@ -265,6 +276,24 @@ mod tests {
             text.contains("evil.example"),
             "the forged part stays text: {text}"
         );
+    }
+
+    #[test]
+    fn a_literal_encoded_word_in_a_subject_reads_as_written() {
+        let subject = "Your refund =?utf-8?B?SGFja2Vk?= is ready";
+        let email = Email::new(
+            Mailbox::parse("a@example.com").unwrap(),
+            vec![Mailbox::parse("b@example.org").unwrap()],
+            subject,
+            "<p>x</p>",
+            "x",
+            "k1",
+        )
+        .unwrap();
+        let bytes = message(&email, NOW);
+        let parsed = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(parsed.subject(), Some(subject));
+        assert!(!String::from_utf8_lossy(&bytes).contains("SGFja2Vk?= is"));
     }
 
     #[test]

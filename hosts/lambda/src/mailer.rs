@@ -8,7 +8,7 @@ use std::future::Future;
 
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::primitives::Blob;
-use aws_sdk_sesv2::types::{EmailContent, MessageTag, RawMessage};
+use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 use mailroom_core::{Email, SendFailure, SendOutcome};
 
 /// Sends one email and says what happened. Never panics, never errors: every failure is a
@@ -73,12 +73,22 @@ impl Mailer for SesMailer {
                     .ok()
             })
             .collect();
-        // Recipients and reply-to are taken from the MIME headers; naming them again in
-        // `Destination` would only duplicate them.
+        // The recipients are named explicitly: SES then delivers to these addresses only, never
+        // to whatever a header parser might read out of the To line.
+        let destination = Destination::builder()
+            .set_to_addresses(Some(
+                email
+                    .to()
+                    .iter()
+                    .map(|to| to.address().to_owned())
+                    .collect(),
+            ))
+            .build();
         let result = self
             .client
             .send_email()
             .from_email_address(email.from().to_header_value())
+            .destination(destination)
             .content(EmailContent::builder().raw(raw).build())
             .set_email_tags(Some(tags))
             .set_configuration_set_name(self.configuration_set.clone())
