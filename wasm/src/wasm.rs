@@ -1,5 +1,11 @@
 //! The `wasm-bindgen` surface: two classes whose methods take and return JSON text.
 //!
+//! The large JSON arguments (templates, events, records, render data) arrive as UTF-8 bytes
+//! that `js/api.js` encodes with `TextEncoder`: wasm-bindgen copies a `&[u8]` with one
+//! `Uint8Array.set`, where a `&str` goes through a JavaScript loop per character up to its first
+//! non-ASCII one, which was most of the boundary's cost per record (BENCHMARKS.md). Results stay
+//! `String`s: wasm-bindgen decodes those with one `TextDecoder` call on the module's memory.
+//!
 //! Errors are thrown as the error JSON string (see [`AdapterError::to_json`]); the JavaScript
 //! wrapper turns them into `MailroomError`s. Nothing here can panic, so a bad input never
 //! leaves the module trapped.
@@ -12,6 +18,17 @@ fn thrown(error: AdapterError) -> JsValue {
     JsValue::from_str(&error.to_json())
 }
 
+/// The text of a JSON argument passed as bytes. `TextEncoder` only writes valid UTF-8; other
+/// bytes are an input error, not a trap.
+fn utf8<'a>(argument: &'static str, bytes: &'a [u8]) -> Result<&'a str, JsValue> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        thrown(AdapterError::Input {
+            argument,
+            message: format!("not UTF-8: {error}"),
+        })
+    })
+}
+
 /// A configured, compiled mailroom.
 #[wasm_bindgen]
 pub struct RawMailroom {
@@ -22,16 +39,20 @@ pub struct RawMailroom {
 impl RawMailroom {
     /// See [`Handle::new`].
     #[wasm_bindgen(constructor)]
-    pub fn new(templates: &str, routes: Option<String>, env: &str) -> Result<RawMailroom, JsValue> {
-        Handle::new(templates, routes.as_deref(), env)
+    pub fn new(
+        templates: &[u8],
+        routes: Option<String>,
+        env: &str,
+    ) -> Result<RawMailroom, JsValue> {
+        Handle::new(utf8("templates", templates)?, routes.as_deref(), env)
             .map(|handle| Self { handle })
             .map_err(thrown)
     }
 
     /// See [`Handle::for_templates`].
     #[wasm_bindgen(js_name = forTemplates)]
-    pub fn for_templates(templates: &str) -> Result<RawMailroom, JsValue> {
-        Handle::for_templates(templates)
+    pub fn for_templates(templates: &[u8]) -> Result<RawMailroom, JsValue> {
+        Handle::for_templates(utf8("templates", templates)?)
             .map(|handle| Self { handle })
             .map_err(thrown)
     }
@@ -40,39 +61,41 @@ impl RawMailroom {
     pub fn render(
         &self,
         template: &str,
-        data: &str,
+        data: &[u8],
         subject: Option<String>,
         now: f64,
     ) -> Result<String, JsValue> {
         self.handle
-            .render(template, data, subject.as_deref(), now)
+            .render(template, utf8("data", data)?, subject.as_deref(), now)
             .map_err(thrown)
     }
 
     /// See [`Handle::decide`].
-    pub fn decide(&self, record: &str, now: f64, seed: u64) -> Result<String, JsValue> {
-        self.handle.decide(record, now, seed).map_err(thrown)
+    pub fn decide(&self, record: &[u8], now: f64, seed: u64) -> Result<String, JsValue> {
+        self.handle
+            .decide(utf8("record", record)?, now, seed)
+            .map_err(thrown)
     }
 
     /// See [`Handle::process_event`].
     #[wasm_bindgen(js_name = processEvent)]
     pub fn process_event(
         &self,
-        event: &str,
+        event: &[u8],
         now: f64,
         seed: u64,
         outcomes: Option<String>,
     ) -> Result<String, JsValue> {
         self.handle
-            .process_event(event, now, seed, outcomes.as_deref())
+            .process_event(utf8("event", event)?, now, seed, outcomes.as_deref())
             .map_err(thrown)
     }
 
     /// See [`Handle::start_batch`].
     #[wasm_bindgen(js_name = startBatch)]
-    pub fn start_batch(&self, event: &str, now: f64, seed: u64) -> Result<RawBatch, JsValue> {
+    pub fn start_batch(&self, event: &[u8], now: f64, seed: u64) -> Result<RawBatch, JsValue> {
         self.handle
-            .start_batch(event, now, seed)
+            .start_batch(utf8("event", event)?, now, seed)
             .map(|batch| RawBatch { batch })
             .map_err(thrown)
     }
