@@ -28,7 +28,8 @@ bindgen=(wasm-bindgen --no-typescript --remove-name-section --remove-producers-s
 # gzipped bytes (BENCHMARKS.md). Only the wasm32 target sees the flag; a RUSTFLAGS of the
 # caller's own takes precedence over it.
 web_flags="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--Cllvm-args=-inline-threshold=25}"
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$web_flags" build --profile wasm-release
+# Without the MIME builder (feature `mime`, Batch.rawMessage): a page sends no raw email.
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$web_flags" build --profile wasm-release --no-default-features
 # Node: `wasm-node`, opt-level 3, LLVM's own inlining. MAILROOM_WASM_NODE_OPT_LEVEL overrides
 # the level for comparisons (e.g. 2, or z for the size build's speed).
 node_config=()

@@ -198,6 +198,22 @@ class Batch {
     call(() => this.#handle().completeSend(index, answer));
   }
 
+  /**
+   * The MIME message of send `id` (handed out by nextSend, not yet completed), dated `now`: the
+   * bytes the Rust Lambda gives SES as raw content (`Content: { Raw: { Data } }`).
+   */
+  rawMessage(id, now) {
+    const index = idArgument(id);
+    const at = timeArgument(now);
+    const handle = this.#handle();
+    // The web build is made without the MIME builder (wasm/build.sh): say so rather than fail
+    // with "not a function".
+    if (typeof handle.rawMessage !== "function") {
+      throw new MailroomError({ kind: "input", message: "rawMessage is in the Node build of mailroom-wasm only; the web build leaves the MIME builder out" });
+    }
+    return call(() => handle.rawMessage(index, at));
+  }
+
   expire() {
     call(() => this.#handle().expire());
   }

@@ -323,6 +323,13 @@ export declare class Batch {
   nextSend(): SendRequest | undefined;
   /** Reports what happened to a send. */
   completeSend(id: number, outcome: SendOutcome): void;
+  /**
+   * The MIME message (RFC 5322) of send `id`, dated `now`: the very bytes the Rust Lambda hands
+   * SES for the same email and time. Send it as SES v2 raw content, `Content: { Raw: { Data } }`.
+   * Available from `nextSend` until `completeSend` of that id.
+   * @throws MailroomError `input` for an id that is not in flight, `batch` after `finish`.
+   */
+  rawMessage(id: number, now: Millis): Uint8Array;
   /** The deadline is near: whatever was not handed out is retried (`deadline`). */
   expire(): void;
   /** Rejected records not yet parked. */

@@ -2,6 +2,9 @@
 //! Node Lambda does: take every send that may go now, await SES, report each outcome, repeat,
 //! then finish for the partial batch response.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use mailroom_core::{Batch, Email, RecordId, SendOutcome};
 use serde::Serialize;
 
@@ -11,6 +14,9 @@ use crate::error::{AdapterError, to_json};
 /// instead of a trap.
 pub struct HostBatch {
     batch: Option<Batch>,
+    /// The emails handed out and not yet completed, by send id: the host asks for their MIME
+    /// bytes ([`raw_message`](Self::raw_message)) while it sends them.
+    in_flight: BTreeMap<usize, Arc<Email>>,
 }
 
 const FINISHED: &str = "the batch is already finished";
@@ -48,7 +54,10 @@ struct RejectedJson<'a> {
 
 impl HostBatch {
     pub(crate) fn new(batch: Batch) -> Self {
-        Self { batch: Some(batch) }
+        Self {
+            batch: Some(batch),
+            in_flight: BTreeMap::new(),
+        }
     }
 
     fn batch(&mut self) -> Result<&mut Batch, AdapterError> {
@@ -80,7 +89,25 @@ impl HostBatch {
                     .map(mailroom_core::Mailbox::to_header_value),
             },
         })?;
+        self.in_flight.insert(send.id.0, send.email);
         Ok(Some(json))
+    }
+
+    /// The RFC 5322 message of in-flight send `id`, dated `now` (milliseconds): the bytes the
+    /// Rust Lambda hands SES as raw content, built by the same `mailroom_mime::message`.
+    #[cfg(feature = "mime")]
+    pub fn raw_message(&self, id: usize, now: f64) -> Result<Vec<u8>, AdapterError> {
+        if self.batch.is_none() {
+            return Err(AdapterError::Batch(FINISHED));
+        }
+        let email = self.in_flight.get(&id).ok_or_else(|| AdapterError::Input {
+            argument: "id",
+            message: format!("{id} is not a send handed out by nextSend() and not yet completed"),
+        })?;
+        Ok(mailroom_mime::message(
+            email,
+            crate::handle::timestamp(now)?,
+        ))
     }
 
     /// Reports the outcome of send `id` (`SendOutcome` JSON, tagged by `outcome`).
@@ -88,6 +115,7 @@ impl HostBatch {
         let outcome: SendOutcome = serde_json::from_str(outcome)
             .map_err(|error| AdapterError::input("outcome", &error))?;
         self.batch()?.complete_send(RecordId(id), outcome);
+        self.in_flight.remove(&id);
         Ok(())
     }
 
@@ -120,6 +148,7 @@ impl HostBatch {
     /// Ends the batch: the `BatchReport` JSON, whose `batchResponse` the Lambda returns.
     pub fn finish(&mut self) -> Result<String, AdapterError> {
         let batch = self.batch.take().ok_or(AdapterError::Batch(FINISHED))?;
+        self.in_flight.clear();
         to_json(&batch.finish())
     }
 

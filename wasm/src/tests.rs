@@ -15,7 +15,11 @@ fn examples() -> &'static Path {
 }
 
 fn example_templates() -> TemplateSet {
-    let root = examples().join("templates");
+    templates_in(&examples().join("templates"))
+}
+
+fn templates_in(root: &Path) -> TemplateSet {
+    let root = root.to_path_buf();
     let mut set = TemplateSet::new();
     let mut pending = vec![root.clone()];
     while let Some(dir) = pending.pop() {
@@ -196,4 +200,135 @@ fn template_errors_carry_the_fault_and_name_the_template() {
     assert_eq!(wire["fault"]["kind"], "undefined");
     assert_eq!(wire["fault"]["template"], "orders/confirmation.txt");
     assert!(wire["fault"]["line"].as_u64().unwrap() >= 1);
+}
+
+/// The MIME bytes a Node host gets from `rawMessage` against those of the Rust Lambda.
+#[cfg(feature = "mime")]
+mod mime_bytes {
+    use super::*;
+
+    /// The vector whose emails are pinned as MIME bytes: the shipped examples, so the Node example
+    /// Lambda can send the same records and its test compare what SES received.
+    const MIME_CASE: &str = "examples-quickstart";
+
+    fn repo_root() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    fn golden_dir() -> std::path::PathBuf {
+        repo_root().join("tests/vectors/mime").join(MIME_CASE)
+    }
+
+    /// What the Rust Lambda hands SES for each email of the case: the core's batch at the case's
+    /// time and seed, then `mailroom_mime::message` dated that time (as `SesMailer` does with its
+    /// clock). By SQS message id.
+    fn native_mime_of_the_case() -> (Value, Vec<(String, Vec<u8>)>) {
+        let path = repo_root().join(format!("tests/vectors/cases/{MIME_CASE}.json"));
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let config = Config::from_routes_json(&case["routes"].to_string(), |_| None).unwrap();
+        let templates = templates_in(&repo_root().join(case["templateDir"].as_str().unwrap()));
+        let mailroom = Mailroom::new(config, &templates);
+        let event = SqsEvent::from_json(&case["event"].to_string()).unwrap();
+        let now = Timestamp::from_millis(case["now"].as_i64().unwrap());
+        let mut batch = mailroom
+            .start_batch(&event, now, case["seed"].as_u64().unwrap())
+            .unwrap();
+        let mut messages = Vec::new();
+        while let Some(send) = batch.next_send() {
+            let message_id = batch.message_id(send.id).unwrap().to_owned();
+            messages.push((message_id.clone(), mailroom_mime::message(&send.email, now)));
+            let message_id = format!("ses-{message_id}");
+            batch.complete_send(send.id, SendOutcome::Accepted { message_id });
+        }
+        (case, messages)
+    }
+
+    /// Pins the native MIME bytes; `wasm/tests/mime.test.mjs` and `examples/node-lambda` compare
+    /// the wasm package's bytes with the same files. `MAILROOM_BLESS=1 cargo test -p
+    /// mailroom-wasm` rewrites them after an intended change of the message format.
+    #[test]
+    fn the_native_mime_bytes_of_the_shared_vector_equal_the_golden_files() {
+        let (_, messages) = native_mime_of_the_case();
+        assert!(
+            messages.len() >= 5,
+            "the case sends {} emails",
+            messages.len()
+        );
+        let dir = golden_dir();
+        let bless = std::env::var_os("MAILROOM_BLESS").is_some();
+        if bless {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        for (message_id, bytes) in &messages {
+            let file = dir.join(format!("{message_id}.eml"));
+            if bless {
+                std::fs::write(&file, bytes).unwrap();
+            }
+            let golden = std::fs::read(&file).unwrap_or_else(|error| {
+                panic!("{}: {error} (MAILROOM_BLESS=1 writes it)", file.display())
+            });
+            assert!(
+                golden == *bytes,
+                "{} differs from the native message (MAILROOM_BLESS=1 rewrites it):\n{}",
+                file.display(),
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // No stale file: every golden message is one the case sends.
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut expected: Vec<String> =
+            messages.iter().map(|(id, _)| format!("{id}.eml")).collect();
+        expected.sort();
+        assert_eq!(files, expected);
+    }
+
+    #[test]
+    fn the_host_batch_gives_the_native_mime_bytes_while_a_send_is_in_flight() {
+        let (case, messages) = native_mime_of_the_case();
+        let templates: serde_json::Map<String, Value> =
+            templates_in(&repo_root().join(case["templateDir"].as_str().unwrap()))
+                .iter()
+                .map(|(path, source)| (path.to_owned(), Value::from(source)))
+                .collect();
+        let handle = Handle::new(
+            &Value::Object(templates).to_string(),
+            Some(&case["routes"].to_string()),
+            "{}",
+        )
+        .unwrap();
+        let now = case["now"].as_f64().unwrap();
+        let seed = case["seed"].as_u64().unwrap();
+        let mut batch = handle
+            .start_batch(&case["event"].to_string(), now, seed)
+            .unwrap();
+        let mut handed_out = Vec::new();
+        while let Some(send) = batch.next_send().unwrap() {
+            let send: Value = serde_json::from_str(&send).unwrap();
+            let id = usize::try_from(send["id"].as_u64().unwrap()).unwrap();
+            let message_id = send["messageId"].as_str().unwrap().to_owned();
+            handed_out.push((message_id, batch.raw_message(id, now).unwrap()));
+            let error = batch.raw_message(id, 0.5).unwrap_err();
+            assert_eq!(error_json(&error)["kind"], "input", "a fractional time");
+            batch
+                .complete_send(id, r#"{"outcome":"accepted","messageId":"ses-1"}"#)
+                .unwrap();
+            let error = batch.raw_message(id, now).unwrap_err();
+            assert_eq!(
+                error_json(&error)["kind"],
+                "input",
+                "completed sends are gone"
+            );
+        }
+        assert_eq!(handed_out, messages);
+        batch.finish().unwrap();
+        assert_eq!(
+            error_json(&batch.raw_message(0, now).unwrap_err())["kind"],
+            "batch"
+        );
+    }
 }

@@ -131,6 +131,13 @@ impl RawBatch {
         self.batch.complete_send(id, outcome).map_err(thrown)
     }
 
+    /// See [`HostBatch::raw_message`].
+    #[cfg(feature = "mime")]
+    #[wasm_bindgen(js_name = rawMessage)]
+    pub fn raw_message(&self, id: usize, now: f64) -> Result<Vec<u8>, JsValue> {
+        self.batch.raw_message(id, now).map_err(thrown)
+    }
+
     /// See [`HostBatch::expire`].
     pub fn expire(&mut self) -> Result<(), JsValue> {
         self.batch.expire().map_err(thrown)
