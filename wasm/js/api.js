@@ -100,6 +100,26 @@ function idArgument(value) {
   return value;
 }
 
+/**
+ * A report from the module: its JSON with the sent emails' bodies aside, after it as they are
+ * (src/aside.rs): no escaping there, no unescaping here. The bodies become slices of the one
+ * string the module returned.
+ */
+function reportFrom(out) {
+  const jsonEnd = out.indexOf("\0");
+  const lengthsEnd = out.indexOf("\0", jsonEnd + 1);
+  const report = JSON.parse(out.slice(0, jsonEnd));
+  const lengths = JSON.parse(out.slice(jsonEnd + 1, lengthsEnd));
+  let at = lengthsEnd + 1;
+  let index = 0;
+  for (const record of report.records) {
+    if (record.decision !== "send") continue;
+    record.email.html = out.slice(at, (at += lengths[index++]));
+    record.email.text = out.slice(at, (at += lengths[index++]));
+  }
+  return report;
+}
+
 /** Configuration plus compiled templates: build once, then decide and render any number of times. */
 class Mailroom {
   #raw;
@@ -141,7 +161,7 @@ class Mailroom {
     const at = timeArgument(now);
     const bits = seedArgument(seed);
     const answers = outcomes === undefined ? undefined : objectArgument("outcomes", outcomes);
-    return JSON.parse(call(() => this.#handle().processEvent(text, at, bits, answers)));
+    return reportFrom(call(() => this.#handle().processEvent(text, at, bits, answers)));
   }
 
   startBatch(event, now, seed) {
@@ -228,7 +248,7 @@ class Batch {
   }
 
   finish() {
-    const report = JSON.parse(call(() => this.#handle().finish()));
+    const report = reportFrom(call(() => this.#handle().finish()));
     this.free();
     return report;
   }

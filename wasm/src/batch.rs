@@ -152,6 +152,14 @@ impl HostBatch {
         to_json(&batch.finish())
     }
 
+    /// [`finish`](Self::finish) with the sent emails' bodies aside, for JavaScript
+    /// ([`crate::aside`]).
+    pub fn finish_with_bodies_aside(&mut self) -> Result<String, AdapterError> {
+        let batch = self.batch.take().ok_or(AdapterError::Batch(FINISHED))?;
+        self.in_flight.clear();
+        crate::aside::report_with_bodies_aside(batch.finish())
+    }
+
     /// Whether [`finish`](Self::finish) was called.
     #[must_use]
     pub fn is_finished(&self) -> bool {

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use mailroom_core::{
-    Config, Disposition, Email, Mailroom, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
+    BatchReport, Config, Disposition, Email, Mailroom, SendOutcome, SqsEvent, SqsRecord,
+    TemplateSet, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +120,17 @@ impl Handle {
         seed: u64,
         outcomes: Option<&str>,
     ) -> Result<String, AdapterError> {
+        to_json(&self.process_event_report(event, now, seed, outcomes)?)
+    }
+
+    /// [`process_event`](Self::process_event)'s report, before it becomes JSON.
+    pub fn process_event_report(
+        &self,
+        event: &str,
+        now: f64,
+        seed: u64,
+        outcomes: Option<&str>,
+    ) -> Result<BatchReport, AdapterError> {
         let outcomes: BTreeMap<String, SendOutcome> = match outcomes {
             Some(text) => parse("outcomes", text)?,
             None => BTreeMap::new(),
@@ -136,7 +148,7 @@ impl Handle {
                     });
             batch.complete_send(send.id, outcome);
         }
-        to_json(&batch.finish())
+        Ok(batch.finish())
     }
 
     /// Starts a batch for a host that sends itself (see [`HostBatch`]).

@@ -76,6 +76,72 @@ fn process_event_is_the_core_report_serialized_by_serde_json() {
     assert_eq!(from_handle, serde_json::to_string(&batch.finish()).unwrap());
 }
 
+/// What `reportFrom` in js/api.js does: the bodies, cut by their UTF-16 lengths, back in place.
+fn reassemble(out: &str) -> Value {
+    let mut parts = out.splitn(3, '\0');
+    let (json, lengths, bodies) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let mut report: Value = serde_json::from_str(json).unwrap();
+    let lengths: Vec<usize> = serde_json::from_str(lengths).unwrap();
+    let bodies: Vec<u16> = bodies.encode_utf16().collect();
+    let (mut at, mut next) = (0, lengths.iter());
+    let mut take = || {
+        let length = *next.next().unwrap();
+        at += length;
+        String::from_utf16(&bodies[at - length..at]).unwrap()
+    };
+    for record in report["records"].as_array_mut().unwrap() {
+        if record["decision"] == "send" {
+            assert_eq!(record["email"]["html"], "", "the body is aside");
+            record["email"]["html"] = take().into();
+            record["email"]["text"] = take().into();
+        }
+    }
+    assert_eq!(at, bodies.len(), "every body is used");
+    report
+}
+
+#[test]
+fn a_report_with_its_bodies_aside_reassembles_to_the_report() {
+    let handle = example_handle();
+    // Non-ASCII names and sums (UTF-16 lengths differ from UTF-8 ones), rejects among sends.
+    let event_text = std::fs::read_to_string(examples().join("events/quickstart.json")).unwrap();
+    let report = handle
+        .process_event_report(&event_text, NOW, 7, None)
+        .unwrap();
+    let out = crate::aside::report_with_bodies_aside(report).unwrap();
+    let expected: Value =
+        serde_json::from_str(&handle.process_event(&event_text, NOW, 7, None).unwrap()).unwrap();
+    assert!(expected.to_string().contains("Núñez"));
+    assert_eq!(reassemble(&out), expected);
+
+    let mut batch = handle.start_batch(&event_text, NOW, 7).unwrap();
+    while let Some(send) = batch.next_send().unwrap() {
+        let id = serde_json::from_str::<Value>(&send).unwrap()["id"]
+            .as_u64()
+            .unwrap();
+        batch
+            .complete_send(
+                usize::try_from(id).unwrap(),
+                r#"{"outcome":"accepted","messageId":"x"}"#,
+            )
+            .unwrap();
+    }
+    let finished = reassemble(&batch.finish_with_bodies_aside().unwrap());
+    assert_eq!(finished["records"], {
+        let mut records = expected["records"].clone();
+        for record in records.as_array_mut().unwrap() {
+            if record["decision"] == "send" {
+                record["providerMessageId"] = "x".into();
+            }
+        }
+        records
+    });
+}
+
 #[test]
 fn outcomes_by_message_id_replace_the_default_acceptance() {
     let handle = example_handle();

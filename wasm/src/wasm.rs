@@ -12,6 +12,7 @@
 
 use wasm_bindgen::prelude::*;
 
+use crate::aside::report_with_bodies_aside;
 use crate::{AdapterError, Handle, HostBatch};
 
 fn thrown(error: AdapterError) -> JsValue {
@@ -77,7 +78,7 @@ impl RawMailroom {
             .map_err(thrown)
     }
 
-    /// See [`Handle::process_event`].
+    /// See [`Handle::process_event`]; the report with its bodies aside ([`crate::aside`]).
     #[wasm_bindgen(js_name = processEvent)]
     pub fn process_event(
         &self,
@@ -87,7 +88,8 @@ impl RawMailroom {
         outcomes: Option<String>,
     ) -> Result<String, JsValue> {
         self.handle
-            .process_event(utf8("event", event)?, now, seed, outcomes.as_deref())
+            .process_event_report(utf8("event", event)?, now, seed, outcomes.as_deref())
+            .and_then(report_with_bodies_aside)
             .map_err(thrown)
     }
 
@@ -154,8 +156,8 @@ impl RawBatch {
         self.batch.mark_parked(id).map_err(thrown)
     }
 
-    /// See [`HostBatch::finish`].
+    /// See [`HostBatch::finish_with_bodies_aside`].
     pub fn finish(&mut self) -> Result<String, JsValue> {
-        self.batch.finish().map_err(thrown)
+        self.batch.finish_with_bodies_aside().map_err(thrown)
     }
 }
