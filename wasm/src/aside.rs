@@ -1,20 +1,61 @@
-//! Reports for JavaScript with the sent emails' bodies aside.
+//! Bodies beside the JSON, both ways across the JavaScript boundary.
 //!
-//! Most of a report's JSON is its emails' HTML and text. Escaping them into JSON here and
-//! unescaping them in `JSON.parse` there is work that buys nothing: the bodies go after the JSON
-//! as they are, and `js/api.js` (`reportFrom`) puts them back as slices of the one string the
-//! module returned. That is about a tenth of the per-record time of a Node service (BENCHMARKS.md).
+//! Most of an event's JSON is its records' bodies (JSON text escaped into a JSON string), and
+//! most of a report's is its emails' HTML and text. Escaping them on one side and unescaping
+//! them on the other buys nothing, so they cross as they are, beside the JSON of the rest. Each
+//! way is about a tenth of a Node service's time per record (BENCHMARKS.md).
 //!
-//! The format: the report's JSON with every sent email's `html` and `text` empty, a NUL, a JSON
-//! list of the bodies' lengths in UTF-16 code units (JavaScript's string indices), a NUL, then
-//! the bodies (html, text of each sent record in report order). The JSON parts hold no NUL:
-//! serde_json escapes control characters.
+//! Events ([`event_with_bodies`]): `js/api.js` (`eventParts`) sends the event's JSON with every
+//! record's `body` empty, the bodies as UTF-8 bytes one after another, and their byte lengths.
+//!
+//! Reports ([`report_with_bodies_aside`]): the report's JSON with every sent email's `html` and
+//! `text` empty, a NUL, a JSON list of the bodies' lengths in UTF-16 code units (JavaScript's
+//! string indices), a NUL, then the bodies (html, text of each sent record in report order).
+//! The JSON parts hold no NUL: serde_json escapes control characters. `js/api.js`
+//! (`reportFrom`) puts the bodies back as slices of the one string the module returned.
 
 use std::sync::Arc;
 
-use mailroom_core::{BatchReport, Disposition};
+use mailroom_core::{BatchReport, Disposition, SqsEvent};
 
 use crate::error::{AdapterError, to_json};
+
+/// The event of `skeleton` (its JSON, records' bodies empty) with each record's body put back
+/// from `bodies`, cut at the UTF-8 byte `lengths`.
+pub fn event_with_bodies(
+    skeleton: &str,
+    bodies: &str,
+    lengths: &[u32],
+) -> Result<SqsEvent, AdapterError> {
+    let mut event = SqsEvent::from_json(skeleton)?;
+    let mismatch = |message: String| AdapterError::Input {
+        argument: "event",
+        message,
+    };
+    if lengths.len() != event.records.len() {
+        return Err(mismatch(format!(
+            "{} bodies for {} records",
+            lengths.len(),
+            event.records.len()
+        )));
+    }
+    let mut at = 0;
+    for (record, &length) in event.records.iter_mut().zip(lengths) {
+        let end = at + length as usize;
+        let body = bodies
+            .get(at..end)
+            .ok_or_else(|| mismatch(format!("no body at bytes {at}..{end}")))?;
+        record.body = body.to_owned();
+        at = end;
+    }
+    if at != bodies.len() {
+        return Err(mismatch(format!(
+            "{} bytes of bodies left over",
+            bodies.len() - at
+        )));
+    }
+    Ok(event)
+}
 
 /// `report` in the format above.
 pub fn report_with_bodies_aside(mut report: BatchReport) -> Result<String, AdapterError> {
@@ -27,10 +68,7 @@ pub fn report_with_bodies_aside(mut report: BatchReport) -> Result<String, Adapt
             bodies.push(std::mem::take(&mut email.text));
         }
     }
-    let lengths: Vec<usize> = bodies
-        .iter()
-        .map(|body| body.encode_utf16().count())
-        .collect();
+    let lengths: Vec<usize> = bodies.iter().map(|body| utf16_len(body)).collect();
     let mut out = to_json(&report)?;
     out.push('\0');
     out.push_str(&to_json(&lengths)?);
@@ -40,4 +78,26 @@ pub fn report_with_bodies_aside(mut report: BatchReport) -> Result<String, Adapt
         out.push_str(body);
     }
     Ok(out)
+}
+
+/// The length of `text` in UTF-16 code units, counted on its UTF-8 bytes without decoding:
+/// every byte but a continuation byte starts a character, and a 4-byte one (lead byte 0xF0 or
+/// above) takes two units. Branch-free, so it is a few times faster than
+/// `encode_utf16().count()` on a page of HTML.
+fn utf16_len(text: &str) -> usize {
+    text.bytes()
+        .map(|byte| usize::from(byte & 0xC0 != 0x80) + usize::from(byte >= 0xF0))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf16_len;
+
+    #[test]
+    fn utf16_lengths_are_those_javascript_sees() {
+        for text in ["", "plain", "Núñez", "a–b €", "emoji 📦 and 𝄞", "\0 nul"] {
+            assert_eq!(utf16_len(text), text.encode_utf16().count(), "{text}");
+        }
+    }
 }

@@ -143,6 +143,52 @@ fn a_report_with_its_bodies_aside_reassembles_to_the_report() {
 }
 
 #[test]
+fn an_event_with_its_bodies_beside_the_json_is_the_event() {
+    use crate::aside::event_with_bodies;
+    let event_text = std::fs::read_to_string(examples().join("events/quickstart.json")).unwrap();
+    let mut skeleton: Value = serde_json::from_str(&event_text).unwrap();
+    let mut bodies = String::new();
+    let mut lengths = Vec::new();
+    for record in skeleton["Records"].as_array_mut().unwrap() {
+        let body = record["body"].as_str().unwrap().to_owned();
+        lengths.push(u32::try_from(body.len()).unwrap());
+        bodies.push_str(&body);
+        record["body"] = "".into();
+    }
+    let skeleton = skeleton.to_string();
+    let event = event_with_bodies(&skeleton, &bodies, &lengths).unwrap();
+    assert!(
+        bodies.contains('ñ'),
+        "multi-byte characters are cut by bytes"
+    );
+    assert_eq!(
+        serde_json::to_value(&event.records).unwrap(),
+        serde_json::to_value(&SqsEvent::from_json(&event_text).unwrap().records).unwrap()
+    );
+    let handle = example_handle();
+    assert_eq!(
+        to_value(&handle.process_parsed_event(&event, NOW, 7, None).unwrap()),
+        serde_json::from_str::<Value>(&handle.process_event(&event_text, NOW, 7, None).unwrap())
+            .unwrap()
+    );
+    // Lengths that do not fit the bodies are input errors, never a panic.
+    let short = &lengths[1..];
+    let mut long = lengths.clone();
+    long[0] += 1_000_000;
+    let mut split = lengths.clone();
+    let accented = bodies.find('ñ').unwrap();
+    split[0] = u32::try_from(accented + 1).unwrap(); // inside the two bytes of "ñ"
+    for bad in [short, &long, &split] {
+        let error = event_with_bodies(&skeleton, &bodies, bad).unwrap_err();
+        assert_eq!(error_json(&error)["kind"], "input", "{error}");
+    }
+}
+
+fn to_value(report: &mailroom_core::BatchReport) -> Value {
+    serde_json::to_value(report).unwrap()
+}
+
+#[test]
 fn outcomes_by_message_id_replace_the_default_acceptance() {
     let handle = example_handle();
     let event_text = std::fs::read_to_string(examples().join("events/order-raw.json")).unwrap();

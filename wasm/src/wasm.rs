@@ -12,7 +12,9 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::aside::report_with_bodies_aside;
+use mailroom_core::SqsEvent;
+
+use crate::aside::{event_with_bodies, report_with_bodies_aside};
 use crate::{AdapterError, Handle, HostBatch};
 
 fn thrown(error: AdapterError) -> JsValue {
@@ -28,6 +30,11 @@ fn utf8<'a>(argument: &'static str, bytes: &'a [u8]) -> Result<&'a str, JsValue>
             message: format!("not UTF-8: {error}"),
         })
     })
+}
+
+/// The event of [`crate::aside::event_with_bodies`] from its byte arguments.
+fn parts(skeleton: &[u8], bodies: &[u8], lengths: &[u32]) -> Result<SqsEvent, JsValue> {
+    event_with_bodies(utf8("event", skeleton)?, utf8("event", bodies)?, lengths).map_err(thrown)
 }
 
 /// A configured, compiled mailroom.
@@ -90,6 +97,42 @@ impl RawMailroom {
         self.handle
             .process_event_report(utf8("event", event)?, now, seed, outcomes.as_deref())
             .and_then(report_with_bodies_aside)
+            .map_err(thrown)
+    }
+
+    /// [`process_event`](Self::process_event) of an event whose bodies come beside its JSON
+    /// ([`crate::aside`]).
+    #[wasm_bindgen(js_name = processEventParts)]
+    pub fn process_event_parts(
+        &self,
+        skeleton: &[u8],
+        bodies: &[u8],
+        lengths: &[u32],
+        now: f64,
+        seed: u64,
+        outcomes: Option<String>,
+    ) -> Result<String, JsValue> {
+        let event = parts(skeleton, bodies, lengths)?;
+        self.handle
+            .process_parsed_event(&event, now, seed, outcomes.as_deref())
+            .and_then(report_with_bodies_aside)
+            .map_err(thrown)
+    }
+
+    /// [`start_batch`](Self::start_batch) of an event whose bodies come beside its JSON.
+    #[wasm_bindgen(js_name = startBatchParts)]
+    pub fn start_batch_parts(
+        &self,
+        skeleton: &[u8],
+        bodies: &[u8],
+        lengths: &[u32],
+        now: f64,
+        seed: u64,
+    ) -> Result<RawBatch, JsValue> {
+        let event = parts(skeleton, bodies, lengths)?;
+        self.handle
+            .start_parsed_batch(&event, now, seed)
+            .map(|batch| RawBatch { batch })
             .map_err(thrown)
     }
 
