@@ -128,24 +128,26 @@ function eventParts(event) {
 }
 
 /**
- * A report from the module: its JSON with the sent emails' bodies aside, after it as they are
- * (src/aside.rs): no escaping there, no unescaping here. The bodies become slices of the one
- * string the module returned.
+ * A value from the module with its emails' bodies aside: its JSON, then the bodies as they are
+ * (src/aside.rs): no escaping there, no unescaping here. `emailsOf(value)` lists the emails
+ * whose `html` and `text` come back, in order; they become slices of the one returned string.
  */
-function reportFrom(out) {
+function withBodies(out, emailsOf) {
   const jsonEnd = out.indexOf("\0");
   const lengthsEnd = out.indexOf("\0", jsonEnd + 1);
-  const report = JSON.parse(out.slice(0, jsonEnd));
+  const value = JSON.parse(out.slice(0, jsonEnd));
   const lengths = JSON.parse(out.slice(jsonEnd + 1, lengthsEnd));
   let at = lengthsEnd + 1;
   let index = 0;
-  for (const record of report.records) {
-    if (record.decision !== "send") continue;
-    record.email.html = out.slice(at, (at += lengths[index++]));
-    record.email.text = out.slice(at, (at += lengths[index++]));
+  for (const email of emailsOf(value)) {
+    email.html = out.slice(at, (at += lengths[index++]));
+    email.text = out.slice(at, (at += lengths[index++]));
   }
-  return report;
+  return value;
 }
+
+/** A report: the sent records' emails come back. */
+const reportFrom = (out) => withBodies(out, (report) => report.records.filter((record) => record.decision === "send").map((record) => record.email));
 
 /** Configuration plus compiled templates: build once, then decide and render any number of times. */
 class Mailroom {
@@ -250,7 +252,7 @@ class Batch {
 
   nextSend() {
     const text = call(() => this.#handle().nextSend());
-    return text === undefined ? undefined : JSON.parse(text);
+    return text === undefined ? undefined : withBodies(text, (send) => [send.email]);
   }
 
   completeSend(id, outcome) {

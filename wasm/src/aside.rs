@@ -8,15 +8,17 @@
 //! Events ([`event_with_bodies`]): `js/api.js` (`eventParts`) sends the event's JSON with every
 //! record's `body` empty, the bodies as UTF-8 bytes one after another, and their byte lengths.
 //!
-//! Reports ([`report_with_bodies_aside`]): the report's JSON with every sent email's `html` and
+//! Reports ([`report_with_bodies_aside`]) and sends (`HostBatch::next_send_with_bodies_aside`):
+//! the JSON with every sent email's `html` and
 //! `text` empty, a NUL, a JSON list of the bodies' lengths in UTF-16 code units (JavaScript's
-//! string indices), a NUL, then the bodies (html, text of each sent record in report order).
+//! string indices), a NUL, then the bodies (html, text of each email in order).
 //! The JSON parts hold no NUL: serde_json escapes control characters. `js/api.js`
 //! (`reportFrom`) puts the bodies back as slices of the one string the module returned.
 
 use std::sync::Arc;
 
 use mailroom_core::{BatchReport, Disposition, SqsEvent};
+use serde::Serialize;
 
 use crate::error::{AdapterError, to_json};
 
@@ -68,13 +70,18 @@ pub fn report_with_bodies_aside(mut report: BatchReport) -> Result<String, Adapt
             bodies.push(std::mem::take(&mut email.text));
         }
     }
+    json_with_bodies(&report, &bodies)
+}
+
+/// `value`'s JSON (its bodies already taken out), then `bodies` in the format above.
+pub fn json_with_bodies(value: &impl Serialize, bodies: &[String]) -> Result<String, AdapterError> {
     let lengths: Vec<usize> = bodies.iter().map(|body| utf16_len(body)).collect();
-    let mut out = to_json(&report)?;
+    let mut out = to_json(value)?;
     out.push('\0');
     out.push_str(&to_json(&lengths)?);
     out.push('\0');
     out.reserve(bodies.iter().map(String::len).sum());
-    for body in &bodies {
+    for body in bodies {
         out.push_str(body);
     }
     Ok(out)

@@ -22,7 +22,7 @@ pub struct HostBatch {
 const FINISHED: &str = "the batch is already finished";
 
 /// One email to send now, with its addresses ready for SES headers.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SendJson<'a> {
     id: usize,
@@ -33,7 +33,7 @@ struct SendJson<'a> {
 
 /// Mailboxes as header values: non-ASCII display names RFC 2047-encoded, domains in punycode.
 /// SES takes these as `FromEmailAddress`, `ToAddresses` and `ReplyToAddresses`.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Headers {
     from: String,
@@ -67,12 +67,37 @@ impl HostBatch {
     /// The next email that may be sent now (JSON `{id, messageId, email, headers}`), or `None`.
     /// Call repeatedly to collect everything that may go concurrently.
     pub fn next_send(&mut self) -> Result<Option<String>, AdapterError> {
+        self.next_send_encoded(|send| to_json(send))
+    }
+
+    /// [`next_send`](Self::next_send) with the email's bodies aside, for JavaScript
+    /// ([`crate::aside`]).
+    pub fn next_send_with_bodies_aside(&mut self) -> Result<Option<String>, AdapterError> {
+        self.next_send_encoded(|send| {
+            // Copying the bodies out is cheaper than escaping them into the JSON.
+            let mut bare = send.email.clone();
+            let bodies = [
+                std::mem::take(&mut bare.html),
+                std::mem::take(&mut bare.text),
+            ];
+            let send = SendJson {
+                email: &bare,
+                ..send.clone()
+            };
+            crate::aside::json_with_bodies(&send, &bodies)
+        })
+    }
+
+    fn next_send_encoded(
+        &mut self,
+        encode: impl FnOnce(&SendJson<'_>) -> Result<String, AdapterError>,
+    ) -> Result<Option<String>, AdapterError> {
         let batch = self.batch()?;
         let Some(send) = batch.next_send() else {
             return Ok(None);
         };
         let email = &send.email;
-        let json = to_json(&SendJson {
+        let json = encode(&SendJson {
             id: send.id.0,
             message_id: batch.message_id(send.id).unwrap_or_default(),
             email,

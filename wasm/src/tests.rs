@@ -76,31 +76,50 @@ fn process_event_is_the_core_report_serialized_by_serde_json() {
     assert_eq!(from_handle, serde_json::to_string(&batch.finish()).unwrap());
 }
 
-/// What `reportFrom` in js/api.js does: the bodies, cut by their UTF-16 lengths, back in place.
-fn reassemble(out: &str) -> Value {
+/// What `withBodies` in js/api.js does: the JSON, and the bodies cut by their UTF-16 lengths.
+fn split_aside(out: &str) -> (Value, Vec<String>) {
     let mut parts = out.splitn(3, '\0');
     let (json, lengths, bodies) = (
         parts.next().unwrap(),
         parts.next().unwrap(),
         parts.next().unwrap(),
     );
-    let mut report: Value = serde_json::from_str(json).unwrap();
     let lengths: Vec<usize> = serde_json::from_str(lengths).unwrap();
     let bodies: Vec<u16> = bodies.encode_utf16().collect();
-    let (mut at, mut next) = (0, lengths.iter());
-    let mut take = || {
-        let length = *next.next().unwrap();
-        at += length;
-        String::from_utf16(&bodies[at - length..at]).unwrap()
-    };
-    for record in report["records"].as_array_mut().unwrap() {
-        if record["decision"] == "send" {
-            assert_eq!(record["email"]["html"], "", "the body is aside");
-            record["email"]["html"] = take().into();
-            record["email"]["text"] = take().into();
+    let mut at = 0;
+    let cut = lengths
+        .iter()
+        .map(|length| {
+            at += length;
+            String::from_utf16(&bodies[at - length..at]).unwrap()
+        })
+        .collect();
+    assert_eq!(at, bodies.len(), "every body is used");
+    (serde_json::from_str(json).unwrap(), cut)
+}
+
+/// Puts the bodies back into `email`s in order, checking they were left empty.
+fn put_back<'a>(emails: impl Iterator<Item = &'a mut Value>, bodies: Vec<String>) {
+    let mut bodies = bodies.into_iter();
+    for email in emails {
+        for field in ["html", "text"] {
+            assert_eq!(email[field], "", "the {field} is aside");
+            email[field] = bodies.next().unwrap().into();
         }
     }
-    assert_eq!(at, bodies.len(), "every body is used");
+    assert_eq!(bodies.next(), None);
+}
+
+/// What `reportFrom` in js/api.js does.
+fn reassemble(out: &str) -> Value {
+    let (mut report, bodies) = split_aside(out);
+    let emails = report["records"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .filter(|record| record["decision"] == "send")
+        .map(|record| &mut record["email"]);
+    put_back(emails, bodies);
     report
 }
 
@@ -119,10 +138,13 @@ fn a_report_with_its_bodies_aside_reassembles_to_the_report() {
     assert_eq!(reassemble(&out), expected);
 
     let mut batch = handle.start_batch(&event_text, NOW, 7).unwrap();
-    while let Some(send) = batch.next_send().unwrap() {
-        let id = serde_json::from_str::<Value>(&send).unwrap()["id"]
-            .as_u64()
-            .unwrap();
+    let mut plain = handle.start_batch(&event_text, NOW, 7).unwrap();
+    while let Some(send) = batch.next_send_with_bodies_aside().unwrap() {
+        let (mut send, bodies) = split_aside(&send);
+        put_back(std::iter::once(&mut send["email"]), bodies);
+        let expected: Value = serde_json::from_str(&plain.next_send().unwrap().unwrap()).unwrap();
+        assert_eq!(send, expected);
+        let id = send["id"].as_u64().unwrap();
         batch
             .complete_send(
                 usize::try_from(id).unwrap(),

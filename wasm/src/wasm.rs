@@ -164,10 +164,10 @@ pub struct RawBatch {
 
 #[wasm_bindgen]
 impl RawBatch {
-    /// See [`HostBatch::next_send`].
+    /// See [`HostBatch::next_send_with_bodies_aside`].
     #[wasm_bindgen(js_name = nextSend)]
     pub fn next_send(&mut self) -> Result<Option<String>, JsValue> {
-        self.batch.next_send().map_err(thrown)
+        self.batch.next_send_with_bodies_aside().map_err(thrown)
     }
 
     /// See [`HostBatch::complete_send`].
