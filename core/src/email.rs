@@ -86,6 +86,16 @@ impl Email {
         self
     }
 
+    /// Moves the HTML and text bodies out, leaving them empty: for a host that ships the bodies
+    /// apart from the rest of the email (the wasm package passes them beside its JSON, so they
+    /// are never escaped into it).
+    pub fn take_bodies(&mut self) -> (String, String) {
+        (
+            std::mem::take(&mut self.html),
+            std::mem::take(&mut self.text),
+        )
+    }
+
     /// The sender.
     #[must_use]
     pub fn from(&self) -> &Mailbox {

@@ -3,7 +3,10 @@
 // `raw` (the wasm-bindgen glue) and an epilogue that exports the classes below.
 //
 // Arguments cross the boundary as JSON text and results come back as JSON text, serialized by
-// the native core's own serde code, so what a service receives equals the native report.
+// the native core's own serde code, so what a service receives equals the native report. The
+// large arguments (templates, events, records, data) go as UTF-8 bytes from `TextEncoder`: one
+// native encode and one copy, where a string argument would be copied by wasm-bindgen's
+// JavaScript loop, character by character (src/wasm.rs).
 
 /** The one error class of the package; `kind` says which input (or our side) was at fault. */
 class MailroomError extends Error {
@@ -21,6 +24,7 @@ class MailroomError extends Error {
 }
 
 const FOR_TEMPLATES = Symbol("mailroom.forTemplates");
+const UTF8 = new TextEncoder();
 const U64_LIMIT = 1n << 64n;
 
 function inputError(argument, message) {
@@ -68,6 +72,9 @@ function objectArgument(argument, value) {
   return jsonArgument(argument, value);
 }
 
+/** The UTF-8 bytes of a JSON argument, for the raw calls that take them. */
+const bytes = (text) => UTF8.encode(text);
+
 function stringArgument(argument, value) {
   if (typeof value !== "string") throw inputError(argument, `must be a string, not ${typeof value}`);
   return value;
@@ -93,13 +100,62 @@ function idArgument(value) {
   return value;
 }
 
+/**
+ * An event object in the parts the module reads fastest (src/aside.rs): its JSON with every
+ * record's body empty, the bodies' UTF-8 bytes one after another, and their byte lengths. A
+ * body is JSON text; sent inside the event's JSON it would be escaped here and unescaped there.
+ * Undefined for anything else (event text, records without a string body): that goes whole.
+ */
+function eventParts(event) {
+  if (event === null || typeof event !== "object" || !Array.isArray(event.Records)) return undefined;
+  const records = event.Records;
+  let units = 0;
+  for (const record of records) {
+    if (record === null || typeof record !== "object" || typeof record.body !== "string") return undefined;
+    units += record.body.length;
+  }
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const bodies = new Uint8Array(units * 3);
+  const lengths = new Uint32Array(records.length);
+  let at = 0;
+  const stripped = records.map((record, index) => {
+    const { written } = UTF8.encodeInto(record.body, bodies.subarray(at));
+    lengths[index] = written;
+    at += written;
+    return { ...record, body: "" };
+  });
+  return { skeleton: bytes(jsonArgument("event", { ...event, Records: stripped })), bodies: bodies.subarray(0, at), lengths };
+}
+
+/**
+ * A value from the module with its emails' bodies aside: its JSON, then the bodies as they are
+ * (src/aside.rs): no escaping there, no unescaping here. `emailsOf(value)` lists the emails
+ * whose `html` and `text` come back, in order; they become slices of the one returned string.
+ */
+function withBodies(out, emailsOf) {
+  const jsonEnd = out.indexOf("\0");
+  const lengthsEnd = out.indexOf("\0", jsonEnd + 1);
+  const value = JSON.parse(out.slice(0, jsonEnd));
+  const lengths = JSON.parse(out.slice(jsonEnd + 1, lengthsEnd));
+  let at = lengthsEnd + 1;
+  let index = 0;
+  for (const email of emailsOf(value)) {
+    email.html = out.slice(at, (at += lengths[index++]));
+    email.text = out.slice(at, (at += lengths[index++]));
+  }
+  return value;
+}
+
+/** A report: the sent records' emails come back. */
+const reportFrom = (out) => withBodies(out, (report) => report.records.filter((record) => record.decision === "send").map((record) => record.email));
+
 /** Configuration plus compiled templates: build once, then decide and render any number of times. */
 class Mailroom {
   #raw;
 
   constructor(options) {
     if (options === null || typeof options !== "object") throw inputError("options", "must be an object");
-    const templates = objectArgument("templates", options.templates ?? {});
+    const templates = bytes(objectArgument("templates", options.templates ?? {}));
     if (options[FOR_TEMPLATES]) {
       this.#raw = call(() => raw.RawMailroom.forTemplates(templates));
       return;
@@ -126,32 +182,46 @@ class Mailroom {
 
   render(template, data, subject, now) {
     stringArgument("template", template);
-    const body = jsonArgument("data", data);
+    const body = bytes(jsonArgument("data", data));
     if (subject !== undefined) stringArgument("subject", subject);
     const at = timeArgument(now ?? Date.now());
     return JSON.parse(call(() => this.#handle().render(template, body, subject, at)));
   }
 
   decide(record, now, seed) {
-    const text = objectArgument("record", record);
+    const text = bytes(objectArgument("record", record));
     const at = timeArgument(now);
     const bits = seedArgument(seed);
     return JSON.parse(call(() => this.#handle().decide(text, at, bits)));
   }
 
   processEvent(event, now, seed, outcomes) {
-    const text = jsonArgument("event", event);
+    const parts = eventParts(event);
+    const text = parts === undefined ? bytes(jsonArgument("event", event)) : undefined;
     const at = timeArgument(now);
     const bits = seedArgument(seed);
     const answers = outcomes === undefined ? undefined : objectArgument("outcomes", outcomes);
-    return JSON.parse(call(() => this.#handle().processEvent(text, at, bits, answers)));
+    const handle = this.#handle();
+    return reportFrom(
+      call(() =>
+        parts === undefined
+          ? handle.processEvent(text, at, bits, answers)
+          : handle.processEventParts(parts.skeleton, parts.bodies, parts.lengths, at, bits, answers),
+      ),
+    );
   }
 
   startBatch(event, now, seed) {
-    const text = jsonArgument("event", event);
+    const parts = eventParts(event);
+    const text = parts === undefined ? bytes(jsonArgument("event", event)) : undefined;
     const at = timeArgument(now);
     const bits = seedArgument(seed);
-    return new Batch(call(() => this.#handle().startBatch(text, at, bits)));
+    const handle = this.#handle();
+    return new Batch(
+      call(() =>
+        parts === undefined ? handle.startBatch(text, at, bits) : handle.startBatchParts(parts.skeleton, parts.bodies, parts.lengths, at, bits),
+      ),
+    );
   }
 
   check(samples, now) {
@@ -192,13 +262,29 @@ class Batch {
 
   nextSend() {
     const text = call(() => this.#handle().nextSend());
-    return text === undefined ? undefined : JSON.parse(text);
+    return text === undefined ? undefined : withBodies(text, (send) => [send.email]);
   }
 
   completeSend(id, outcome) {
     const answer = objectArgument("outcome", outcome);
     const index = idArgument(id);
     call(() => this.#handle().completeSend(index, answer));
+  }
+
+  /**
+   * The MIME message of send `id` (handed out by nextSend, not yet completed), dated `now`: the
+   * bytes the Rust Lambda gives SES as raw content (`Content: { Raw: { Data } }`).
+   */
+  rawMessage(id, now) {
+    const index = idArgument(id);
+    const at = timeArgument(now);
+    const handle = this.#handle();
+    // The web build is made without the MIME builder (wasm/build.sh): say so rather than fail
+    // with "not a function".
+    if (typeof handle.rawMessage !== "function") {
+      throw new MailroomError({ kind: "input", message: "rawMessage is in the Node build of mailroom-wasm only; the web build leaves the MIME builder out" });
+    }
+    return call(() => handle.rawMessage(index, at));
   }
 
   expire() {
@@ -215,7 +301,7 @@ class Batch {
   }
 
   finish() {
-    const report = JSON.parse(call(() => this.#handle().finish()));
+    const report = reportFrom(call(() => this.#handle().finish()));
     this.free();
     return report;
   }

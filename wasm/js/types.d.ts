@@ -345,6 +345,14 @@ export declare class Batch {
   nextSend(): SendRequest | undefined;
   /** Reports what happened to a send. */
   completeSend(id: number, outcome: SendOutcome): void;
+  /**
+   * The MIME message (RFC 5322) of send `id`, dated `now`: the very bytes the Rust Lambda hands
+   * SES for the same email and time. Send it as SES v2 raw content, `Content: { Raw: { Data } }`.
+   * Available from `nextSend` until `completeSend` of that id; in the Node build only (the web
+   * build leaves the MIME builder out).
+   * @throws MailroomError `input` for an id that is not in flight (or in the web build), `batch` after `finish`.
+   */
+  rawMessage(id: number, now: Millis): Uint8Array;
   /** The deadline is near: whatever was not handed out is retried (`deadline`). */
   expire(): void;
   /** Rejected records not yet parked. */

@@ -2,6 +2,9 @@
 //! Node Lambda does: take every send that may go now, await SES, report each outcome, repeat,
 //! then finish for the partial batch response.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use mailroom_core::{Batch, Email, RecordId, SendOutcome};
 use serde::Serialize;
 
@@ -14,12 +17,15 @@ pub struct HostBatch {
     /// Every record id handed to JavaScript, which holds its position here: JavaScript numbers
     /// can be made up, so the batch's own ids stay on this side.
     handed_out: Vec<RecordId>,
+    /// The emails handed out and not yet completed, by the id JavaScript holds: the host asks
+    /// for their MIME bytes ([`raw_message`](Self::raw_message)) while it sends them.
+    in_flight: BTreeMap<usize, Arc<Email>>,
 }
 
 const FINISHED: &str = "the batch is already finished";
 
 /// One email to send now, with its addresses ready for SES headers.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SendJson<'a> {
     id: usize,
@@ -30,7 +36,7 @@ struct SendJson<'a> {
 
 /// Mailboxes as header values: non-ASCII display names RFC 2047-encoded, domains in punycode.
 /// SES takes these as `FromEmailAddress`, `ToAddresses` and `ReplyToAddresses`.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Headers {
     from: String,
@@ -59,6 +65,7 @@ impl HostBatch {
         Self {
             batch: Some(batch),
             handed_out: Vec::new(),
+            in_flight: BTreeMap::new(),
         }
     }
 
@@ -84,12 +91,35 @@ impl HostBatch {
     /// The next email that may be sent now (JSON `{id, messageId, email, headers}`), or `None`.
     /// Call repeatedly to collect everything that may go concurrently.
     pub fn next_send(&mut self) -> Result<Option<String>, AdapterError> {
+        self.next_send_encoded(|send| to_json(send))
+    }
+
+    /// [`next_send`](Self::next_send) with the email's bodies aside, for JavaScript
+    /// ([`crate::aside`]).
+    pub fn next_send_with_bodies_aside(&mut self) -> Result<Option<String>, AdapterError> {
+        self.next_send_encoded(|send| {
+            // Copying the bodies out is cheaper than escaping them into the JSON.
+            let mut bare = send.email.clone();
+            let (html, text) = bare.take_bodies();
+            let bodies = [html, text];
+            let send = SendJson {
+                email: &bare,
+                ..send.clone()
+            };
+            crate::aside::json_with_bodies(&send, &bodies)
+        })
+    }
+
+    fn next_send_encoded(
+        &mut self,
+        encode: impl FnOnce(&SendJson<'_>) -> Result<String, AdapterError>,
+    ) -> Result<Option<String>, AdapterError> {
         let Some(send) = self.batch()?.next_send() else {
             return Ok(None);
         };
         let id = self.token(send.id);
         let email = &send.email;
-        let json = to_json(&SendJson {
+        let json = encode(&SendJson {
             id,
             message_id: &send.message_id,
             email,
@@ -105,15 +135,35 @@ impl HostBatch {
                     .map(mailroom_core::Mailbox::to_header_value),
             },
         })?;
+        self.in_flight.insert(id, send.email);
         Ok(Some(json))
+    }
+
+    /// The RFC 5322 message of in-flight send `id`, dated `now` (milliseconds): the bytes the
+    /// Rust Lambda hands SES as raw content, built by the same `mailroom_mime::message`.
+    #[cfg(feature = "mime")]
+    pub fn raw_message(&self, id: usize, now: f64) -> Result<Vec<u8>, AdapterError> {
+        if self.batch.is_none() {
+            return Err(AdapterError::Batch(FINISHED.to_owned()));
+        }
+        let email = self.in_flight.get(&id).ok_or_else(|| AdapterError::Input {
+            argument: "id",
+            message: format!("{id} is not a send handed out by nextSend() and not yet completed"),
+        })?;
+        Ok(mailroom_mime::message(
+            email,
+            crate::handle::timestamp(now)?,
+        ))
     }
 
     /// Reports the outcome of send `id` (`SendOutcome` JSON, tagged by `outcome`).
     pub fn complete_send(&mut self, id: usize, outcome: &str) -> Result<(), AdapterError> {
         let outcome: SendOutcome = serde_json::from_str(outcome)
             .map_err(|error| AdapterError::input("outcome", &error))?;
-        let id = self.id(id)?;
-        Ok(self.batch()?.complete_send(id, outcome)?)
+        let record = self.id(id)?;
+        self.batch()?.complete_send(record, outcome)?;
+        self.in_flight.remove(&id);
+        Ok(())
     }
 
     /// The deadline is near: whatever was not handed out yet is retried (`deadline`).
@@ -154,7 +204,19 @@ impl HostBatch {
             .batch
             .take()
             .ok_or_else(|| AdapterError::Batch(FINISHED.to_owned()))?;
+        self.in_flight.clear();
         to_json(&batch.finish())
+    }
+
+    /// [`finish`](Self::finish) with the sent emails' bodies aside, for JavaScript
+    /// ([`crate::aside`]).
+    pub fn finish_with_bodies_aside(&mut self) -> Result<String, AdapterError> {
+        let batch = self
+            .batch
+            .take()
+            .ok_or_else(|| AdapterError::Batch(FINISHED.to_owned()))?;
+        self.in_flight.clear();
+        crate::aside::report_with_bodies_aside(batch.finish())
     }
 
     /// Whether [`finish`](Self::finish) was called.

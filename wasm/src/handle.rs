@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use mailroom_core::{Config, Mailroom, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp};
+use mailroom_core::{
+    BatchReport, Config, Mailroom, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
+};
 use serde::Deserialize;
 
 use crate::batch::HostBatch;
@@ -87,11 +89,33 @@ impl Handle {
         seed: u64,
         outcomes: Option<&str>,
     ) -> Result<String, AdapterError> {
+        to_json(&self.process_event_report(event, now, seed, outcomes)?)
+    }
+
+    /// [`process_event`](Self::process_event)'s report, before it becomes JSON.
+    pub fn process_event_report(
+        &self,
+        event: &str,
+        now: f64,
+        seed: u64,
+        outcomes: Option<&str>,
+    ) -> Result<BatchReport, AdapterError> {
+        self.process_parsed_event(SqsEvent::from_json(event)?, now, seed, outcomes)
+    }
+
+    /// [`process_event_report`](Self::process_event_report) of an event already read (see
+    /// [`crate::aside::event_with_bodies`]).
+    pub fn process_parsed_event(
+        &self,
+        event: SqsEvent,
+        now: f64,
+        seed: u64,
+        outcomes: Option<&str>,
+    ) -> Result<BatchReport, AdapterError> {
         let outcomes: BTreeMap<String, SendOutcome> = match outcomes {
             Some(text) => parse("outcomes", text)?,
             None => BTreeMap::new(),
         };
-        let event = SqsEvent::from_json(event)?;
         let mut batch = self.mailroom.start_batch(event, timestamp(now)?, seed)?;
         while let Some(send) = batch.next_send() {
             let outcome =
@@ -103,12 +127,21 @@ impl Handle {
                     });
             batch.complete_send(send.id, outcome)?;
         }
-        to_json(&batch.finish())
+        Ok(batch.finish())
     }
 
     /// Starts a batch for a host that sends itself (see [`HostBatch`]).
     pub fn start_batch(&self, event: &str, now: f64, seed: u64) -> Result<HostBatch, AdapterError> {
-        let event = SqsEvent::from_json(event)?;
+        self.start_parsed_batch(SqsEvent::from_json(event)?, now, seed)
+    }
+
+    /// [`start_batch`](Self::start_batch) of an event already read.
+    pub fn start_parsed_batch(
+        &self,
+        event: SqsEvent,
+        now: f64,
+        seed: u64,
+    ) -> Result<HostBatch, AdapterError> {
         let batch = self.mailroom.start_batch(event, timestamp(now)?, seed)?;
         Ok(HostBatch::new(batch))
     }

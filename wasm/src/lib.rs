@@ -6,6 +6,7 @@
 //! `wasm-bindgen`. The JavaScript wrapper in `js/` parses the JSON, turns error JSON into a
 //! typed `MailroomError`, and carries the TypeScript types.
 
+pub mod aside;
 pub mod batch;
 pub mod error;
 pub mod handle;

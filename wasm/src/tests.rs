@@ -15,25 +15,15 @@ fn examples() -> &'static Path {
 }
 
 fn example_templates() -> TemplateSet {
-    let root = examples().join("templates");
-    let mut set = TemplateSet::new();
-    let mut pending = vec![root.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let name = path
-                    .strip_prefix(&root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                set.insert(name, std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    set
+    templates_in(&examples().join("templates"))
+}
+
+/// Every template under `root`, by the core's rule.
+fn templates_in(root: &Path) -> TemplateSet {
+    mailroom_vectors::read_folder(root)
+        .into_iter()
+        .filter(|(path, _)| mailroom_core::render::is_template_path(path))
+        .collect()
 }
 
 fn example_handle() -> Handle {
@@ -73,6 +63,144 @@ fn process_event_is_the_core_report_serialized_by_serde_json() {
             .unwrap();
     }
     assert_eq!(from_handle, serde_json::to_string(&batch.finish()).unwrap());
+}
+
+/// What `withBodies` in js/api.js does: the JSON, and the bodies cut by their UTF-16 lengths.
+fn split_aside(out: &str) -> (Value, Vec<String>) {
+    let mut parts = out.splitn(3, '\0');
+    let (json, lengths, bodies) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let lengths: Vec<usize> = serde_json::from_str(lengths).unwrap();
+    let bodies: Vec<u16> = bodies.encode_utf16().collect();
+    let mut at = 0;
+    let cut = lengths
+        .iter()
+        .map(|length| {
+            at += length;
+            String::from_utf16(&bodies[at - length..at]).unwrap()
+        })
+        .collect();
+    assert_eq!(at, bodies.len(), "every body is used");
+    (serde_json::from_str(json).unwrap(), cut)
+}
+
+/// Puts the bodies back into `email`s in order, checking they were left empty.
+fn put_back<'a>(emails: impl Iterator<Item = &'a mut Value>, bodies: Vec<String>) {
+    let mut bodies = bodies.into_iter();
+    for email in emails {
+        for field in ["html", "text"] {
+            assert_eq!(email[field], "", "the {field} is aside");
+            email[field] = bodies.next().unwrap().into();
+        }
+    }
+    assert_eq!(bodies.next(), None);
+}
+
+/// What `reportFrom` in js/api.js does.
+fn reassemble(out: &str) -> Value {
+    let (mut report, bodies) = split_aside(out);
+    let emails = report["records"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .filter(|record| record["decision"] == "send")
+        .map(|record| &mut record["email"]);
+    put_back(emails, bodies);
+    report
+}
+
+#[test]
+fn a_report_with_its_bodies_aside_reassembles_to_the_report() {
+    let handle = example_handle();
+    // Non-ASCII names and sums (UTF-16 lengths differ from UTF-8 ones), rejects among sends.
+    let event_text = std::fs::read_to_string(examples().join("events/quickstart.json")).unwrap();
+    let report = handle
+        .process_event_report(&event_text, NOW, 7, None)
+        .unwrap();
+    let out = crate::aside::report_with_bodies_aside(report).unwrap();
+    let expected: Value =
+        serde_json::from_str(&handle.process_event(&event_text, NOW, 7, None).unwrap()).unwrap();
+    assert!(expected.to_string().contains("Núñez"));
+    assert_eq!(reassemble(&out), expected);
+
+    let mut batch = handle.start_batch(&event_text, NOW, 7).unwrap();
+    let mut plain = handle.start_batch(&event_text, NOW, 7).unwrap();
+    while let Some(send) = batch.next_send_with_bodies_aside().unwrap() {
+        let (mut send, bodies) = split_aside(&send);
+        put_back(std::iter::once(&mut send["email"]), bodies);
+        let expected: Value = serde_json::from_str(&plain.next_send().unwrap().unwrap()).unwrap();
+        assert_eq!(send, expected);
+        let id = send["id"].as_u64().unwrap();
+        batch
+            .complete_send(
+                usize::try_from(id).unwrap(),
+                r#"{"outcome":"accepted","messageId":"x"}"#,
+            )
+            .unwrap();
+    }
+    let finished = reassemble(&batch.finish_with_bodies_aside().unwrap());
+    assert_eq!(finished["records"], {
+        let mut records = expected["records"].clone();
+        for record in records.as_array_mut().unwrap() {
+            if record["decision"] == "send" {
+                record["providerMessageId"] = "x".into();
+            }
+        }
+        records
+    });
+}
+
+#[test]
+fn an_event_with_its_bodies_beside_the_json_is_the_event() {
+    use crate::aside::event_with_bodies;
+    let event_text = std::fs::read_to_string(examples().join("events/quickstart.json")).unwrap();
+    let mut skeleton: Value = serde_json::from_str(&event_text).unwrap();
+    let mut bodies = String::new();
+    let mut lengths = Vec::new();
+    for record in skeleton["Records"].as_array_mut().unwrap() {
+        let body = record["body"].as_str().unwrap().to_owned();
+        lengths.push(u32::try_from(body.len()).unwrap());
+        bodies.push_str(&body);
+        record["body"] = "".into();
+    }
+    let skeleton = skeleton.to_string();
+    let event = event_with_bodies(&skeleton, &bodies, &lengths).unwrap();
+    assert!(
+        bodies.contains('ñ'),
+        "multi-byte characters are cut by bytes"
+    );
+    assert_eq!(
+        serde_json::to_value(&event.records).unwrap(),
+        serde_json::to_value(&SqsEvent::from_json(&event_text).unwrap().records).unwrap()
+    );
+    let handle = example_handle();
+    assert_eq!(
+        to_value(
+            &handle
+                .process_parsed_event(event.clone(), NOW, 7, None)
+                .unwrap()
+        ),
+        serde_json::from_str::<Value>(&handle.process_event(&event_text, NOW, 7, None).unwrap())
+            .unwrap()
+    );
+    // Lengths that do not fit the bodies are input errors, never a panic.
+    let short = &lengths[1..];
+    let mut long = lengths.clone();
+    long[0] += 1_000_000;
+    let mut split = lengths.clone();
+    let accented = bodies.find('ñ').unwrap();
+    split[0] = u32::try_from(accented + 1).unwrap(); // inside the two bytes of "ñ"
+    for bad in [short, &long, &split] {
+        let error = event_with_bodies(&skeleton, &bodies, bad).unwrap_err();
+        assert_eq!(error_json(&error)["kind"], "input", "{error}");
+    }
+}
+
+fn to_value(report: &mailroom_core::BatchReport) -> Value {
+    serde_json::to_value(report).unwrap()
 }
 
 #[test]
@@ -199,4 +327,141 @@ fn template_errors_carry_the_fault_and_name_the_template() {
     assert_eq!(wire["fault"]["kind"], "undefined");
     assert_eq!(wire["fault"]["template"], "orders/confirmation.txt");
     assert!(wire["fault"]["line"].as_u64().unwrap() >= 1);
+}
+
+/// The MIME bytes a Node host gets from `rawMessage` against those of the Rust Lambda.
+#[cfg(feature = "mime")]
+mod mime_bytes {
+    use super::*;
+
+    /// The vector whose emails are pinned as MIME bytes: the shipped examples, so the Node example
+    /// Lambda can send the same records and its test compare what SES received.
+    const MIME_CASE: &str = "examples-quickstart";
+
+    fn repo_root() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    fn golden_dir() -> std::path::PathBuf {
+        repo_root().join("tests/vectors/mime").join(MIME_CASE)
+    }
+
+    /// What the Rust Lambda hands SES for each email of the case: the core's batch at the case's
+    /// time and seed, then `mailroom_mime::message` dated that time (as `SesMailer` does with its
+    /// clock). By SQS message id.
+    fn native_mime_of_the_case() -> (mailroom_vectors::Case, Vec<(String, Vec<u8>)>) {
+        let path = repo_root().join(format!("tests/vectors/cases/{MIME_CASE}.json"));
+        let case = mailroom_vectors::load(&path);
+        let config =
+            Config::resolve(case.routes.as_deref(), |name| case.env.get(name).cloned()).unwrap();
+        let templates: TemplateSet = case
+            .templates
+            .iter()
+            .filter(|(path, _)| mailroom_core::render::is_template_path(path))
+            .collect();
+        let mailroom = Mailroom::new(config, &templates).unwrap();
+        let event: SqsEvent = serde_json::from_value(case.event.clone()).unwrap();
+        let now = Timestamp::from_millis(case.now);
+        let mut batch = mailroom.start_batch(event, now, case.seed).unwrap();
+        let mut messages = Vec::new();
+        while let Some(send) = batch.next_send() {
+            let message_id = send.message_id.clone();
+            messages.push((message_id.clone(), mailroom_mime::message(&send.email, now)));
+            let message_id = format!("ses-{message_id}");
+            batch
+                .complete_send(send.id, SendOutcome::Accepted { message_id })
+                .unwrap();
+        }
+        (case, messages)
+    }
+
+    /// Pins the native MIME bytes; `wasm/tests/mime.test.mjs` and `examples/node-lambda` compare
+    /// the wasm package's bytes with the same files. `MAILROOM_BLESS=1 cargo test -p
+    /// mailroom-wasm` rewrites them after an intended change of the message format.
+    #[test]
+    fn the_native_mime_bytes_of_the_shared_vector_equal_the_golden_files() {
+        let (_, messages) = native_mime_of_the_case();
+        assert!(
+            messages.len() >= 5,
+            "the case sends {} emails",
+            messages.len()
+        );
+        let dir = golden_dir();
+        let bless = std::env::var_os("MAILROOM_BLESS").is_some();
+        if bless {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        for (message_id, bytes) in &messages {
+            let file = dir.join(format!("{message_id}.eml"));
+            if bless {
+                std::fs::write(&file, bytes).unwrap();
+            }
+            let golden = std::fs::read(&file).unwrap_or_else(|error| {
+                panic!("{}: {error} (MAILROOM_BLESS=1 writes it)", file.display())
+            });
+            assert!(
+                golden == *bytes,
+                "{} differs from the native message (MAILROOM_BLESS=1 rewrites it):\n{}",
+                file.display(),
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // No stale file: every golden message is one the case sends.
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut expected: Vec<String> =
+            messages.iter().map(|(id, _)| format!("{id}.eml")).collect();
+        expected.sort();
+        assert_eq!(files, expected);
+    }
+
+    #[test]
+    fn the_host_batch_gives_the_native_mime_bytes_while_a_send_is_in_flight() {
+        let (case, messages) = native_mime_of_the_case();
+        let templates: serde_json::Map<String, Value> = case
+            .templates
+            .iter()
+            .filter(|(path, _)| mailroom_core::render::is_template_path(path))
+            .map(|(path, source)| (path.clone(), Value::from(source.as_str())))
+            .collect();
+        let handle = Handle::new(
+            &Value::Object(templates).to_string(),
+            case.routes.as_deref(),
+            "{}",
+        )
+        .unwrap();
+        #[allow(clippy::cast_precision_loss)]
+        let now = case.now as f64;
+        let mut batch = handle
+            .start_batch(&case.event.to_string(), now, case.seed)
+            .unwrap();
+        let mut handed_out = Vec::new();
+        while let Some(send) = batch.next_send().unwrap() {
+            let send: Value = serde_json::from_str(&send).unwrap();
+            let id = usize::try_from(send["id"].as_u64().unwrap()).unwrap();
+            let message_id = send["messageId"].as_str().unwrap().to_owned();
+            handed_out.push((message_id, batch.raw_message(id, now).unwrap()));
+            let error = batch.raw_message(id, 0.5).unwrap_err();
+            assert_eq!(error_json(&error)["kind"], "input", "a fractional time");
+            batch
+                .complete_send(id, r#"{"outcome":"accepted","messageId":"ses-1"}"#)
+                .unwrap();
+            let error = batch.raw_message(id, now).unwrap_err();
+            assert_eq!(
+                error_json(&error)["kind"],
+                "input",
+                "completed sends are gone"
+            );
+        }
+        assert_eq!(handed_out, messages);
+        batch.finish().unwrap();
+        assert_eq!(
+            error_json(&batch.raw_message(0, now).unwrap_err())["kind"],
+            "batch"
+        );
+    }
 }

@@ -1,11 +1,20 @@
 //! The `wasm-bindgen` surface: two classes whose methods take and return JSON text.
 //!
+//! The large JSON arguments (templates, events, records, render data) arrive as UTF-8 bytes
+//! that `js/api.js` encodes with `TextEncoder`: wasm-bindgen copies a `&[u8]` with one
+//! `Uint8Array.set`, where a `&str` goes through a JavaScript loop per character up to its first
+//! non-ASCII one, which was most of the boundary's cost per record (BENCHMARKS.md). Results stay
+//! `String`s: wasm-bindgen decodes those with one `TextDecoder` call on the module's memory.
+//!
 //! Errors are thrown as the error JSON string (see [`AdapterError::to_json`]); the JavaScript
 //! wrapper turns them into `MailroomError`s. Nothing here can panic, so a bad input never
 //! leaves the module trapped.
 
 use wasm_bindgen::prelude::*;
 
+use mailroom_core::SqsEvent;
+
+use crate::aside::{event_with_bodies, report_with_bodies_aside};
 use crate::{AdapterError, Handle, HostBatch};
 
 fn thrown(error: AdapterError) -> JsValue {
@@ -27,6 +36,22 @@ pub fn routes_file() -> String {
     mailroom_core::config::ROUTES_FILE.to_owned()
 }
 
+/// The text of a JSON argument passed as bytes. `TextEncoder` only writes valid UTF-8; other
+/// bytes are an input error, not a trap.
+fn utf8<'a>(argument: &'static str, bytes: &'a [u8]) -> Result<&'a str, JsValue> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        thrown(AdapterError::Input {
+            argument,
+            message: format!("not UTF-8: {error}"),
+        })
+    })
+}
+
+/// The event of [`crate::aside::event_with_bodies`] from its byte arguments.
+fn parts(skeleton: &[u8], bodies: &[u8], lengths: &[u32]) -> Result<SqsEvent, JsValue> {
+    event_with_bodies(utf8("event", skeleton)?, utf8("event", bodies)?, lengths).map_err(thrown)
+}
+
 /// A configured, compiled mailroom.
 #[wasm_bindgen]
 pub struct RawMailroom {
@@ -37,16 +62,20 @@ pub struct RawMailroom {
 impl RawMailroom {
     /// See [`Handle::new`].
     #[wasm_bindgen(constructor)]
-    pub fn new(templates: &str, routes: Option<String>, env: &str) -> Result<RawMailroom, JsValue> {
-        Handle::new(templates, routes.as_deref(), env)
+    pub fn new(
+        templates: &[u8],
+        routes: Option<String>,
+        env: &str,
+    ) -> Result<RawMailroom, JsValue> {
+        Handle::new(utf8("templates", templates)?, routes.as_deref(), env)
             .map(|handle| Self { handle })
             .map_err(thrown)
     }
 
     /// See [`Handle::for_templates`].
     #[wasm_bindgen(js_name = forTemplates)]
-    pub fn for_templates(templates: &str) -> Result<RawMailroom, JsValue> {
-        Handle::for_templates(templates)
+    pub fn for_templates(templates: &[u8]) -> Result<RawMailroom, JsValue> {
+        Handle::for_templates(utf8("templates", templates)?)
             .map(|handle| Self { handle })
             .map_err(thrown)
     }
@@ -55,39 +84,78 @@ impl RawMailroom {
     pub fn render(
         &self,
         template: &str,
-        data: &str,
+        data: &[u8],
         subject: Option<String>,
         now: f64,
     ) -> Result<String, JsValue> {
         self.handle
-            .render(template, data, subject.as_deref(), now)
+            .render(template, utf8("data", data)?, subject.as_deref(), now)
             .map_err(thrown)
     }
 
     /// See [`Handle::decide`].
-    pub fn decide(&self, record: &str, now: f64, seed: u64) -> Result<String, JsValue> {
-        self.handle.decide(record, now, seed).map_err(thrown)
+    pub fn decide(&self, record: &[u8], now: f64, seed: u64) -> Result<String, JsValue> {
+        self.handle
+            .decide(utf8("record", record)?, now, seed)
+            .map_err(thrown)
     }
 
-    /// See [`Handle::process_event`].
+    /// See [`Handle::process_event`]; the report with its bodies aside ([`crate::aside`]).
     #[wasm_bindgen(js_name = processEvent)]
     pub fn process_event(
         &self,
-        event: &str,
+        event: &[u8],
         now: f64,
         seed: u64,
         outcomes: Option<String>,
     ) -> Result<String, JsValue> {
         self.handle
-            .process_event(event, now, seed, outcomes.as_deref())
+            .process_event_report(utf8("event", event)?, now, seed, outcomes.as_deref())
+            .and_then(report_with_bodies_aside)
+            .map_err(thrown)
+    }
+
+    /// [`process_event`](Self::process_event) of an event whose bodies come beside its JSON
+    /// ([`crate::aside`]).
+    #[wasm_bindgen(js_name = processEventParts)]
+    pub fn process_event_parts(
+        &self,
+        skeleton: &[u8],
+        bodies: &[u8],
+        lengths: &[u32],
+        now: f64,
+        seed: u64,
+        outcomes: Option<String>,
+    ) -> Result<String, JsValue> {
+        let event = parts(skeleton, bodies, lengths)?;
+        self.handle
+            .process_parsed_event(event, now, seed, outcomes.as_deref())
+            .and_then(report_with_bodies_aside)
+            .map_err(thrown)
+    }
+
+    /// [`start_batch`](Self::start_batch) of an event whose bodies come beside its JSON.
+    #[wasm_bindgen(js_name = startBatchParts)]
+    pub fn start_batch_parts(
+        &self,
+        skeleton: &[u8],
+        bodies: &[u8],
+        lengths: &[u32],
+        now: f64,
+        seed: u64,
+    ) -> Result<RawBatch, JsValue> {
+        let event = parts(skeleton, bodies, lengths)?;
+        self.handle
+            .start_parsed_batch(event, now, seed)
+            .map(|batch| RawBatch { batch })
             .map_err(thrown)
     }
 
     /// See [`Handle::start_batch`].
     #[wasm_bindgen(js_name = startBatch)]
-    pub fn start_batch(&self, event: &str, now: f64, seed: u64) -> Result<RawBatch, JsValue> {
+    pub fn start_batch(&self, event: &[u8], now: f64, seed: u64) -> Result<RawBatch, JsValue> {
         self.handle
-            .start_batch(event, now, seed)
+            .start_batch(utf8("event", event)?, now, seed)
             .map(|batch| RawBatch { batch })
             .map_err(thrown)
     }
@@ -111,16 +179,23 @@ pub struct RawBatch {
 
 #[wasm_bindgen]
 impl RawBatch {
-    /// See [`HostBatch::next_send`].
+    /// See [`HostBatch::next_send_with_bodies_aside`].
     #[wasm_bindgen(js_name = nextSend)]
     pub fn next_send(&mut self) -> Result<Option<String>, JsValue> {
-        self.batch.next_send().map_err(thrown)
+        self.batch.next_send_with_bodies_aside().map_err(thrown)
     }
 
     /// See [`HostBatch::complete_send`].
     #[wasm_bindgen(js_name = completeSend)]
     pub fn complete_send(&mut self, id: usize, outcome: &str) -> Result<(), JsValue> {
         self.batch.complete_send(id, outcome).map_err(thrown)
+    }
+
+    /// See [`HostBatch::raw_message`].
+    #[cfg(feature = "mime")]
+    #[wasm_bindgen(js_name = rawMessage)]
+    pub fn raw_message(&self, id: usize, now: f64) -> Result<Vec<u8>, JsValue> {
+        self.batch.raw_message(id, now).map_err(thrown)
     }
 
     /// See [`HostBatch::expire`].
@@ -139,8 +214,8 @@ impl RawBatch {
         self.batch.mark_parked(id).map_err(thrown)
     }
 
-    /// See [`HostBatch::finish`].
+    /// See [`HostBatch::finish_with_bodies_aside`].
     pub fn finish(&mut self) -> Result<String, JsValue> {
-        self.batch.finish().map_err(thrown)
+        self.batch.finish_with_bodies_aside().map_err(thrown)
     }
 }

@@ -1,4 +1,4 @@
-// The Handlebars half of bench-cpu.sh: the equivalent JavaScript per-record path, N times.
+// The Handlebars counterpart of per-record-loop.cjs, to profile: the JavaScript per-record path, N times.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

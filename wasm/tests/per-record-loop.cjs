@@ -1,10 +1,11 @@
-// The Node half of bench-cpu.sh: the raw module's processEvent on the order record, N times.
+// The package's processEvent on the order record, N times (the event's JSON text in, the report
+// object out), a loop to profile: node --cpu-prof per-record-loop.cjs N. bench.mjs times the same path.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
-// MAILROOM_WASM_GLUE: another build's wasm-bindgen glue (e.g. one built at a different opt-level).
-const glue = process.env.MAILROOM_WASM_GLUE ?? path.join(path.dirname(require.resolve("mailroom-wasm/package.json")), "node/mailroom_wasm.js");
-const raw = require(glue);
+// MAILROOM_WASM_PKG: another build's package folder (e.g. one built at a different opt-level).
+const pkg = process.env.MAILROOM_WASM_PKG ?? path.dirname(require.resolve("mailroom-wasm/package.json"));
+const { Mailroom } = require(path.join(path.resolve(pkg), "node/index.cjs"));
 
 const examples = path.join(__dirname, "../../examples");
 const templates = {};
@@ -16,9 +17,9 @@ const walk = (dir) => {
   }
 };
 walk(path.join(examples, "templates"));
-const mailroom = new raw.RawMailroom(JSON.stringify(templates), fs.readFileSync(path.join(examples, "templates", "routes.json"), "utf8"), "{}");
+const mailroom = new Mailroom({ templates, routes: fs.readFileSync(path.join(examples, "templates", "routes.json"), "utf8") });
 const event = fs.readFileSync(path.join(examples, "events/order-eventbridge.json"), "utf8");
 const count = Number(process.argv[2] ?? 1000);
 let bytes = 0;
-for (let index = 0; index < count; index += 1) bytes += mailroom.processEvent(event, 1795428000000, 7n).length;
+for (let index = 0; index < count; index += 1) bytes += mailroom.processEvent(event, 1795428000000, 7).records[0].email.html.length;
 console.log(bytes);

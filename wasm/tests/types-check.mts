@@ -80,6 +80,8 @@ const inFlight: SendRequest[] = [];
 for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) inFlight.push(send);
 for (const send of inFlight) {
   names.push(send.messageId, send.headers.from, ...send.headers.to, send.headers.replyTo ?? "", send.email.subject);
+  const mime: Uint8Array = batch.rawMessage(send.id, Date.now());
+  names.push(String(mime.byteLength));
   batch.completeSend(send.id, { outcome: "accepted", messageId: `ses-${send.messageId}` });
 }
 batch.expire();

@@ -9,6 +9,7 @@ import { Mailroom } from "mailroom-wasm";
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const casesDir = path.join(repoRoot, "tests/vectors/cases");
 const snapshotsDir = path.join(repoRoot, "tests/vectors/snapshots");
+const mimeDir = path.join(repoRoot, "tests/vectors/mime");
 
 /** Every template under `dir` (by the core's rule), keyed by its path relative to `dir` with `/` separators. */
 export function loadTemplates(dir) {
@@ -70,4 +71,19 @@ export function loadCases() {
 /** The outcome the vectors assume for a send: the case's, else accepted. */
 export function outcomeFor(vector, messageId) {
   return vector.outcomes[messageId] ?? { outcome: "accepted", messageId: `ses-${messageId}` };
+}
+
+/**
+ * The MIME messages the native core and mailroom-mime give for case `name`'s emails, by SQS
+ * message id: the bytes the Rust Lambda hands SES (pinned by wasm/src/tests.rs; only some cases
+ * have them).
+ */
+export function loadGoldenMime(name) {
+  const dir = path.join(mimeDir, name);
+  return new Map(
+    fs
+      .readdirSync(dir)
+      .filter((file) => file.endsWith(".eml"))
+      .map((file) => [file.slice(0, -".eml".length), fs.readFileSync(path.join(dir, file))]),
+  );
 }

@@ -1,6 +1,7 @@
 // An SQS-triggered Node Lambda that sends email exactly as the Rust `bootstrap` does: mailroom's
-// WebAssembly package decides and renders every record, SES v2 sends, and the Lambda returns
-// the same partial batch response (`ReportBatchItemFailures`).
+// WebAssembly package decides and renders every record and builds its MIME message (the same
+// bytes the Rust function builds), SES v2 sends it as raw content, and the Lambda returns the
+// same partial batch response (`ReportBatchItemFailures`).
 //
 // Templates (and an optional routes.json) are bundled with the function in TEMPLATE_DIR and
 // compiled once per container, at cold start. The other settings are the Rust function's
@@ -24,6 +25,8 @@ export interface Dependencies {
   maxConcurrentSends: number;
   deadlineMarginMs: number;
   log?: (line: string) => void;
+  /** Milliseconds since 1970 (default `Date.now`): the batch's time and each message's `Date`. */
+  clock?: () => number;
 }
 
 /** Every template under `dir` (by the core's rule), keyed by its path relative to `dir` with `/` separators. */
@@ -73,20 +76,18 @@ export function fromEnvironment(): Dependencies {
   };
 }
 
-/** The SES v2 request for one email. Addresses are header values: RFC 2047 names, punycode domains. */
-export function sendEmailInput(send: SendRequest, configurationSet?: string): SendEmailCommandInput {
-  const { email, headers } = send;
+/**
+ * The SES v2 request for one email, as the Rust function makes it: the MIME message (`raw`, from
+ * `batch.rawMessage`) as raw content, so recipients get the very bytes the Rust function would
+ * send (multipart text and HTML, the idempotency key in a header bounces carry back). SES reads
+ * the recipients and reply-to from the message's headers; the sender is named again because
+ * SES authorizes `FromEmailAddress`. Tags travel through the API, not the message.
+ */
+export function sendEmailInput(send: SendRequest, raw: Uint8Array, configurationSet?: string): SendEmailCommandInput {
   return {
-    FromEmailAddress: headers.from,
-    Destination: { ToAddresses: headers.to },
-    ...(headers.replyTo ? { ReplyToAddresses: [headers.replyTo] } : {}),
-    Content: {
-      Simple: {
-        Subject: { Data: email.subject, Charset: "UTF-8" },
-        Body: { Html: { Data: email.html, Charset: "UTF-8" }, Text: { Data: email.text, Charset: "UTF-8" } },
-      },
-    },
-    EmailTags: email.tags.map((tag) => ({ Name: tag.name, Value: tag.value })),
+    FromEmailAddress: send.headers.from,
+    Content: { Raw: { Data: raw } },
+    EmailTags: send.email.tags.map((tag) => ({ Name: tag.name, Value: tag.value })),
     ...(configurationSet ? { ConfigurationSetName: configurationSet } : {}),
   };
 }
@@ -102,9 +103,9 @@ export function outcomeOfError(error: unknown): SendOutcome {
   return { outcome: "failed", code: failure.name, message: failure.message, httpStatus: status };
 }
 
-async function send(dependencies: Dependencies, request: SendRequest): Promise<SendOutcome> {
+async function send(dependencies: Dependencies, request: SendRequest, raw: Uint8Array): Promise<SendOutcome> {
   try {
-    const answer = await dependencies.ses.send(new SendEmailCommand(sendEmailInput(request, dependencies.configurationSet)));
+    const answer = await dependencies.ses.send(new SendEmailCommand(sendEmailInput(request, raw, dependencies.configurationSet)));
     return { outcome: "accepted", messageId: answer.MessageId ?? "" };
   } catch (error) {
     return outcomeOfError(error);
@@ -125,9 +126,10 @@ function logReport(report: BatchReport, log: (line: string) => void): void {
 
 /** The handler for given dependencies: decide, send what the batch hands out, report, repeat. */
 export function makeHandler(dependencies: Dependencies) {
+  const clock = dependencies.clock ?? Date.now;
   return async (event: SQSEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> => {
     // An unreadable event throws: the invocation fails and every record is retried.
-    const batch = dependencies.mailroom.startBatch(event, Date.now(), randomBytes(8).readBigUInt64LE());
+    const batch = dependencies.mailroom.startBatch(event, clock(), randomBytes(8).readBigUInt64LE());
     try {
       for (;;) {
         if (context.getRemainingTimeInMillis() < dependencies.deadlineMarginMs) {
@@ -140,7 +142,8 @@ export function makeHandler(dependencies: Dependencies) {
           if (wave.length >= dependencies.maxConcurrentSends) break;
         }
         if (wave.length === 0) break;
-        const outcomes = await Promise.all(wave.map((request) => send(dependencies, request)));
+        // Each message is dated when it goes, as the Rust function dates it.
+        const outcomes = await Promise.all(wave.map((request) => send(dependencies, request, batch.rawMessage(request.id, clock()))));
         wave.forEach((request, index) => batch.completeSend(request.id, outcomes[index] ?? { outcome: "failed", code: "network" }));
       }
       const report = batch.finish();

@@ -8,53 +8,16 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join, resolve } from 'node:path';
 import { EXAMPLE_EVENTS, EXAMPLE_TEMPLATES } from '../examples.js';
+import { SERVER, launchBrowser, pageDir, repo, startServer, stopServer } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const pageDir = resolve(here, '..');
-const repo = resolve(pageDir, '..', '..');
-const SERVER = process.env.PREVIEW_SERVER ?? 'node serve.mjs --port 0';
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(process.env.PREVIEW_ARTIFACTS ?? join(pageDir, 'artifacts'));
 
 let server;
 let baseUrl;
 let browser;
-
-/** Starts the server command, reads its URL, and waits until the page answers. */
-async function startServer() {
-  const [command, ...args] = SERVER.split(/\s+/).filter(Boolean);
-  const child = spawn(command, args, { cwd: command === 'node' ? pageDir : repo, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const url = await new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from "${SERVER}" within 60 s:\n${output}`)), 60_000);
-    const read = (chunk) => {
-      output += chunk;
-      const found = /http:\/\/127\.0\.0\.1:\d+\//.exec(output);
-      if (found) {
-        clearTimeout(timer);
-        resolveUrl(found[0]);
-      }
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.once('exit', (code) => reject(new Error(`"${SERVER}" exited with ${code}:\n${output}`)));
-  });
-  for (let attempt = 0; ; attempt += 1) {
-    const answer = await fetch(url).catch(() => null);
-    if (answer?.ok) break;
-    if (attempt > 100) throw new Error(`${url} does not answer`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, url };
-}
 
 async function openPage(context = null) {
   const owner = context ?? (await browser.newContext({ viewport: { width: 1440, height: 900 } }));
@@ -103,19 +66,12 @@ function sqsRecord(body, messageId = 'm-1') {
 
 before(async () => {
   ({ child: server, url: baseUrl } = await startServer());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    process.kill(server.pid, 'SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
+  await stopServer(server);
 });
 
 test('the page lists every shipped example template and event', () => {

@@ -1,0 +1,68 @@
+// Cold start of a Node service: fresh `node` processes, each loading the package and building a
+// Mailroom from the shipped examples (examples/templates read from disk, examples/routes.json),
+// as examples/node-lambda does at init. Reports the median and p90 over the processes of:
+//   * start → constructed: from the process's time origin (its start) to the constructed
+//     Mailroom, as the process itself measures it (performance.now());
+//   * of which load + construct: from the first line of the script (Node's own start-up done) to
+//     the constructed Mailroom: reading the templates, loading and compiling the module, new Mailroom;
+//   * spawn → constructed: as this parent sees it, exec and Node's start-up included;
+// and Node's own start-up alone (an empty script), for scale.
+//
+//   node load.mjs [N=25]     MAILROOM_WASM_PKG=dir measures another build's package folder
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { repoRoot } from "./vectors.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const count = Number(process.argv[2] ?? 25);
+const pkg = process.env.MAILROOM_WASM_PKG ? path.resolve(process.env.MAILROOM_WASM_PKG) : undefined;
+const examples = path.join(repoRoot, "examples");
+
+// What a service does at init. `entry` is how it loads the package.
+const child = (entry) => `
+const scriptStart = performance.now();
+${entry}
+const fs = require("node:fs"), path = require("node:path");
+const root = ${JSON.stringify(path.join(examples, "templates"))};
+const templates = {};
+const walk = (dir) => { for (const e of fs.readdirSync(dir, { withFileTypes: true })) { const full = path.join(dir, e.name); if (e.isDirectory()) walk(full); else templates[path.relative(root, full).split(path.sep).join("/")] = fs.readFileSync(full, "utf8"); } };
+walk(root);
+const mailroom = new Mailroom({ templates, routes: fs.readFileSync(${JSON.stringify(path.join(examples, "routes.json"))}, "utf8") });
+const done = performance.now();
+process.stdout.write(JSON.stringify({ done, work: done - scriptStart }));`;
+const target = JSON.stringify(pkg ? path.join(pkg, "node/index.mjs") : "mailroom-wasm");
+const requireTarget = JSON.stringify(pkg ? path.join(pkg, "node/index.cjs") : "mailroom-wasm");
+const variants = {
+  "require (CommonJS)": ["-e", child(`const { Mailroom } = require(${requireTarget});`)],
+  "import (ES module)": ["--input-type=module", "-e", `import { createRequire } from "node:module"; const require = createRequire(${JSON.stringify(path.join(here, "load.mjs"))}); ${child(`const { Mailroom } = await import(${target});`)}`],
+  "node alone (empty script)": ["-e", `process.stdout.write(JSON.stringify({ done: performance.now(), work: 0 }))`],
+};
+
+const stats = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { median: Number(at(0.5).toFixed(1)), p90: Number(at(0.9).toFixed(1)), min: Number(sorted[0].toFixed(1)) };
+};
+const samples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+// Interleaved, so the machine's load changes hit every variant alike.
+for (let index = 0; index < count; index += 1) {
+  for (const [name, args] of Object.entries(variants)) {
+    const spawned = performance.now();
+    const answer = spawnSync(process.execPath, args, { cwd: here, encoding: "utf8" });
+    const seen = performance.now() - spawned;
+    if (answer.status !== 0) throw new Error(`${name}: ${answer.stderr}`);
+    const { done, work } = JSON.parse(answer.stdout);
+    samples[name].push({ done, work, seen });
+  }
+}
+const report = { node: process.version, processes: count, ms: {} };
+for (const [name, runs] of Object.entries(samples)) {
+  report.ms[name] = {
+    "start → constructed": stats(runs.map((run) => run.done)),
+    "load + construct": stats(runs.map((run) => run.work)),
+    "spawn → constructed": stats(runs.map((run) => run.seen)),
+  };
+}
+console.log(JSON.stringify(report, null, 2));
