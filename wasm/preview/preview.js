@@ -6,7 +6,7 @@ import { createEditor } from './editor.js';
 import { Workspace, classify, loadEngine } from './engine.js';
 import { START } from './examples.js';
 import { loadStart, readFiles } from './sources.js';
-import { forget, loadSaved, mergeEdits, readShared, save, shareLink } from './store.js';
+import { forget, loadSaved, mergeEdits, readShared, save, shareLink, textPartOf, usedBy } from './store.js';
 import { describeWhere, drawDecision, drawVariables, el, jsonLocation, tabs } from './view.js';
 
 const ROUTES_FILE = 'routes.json';
@@ -24,12 +24,20 @@ const state = {
   events: {}, // name → sample event text, for the menu
 };
 
+/**
+ * A share link opened but not kept: what it replaced, as the author had it, so the author's
+ * version is what local storage keeps (and what "Back to my version" restores) until they keep
+ * the shared one. `{files: {path: text | undefined}, subject?: {had, value}, event?, selected,
+ * recordIndex}`; a path with `undefined` did not exist before the link.
+ */
+let pendingShare = null;
+
 let workspace = null;
 let filesChanged = true;
 let editingPart = 'html'; // which template tab the editor shows: html, text or routes
 let lastFault = null;
 
-const textSibling = (path) => path.replace(/\.[^./]*$/, '') + '.txt';
+const textSibling = textPartOf;
 const isTemplate = (path) => path !== ROUTES_FILE && !path.endsWith('.txt');
 
 const editors = {
@@ -278,7 +286,23 @@ function update() {
 }
 
 function persist() {
-  const { source, base, files, selected, subjects, event, recordIndex } = state;
+  const { source, base } = state;
+  let { files, selected, subjects, event, recordIndex } = state;
+  if (pendingShare) {
+    // What the link replaced is saved as the author had it; everything else as it is now.
+    files = { ...files };
+    for (const [path, before] of Object.entries(pendingShare.files)) {
+      if (before === undefined) delete files[path];
+      else files[path] = before;
+    }
+    if (pendingShare.subject) {
+      subjects = { ...subjects };
+      if (pendingShare.subject.had) subjects[pendingShare.template] = pendingShare.subject.value;
+      else delete subjects[pendingShare.template];
+    }
+    if ('event' in pendingShare) ({ event, recordIndex } = pendingShare);
+    if (!(selected in files)) selected = pendingShare.selected;
+  }
   save({ source, base, files, selected, subjects, event, recordIndex });
 }
 
@@ -346,9 +370,21 @@ $('save-template').addEventListener('click', () => {
 
 $('share').addEventListener('click', async () => {
   const sibling = textSibling(state.selected);
-  const files = { [state.selected]: state.files[state.selected] };
-  if (sibling in state.files) files[sibling] = state.files[sibling];
-  const url = await shareLink({ template: state.selected, files, subject: $('subject').value, event: state.event });
+  const hasText = sibling in state.files && sibling !== state.selected;
+  // A link never replaces a layout or partial where it is opened: say so here, not there.
+  const users = usedBy(hasText ? [state.selected, sibling] : [state.selected], state.files);
+  if (users.length) {
+    $('share-box').hidden = true;
+    note(`${state.selected} is used by ${listed(users)}: a link cannot carry a layout or partial. Save the template and send the file instead.`);
+    return;
+  }
+  const url = await shareLink({
+    template: state.selected,
+    html: state.files[state.selected],
+    text: hasText ? state.files[sibling] : undefined,
+    subject: $('subject').value,
+    event: state.event,
+  });
   $('share-url').value = url;
   $('share-box').hidden = false;
   $('share-url').select();
@@ -359,6 +395,7 @@ $('share').addEventListener('click', async () => {
 });
 
 $('reset').addEventListener('click', async () => {
+  endShare();
   forget();
   history.replaceState(null, '', window.location.pathname);
   await start({ restore: false });
@@ -367,6 +404,8 @@ $('reset').addEventListener('click', async () => {
 
 async function openFiles(fileList) {
   const opened = await readFiles(fileList, state.files);
+  // An opened file is the author's own: it is saved, even where a link's version was.
+  if (pendingShare) for (const path of Object.keys(opened.templates)) delete pendingShare.files[path];
   Object.assign(state.files, opened.templates);
   if (opened.routes !== undefined) state.files[ROUTES_FILE] = opened.routes;
   filesChanged = true;
@@ -429,16 +468,11 @@ async function start({ restore }) {
     ? `Templates from ${loaded.label}; your edits to ${kept.join(', ')} are kept (Reset discards them).`
     : `Templates from ${loaded.label}.`;
 
+  endShare();
   const shared = restore ? await readShared(window.location.hash) : null;
-  if (shared?.error) message = shared.error;
-  else if (shared) {
-    Object.assign(state.files, shared.files);
-    if (shared.template in state.files) state.selected = shared.template;
-    state.subjects[shared.template] = shared.subject;
-    state.event = shared.event;
-    state.recordIndex = 0;
-    history.replaceState(null, '', window.location.pathname);
-    message = `Opened the shared preview of ${shared.template}.`;
+  if (shared) {
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+    message = shared.error ?? openShared(shared);
   }
   filesChanged = true;
   fillTemplateMenu();
@@ -448,6 +482,96 @@ async function start({ restore }) {
   select(state.selected);
   note(message);
 }
+
+// ---- Share links ---------------------------------------------------------------------------
+
+function listed(items) {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+/**
+ * Applies what a link may change (store.js `readShared` decides what that is) to the page only:
+ * the author's saved workspace keeps their version until they keep the shared one. Returns the
+ * note for the page.
+ */
+function openShared(shared) {
+  const { template } = shared;
+  const textPath = textSibling(template);
+  const parts = [[template, shared.html], [textPath, shared.text]].filter(([, text]) => text !== undefined);
+  const users = usedBy(parts.length ? parts.map(([path]) => path) : [template], state.files);
+  const names = shared.ignored.slice(0, 5).map((path) => (path.length > 80 ? `${path.slice(0, 80)}…` : path));
+  if (shared.ignored.length > 5) names.push(`${shared.ignored.length - 5} more`);
+  const ignored = names.length ? ` It also carried ${listed(names)}, which a link never changes.` : '';
+  if (users.length) {
+    return `The link shares ${template}, which ${listed(users)} use${users.length === 1 ? 's' : ''}: a link never replaces a layout or partial, so nothing was changed.${ignored}`;
+  }
+  if (!(template in state.files) && shared.html === undefined) {
+    return `The link shares ${template}, which is not in ${state.label} and which the link does not carry; nothing was changed.`;
+  }
+  const pending = { template, files: {}, selected: state.selected, recordIndex: state.recordIndex };
+  const changed = [];
+  for (const [path, text] of parts) {
+    if (state.files[path] === text) continue;
+    changed.push(path in state.files ? path : `${path} (new)`);
+    pending.files[path] = state.files[path];
+    state.files[path] = text;
+  }
+  if (shared.subject !== undefined && shared.subject !== subjectFor(template)) {
+    changed.push(`the subject of ${template}`);
+    pending.subject = { had: template in state.subjects, value: state.subjects[template] };
+    state.subjects[template] = shared.subject;
+  }
+  if (shared.event !== undefined && shared.event !== state.event) {
+    changed.push('the sample event');
+    Object.assign(pending, { event: state.event, recordIndex: state.recordIndex });
+    state.event = shared.event;
+    state.recordIndex = 0;
+  }
+  state.selected = template;
+  if (!changed.length) return `Opened the shared preview of ${template}: it matches yours, nothing changed.${ignored}`;
+  pendingShare = pending;
+  $('shared-changed').textContent = listed(changed);
+  $('shared-ignored').textContent = ignored.trim();
+  $('shared-ignored').hidden = !ignored;
+  $('shared-notice').hidden = false;
+  return `Opened the shared preview of ${template}.`;
+}
+
+function endShare() {
+  pendingShare = null;
+  $('shared-notice').hidden = true;
+}
+
+$('shared-keep').addEventListener('click', () => {
+  const kept = $('shared-changed').textContent;
+  endShare();
+  persist();
+  note(`Kept the shared ${kept}; Reset discards them.`);
+});
+
+$('shared-undo').addEventListener('click', () => {
+  const pending = pendingShare;
+  if (!pending) return;
+  endShare();
+  for (const [path, before] of Object.entries(pending.files)) {
+    if (before === undefined) delete state.files[path];
+    else state.files[path] = before;
+  }
+  if (pending.subject) {
+    if (pending.subject.had) state.subjects[pending.template] = pending.subject.value;
+    else delete state.subjects[pending.template];
+  }
+  if ('event' in pending) {
+    state.event = pending.event;
+    state.recordIndex = pending.recordIndex;
+    editors.event.value = state.event;
+    $('event-select').value = Object.keys(state.events).find((name) => state.events[name] === state.event) ?? '';
+  }
+  filesChanged = true;
+  fillTemplateMenu();
+  select(pending.selected in state.files ? pending.selected : state.selected in state.files ? state.selected : Object.keys(state.files).find(isTemplate) ?? '');
+  note(`Back to your version of ${pending.template}.`);
+});
 
 try {
   await loadEngine();

@@ -3,9 +3,44 @@
 //
 // The fragment never reaches a server (browsers do not send it), so a shared link stays
 // between the two people who have it. It is deflated and base64url-encoded to stay short.
+//
+// A link is written by anyone, so what it may change is fixed here, not by the link: one
+// template (its HTML and its `.txt` part), that template's subject and the sample event. It
+// never carries routes.json, nor a template other templates extend, include or import (a
+// layout or partial), and what it carries beyond that is ignored (and named to the author).
 
 const STORAGE_KEY = 'mailroom-preview/v1';
 const FRAGMENT_KEY = 'share=';
+const ROUTES_FILE = 'routes.json';
+/** Largest link content once inflated, as for opened files: a short link cannot inflate to gigabytes. */
+const SHARED_LIMIT = 5 * 1024 * 1024;
+
+/** The text part of a template: `orders/confirmation.html` → `orders/confirmation.txt`. */
+export const textPartOf = (path) => path.replace(/\.[^./]*$/, '') + '.txt';
+
+/** Whether `path` may be a link's template: a template, not routes.json and not a text part. */
+export const shareableName = (path) =>
+  typeof path === 'string' && path !== '' && path.length <= 1024 && path !== ROUTES_FILE && !path.endsWith('.txt')
+  && !path.endsWith('/') && !/[\u0000-\u001f]/.test(path);
+
+// `{% extends "x" %}`, `{% include ["x", 'y'] %}`, `{% import "x" as m %}`, `{% from "x" import m %}`
+const REFERENCE_TAG = /\{%[-+~]?\s*(?:extends|include|import|from)\b([\s\S]*?)[-+~]?%\}/g;
+const QUOTED = /"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'/g;
+
+/**
+ * The templates of `files` (other than `paths` themselves) that name one of `paths` in an
+ * extends, include, import or from tag: a link may not replace what those render through.
+ */
+export function usedBy(paths, files) {
+  const wanted = new Set(paths);
+  const users = [];
+  for (const [path, source] of Object.entries(files)) {
+    if (wanted.has(path) || path === ROUTES_FILE || typeof source !== 'string') continue;
+    const names = [...source.matchAll(REFERENCE_TAG)].flatMap((tag) => [...tag[1].matchAll(QUOTED)].map((q) => q[1] ?? q[2]));
+    if (names.some((name) => wanted.has(name))) users.push(path);
+  }
+  return users;
+}
 
 /**
  * The saved workspace for `source` (the folder or example set it was loaded from), or null.
@@ -57,9 +92,27 @@ export function mergeEdits(fresh, saved) {
   return { files, kept };
 }
 
-async function pipe(bytes, stream) {
-  const response = new Response(new Blob([bytes]).stream().pipeThrough(stream));
-  return new Uint8Array(await response.arrayBuffer());
+async function pipe(bytes, stream, limit = Infinity) {
+  const reader = new Blob([bytes]).stream().pipeThrough(stream).getReader();
+  const chunks = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.length;
+    if (length > limit) {
+      await reader.cancel();
+      throw new Error(`larger than ${limit / 1024 / 1024} MB`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 function toBase64Url(bytes) {
@@ -75,32 +128,54 @@ function fromBase64Url(text) {
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
-/** A link to this page carrying `shared` (`{template, files, subject, event}`). */
-export async function shareLink(shared) {
-  const bytes = new TextEncoder().encode(JSON.stringify({ v: 1, ...shared }));
+/**
+ * A link to this page carrying `shared` (`{template, html, text?, subject, event}`): the
+ * template being edited, its text part when it has one, its subject and the sample event.
+ */
+export async function shareLink({ template, html, text, subject, event }) {
+  const files = { [template]: html };
+  if (typeof text === 'string') files[textPartOf(template)] = text;
+  const bytes = new TextEncoder().encode(JSON.stringify({ v: 1, template, files, subject, event }));
   const packed = await pipe(bytes, new CompressionStream('deflate-raw'));
   const url = new URL(window.location.href);
   url.hash = FRAGMENT_KEY + toBase64Url(packed);
   return url.toString();
 }
 
-/** What a share link carries, null when the fragment holds none, or `{error}` when it is damaged. */
+/**
+ * What a share link may change, null when the fragment holds none, or `{error}` when it is
+ * damaged or names no template a link may carry. Returns `{template, html?, text?, subject?,
+ * event?, ignored}`: `html` and `text` are the template's two parts (absent when the link does
+ * not carry them), `subject` and `event` are absent when the link has none, and `ignored` names
+ * the other files the link carried, which are never applied.
+ */
 export async function readShared(hash) {
   const at = hash.indexOf(FRAGMENT_KEY);
   if (at < 0) return null;
+  let shared;
   try {
-    const bytes = await pipe(fromBase64Url(hash.slice(at + FRAGMENT_KEY.length)), new DecompressionStream('deflate-raw'));
-    const shared = JSON.parse(new TextDecoder().decode(bytes));
+    const packed = fromBase64Url(hash.slice(at + FRAGMENT_KEY.length));
+    const bytes = await pipe(packed, new DecompressionStream('deflate-raw'), SHARED_LIMIT);
+    shared = JSON.parse(new TextDecoder().decode(bytes));
     if (typeof shared !== 'object' || shared === null || typeof shared.template !== 'string') {
       throw new Error('not a preview link');
     }
-    return {
-      template: shared.template,
-      files: typeof shared.files === 'object' && shared.files ? shared.files : {},
-      subject: typeof shared.subject === 'string' ? shared.subject : '',
-      event: typeof shared.event === 'string' ? shared.event : '',
-    };
   } catch (error) {
     return { error: `The link's preview could not be read (${error.message}); it may be cut short.` };
   }
+  const { template } = shared;
+  if (!shareableName(template)) {
+    return { error: `The link names ${JSON.stringify(template.slice(0, 100))}, which is not a template a link can share; nothing was changed.` };
+  }
+  const files = typeof shared.files === 'object' && shared.files !== null && !Array.isArray(shared.files) ? shared.files : {};
+  const textPath = textPartOf(template);
+  const result = { template, ignored: [] };
+  for (const [path, source] of Object.entries(files)) {
+    if (path === template && typeof source === 'string') result.html = source;
+    else if (path === textPath && textPath !== template && typeof source === 'string') result.text = source;
+    else result.ignored.push(path);
+  }
+  if (typeof shared.subject === 'string') result.subject = shared.subject;
+  if (typeof shared.event === 'string') result.event = shared.event;
+  return result;
 }

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { EXAMPLE_EVENTS, EXAMPLE_TEMPLATES } from '../examples.js';
 import { SERVER, launchBrowser, pageDir, repo, startServer, stopServer } from './harness.mjs';
 
@@ -31,6 +32,21 @@ async function openPage(context = null) {
 }
 
 const frameBody = (page) => page.frameLocator('#frame').locator('body');
+
+/** A share link as anyone can write one: `content` deflated into the fragment, as the page does. */
+const craftedLink = (content) => `${baseUrl}#share=${deflateRawSync(Buffer.from(JSON.stringify({ v: 1, ...content }))).toString('base64url')}`;
+
+/** The workspace the page keeps in local storage. */
+const stored = (page) => page.evaluate(() => JSON.parse(localStorage.getItem('mailroom-preview/v1')));
+
+/** The shipped order confirmation as the page renders it for order-sns.json (through layout and footer). */
+async function orderEmail(page) {
+  await page.selectOption('#event-select', 'order-sns.json');
+  assert.equal(await page.inputValue('#template-select'), 'orders/confirmation.html');
+  await settled(page);
+  await frameBody(page).getByText('Thank you for your order, Ana!').waitFor();
+  return { html: await page.textContent('#view-source'), text: await page.textContent('#view-text') };
+}
 
 /** A shipped template without a text part, so what is typed is the whole email. */
 const SCRATCH = 'welcome/enrollment-completed.html';
@@ -274,11 +290,120 @@ describe('the previewer', () => {
     assert.equal(await other.inputValue('#subject'), 'For {{ who }}');
     await frameBody(other).getByText('Kept Bea').waitFor();
     assert.equal(await other.textContent('#subject-out'), 'For Bea');
+    // The colleague is told what the link replaced, and keeps it by choice.
+    assert.ok(await other.locator('#shared-notice').isVisible());
+    assert.equal(await other.textContent('#shared-changed'), 'welcome/enrollment-completed.html, the subject of welcome/enrollment-completed.html and the sample event');
+    assert.ok(await other.locator('#shared-ignored').isHidden());
+    await other.click('#shared-keep');
+    assert.ok(await other.locator('#shared-notice').isHidden());
+    await other.reload();
+    await other.waitForSelector('body[data-ready=true]');
+    assert.equal(await other.inputValue('#html-input'), '<p>Kept {{ who }}</p>');
+    await frameBody(other).getByText('Kept Bea').waitFor();
     await colleague.close();
 
     // Reset goes back to the originals.
     await page.click('#reset');
     await page.waitForFunction(() => document.getElementById('html-input').value.includes('extends "layout.html"'));
+    await context.close();
+  });
+
+  test('a share link changes only the shared template, subject and event, and nothing is saved until kept', async () => {
+    const { page, context, problems } = await openPage();
+    // The author's own work: an edited template, and the shipped order email through layout and footer.
+    const email = await orderEmail(page);
+    const routesFile = await page.inputValue('#routes-input');
+    await author(page, { template: '<p>Mine {{ who }}</p>', subject: 'Mine {{ who }}', event: { who: 'Ana' } });
+    await frameBody(page).getByText('Mine Ana').waitFor();
+    const saved = await stored(page);
+    assert.equal(saved.files[SCRATCH], '<p>Mine {{ who }}</p>');
+
+    // A crafted link: the template it shares, plus a layout, a partial, routes.json and another template.
+    const link = craftedLink({
+      template: SCRATCH,
+      files: {
+        [SCRATCH]: '<p>Shared {{ who }}</p>',
+        'layout.html': '<p>REPLACED layout</p>',
+        'partials/footer.html': '<p>REPLACED footer</p>',
+        'routes.json': '{"sender": "x@example.com", "routes": []}',
+        'orders/confirmation.html': '<p>REPLACED order</p>',
+      },
+      subject: 'Shared {{ who }}',
+      event: '{"who": "Bea"}',
+    });
+    const opened = await context.newPage();
+    opened.on('pageerror', (error) => problems.push(error.message));
+    await opened.goto(link);
+    await opened.waitForSelector('body[data-ready=true]');
+    // The shared template is shown, and the notice names what it replaced and what it ignored.
+    assert.equal(await opened.inputValue('#template-select'), SCRATCH);
+    assert.equal(await opened.inputValue('#html-input'), '<p>Shared {{ who }}</p>');
+    await frameBody(opened).getByText('Shared Bea').waitFor();
+    assert.ok(await opened.locator('#shared-notice').isVisible());
+    assert.equal(await opened.textContent('#shared-changed'), `${SCRATCH}, the subject of ${SCRATCH} and the sample event`);
+    const ignored = await opened.textContent('#shared-ignored');
+    for (const path of ['layout.html', 'partials/footer.html', 'routes.json', 'orders/confirmation.html']) assert.ok(ignored.includes(path), ignored);
+    // Layout, partial, routes and the other template are the author's: the same email, the same routes.
+    assert.equal(await opened.inputValue('#routes-input'), routesFile);
+    assert.deepEqual(await orderEmail(opened), email);
+    assert.doesNotMatch(await opened.textContent('#view-source'), /REPLACED/);
+    // Nothing the link carried is saved: storage holds the author's workspace, even after edits elsewhere.
+    const during = await stored(opened);
+    assert.deepEqual(during.files, saved.files);
+    assert.deepEqual(during.subjects, saved.subjects);
+    assert.equal(during.event, saved.event);
+
+    // "Back to my version" restores the author's template, subject and event.
+    await opened.selectOption('#template-select', SCRATCH);
+    await opened.click('#shared-undo');
+    assert.ok(await opened.locator('#shared-notice').isHidden());
+    assert.equal(await opened.inputValue('#html-input'), '<p>Mine {{ who }}</p>');
+    assert.equal(await opened.inputValue('#subject'), 'Mine {{ who }}');
+    await frameBody(opened).getByText('Mine Ana').waitFor();
+    assert.deepEqual((await stored(opened)).files, saved.files);
+
+    // Reloading a link not kept goes back to the author's version too; keeping saves the shared
+    // template only, never the files the link had no business changing.
+    // (through about:blank: the same address with a new fragment would not load the page again)
+    await opened.goto('about:blank');
+    await opened.goto(link);
+    await opened.waitForSelector('body[data-ready=true]');
+    await frameBody(opened).getByText('Shared Bea').waitFor();
+    await opened.reload();
+    await opened.waitForSelector('body[data-ready=true]');
+    assert.ok(await opened.locator('#shared-notice').isHidden());
+    assert.equal(await opened.inputValue('#html-input'), '<p>Mine {{ who }}</p>');
+    await opened.goto('about:blank');
+    await opened.goto(link);
+    await opened.waitForSelector('body[data-ready=true]');
+    await opened.click('#shared-keep');
+    const kept = await stored(opened);
+    assert.equal(kept.files[SCRATCH], '<p>Shared {{ who }}</p>');
+    assert.equal(kept.subjects[SCRATCH], 'Shared {{ who }}');
+    assert.equal(kept.event, '{"who": "Bea"}');
+    for (const path of ['layout.html', 'partials/footer.html', 'routes.json', 'orders/confirmation.html']) {
+      assert.equal(kept.files[path], saved.files[path], path);
+    }
+    assert.deepEqual(await orderEmail(opened), email);
+    await opened.close();
+
+    // A link whose template is the layout (others extend it) or routes.json changes nothing.
+    for (const [template, why] of [['layout.html', /a link never replaces a layout or partial, so nothing was changed/], ['routes.json', /not a template a link can share/]]) {
+      const other = await context.newPage();
+      await other.goto(craftedLink({ template, files: { [template]: '<p>REPLACED</p>' }, subject: 'x', event: '{}' }));
+      await other.waitForSelector('body[data-ready=true]');
+      assert.match(await other.textContent('#source-note'), why);
+      assert.ok(await other.locator('#shared-notice').isHidden());
+      assert.deepEqual((await stored(other)).files, kept.files);
+      assert.deepEqual(await orderEmail(other), email);
+      await other.close();
+    }
+    // And the page will not make a link for a layout.
+    await page.selectOption('#template-select', 'layout.html');
+    await page.click('#share');
+    await page.waitForFunction(() => /cannot carry a layout/.test(document.getElementById('source-note').textContent));
+    assert.ok(await page.locator('#share-box').isHidden());
+    assert.deepEqual(problems, []);
     await context.close();
   });
 
