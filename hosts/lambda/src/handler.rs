@@ -1,6 +1,10 @@
 //! One invocation: templates from the cache, decisions from the core, sends through the
 //! [`Mailer`], then the queue work (back-off, dead-letter queue, compatibility deletes), one log
 //! line per record, the metrics line, and the partial batch response.
+//!
+//! The template refresh may use [`TEMPLATE_REFRESH_SHARE`] of the time left at the start, so
+//! that a CodeCommit that does not answer cannot keep the invocation past its deadline; then
+//! the cached templates serve (or, with none, every record is retried).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -20,6 +24,11 @@ use crate::settings::Settings;
 use crate::telemetry::{BatchMetrics, emf_document, emit_metrics, mask_address};
 use crate::templates::{TemplateCache, TemplateSource};
 use crate::{timestamp, unix_millis};
+
+/// The template refresh may use a third of the time left when the invocation starts: a
+/// CodeCommit that does not answer still leaves two thirds for the sends with the cached copy,
+/// and a cold load of a template folder takes well under that.
+pub const TEMPLATE_REFRESH_SHARE: u32 = 3;
 
 /// Why an invocation fails as a whole (Lambda then retries every record of the batch).
 #[derive(Debug, Error)]
@@ -133,7 +142,9 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
         invocation: &Invocation,
     ) -> Result<BatchReport, HandlerError> {
         let started = Instant::now();
-        let lookup = self.templates.lock().await.get(started).await;
+        let refresh_by = started
+            + invocation.deadline.saturating_duration_since(started) / TEMPLATE_REFRESH_SHARE;
+        let lookup = self.templates.lock().await.get(started, refresh_by).await;
         let report = match &lookup.mailroom {
             Some(mailroom) => {
                 let mut batch = mailroom.start_batch(event, invocation.now, invocation.seed)?;

@@ -164,6 +164,20 @@ fn failures(response: &mailroom_core::BatchResponse) -> Vec<&str> {
 
 const MALFORMED: &str = "7d9cac3d-5d90-729e-93be-a674ae64952f";
 const NO_RECIPIENT: &str = "aa097be8-504c-93c7-a8da-82a61ffaff65";
+const DLQ: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/mailroom-dlq";
+
+/// The handler, failing instead of hanging when the invocation would outlive its deadline. Under
+/// tokio's paused clock a wait costs no real time: the clock jumps to the next timer.
+async fn handle_in_time(
+    notifier: &Notifier<FakeMailer, FakeQueue, FakeSource>,
+    event: SqsEvent,
+    invocation: &Invocation,
+) -> Result<mailroom_core::BatchResponse, HandlerError> {
+    let deadline = tokio::time::Instant::from_std(invocation.deadline);
+    tokio::time::timeout_at(deadline, notifier.handle(event, invocation))
+        .await
+        .expect("the invocation outlived its deadline")
+}
 
 #[tokio::test]
 async fn a_mixed_batch_sends_the_good_and_parks_the_bad_in_the_dead_letter_queue() {
@@ -443,4 +457,53 @@ async fn the_shared_vectors_decide_exactly_as_the_core_pinned_them() {
             case.description
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_codecommit_falls_back_to_the_cached_templates_after_a_third_of_the_time() {
+    let source = example_repository();
+    let hang = Arc::clone(&source.hang);
+    let notifier = notifier(
+        &[("TEMPLATE_CACHE_SECONDS", "0")],
+        FakeMailer::default(),
+        source,
+    );
+    let first = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    hang.store(true, Ordering::SeqCst);
+    let invocation = in_seconds(30);
+    let second = handle_in_time(&notifier, event("quickstart.json"), &invocation)
+        .await
+        .unwrap();
+    let left = tokio::time::Instant::from_std(invocation.deadline) - tokio::time::Instant::now();
+    assert!(
+        left >= Duration::from_secs(19),
+        "the refresh gave up after a third of the 30 s, leaving the rest: {left:?} left"
+    );
+    assert_eq!(failures(&second), failures(&first));
+    assert_eq!(
+        notifier.mailer.sent.lock().unwrap().len(),
+        18,
+        "the second batch went out with the cached templates"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_codecommit_with_nothing_cached_retries_the_whole_batch_in_time() {
+    let source = example_repository();
+    source.hang.store(true, Ordering::SeqCst);
+    let notifier = notifier(&[("DLQ_URL", DLQ)], FakeMailer::default(), source);
+    let response = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(failures(&response).len(), 11);
+    assert!(notifier.mailer.sent.lock().unwrap().is_empty());
+    let delays = notifier.queue.delays.lock().unwrap();
+    assert_eq!(
+        delays.len(),
+        11,
+        "every record gets the templates' back-off"
+    );
+    assert!(delays.iter().all(|(_, d)| d.seconds >= 15));
 }
