@@ -1,8 +1,21 @@
 //! One invocation: templates from the cache, decisions from the core, sends through the
 //! [`Mailer`], then the queue work (back-off, dead-letter queue, compatibility deletes), one log
 //! line per record, the metrics line, and the partial batch response.
+//!
+//! Every call to AWS has a share of the invocation's time, so that a service that does not
+//! answer cannot keep the invocation past its deadline (Lambda would then retry the whole
+//! batch, records already moved to the dead-letter queue included):
+//!
+//! * the template refresh: [`TEMPLATE_REFRESH_SHARE`] of the time left at the start, then the
+//!   cached templates (or, with none, every record retried);
+//! * the sends: see [`crate::dispatch`];
+//! * the SQS calls after the sends: together, what is left until a quarter of
+//!   `DEADLINE_MARGIN_MS` before the deadline (the rest is for the logs and the response).
+//!
+//! A call without an answer in time counts as failed, as a call that failed does.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use mailroom_core::decision::jitter_seed;
@@ -15,11 +28,16 @@ use tokio::sync::Mutex;
 
 use crate::dispatch::{SendWindow, send_all};
 use crate::mailer::Mailer;
-use crate::queue::{Delay, Queue, QueueError, queue_url};
+use crate::queue::{Delay, Queue, QueueError, SQS_BATCH_LIMIT, dead_letter_batches, queue_url};
 use crate::settings::Settings;
 use crate::telemetry::{BatchMetrics, emf_document, emit_metrics, mask_address};
 use crate::templates::{TemplateCache, TemplateSource};
 use crate::{timestamp, unix_millis};
+
+/// The template refresh may use a third of the time left when the invocation starts: a
+/// CodeCommit that does not answer still leaves two thirds for the sends with the cached copy,
+/// and a cold load of a template folder takes well under that.
+pub const TEMPLATE_REFRESH_SHARE: u32 = 3;
 
 /// Why an invocation fails as a whole (Lambda then retries every record of the batch).
 #[derive(Debug, Error)]
@@ -133,7 +151,15 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
         invocation: &Invocation,
     ) -> Result<BatchReport, HandlerError> {
         let started = Instant::now();
-        let lookup = self.templates.lock().await.get(started).await;
+        let refresh_by = started
+            + invocation.deadline.saturating_duration_since(started) / TEMPLATE_REFRESH_SHARE;
+        // The SQS calls after the sends share what is left until then; the last quarter of the
+        // margin is for the logs, the metrics and the response.
+        let queue_by = invocation
+            .deadline
+            .checked_sub(self.settings.deadline_margin / 4)
+            .unwrap_or(started);
+        let lookup = self.templates.lock().await.get(started, refresh_by).await;
         let report = match &lookup.mailroom {
             Some(mailroom) => {
                 let mut batch = mailroom.start_batch(event, invocation.now, invocation.seed)?;
@@ -145,17 +171,20 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                 send_all(&mut batch, &self.mailer, window).await;
                 if let Some(dlq_url) = &self.settings.dlq_url {
                     let parcels = batch.to_park();
-                    let results = self.queue.park(dlq_url, &parcels).await;
-                    for (parcel, result) in parcels.iter().zip(results) {
-                        let parked = result.and_then(|()| {
-                            batch.mark_parked(parcel.id).map_err(QueueError::protocol)
-                        });
-                        if let Err(error) = parked {
-                            tracing::warn!(
-                                message_id = %parcel.message_id,
-                                %error,
-                                "could not move the record to the dead-letter queue; reporting it failed for the redrive policy"
-                            );
+                    for call in dead_letter_batches(&parcels) {
+                        let park = self.queue.park(dlq_url, call);
+                        let results = within(queue_by, "SendMessageBatch", call.len(), park).await;
+                        for (parcel, result) in call.iter().zip(results) {
+                            let parked = result.and_then(|()| {
+                                batch.mark_parked(parcel.id).map_err(QueueError::protocol)
+                            });
+                            if let Err(error) = parked {
+                                tracing::warn!(
+                                    message_id = %parcel.message_id,
+                                    %error,
+                                    "could not move the record to the dead-letter queue; reporting it failed for the redrive policy"
+                                );
+                            }
                         }
                     }
                 }
@@ -167,9 +196,9 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                 BatchReport::retry_all(event, &fault, invocation.seed)?
             }
         };
-        self.delay_retries(&report.records).await;
+        self.delay_retries(&report.records, queue_by).await;
         if self.settings.delete_processed {
-            self.delete_processed(&report.records).await;
+            self.delete_processed(&report.records, queue_by).await;
         }
         log_records(&report.records);
         let metrics = BatchMetrics {
@@ -186,8 +215,8 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
         Ok(report)
     }
 
-    /// Sets each retried record's visibility timeout to the core's back-off.
-    async fn delay_retries(&self, records: &[RecordReport]) {
+    /// Sets each retried record's visibility timeout to the core's back-off, by `until`.
+    async fn delay_retries(&self, records: &[RecordReport], until: Instant) {
         let mut by_queue: BTreeMap<String, Vec<Delay>> = BTreeMap::new();
         for record in records {
             if let Disposition::Retry {
@@ -203,20 +232,18 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
             }
         }
         for (url, delays) in by_queue {
-            for error in self
-                .queue
-                .change_visibility(&url, &delays)
-                .await
-                .into_iter()
-                .filter_map(Result::err)
-            {
-                tracing::warn!(%error, "back-off not set; the queue's visibility timeout applies");
+            for call in delays.chunks(SQS_BATCH_LIMIT) {
+                let change = self.queue.change_visibility(&url, call);
+                let results = within(until, "ChangeMessageVisibilityBatch", call.len(), change);
+                for error in results.await.into_iter().filter_map(Result::err) {
+                    tracing::warn!(%error, "back-off not set; the queue's visibility timeout applies");
+                }
             }
         }
     }
 
-    /// Compatibility mode: deletes every record that needs no retry.
-    async fn delete_processed(&self, records: &[RecordReport]) {
+    /// Compatibility mode: deletes every record that needs no retry, by `until`.
+    async fn delete_processed(&self, records: &[RecordReport], until: Instant) {
         let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for record in records {
             if !record.disposition.is_failure()
@@ -229,14 +256,12 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
             }
         }
         for (url, handles) in by_queue {
-            for error in self
-                .queue
-                .delete(&url, &handles)
-                .await
-                .into_iter()
-                .filter_map(Result::err)
-            {
-                tracing::warn!(%error, "a processed message could not be deleted and will be delivered again");
+            for call in handles.chunks(SQS_BATCH_LIMIT) {
+                let delete = self.queue.delete(&url, call);
+                let results = within(until, "DeleteMessageBatch", call.len(), delete);
+                for error in results.await.into_iter().filter_map(Result::err) {
+                    tracing::warn!(%error, "a processed message could not be deleted and will be delivered again");
+                }
             }
         }
     }
@@ -244,6 +269,26 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
     fn queue_url_of(&self, record: &RecordReport) -> Option<String> {
         queue_url(&record.queue_arn, self.settings.sqs_url.as_deref())
     }
+}
+
+/// One SQS call with `entries` entries, answered by `until` or failed for every entry: the
+/// caller then treats those records as it treats any failed call (nothing is lost), and the
+/// invocation ends in time.
+async fn within(
+    until: Instant,
+    operation: &'static str,
+    entries: usize,
+    call: impl Future<Output = Vec<Result<(), QueueError>>>,
+) -> Vec<Result<(), QueueError>> {
+    tokio::time::timeout_at(until.into(), call)
+        .await
+        .unwrap_or_else(|_| {
+            let error = QueueError {
+                operation,
+                detail: "no answer before the invocation's deadline".to_owned(),
+            };
+            vec![Err(error); entries]
+        })
 }
 
 fn log_records(records: &[RecordReport]) {

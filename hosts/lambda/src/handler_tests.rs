@@ -58,11 +58,55 @@ impl Mailer for FakeMailer {
     }
 }
 
+/// SQS in memory. Like SQS it refuses a whole batch call of more than ten entries, or a
+/// `SendMessageBatch` whose bodies alone exceed the 1 MiB batch payload limit (DOMAIN.md).
+/// `hang: Some((operation, n))` makes that operation stop answering from its `n+1`-th call on,
+/// as behind a black-holed endpoint.
 #[derive(Default)]
 struct FakeQueue {
     delays: Mutex<Vec<(String, Delay)>>,
     parked: Mutex<Vec<(String, ParkRequest)>>,
     deleted: Mutex<Vec<(String, String)>>,
+    /// Entries of each `SendMessageBatch` call that was accepted.
+    park_calls: Mutex<Vec<usize>>,
+    hang: Option<(&'static str, usize)>,
+    calls: Mutex<BTreeMap<&'static str, usize>>,
+}
+
+const SQS_BATCH_ENTRIES: usize = 10;
+const SQS_BATCH_BYTES: usize = 1_048_576;
+
+impl FakeQueue {
+    fn hanging(operation: &'static str, answered_first: usize) -> Self {
+        Self {
+            hang: Some((operation, answered_first)),
+            ..Self::default()
+        }
+    }
+
+    /// Counts the call, then never answers if this operation hangs from this call on.
+    async fn answer(&self, operation: &'static str) {
+        let made = {
+            let mut calls = self.calls.lock().unwrap();
+            let count = calls.entry(operation).or_default();
+            *count += 1;
+            *count - 1
+        };
+        if self
+            .hang
+            .is_some_and(|(hanging, answered)| hanging == operation && made >= answered)
+        {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn refused(operation: &'static str, entries: usize, code: &str) -> Vec<Result<(), QueueError>> {
+    let error = QueueError {
+        operation,
+        detail: code.to_owned(),
+    };
+    vec![Err(error); entries]
 }
 
 impl Queue for FakeQueue {
@@ -71,6 +115,14 @@ impl Queue for FakeQueue {
         queue_url: &str,
         delays: &[Delay],
     ) -> Vec<Result<(), QueueError>> {
+        self.answer("change_visibility").await;
+        if delays.len() > SQS_BATCH_ENTRIES {
+            return refused(
+                "ChangeMessageVisibilityBatch",
+                delays.len(),
+                "TooManyEntriesInBatchRequest",
+            );
+        }
         self.delays
             .lock()
             .unwrap()
@@ -78,6 +130,18 @@ impl Queue for FakeQueue {
         vec![Ok(()); delays.len()]
     }
     async fn park(&self, dlq_url: &str, parcels: &[ParkRequest]) -> Vec<Result<(), QueueError>> {
+        self.answer("park").await;
+        if parcels.len() > SQS_BATCH_ENTRIES {
+            return refused(
+                "SendMessageBatch",
+                parcels.len(),
+                "TooManyEntriesInBatchRequest",
+            );
+        }
+        if parcels.iter().map(|p| p.body.len()).sum::<usize>() > SQS_BATCH_BYTES {
+            return refused("SendMessageBatch", parcels.len(), "BatchRequestTooLong");
+        }
+        self.park_calls.lock().unwrap().push(parcels.len());
         self.parked
             .lock()
             .unwrap()
@@ -85,6 +149,14 @@ impl Queue for FakeQueue {
         vec![Ok(()); parcels.len()]
     }
     async fn delete(&self, queue_url: &str, handles: &[String]) -> Vec<Result<(), QueueError>> {
+        self.answer("delete").await;
+        if handles.len() > SQS_BATCH_ENTRIES {
+            return refused(
+                "DeleteMessageBatch",
+                handles.len(),
+                "TooManyEntriesInBatchRequest",
+            );
+        }
         self.deleted
             .lock()
             .unwrap()
@@ -123,6 +195,15 @@ fn notifier(
     mailer: FakeMailer,
     source: FakeSource,
 ) -> Notifier<FakeMailer, FakeQueue, FakeSource> {
+    notifier_with(extra, mailer, source, FakeQueue::default())
+}
+
+fn notifier_with(
+    extra: &[(&str, &str)],
+    mailer: FakeMailer,
+    source: FakeSource,
+    queue: FakeQueue,
+) -> Notifier<FakeMailer, FakeQueue, FakeSource> {
     let vars: BTreeMap<String, String> =
         [("REGION", "us-east-1"), ("CODECOMMIT_REPO", "templates")]
             .iter()
@@ -136,13 +217,7 @@ fn notifier(
         vars: Arc::new(vars.clone()),
     };
     let cache = TemplateCache::new(source, options, settings.template_cache);
-    Notifier::new(
-        settings,
-        mailer,
-        FakeQueue::default(),
-        cache,
-        "notifier".into(),
-    )
+    Notifier::new(settings, mailer, queue, cache, "notifier".into())
 }
 
 fn in_seconds(seconds: u64) -> Invocation {
@@ -164,6 +239,41 @@ fn failures(response: &mailroom_core::BatchResponse) -> Vec<&str> {
 
 const MALFORMED: &str = "7d9cac3d-5d90-729e-93be-a674ae64952f";
 const NO_RECIPIENT: &str = "aa097be8-504c-93c7-a8da-82a61ffaff65";
+const DLQ: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/mailroom-dlq";
+
+/// `count` records rejected for a malformed body of about `body_bytes` each.
+fn malformed_records(count: usize, body_bytes: usize) -> SqsEvent {
+    let mut event = event("quickstart.json");
+    let malformed = event
+        .records
+        .iter()
+        .find(|r| r.message_id == MALFORMED)
+        .unwrap()
+        .clone();
+    event.records = (0..count)
+        .map(|index| {
+            let mut record = malformed.clone();
+            record.message_id = format!("malformed-{index}");
+            record.receipt_handle = format!("handle-{index}");
+            record.body = format!("{{\"mailto\": \"{}", "x".repeat(body_bytes));
+            record
+        })
+        .collect();
+    event
+}
+
+/// The handler, failing instead of hanging when the invocation would outlive its deadline. Under
+/// tokio's paused clock a wait costs no real time: the clock jumps to the next timer.
+async fn handle_in_time(
+    notifier: &Notifier<FakeMailer, FakeQueue, FakeSource>,
+    event: SqsEvent,
+    invocation: &Invocation,
+) -> Result<mailroom_core::BatchResponse, HandlerError> {
+    let deadline = tokio::time::Instant::from_std(invocation.deadline);
+    tokio::time::timeout_at(deadline, notifier.handle(event, invocation))
+        .await
+        .expect("the invocation outlived its deadline")
+}
 
 #[tokio::test]
 async fn a_mixed_batch_sends_the_good_and_parks_the_bad_in_the_dead_letter_queue() {
@@ -443,4 +553,153 @@ async fn the_shared_vectors_decide_exactly_as_the_core_pinned_them() {
             case.description
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_codecommit_falls_back_to_the_cached_templates_after_a_third_of_the_time() {
+    let source = example_repository();
+    let hang = Arc::clone(&source.hang);
+    let notifier = notifier(
+        &[("TEMPLATE_CACHE_SECONDS", "0")],
+        FakeMailer::default(),
+        source,
+    );
+    let first = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    hang.store(true, Ordering::SeqCst);
+    let invocation = in_seconds(30);
+    let second = handle_in_time(&notifier, event("quickstart.json"), &invocation)
+        .await
+        .unwrap();
+    let left = tokio::time::Instant::from_std(invocation.deadline) - tokio::time::Instant::now();
+    assert!(
+        left >= Duration::from_secs(19),
+        "the refresh gave up after a third of the 30 s, leaving the rest: {left:?} left"
+    );
+    assert_eq!(failures(&second), failures(&first));
+    assert_eq!(
+        notifier.mailer.sent.lock().unwrap().len(),
+        18,
+        "the second batch went out with the cached templates"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_codecommit_with_nothing_cached_retries_the_whole_batch_in_time() {
+    let source = example_repository();
+    source.hang.store(true, Ordering::SeqCst);
+    let notifier = notifier(&[("DLQ_URL", DLQ)], FakeMailer::default(), source);
+    let response = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(failures(&response).len(), 11);
+    assert!(notifier.mailer.sent.lock().unwrap().is_empty());
+    let delays = notifier.queue.delays.lock().unwrap();
+    assert_eq!(
+        delays.len(),
+        11,
+        "every record gets the templates' back-off"
+    );
+    assert!(delays.iter().all(|(_, d)| d.seconds >= 15));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_dead_letter_queue_leaves_the_rejects_failed_and_the_invocation_in_time() {
+    let notifier = notifier_with(
+        &[("DLQ_URL", DLQ)],
+        FakeMailer::default(),
+        example_repository(),
+        FakeQueue::hanging("park", 0),
+    );
+    let response = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        failures(&response),
+        [MALFORMED, NO_RECIPIENT],
+        "not parked, so the redrive policy moves them"
+    );
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 9);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dead_letter_calls_that_answered_keep_their_records_parked_when_a_later_call_hangs() {
+    let notifier = notifier_with(
+        &[("DLQ_URL", DLQ)],
+        FakeMailer::default(),
+        example_repository(),
+        FakeQueue::hanging("park", 1),
+    );
+    let response = handle_in_time(&notifier, malformed_records(12, 10), &in_seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(notifier.queue.parked.lock().unwrap().len(), 10);
+    assert_eq!(
+        failures(&response),
+        ["malformed-10", "malformed-11"],
+        "only the records of the call without an answer are left to the redrive policy"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_visibility_change_does_not_hold_the_invocation_past_its_deadline() {
+    let mailer = FakeMailer {
+        throttle_to: Some("ana.nunez@example.org".into()),
+        ..FakeMailer::default()
+    };
+    let notifier = notifier_with(
+        &[],
+        mailer,
+        example_repository(),
+        FakeQueue::hanging("change_visibility", 0),
+    );
+    let response = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    let sent = notifier.mailer.sent.lock().unwrap().len();
+    assert!(sent < 9);
+    assert_eq!(
+        failures(&response).len(),
+        9 - sent + 2,
+        "the throttled and the rejected records are still reported failed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_delete_in_compatibility_mode_does_not_hold_the_invocation_past_its_deadline() {
+    let url = "http://127.0.0.1:1/123456789012/mailroom-notifications";
+    let notifier = notifier_with(
+        &[("SQS_URL", url), ("DELETE_PROCESSED", "true")],
+        FakeMailer::default(),
+        example_repository(),
+        FakeQueue::hanging("delete", 0),
+    );
+    let response = handle_in_time(&notifier, event("order-raw.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn large_rejects_are_parked_in_calls_within_the_batch_payload_limit() {
+    let notifier = notifier(
+        &[("DLQ_URL", DLQ)],
+        FakeMailer::default(),
+        example_repository(),
+    );
+    // Ten rejects of 300 KiB: 3 MB, a single SendMessageBatch would be refused as a whole.
+    let response = notifier
+        .handle(malformed_records(10, 300 * 1024), &in_seconds(30))
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty(), "{response:?}");
+    assert_eq!(notifier.queue.parked.lock().unwrap().len(), 10);
+    let calls = notifier.queue.park_calls.lock().unwrap();
+    assert_eq!(
+        *calls,
+        [3, 3, 3, 1],
+        "as many 300 KiB messages as fit in 1 MiB per call"
+    );
 }

@@ -1,6 +1,10 @@
 //! The SQS side of a batch: back-off for retried records, the dead-letter queue for rejected
 //! ones, explicit deletes for the compatibility mode. Behind the [`Queue`] trait so the handler
 //! can be tested without SQS; [`SqsQueue`] is the SDK implementation.
+//!
+//! Each [`Queue`] call is one SQS batch call: the handler splits the entries ([`batches`],
+//! [`dead_letter_batches`]) so that it can give every call its own share of the time left, and
+//! a call without an answer fails only its own entries.
 
 use std::future::Future;
 
@@ -13,7 +17,13 @@ use mailroom_core::{BatchError, ParkRequest};
 use thiserror::Error;
 
 /// SQS batch calls take at most this many entries.
-const SQS_BATCH_LIMIT: usize = 10;
+pub const SQS_BATCH_LIMIT: usize = 10;
+
+/// The most payload one `SendMessageBatch` call carries: its entries' bodies and message
+/// attributes together. SQS's rule is that a batch's total payload may not exceed the message
+/// size limit, 1 MiB (1,048,576 bytes; DOMAIN.md; both were 256 KiB until 2025). A single
+/// message is held to the same limit, so one that fits no batch would not fit `SendMessage`.
+pub const SQS_PAYLOAD_LIMIT: usize = 1_048_576;
 
 /// One entry of a batch call failed, or the whole call did.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -45,7 +55,8 @@ pub struct Delay {
     pub seconds: u32,
 }
 
-/// The SQS calls the function makes. Each returns one result per entry, in order.
+/// The SQS calls the function makes. Each is one batch call, given entries that fit one (see
+/// [`batches`]), and returns one result per entry, in order.
 pub trait Queue {
     /// `ChangeMessageVisibilityBatch`.
     fn change_visibility(
@@ -65,6 +76,50 @@ pub trait Queue {
         queue_url: &str,
         receipt_handles: &[String],
     ) -> impl Future<Output = Vec<Result<(), QueueError>>> + Send;
+}
+
+/// Splits `items` into consecutive groups that one batch call takes: at most
+/// [`SQS_BATCH_LIMIT`] entries and at most [`SQS_PAYLOAD_LIMIT`] bytes as `size` counts them.
+/// The order is kept (a FIFO dead-letter queue keeps a group's order). An item over the limit
+/// on its own gets a group of its own: SQS refuses that call, and only that item fails.
+pub fn batches<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0usize;
+    for (index, item) in items.iter().enumerate() {
+        let item_bytes = size(item);
+        let full = index - start == SQS_BATCH_LIMIT
+            || bytes.saturating_add(item_bytes) > SQS_PAYLOAD_LIMIT;
+        if index > start && full {
+            groups.push(&items[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes = bytes.saturating_add(item_bytes);
+    }
+    if start < items.len() {
+        groups.push(&items[start..]);
+    }
+    groups
+}
+
+/// Rejected records in `SendMessageBatch` calls SQS accepts: by count and by payload.
+pub fn dead_letter_batches(parcels: &[ParkRequest]) -> Vec<&[ParkRequest]> {
+    batches(parcels, dead_letter_size)
+}
+
+fn dead_letter_size(parcel: &ParkRequest) -> usize {
+    payload_size(&parcel.body, &dead_letter_attributes(parcel))
+}
+
+/// The payload SQS counts for a message: the body, and each message attribute's name, data type
+/// and value (all of ours are strings).
+fn payload_size(body: &str, string_attributes: &[(&str, &str)]) -> usize {
+    let attributes: usize = string_attributes
+        .iter()
+        .map(|(name, value)| name.len() + STRING_TYPE.len() + value.len())
+        .sum();
+    body.len() + attributes
 }
 
 /// The queue URL of a queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`). `known` (the configured
@@ -107,9 +162,12 @@ impl SqsQueue {
     }
 }
 
+/// The data type of every attribute the function sets.
+const STRING_TYPE: &str = "String";
+
 fn string_attribute(value: &str) -> Option<MessageAttributeValue> {
     MessageAttributeValue::builder()
-        .data_type("String")
+        .data_type(STRING_TYPE)
         .string_value(value)
         .build()
         .ok()
@@ -167,38 +225,33 @@ failed_entries_of!(
     aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput
 );
 
-/// Runs a batch operation over `items` in calls of at most [`SQS_BATCH_LIMIT`] entries and
-/// returns one result per item, in order. `entry` builds the request entry of an item, given
-/// its id (its position in the call); `send` makes one call with up to ten entries.
-async fn in_batches<T, Entry, Output, Error, Sent>(
+/// Makes one batch call with an entry per item (ids are the items' positions) and returns one
+/// result per item, in order. `entry` builds the request entry of an item, given its id.
+async fn batch_call<T, Entry, Output, Error, Sent>(
     operation: &'static str,
     items: &[T],
     entry: impl Fn(String, &T) -> Result<Entry, aws_sdk_sqs::error::BuildError>,
-    mut send: impl FnMut(Vec<Entry>) -> Sent,
+    send: impl FnOnce(Vec<Entry>) -> Sent,
 ) -> Vec<Result<(), QueueError>>
 where
     Sent: Future<Output = Result<Output, Error>>,
     Output: FailedEntries,
     Error: std::error::Error + 'static,
 {
-    let mut results = Vec::with_capacity(items.len());
-    for chunk in items.chunks(SQS_BATCH_LIMIT) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(index, item)| entry(index.to_string(), item))
-            .collect::<Result<Vec<_>, _>>();
-        // An entry that cannot be built fails its whole call rather than going missing.
-        let answer = match entries {
-            Ok(entries) => send(entries)
-                .await
-                .map(|output| output.failed_entries())
-                .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(error).to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        results.extend(per_entry(operation, chunk.len(), answer));
-    }
-    results
+    let entries = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| entry(index.to_string(), item))
+        .collect::<Result<Vec<_>, _>>();
+    // An entry that cannot be built fails the whole call rather than going missing.
+    let answer = match entries {
+        Ok(entries) => send(entries)
+            .await
+            .map(|output| output.failed_entries())
+            .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(error).to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    per_entry(operation, items.len(), answer)
 }
 
 impl Queue for SqsQueue {
@@ -220,8 +273,8 @@ impl Queue for SqsQueue {
             .client
             .change_message_visibility_batch()
             .queue_url(queue_url);
-        in_batches("ChangeMessageVisibilityBatch", delays, entry, |entries| {
-            request.clone().set_entries(Some(entries)).send()
+        batch_call("ChangeMessageVisibilityBatch", delays, entry, |entries| {
+            request.set_entries(Some(entries)).send()
         })
         .await
     }
@@ -230,8 +283,8 @@ impl Queue for SqsQueue {
         let fifo = dlq_url.ends_with(".fifo");
         let entry = |id, parcel: &ParkRequest| dead_letter_entry(id, parcel, fifo);
         let request = self.client.send_message_batch().queue_url(dlq_url);
-        in_batches("SendMessageBatch", parcels, entry, |entries| {
-            request.clone().set_entries(Some(entries)).send()
+        batch_call("SendMessageBatch", parcels, entry, |entries| {
+            request.set_entries(Some(entries)).send()
         })
         .await
     }
@@ -248,8 +301,8 @@ impl Queue for SqsQueue {
                 .build()
         };
         let request = self.client.delete_message_batch().queue_url(queue_url);
-        in_batches("DeleteMessageBatch", receipt_handles, entry, |entries| {
-            request.clone().set_entries(Some(entries)).send()
+        batch_call("DeleteMessageBatch", receipt_handles, entry, |entries| {
+            request.set_entries(Some(entries)).send()
         })
         .await
     }
@@ -262,16 +315,10 @@ fn dead_letter_entry(
     parcel: &ParkRequest,
     fifo: bool,
 ) -> Result<SendMessageBatchRequestEntry, aws_sdk_sqs::error::BuildError> {
-    let attributes = [
-        ("mailroom.reason", parcel.reason.as_str()),
-        ("mailroom.detail", truncate(&parcel.detail, 1024)),
-        ("mailroom.sourceMessageId", parcel.message_id.as_str()),
-        ("mailroom.sourceQueue", parcel.queue_arn.as_str()),
-    ]
-    .into_iter()
-    .filter(|(_, value)| !value.is_empty())
-    .filter_map(|(name, value)| Some((name.to_owned(), string_attribute(value)?)))
-    .collect();
+    let attributes = dead_letter_attributes(parcel)
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), string_attribute(value)?)))
+        .collect();
     let mut entry = SendMessageBatchRequestEntry::builder()
         .id(id)
         .message_body(&parcel.body)
@@ -282,6 +329,20 @@ fn dead_letter_entry(
             .message_deduplication_id(&parcel.message_id);
     }
     entry.build()
+}
+
+/// A dead-letter message's attributes: the reason and where the record came from (SQS refuses
+/// empty attribute values, so those are left out).
+fn dead_letter_attributes(parcel: &ParkRequest) -> Vec<(&'static str, &str)> {
+    [
+        ("mailroom.reason", parcel.reason.as_str()),
+        ("mailroom.detail", truncate(&parcel.detail, 1024)),
+        ("mailroom.sourceMessageId", parcel.message_id.as_str()),
+        ("mailroom.sourceQueue", parcel.queue_arn.as_str()),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .collect()
 }
 
 /// At most `max` bytes, cut on a character boundary.
@@ -331,6 +392,54 @@ mod tests {
         let all_failed =
             per_entry::<String>("DeleteMessageBatch", 2, Err("AccessDenied".to_owned()));
         assert!(all_failed.iter().all(Result::is_err));
+    }
+
+    fn lengths<T>(groups: &[&[T]]) -> Vec<usize> {
+        groups.iter().map(|group| group.len()).collect()
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten_entries() {
+        let items = [0u8; 23];
+        assert_eq!(lengths(&batches(&items, |_| 1)), [10, 10, 3]);
+        assert!(batches(&[0u8; 0], |_| 1).is_empty());
+    }
+
+    #[test]
+    fn batches_hold_at_most_the_payload_limit_and_keep_the_order() {
+        // 800 000 | 900 000 (a third would pass 1 MiB) | 1 048 576 exactly | 1
+        let sizes = [400_000, 400_000, 300_000, 600_000, 448_576, 600_000, 1];
+        let groups = batches(&sizes, |size| *size);
+        assert_eq!(lengths(&groups), [2, 2, 2, 1]);
+        for group in &groups {
+            assert!(
+                group.iter().sum::<usize>() <= SQS_PAYLOAD_LIMIT,
+                "{group:?}"
+            );
+        }
+        assert_eq!(
+            groups.concat(),
+            sizes,
+            "every item once, in order: exactly at the limit still fits"
+        );
+    }
+
+    #[test]
+    fn a_message_over_the_limit_goes_alone_so_only_it_fails() {
+        let sizes = [10, SQS_PAYLOAD_LIMIT + 1, 10];
+        let groups = batches(&sizes, |size| *size);
+        assert_eq!(lengths(&groups), [1, 1, 1]);
+        assert_eq!(groups[1], [SQS_PAYLOAD_LIMIT + 1]);
+    }
+
+    #[test]
+    fn the_payload_counts_the_body_and_each_attributes_name_type_and_value() {
+        let attributes = [("mailroom.reason", "malformed_body"), ("a", "é")];
+        assert_eq!(
+            payload_size("{}", &attributes),
+            2 + (15 + 6 + 14) + (1 + 6 + 2),
+            "bytes, not characters"
+        );
     }
 
     #[test]

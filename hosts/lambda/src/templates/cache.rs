@@ -5,14 +5,54 @@
 //! again. When CodeCommit fails and a loaded commit exists, that commit keeps serving (with a
 //! warning) and the next check waits a full interval, so an outage costs no latency per batch.
 //! With nothing loaded, every invocation tries again and the caller retries the records.
+//!
+//! A refresh is given a time limit by the caller: the SDK's own timeouts and retries add up to
+//! more than an invocation has. A refresh without an answer by then counts as a failed one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailroom_core::Mailroom;
 
-use super::loader::{self, LoadOptions};
+use super::loader::{self, LoadOptions, Loaded};
 use super::source::TemplateSource;
+
+/// What asking CodeCommit gave.
+enum Refresh {
+    /// The branch head is the loaded commit.
+    Unchanged,
+    /// The head moved (or nothing was loaded) and its commit is loaded now.
+    Loaded(Loaded),
+    /// A call failed after `calls` calls.
+    Failed { calls: u32, problem: String },
+}
+
+/// The branch head, and its commit unless it is `current`.
+async fn refresh<S: TemplateSource>(
+    source: &S,
+    options: &LoadOptions,
+    current: Option<&str>,
+) -> Refresh {
+    let head = match source.head().await {
+        Ok(head) => head,
+        Err(error) => {
+            return Refresh::Failed {
+                calls: 1,
+                problem: error.to_string(),
+            };
+        }
+    };
+    if current == Some(head.as_str()) {
+        return Refresh::Unchanged;
+    }
+    match loader::load(source, options, &head).await {
+        Ok(loaded) => Refresh::Loaded(loaded),
+        Err(error) => Refresh::Failed {
+            calls: 1,
+            problem: error.to_string(),
+        },
+    }
+}
 
 /// What the cache has for this invocation.
 pub struct CacheLookup {
@@ -51,32 +91,27 @@ impl<S: TemplateSource> TemplateCache<S> {
         }
     }
 
-    /// The templates for an invocation starting at `now`.
-    pub async fn get(&mut self, now: Instant) -> CacheLookup {
-        let mut calls = 0;
+    /// The templates for an invocation starting at `now`, refreshed if that is due and can be
+    /// done by `refresh_by`.
+    pub async fn get(&mut self, now: Instant, refresh_by: Instant) -> CacheLookup {
         if let Some(current) = &self.current
             && now.saturating_duration_since(current.checked_at) < self.check_every
         {
-            return self.hit(calls);
+            return self.hit(0);
         }
-        calls += 1;
-        let head = match self.source.head().await {
-            Ok(head) => head,
-            Err(error) => return self.keep_after(now, calls, &error.to_string()),
-        };
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|current| current.commit == head)
-        {
-            if let Some(current) = self.current.as_mut() {
-                current.checked_at = now;
+        let current = self.current.as_ref().map(|c| c.commit.clone());
+        let refresh = refresh(&self.source, &self.options, current.as_deref());
+        let refreshed = tokio::time::timeout_at(refresh_by.into(), refresh).await;
+        match refreshed {
+            Ok(Refresh::Unchanged) => {
+                if let Some(current) = self.current.as_mut() {
+                    current.checked_at = now;
+                }
+                self.hit(1)
             }
-            return self.hit(calls);
-        }
-        match loader::load(&self.source, &self.options, &head).await {
-            Ok(loaded) => {
-                calls += loaded.calls;
+            Ok(Refresh::Loaded(loaded)) => {
+                // GetBranch, then the load's own calls.
+                let calls = 1 + loaded.calls;
                 tracing::info!(
                     commit = %loaded.commit,
                     templates = loaded.templates,
@@ -90,7 +125,13 @@ impl<S: TemplateSource> TemplateCache<S> {
                 });
                 self.hit(calls)
             }
-            Err(error) => self.keep_after(now, calls, &error.to_string()),
+            Ok(Refresh::Failed { calls, problem }) => self.keep_after(now, calls, &problem),
+            // The calls in flight are dropped; at least GetBranch was made.
+            Err(_) => {
+                let budget = refresh_by.saturating_duration_since(now).as_millis();
+                let problem = format!("CodeCommit did not answer within {budget} ms");
+                self.keep_after(now, 1, &problem)
+            }
         }
     }
 
@@ -135,6 +176,11 @@ mod tests {
     use super::*;
     use crate::templates::source::tests::FakeSource;
 
+    /// A refresh limit no test reaches.
+    fn far(start: Instant) -> Instant {
+        start + Duration::from_secs(3600)
+    }
+
     fn cache(source: FakeSource) -> TemplateCache<FakeSource> {
         let vars: BTreeMap<String, String> = [
             ("SENDER", "a@example.com"),
@@ -156,16 +202,16 @@ mod tests {
     async fn loads_once_then_checks_the_head_only_after_the_interval() {
         let mut cache = cache(FakeSource::with_files(&[("t.html", "v1")]));
         let start = Instant::now();
-        let first = cache.get(start).await;
+        let first = cache.get(start, far(start)).await;
         assert_eq!(first.commit.as_deref(), Some("c1"));
         assert_eq!(first.calls, 3, "GetBranch, GetFolder, GetFile");
-        let warm = cache.get(start + Duration::from_secs(30)).await;
+        let warm = cache.get(start + Duration::from_secs(30), far(start)).await;
         assert_eq!(warm.calls, 0);
         assert!(Arc::ptr_eq(
             first.mailroom.as_ref().unwrap(),
             warm.mailroom.as_ref().unwrap()
         ));
-        let same_head = cache.get(start + Duration::from_secs(61)).await;
+        let same_head = cache.get(start + Duration::from_secs(61), far(start)).await;
         assert_eq!(same_head.calls, 1, "only GetBranch");
         assert!(Arc::ptr_eq(
             first.mailroom.as_ref().unwrap(),
@@ -173,9 +219,11 @@ mod tests {
         ));
 
         *cache.source.head.lock().unwrap() = "c2".into();
-        let moved = cache.get(start + Duration::from_secs(62)).await;
+        let moved = cache.get(start + Duration::from_secs(62), far(start)).await;
         assert_eq!(moved.calls, 0, "checked less than an interval ago");
-        let moved = cache.get(start + Duration::from_secs(122)).await;
+        let moved = cache
+            .get(start + Duration::from_secs(122), far(start))
+            .await;
         assert_eq!(moved.commit.as_deref(), Some("c2"));
         assert_eq!(moved.calls, 3);
     }
@@ -185,10 +233,10 @@ mod tests {
         let mut cache = cache(FakeSource::with_files(&[("t.html", "v1")]));
         cache.source.down.store(true, Ordering::SeqCst);
         let start = Instant::now();
-        let cold = cache.get(start).await;
+        let cold = cache.get(start, far(start)).await;
         assert!(cold.mailroom.is_none());
         assert!(cold.problem.unwrap().contains("GetBranch"));
-        let again = cache.get(start + Duration::from_secs(1)).await;
+        let again = cache.get(start + Duration::from_secs(1), far(start)).await;
         assert_eq!(
             again.calls, 1,
             "with nothing cached, every invocation tries again"
@@ -197,17 +245,22 @@ mod tests {
         cache.source.down.store(false, Ordering::SeqCst);
         assert!(
             cache
-                .get(start + Duration::from_secs(2))
+                .get(start + Duration::from_secs(2), far(start))
                 .await
                 .mailroom
                 .is_some()
         );
         cache.source.down.store(true, Ordering::SeqCst);
-        let stale = cache.get(start + Duration::from_secs(100)).await;
+        let stale = cache
+            .get(start + Duration::from_secs(100), far(start))
+            .await;
         assert_eq!(stale.commit.as_deref(), Some("c1"));
         assert!(stale.mailroom.is_some() && stale.problem.is_none());
         assert_eq!(
-            cache.get(start + Duration::from_secs(101)).await.calls,
+            cache
+                .get(start + Duration::from_secs(101), far(start))
+                .await
+                .calls,
             0,
             "the next check waits an interval"
         );

@@ -166,8 +166,8 @@ impl TemplateSource for CodeCommitSource {
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use aws_sdk_codecommit::operation::get_branch::GetBranchOutput;
     use aws_sdk_codecommit::operation::get_file::{GetFileError, GetFileOutput};
@@ -179,11 +179,14 @@ pub(crate) mod tests {
 
     use super::*;
 
-    /// An in-memory repository whose head can move and which can be made unreachable.
+    /// An in-memory repository whose head can move and which can be made unreachable (`down`:
+    /// every call fails) or unresponsive (`hang`, shared so a test can flip it once the source
+    /// is inside a cache: every call waits forever, as behind a black-holed endpoint).
     pub(crate) struct FakeSource {
         pub files: Mutex<BTreeMap<String, String>>,
         pub head: Mutex<String>,
         pub down: AtomicBool,
+        pub hang: Arc<AtomicBool>,
         pub calls: AtomicU32,
     }
 
@@ -198,12 +201,16 @@ pub(crate) mod tests {
                 ),
                 head: Mutex::new("c1".to_owned()),
                 down: AtomicBool::new(false),
+                hang: Arc::default(),
                 calls: AtomicU32::new(0),
             }
         }
 
-        fn call(&self, operation: &'static str) -> Result<(), SourceError> {
+        async fn call(&self, operation: &'static str) -> Result<(), SourceError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.hang.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
             if self.down.load(Ordering::SeqCst) {
                 Err(SourceError {
                     operation,
@@ -217,12 +224,12 @@ pub(crate) mod tests {
 
     impl TemplateSource for FakeSource {
         async fn head(&self) -> Result<String, SourceError> {
-            self.call("GetBranch")?;
+            self.call("GetBranch").await?;
             Ok(self.head.lock().unwrap().clone())
         }
 
         async fn list(&self, _commit: &str, folder: &str) -> Result<Option<Listing>, SourceError> {
-            self.call("GetFolder")?;
+            self.call("GetFolder").await?;
             let prefix = if folder.is_empty() {
                 String::new()
             } else {
@@ -245,7 +252,7 @@ pub(crate) mod tests {
         }
 
         async fn file(&self, _commit: &str, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
-            self.call("GetFile")?;
+            self.call("GetFile").await?;
             Ok(self
                 .files
                 .lock()
