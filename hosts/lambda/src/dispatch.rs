@@ -25,6 +25,17 @@ pub struct SendWindow {
     pub max_concurrent: usize,
 }
 
+impl SendWindow {
+    /// Sends in flight must have answered by then: half the margin is left for what follows
+    /// (completion writes, the SQS calls, the response).
+    #[must_use]
+    pub fn answer_by(&self) -> Instant {
+        self.deadline
+            .checked_sub(self.margin / 2)
+            .unwrap_or_else(Instant::now)
+    }
+}
+
 /// Sends everything the batch asks for, reporting each outcome to it. Returns the number of
 /// sends attempted.
 pub async fn send_all<M: Mailer>(batch: &mut Batch, mailer: &M, window: SendWindow) -> usize {
@@ -32,11 +43,7 @@ pub async fn send_all<M: Mailer>(batch: &mut Batch, mailer: &M, window: SendWind
         .deadline
         .checked_sub(window.margin)
         .unwrap_or_else(Instant::now);
-    // In-flight sends may use half the margin; the other half is left for the SQS calls.
-    let answer_by = window
-        .deadline
-        .checked_sub(window.margin / 2)
-        .unwrap_or_else(Instant::now);
+    let answer_by = window.answer_by();
     let mut in_flight = FuturesUnordered::new();
     let mut attempted = 0;
     loop {

@@ -169,6 +169,8 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                     max_concurrent: self.settings.max_concurrent_sends,
                 };
                 send_all(&mut batch, &self.mailer, window).await;
+                // Completion writes of the idempotency store, within what is left.
+                self.mailer.settle(window.answer_by()).await;
                 if let Some(dlq_url) = &self.settings.dlq_url {
                     let parcels = batch.to_park();
                     for call in dead_letter_batches(&parcels) {

@@ -160,6 +160,14 @@ pub trait IdempotencyStore {
     fn release(&self, lease: &Lease<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// How long an unfinished claim outlives the invocation that made it. A send whose answer was
+/// lost is retried (15-30 s later on a first receive); the claim must still hold then, so the
+/// retry waits (`InProgressElsewhere`) instead of taking the key over and sending again, while
+/// the claimer, if it was only frozen between SES's answer and its completion write, thaws and
+/// completes the key. Longer means a crashed claimer's email waits longer; two minutes covers
+/// the first retry and a frozen instance's usual pause.
+pub const LEASE_GRACE: Duration = Duration::from_secs(120);
+
 /// The current invocation's deadline, shared between the runtime loop (which sets it for each
 /// invocation) and the mailer (which makes claims last until then).
 #[derive(Debug, Clone, Default)]
@@ -174,14 +182,16 @@ impl LeaseClock {
         self.deadline_ms.store(deadline_ms, Ordering::Relaxed);
     }
 
-    /// When a claim made at `now_ms` expires: the invocation's deadline, or 15 minutes (the
-    /// longest a Lambda invocation runs) when no deadline is known. Never in the past.
+    /// When a claim made at `now_ms` expires: [`LEASE_GRACE`] after the invocation's deadline,
+    /// or after 15 minutes (the longest a Lambda invocation runs) when no deadline is known.
     #[must_use]
     pub fn lease_expiry(&self, now_ms: u64) -> u64 {
+        let grace = u64::try_from(LEASE_GRACE.as_millis()).unwrap_or(u64::MAX);
         match self.deadline_ms.load(Ordering::Relaxed) {
             0 => now_ms.saturating_add(15 * 60 * 1000),
             deadline => deadline.max(now_ms.saturating_add(1000)),
         }
+        .saturating_add(grace)
     }
 }
 
@@ -194,6 +204,9 @@ pub struct IdempotentMailer<M, S> {
     clock: LeaseClock,
     owner_prefix: String,
     claims: AtomicU64,
+    /// Completion writes started after SES answered and not yet awaited by
+    /// [`Mailer::settle`].
+    completing: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl<M, S> IdempotentMailer<M, S> {
@@ -206,6 +219,7 @@ impl<M, S> IdempotentMailer<M, S> {
             clock,
             owner_prefix: format!("{}-{started:x}", std::process::id()),
             claims: AtomicU64::new(0),
+            completing: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -268,20 +282,23 @@ where
         let outcome = self.inner.send(email, message_id).await;
         match &outcome {
             SendOutcome::Accepted { message_id } => {
-                // A task of its own: the caller may stop waiting for this send (its deadline)
-                // now that SES has answered, and the write must land all the same, or the
-                // next delivery would send again once the lease runs out.
-                let write = tokio::spawn(complete(
-                    Arc::clone(store),
-                    lease.key.to_owned(),
-                    owner.clone(),
-                    lease.expires_ms,
-                    message_id.clone(),
-                ));
-                if let Ok(Err(error)) = write.await {
-                    // The email went; the claim stays until its lease expires, and only a
-                    // delivery after that could send again.
-                    tracing::warn!(idempotency_key = lease.key, %error, "sent, but the key could not be marked completed");
+                // SES has the email: that is the outcome, whatever the completion write does.
+                // The write is a task of its own, so a time limit around this send cannot
+                // turn an accepted email into a timeout (and a retry that sends it again);
+                // the handler awaits it before answering Lambda ([`Mailer::settle`]).
+                let (store, key, expires_ms) =
+                    (Arc::clone(store), lease.key.to_owned(), lease.expires_ms);
+                let (owner, message_id) = (owner.clone(), message_id.clone());
+                let write = tokio::spawn(async move {
+                    let written = complete(store, key.clone(), owner, expires_ms, message_id);
+                    if let Err(error) = written.await {
+                        // The email went; the claim holds until its lease expires.
+                        tracing::warn!(idempotency_key = key, %error, "sent, but the key could not be marked completed");
+                    }
+                });
+                if let Ok(mut completing) = self.completing.lock() {
+                    completing.retain(|task| !task.is_finished());
+                    completing.push(write);
                 }
             }
             SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
@@ -294,6 +311,20 @@ where
             _ => {}
         }
         outcome
+    }
+
+    async fn settle(&self, by: std::time::Instant) {
+        let writes = match self.completing.lock() {
+            Ok(mut completing) => std::mem::take(&mut *completing),
+            Err(_) => return,
+        };
+        let budget = by.saturating_duration_since(std::time::Instant::now());
+        let all = futures_util::future::join_all(writes);
+        if tokio::time::timeout(budget, all).await.is_err() {
+            // The writes go on in the background; a key left unfinished holds its claim for
+            // the lease's grace, so a retry of the same email waits rather than sends.
+            tracing::warn!("completion writes still running at the deadline");
+        }
     }
 }
 

@@ -16,6 +16,14 @@ use mailroom_core::{Email, SendFailure, SendOutcome};
 pub trait Mailer {
     /// Sends `email`, the email of the record with SQS message id `message_id` (for logs).
     fn send(&self, email: &Email, message_id: &str) -> impl Future<Output = SendOutcome> + Send;
+
+    /// Finishes what sends left running after they answered (bookkeeping such as marking an
+    /// idempotency key completed), giving up at `by`. Called once all of a batch's sends have
+    /// answered, before the function answers Lambda.
+    fn settle(&self, by: std::time::Instant) -> impl Future<Output = ()> + Send {
+        let _ = by;
+        async {}
+    }
 }
 
 /// SES v2 `SendEmail` with raw content built by `mailroom-mime`.
