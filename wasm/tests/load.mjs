@@ -1,5 +1,5 @@
 // Cold start of a Node service: fresh `node` processes, each loading the package and building a
-// Mailroom from the shipped examples (examples/templates read from disk, examples/routes.json),
+// Mailroom from the shipped examples (examples/templates read from disk, with its routes.json),
 // as examples/node-lambda does at init. Reports the median and p90 over the processes of:
 //   * start → constructed: from the process's time origin (its start) to the constructed
 //     Mailroom, as the process itself measures it (performance.now());
@@ -29,7 +29,7 @@ const root = ${JSON.stringify(path.join(examples, "templates"))};
 const templates = {};
 const walk = (dir) => { for (const e of fs.readdirSync(dir, { withFileTypes: true })) { const full = path.join(dir, e.name); if (e.isDirectory()) walk(full); else templates[path.relative(root, full).split(path.sep).join("/")] = fs.readFileSync(full, "utf8"); } };
 walk(root);
-const mailroom = new Mailroom({ templates, routes: fs.readFileSync(${JSON.stringify(path.join(examples, "routes.json"))}, "utf8") });
+const mailroom = new Mailroom({ templates, routes: fs.readFileSync(${JSON.stringify(path.join(examples, "templates", "routes.json"))}, "utf8") });
 const done = performance.now();
 process.stdout.write(JSON.stringify({ done, work: done - scriptStart }));`;
 const target = JSON.stringify(pkg ? path.join(pkg, "node/index.mjs") : "mailroom-wasm");

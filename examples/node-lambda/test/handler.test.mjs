@@ -21,7 +21,7 @@ const examples = path.join(root, "examples");
 const templates = loadTemplates(path.join(examples, "templates"));
 const routes = fs.readFileSync(path.join(examples, "templates", "routes.json"), "utf8");
 const quickstart = JSON.parse(fs.readFileSync(path.join(examples, "events/quickstart.json"), "utf8"));
-// The shared vector of the shipped examples (the quickstart event with examples/routes.json and
+// The shared vector of the shipped examples (the quickstart event with examples/templates/routes.json and
 // examples/templates) and the native MIME bytes of its emails, pinned by wasm/src/tests.rs.
 const vector = loadCases().find((candidate) => candidate.name === "examples-quickstart");
 const golden = loadGoldenMime(vector.name);
