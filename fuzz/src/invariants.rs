@@ -156,6 +156,35 @@ pub fn run_record_body(body: &str, email_check: EmailCheck<'_>) -> Result<(), St
 // ---------------------------------------------------------------------------------------------
 // Target `render_template`: an arbitrary template with arbitrary data, within the limits.
 
+/// The fuel `render_template` renders with: a tenth of the default. Fuel is a budget that any
+/// routes file may set (`limits.fuel`), and running out is one path whatever the budget, so the
+/// checks lose nothing; a template that spins takes a tenth of the time (three renderings to
+/// the full default budget took 2 s an input under AddressSanitizer, and such inputs were most
+/// of what the target ran). Reaching the output limit takes one operation (`'x' * 2000000`),
+/// not fuel. The example layout and partials render within it.
+pub const RENDER_FUEL: u64 = 20_000;
+
+/// The preview configuration of `render_template`, with [`RENDER_FUEL`]: what
+/// `Config::preview("fuzz.html")` gives, through a routes file, the way deployments set limits.
+fn render_config() -> &'static Config {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let routes = serde_json::json!({
+            "sender": "preview@mailroom.invalid",
+            "routes": [{
+                "name": "preview",
+                "events": ["*"],
+                "template": "fuzz.html",
+                "subject": "",
+                "recipient": "mailto"
+            }],
+            "limits": { "fuel": RENDER_FUEL }
+        });
+        Config::resolve(Some(&routes.to_string()), |_| None)
+            .expect("the render_template routes are a valid configuration")
+    })
+}
+
 /// Splits a `render_template` input: the template before the first NUL byte, the JSON data
 /// after it (`{}` when there is no NUL).
 pub fn split_render_input(input: &[u8]) -> (String, String) {
@@ -170,15 +199,16 @@ pub fn split_render_input(input: &[u8]) -> (String, String) {
 }
 
 /// Renders `template` with `data` as an HTML template (text derived from the HTML), as a text
-/// template, and as a subject, with the core's default limits, and checks the outputs, and with
-/// `email_check` the email each preview would be. Then prints `data` through the echo template
-/// to check that HTML escaping holds for it.
+/// template, and as a subject, with the core's limits but [`RENDER_FUEL`], and checks the
+/// outputs, and with `email_check` the email each preview would be. Then prints `data` through
+/// the echo template to check that HTML escaping holds for it.
 pub fn run_render_template(
     template: &str,
     data: &str,
     email_check: EmailCheck<'_>,
 ) -> Result<(), String> {
-    let limits = RenderLimits::default();
+    let config = render_config();
+    let limits = config.limits();
     let mut templates: TemplateSet = EXAMPLE_TEMPLATES
         .iter()
         .copied()
@@ -186,8 +216,8 @@ pub fn run_render_template(
         .collect();
     templates.insert("fuzz.html", template);
     templates.insert("plain.txt", template);
-    let mailroom = Mailroom::new(Config::preview("fuzz.html"), &templates)
-        .expect("a preview configuration always compiles");
+    let mailroom =
+        Mailroom::new(config.clone(), &templates).expect("a preview configuration always compiles");
     // The template as a subject is one rendering whichever body goes with it, so only the HTML
     // preview renders it; without a subject, the text preview's is empty.
     for (name, subject) in [("fuzz.html", Some(template)), ("plain.txt", None)] {
