@@ -104,12 +104,12 @@ pub fn check_message(email: &Email, date: Timestamp) -> Result<(), String> {
     )
 }
 
-/// `body` with every CRLF a line feed. Text in MIME has CRLF line breaks (RFC 2046, 4.1.1), so
-/// a quoted-printable or 8-bit part reads back with CRLF whichever the email had; a base64 part
-/// reads back with the email's own (mail-builder encodes the body as it is). Both are the same
-/// text; a bare CR stays, so it still counts.
+/// `body` with every line break (CRLF, CR or LF) a line feed. Text in MIME has CRLF line breaks
+/// (RFC 2046, 4.1.1), so a 7-bit or quoted-printable part reads back with CRLF whichever the email
+/// had; a base64 part reads back with the email's own (mail-builder encodes the body as it is).
+/// All are the same text; `check_lines` is what rules out a bare CR or LF in the message itself.
 fn lf_line_breaks(body: &str) -> String {
-    body.replace("\r\n", "\n")
+    body.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 fn compare(what: &str, found: Option<&str>, expected: &str) -> Result<(), String> {
