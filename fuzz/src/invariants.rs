@@ -4,7 +4,9 @@
 //! it, and into `core/tests/fuzz_regressions.rs` (through `#[path]`), where `cargo test` on
 //! stable replays the committed seeds and every crash the fuzzer ever found. So a crash is
 //! re-checked with exactly the code that found it, and the file may only use what both crates
-//! have: `mailroom-core`, `serde` and `serde_json`.
+//! have: `mailroom-core`, `serde` and `serde_json`. Checks that need more take the form of an
+//! [`EmailCheck`] the caller passes in: the fuzz crate passes the MIME check of
+//! `mime_check.rs`, which needs mailroom-mime and mail-parser.
 //!
 //! Every check returns `Err(description)` instead of panicking; the caller decides whether that
 //! is a fuzzer crash or a test failure. A panic inside the core is a finding in itself.
@@ -16,9 +18,19 @@ use std::sync::OnceLock;
 
 use mailroom_core::{
     BatchError, BatchReport, Config, Disposition, Email, EventError, FaultKind, Mailbox, Mailroom,
-    PreviewError, Reason, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
+    Preview, PreviewError, Reason, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
+
+/// A check every email a run produces must pass besides this file's own, with the host's clock:
+/// the fuzz targets pass `mime_check::check_message`, the core's replay test [`no_email_check`].
+pub type EmailCheck<'a> = &'a dyn Fn(&Email, Timestamp) -> Result<(), String>;
+
+/// The [`EmailCheck`] that adds nothing.
+pub fn no_email_check(_: &Email, _: Timestamp) -> Result<(), String> {
+    Ok(())
+}
 
 /// 2026-11-23T10:00:00Z, the moment the examples were sent.
 pub const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
@@ -121,8 +133,8 @@ pub fn fuzz_templates() -> TemplateSet {
 // Target `record_body`: one arbitrary body through the whole decision.
 
 /// Runs `body` as the only record of a batch through the fuzz configuration, accepting every
-/// send, and checks the report.
-pub fn run_record_body(body: &str) -> Result<(), String> {
+/// send, and checks the report and, with `email_check`, every email.
+pub fn run_record_body(body: &str, email_check: EmailCheck<'_>) -> Result<(), String> {
     let record = SqsRecord {
         message_id: "fuzz-record".to_owned(),
         receipt_handle: "fuzz-handle".to_owned(),
@@ -138,11 +150,40 @@ pub fn run_record_body(body: &str) -> Result<(), String> {
         records: vec![record],
         ..BatchCase::default()
     };
-    run_batch_case(&case)
+    run_batch_case(&case, email_check)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Target `render_template`: an arbitrary template with arbitrary data, within the limits.
+
+/// The fuel `render_template` renders with: a tenth of the default. Fuel is a budget that any
+/// routes file may set (`limits.fuel`), and running out is one path whatever the budget, so the
+/// checks lose nothing; a template that spins takes a tenth of the time (three renderings to
+/// the full default budget took 2 s an input under AddressSanitizer, and such inputs were most
+/// of what the target ran). Reaching the output limit takes one operation (`'x' * 2000000`),
+/// not fuel. The example layout and partials render within it.
+pub const RENDER_FUEL: u64 = 20_000;
+
+/// The preview configuration of `render_template`, with [`RENDER_FUEL`]: what
+/// `Config::preview("fuzz.html")` gives, through a routes file, the way deployments set limits.
+fn render_config() -> &'static Config {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let routes = serde_json::json!({
+            "sender": "preview@mailroom.invalid",
+            "routes": [{
+                "name": "preview",
+                "events": ["*"],
+                "template": "fuzz.html",
+                "subject": "",
+                "recipient": "mailto"
+            }],
+            "limits": { "fuel": RENDER_FUEL }
+        });
+        Config::resolve(Some(&routes.to_string()), |_| None)
+            .expect("the render_template routes are a valid configuration")
+    })
+}
 
 /// Splits a `render_template` input: the template before the first NUL byte, the JSON data
 /// after it (`{}` when there is no NUL).
@@ -158,10 +199,16 @@ pub fn split_render_input(input: &[u8]) -> (String, String) {
 }
 
 /// Renders `template` with `data` as an HTML template (text derived from the HTML), as a text
-/// template, and as a subject, with the core's default limits, and checks the outputs. Then
-/// prints `data` through the echo template to check that HTML escaping holds for it.
-pub fn run_render_template(template: &str, data: &str) -> Result<(), String> {
-    let limits = RenderLimits::default();
+/// template, and as a subject, with the core's limits but [`RENDER_FUEL`], and checks the
+/// outputs, and with `email_check` the email each preview would be. Then prints `data` through
+/// the echo template to check that HTML escaping holds for it.
+pub fn run_render_template(
+    template: &str,
+    data: &str,
+    email_check: EmailCheck<'_>,
+) -> Result<(), String> {
+    let config = render_config();
+    let limits = config.limits();
     let mut templates: TemplateSet = EXAMPLE_TEMPLATES
         .iter()
         .copied()
@@ -169,14 +216,17 @@ pub fn run_render_template(template: &str, data: &str) -> Result<(), String> {
         .collect();
     templates.insert("fuzz.html", template);
     templates.insert("plain.txt", template);
-    let mailroom = Mailroom::new(Config::preview("fuzz.html"), &templates)
-        .expect("a preview configuration always compiles");
-    for name in ["fuzz.html", "plain.txt"] {
-        match mailroom.preview(name, Some(template), data, NOW) {
+    let mailroom =
+        Mailroom::new(config.clone(), &templates).expect("a preview configuration always compiles");
+    // The template as a subject is one rendering whichever body goes with it, so only the HTML
+    // preview renders it; without a subject, the text preview's is empty.
+    for (name, subject) in [("fuzz.html", Some(template)), ("plain.txt", None)] {
+        match mailroom.preview(name, subject, data, NOW) {
             Ok(preview) => {
                 check_size(name, &preview.html, &limits)?;
                 check_size(name, &preview.text, &limits)?;
                 check_header_text("subject", &preview.subject)?;
+                email_check(&preview_email(&preview), NOW).map_err(|e| format!("{name}: {e}"))?;
                 if preview
                     .missing
                     .iter()
@@ -203,6 +253,21 @@ pub fn run_render_template(template: &str, data: &str) -> Result<(), String> {
         check_echo_of(&value)?;
     }
     Ok(())
+}
+
+/// The email a preview would be, between fixed mailboxes: its bodies and subject are the
+/// template's output, whatever that is.
+fn preview_email(preview: &Preview) -> Email {
+    let mailbox = |text| Mailbox::parse(text).expect("a fixed mailbox parses");
+    Email::new(
+        mailbox("Fuzz Sender <sender@example.com>"),
+        vec![mailbox("recipient@example.org")],
+        &preview.subject,
+        preview.html.clone(),
+        preview.text.clone(),
+        "fuzz-preview",
+    )
+    .expect("one recipient and a fixed key make an email")
 }
 
 /// Renders `value` as `note`, `title` and `name` of the echo template and checks that none of
@@ -297,7 +362,7 @@ enum Handled {
 
 /// Runs a batch case through the fuzz configuration, answering sends as planned, and checks
 /// every invariant of the batch protocol and of the emails.
-pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
+pub fn run_batch_case(case: &BatchCase, email_check: EmailCheck<'_>) -> Result<(), String> {
     let event = SqsEvent {
         records: case.records.clone(),
     };
@@ -344,7 +409,9 @@ pub fn run_batch_case(case: &BatchCase) -> Result<(), String> {
                 return Err(format!("record {index} was handed out twice"));
             }
             check_fifo_hand_out(index, &groups, &handled, &in_flight)?;
-            check_email(&send.email, &limits).map_err(|e| format!("record {index}: {e}"))?;
+            check_email(&send.email, &limits)
+                .and_then(|()| email_check(&send.email, now))
+                .map_err(|e| format!("record {index}: {e}"))?;
             in_flight.insert(index);
             wave.push(send);
             if !case.concurrent {

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 #[path = "invariants.rs"]
 pub mod invariants;
+pub mod mime_check;
 
 pub use invariants::{BatchCase, PlannedOutcome};
 

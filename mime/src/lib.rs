@@ -33,6 +33,8 @@
 //! It is a SHA-256 of every part of the email, so text that contains it would have to contain its
 //! own hash; and it is checked against both bodies, so even that cannot happen ([`boundary`]).
 
+use std::borrow::Cow;
+
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::content_type::ContentType;
@@ -83,8 +85,8 @@ fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8>
     let alternative = MimePart::new(
         ContentType::new("multipart/alternative").attribute("boundary", boundary(email)),
         vec![
-            MimePart::new("text/plain", email.text()),
-            MimePart::new("text/html", email.html()),
+            MimePart::new("text/plain", bare_cr_as_crlf(email.text())),
+            MimePart::new("text/html", bare_cr_as_crlf(email.html())),
         ],
     );
     let mut builder = MessageBuilder::new()
@@ -146,6 +148,28 @@ pub fn boundary(email: &Email) -> String {
         }
         attempt += 1;
     }
+}
+
+/// `body` with every CR that is not part of a CRLF made one. Text in MIME breaks lines with CRLF
+/// only (RFC 2046, 4.1.1); mail-builder makes a bare LF a CRLF but sends a bare CR as it is, in a
+/// part it labels 7bit, which RFC 5322 forbids and which mail systems each read their own way.
+fn bare_cr_as_crlf(body: &str) -> Cow<'_, str> {
+    let bytes = body.as_bytes();
+    let is_bare = |at: usize| bytes[at] == b'\r' && bytes.get(at + 1) != Some(&b'\n');
+    if !(0..bytes.len()).any(is_bare) {
+        return Cow::Borrowed(body);
+    }
+    let mut out = String::with_capacity(body.len() + 16);
+    let mut rest = body;
+    while let Some(at) = rest.find('\r') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        if !rest.starts_with('\n') {
+            out.push('\n');
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 fn address(mailbox: &Mailbox) -> Address<'_> {
@@ -306,6 +330,20 @@ mod tests {
         let chosen = boundary(&holding);
         assert!(!holding.html().contains(&chosen) && !holding.text().contains(&chosen));
         assert_eq!(message(&email, NOW), message(&email, NOW));
+    }
+
+    #[test]
+    fn a_bare_cr_in_a_body_is_sent_as_a_line_break() {
+        // ASCII bodies go out 7bit, unencoded: a bare CR would reach SES as it is.
+        let email = email_with("<p>a\rb</p>", "=?utf\r8?b?t\r\nend\r");
+        let raw = String::from_utf8(message(&email, NOW)).unwrap();
+        assert!(!raw.replace("\r\n", "").contains('\r'), "{raw:?}");
+        let parsed = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        assert_eq!(parsed.body_html(0).as_deref(), Some("<p>a\r\nb</p>"));
+        assert_eq!(
+            parsed.body_text(0).as_deref(),
+            Some("=?utf\r\n8?b?t\r\nend\r\n")
+        );
     }
 
     #[test]
