@@ -219,20 +219,16 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
 
     /// Sets each retried record's visibility timeout to the core's back-off, by `until`.
     async fn delay_retries(&self, records: &[RecordReport], until: Instant) {
-        let mut by_queue: BTreeMap<String, Vec<Delay>> = BTreeMap::new();
-        for record in records {
-            if let Disposition::Retry {
+        let by_queue = self.by_queue(records, |record| match &record.disposition {
+            Disposition::Retry {
                 retry_after_seconds,
                 ..
-            } = &record.disposition
-                && let Some(url) = self.queue_url_of(record)
-            {
-                by_queue.entry(url).or_default().push(Delay {
-                    receipt_handle: record.receipt_handle.clone(),
-                    seconds: *retry_after_seconds,
-                });
-            }
-        }
+            } => Some(Delay {
+                receipt_handle: record.receipt_handle.clone(),
+                seconds: *retry_after_seconds,
+            }),
+            _ => None,
+        });
         for (url, delays) in by_queue {
             for call in delays.chunks(SQS_BATCH_LIMIT) {
                 let change = self.queue.change_visibility(&url, call);
@@ -246,17 +242,9 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
 
     /// Compatibility mode: deletes every record that needs no retry, by `until`.
     async fn delete_processed(&self, records: &[RecordReport], until: Instant) {
-        let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for record in records {
-            if !record.disposition.is_failure()
-                && let Some(url) = self.queue_url_of(record)
-            {
-                by_queue
-                    .entry(url)
-                    .or_default()
-                    .push(record.receipt_handle.clone());
-            }
-        }
+        let by_queue = self.by_queue(records, |record| {
+            (!record.disposition.is_failure()).then(|| record.receipt_handle.clone())
+        });
         for (url, handles) in by_queue {
             for call in handles.chunks(SQS_BATCH_LIMIT) {
                 let delete = self.queue.delete(&url, call);
@@ -266,6 +254,24 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                 }
             }
         }
+    }
+
+    /// What `pick` takes of each record, grouped by the URL of the queue the record came from
+    /// (records of a queue whose URL cannot be told are left out: SQS cannot be called for them).
+    fn by_queue<T>(
+        &self,
+        records: &[RecordReport],
+        pick: impl Fn(&RecordReport) -> Option<T>,
+    ) -> BTreeMap<String, Vec<T>> {
+        let mut by_queue: BTreeMap<String, Vec<T>> = BTreeMap::new();
+        for record in records {
+            if let Some(item) = pick(record)
+                && let Some(url) = self.queue_url_of(record)
+            {
+                by_queue.entry(url).or_default().push(item);
+            }
+        }
+        by_queue
     }
 
     fn queue_url_of(&self, record: &RecordReport) -> Option<String> {
