@@ -260,6 +260,10 @@ def main() -> int:
             # to see what it prevents.
             "IDEMPOTENCY_TABLE": "" if os.environ.get("MAILROOM_FI_WITHOUT_STORE") else TABLE,
             "TEMPLATE_CACHE_SECONDS": "1",
+            # Above the 15 s visibility timeout plus the 4 s longest back-off, as the deployed
+            # 120 s is above the deployed visibility; the default would let each killed claimer's
+            # record wait two minutes and the run outlast its time limit.
+            "IDEMPOTENCY_LEASE_GRACE_SECONDS": "25",
             "DEADLINE_MARGIN_MS": "1500",
             "MAX_CONCURRENT_SENDS": "10",
             "AWS_LAMBDA_LOG_LEVEL": "error",

@@ -39,6 +39,10 @@ pub mod vars {
     /// How long a completed key is kept (DynamoDB TTL), in seconds. Default 1,209,600 (14 days,
     /// the longest an SQS message can be retained, so no redelivery outlives its key).
     pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
+    /// How long an unfinished claim outlives the invocation that made it, in seconds. Default
+    /// 120 ([`super::LEASE_GRACE`]); it must exceed the queue's visibility timeout plus the
+    /// first back-off, or a lost answer's retry takes the key over and sends again.
+    pub const IDEMPOTENCY_LEASE_GRACE_SECONDS: &str = "IDEMPOTENCY_LEASE_GRACE_SECONDS";
 }
 
 /// Default retention of completed keys: SQS's maximum message retention.
@@ -51,18 +55,24 @@ pub struct IdempotencySettings {
     pub table: String,
     /// How long completed keys are kept.
     pub retention: Duration,
+    /// How long an unfinished claim outlives its invocation's deadline.
+    pub lease_grace: Duration,
 }
 
 /// A bad idempotency setting; stops the function at init like the other settings do.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
-    "{name} is invalid: expected a whole number of seconds from 60 to 31536000 (got {value:?})"
+    "{name} is invalid: expected a whole number of seconds from {min} to {max} (got {value:?})"
 )]
 pub struct IdempotencySettingsError {
     /// The variable.
     pub name: &'static str,
     /// The value found.
     pub value: String,
+    /// The smallest value allowed.
+    pub min: u64,
+    /// The largest value allowed.
+    pub max: u64,
 }
 
 impl IdempotencySettings {
@@ -78,19 +88,31 @@ impl IdempotencySettings {
         let Some(table) = get(vars::IDEMPOTENCY_TABLE) else {
             return Ok(None);
         };
-        let retention = match get(vars::IDEMPOTENCY_TTL_SECONDS) {
-            None => DEFAULT_RETENTION,
+        let seconds = |name: &'static str, default: Duration, min: u64, max: u64| match get(name) {
+            None => Ok(default),
             Some(value) => match value.parse::<u64>() {
-                Ok(seconds) if (60..=31_536_000).contains(&seconds) => Duration::from_secs(seconds),
-                _ => {
-                    return Err(IdempotencySettingsError {
-                        name: vars::IDEMPOTENCY_TTL_SECONDS,
-                        value,
-                    });
-                }
+                Ok(seconds) if (min..=max).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+                _ => Err(IdempotencySettingsError {
+                    name,
+                    value,
+                    min,
+                    max,
+                }),
             },
         };
-        Ok(Some(Self { table, retention }))
+        let retention = seconds(
+            vars::IDEMPOTENCY_TTL_SECONDS,
+            DEFAULT_RETENTION,
+            60,
+            31_536_000,
+        )?;
+        // Up to an hour: longer only delays the email of a claimer that crashed.
+        let lease_grace = seconds(vars::IDEMPOTENCY_LEASE_GRACE_SECONDS, LEASE_GRACE, 1, 3600)?;
+        Ok(Some(Self {
+            table,
+            retention,
+            lease_grace,
+        }))
     }
 }
 
@@ -165,28 +187,45 @@ pub trait IdempotencyStore {
 /// retry waits (`InProgressElsewhere`) instead of taking the key over and sending again, while
 /// the claimer, if it was only frozen between SES's answer and its completion write, thaws and
 /// completes the key. Longer means a crashed claimer's email waits longer; two minutes covers
-/// the first retry and a frozen instance's usual pause.
+/// the first retry and a frozen instance's usual pause. `IDEMPOTENCY_LEASE_GRACE_SECONDS`
+/// changes it.
 pub const LEASE_GRACE: Duration = Duration::from_secs(120);
 
 /// The current invocation's deadline, shared between the runtime loop (which sets it for each
 /// invocation) and the mailer (which makes claims last until then).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LeaseClock {
     deadline_ms: Arc<AtomicU64>,
+    grace: Duration,
+}
+
+impl Default for LeaseClock {
+    fn default() -> Self {
+        Self::with_grace(LEASE_GRACE)
+    }
 }
 
 impl LeaseClock {
+    /// A clock whose claims outlive the deadline by `grace`.
+    #[must_use]
+    pub fn with_grace(grace: Duration) -> Self {
+        Self {
+            deadline_ms: Arc::default(),
+            grace,
+        }
+    }
+
     /// Claims made from now on expire at `deadline_ms` (Unix milliseconds, as the Lambda
     /// Runtime API's `Lambda-Runtime-Deadline-Ms`).
     pub fn set_deadline(&self, deadline_ms: u64) {
         self.deadline_ms.store(deadline_ms, Ordering::Relaxed);
     }
 
-    /// When a claim made at `now_ms` expires: [`LEASE_GRACE`] after the invocation's deadline,
+    /// When a claim made at `now_ms` expires: the grace after the invocation's deadline,
     /// or after 15 minutes (the longest a Lambda invocation runs) when no deadline is known.
     #[must_use]
     pub fn lease_expiry(&self, now_ms: u64) -> u64 {
-        let grace = u64::try_from(LEASE_GRACE.as_millis()).unwrap_or(u64::MAX);
+        let grace = u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX);
         match self.deadline_ms.load(Ordering::Relaxed) {
             0 => now_ms.saturating_add(15 * 60 * 1000),
             deadline => deadline.max(now_ms.saturating_add(1000)),

@@ -45,7 +45,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let cache = TemplateCache::new(source, options, settings.template_cache);
     // Every send claims its idempotency key first when IDEMPOTENCY_TABLE is set; claims last
     // until the current invocation's deadline, which the clock is told below.
-    let clock = LeaseClock::default();
+    let clock = idempotency
+        .as_ref()
+        .map_or_else(LeaseClock::default, |idempotency| {
+            LeaseClock::with_grace(idempotency.lease_grace)
+        });
     let store = idempotency.map(|idempotency| {
         DynamoDbStore::new(
             dynamodb::client(&sdk),

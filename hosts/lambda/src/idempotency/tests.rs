@@ -270,6 +270,7 @@ fn settings_are_optional_and_validated() {
     .unwrap()
     .unwrap();
     assert_eq!(table.retention, DEFAULT_RETENTION);
+    assert_eq!(table.lease_grace, LEASE_GRACE);
     let lookup = |ttl: &'static str| {
         move |name: &str| match name {
             vars::IDEMPOTENCY_TABLE => Some("keys".to_owned()),
@@ -290,6 +291,34 @@ fn settings_are_optional_and_validated() {
             "{error}"
         );
     }
+    let grace = |value: &'static str| {
+        IdempotencySettings::from_lookup(move |name: &str| match name {
+            vars::IDEMPOTENCY_TABLE => Some("keys".to_owned()),
+            vars::IDEMPOTENCY_LEASE_GRACE_SECONDS => Some(value.to_owned()),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        grace("20").unwrap().unwrap().lease_grace,
+        Duration::from_secs(20)
+    );
+    for bad in ["0", "3601", "-5"] {
+        let error = grace(bad).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "IDEMPOTENCY_LEASE_GRACE_SECONDS is invalid: expected a whole number of seconds \
+                 from 1 to 3600 (got {bad:?})"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_configured_grace_sets_how_long_claims_outlive_the_deadline() {
+    let clock = LeaseClock::with_grace(Duration::from_secs(20));
+    clock.set_deadline(50_000);
+    assert_eq!(clock.lease_expiry(1_000), 70_000);
 }
 
 #[tokio::test]
