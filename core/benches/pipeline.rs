@@ -129,7 +129,10 @@ fn stages(c: &mut Criterion) {
     let unwrapped = mailroom_core::envelope::unwrap(record).expect("the order unwraps");
     let mailroom =
         Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
-    let mailroom_core::Decision::Send { email } = mailroom.decide(record, NOW, 7).decision else {
+    let mailroom_core::Decision::Send { email } = mailroom
+        .decide(record, NOW, 7, &mut mailroom_core::NoLookups)
+        .decision
+    else {
         panic!("the order is sent");
     };
 
@@ -149,7 +152,7 @@ fn stages(c: &mut Criterion) {
         });
     });
     group.bench_function("decide_record", |b| {
-        b.iter(|| mailroom.decide(black_box(record), NOW, 7));
+        b.iter(|| mailroom.decide(black_box(record), NOW, 7, &mut mailroom_core::NoLookups));
     });
     group.bench_function("text_from_html", |b| {
         b.iter(|| mailroom_core::email::text_from_html(black_box(email.html())));
@@ -187,7 +190,7 @@ fn wide_body(c: &mut Criterion) {
         let record = wide_record(keys);
         group.throughput(Throughput::Bytes(record.body.len() as u64));
         group.bench_function(format!("{keys}_keys"), |b| {
-            b.iter(|| mailroom.decide(black_box(&record), NOW, 7));
+            b.iter(|| mailroom.decide(black_box(&record), NOW, 7, &mut mailroom_core::NoLookups));
         });
     }
     group.finish();

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use crate::decision::{Disposition, Reason, RetryPolicy, jitter_seed, splitmix64};
 use crate::email::Email;
 use crate::error::{MessageFault, ServiceFault};
-use crate::mailroom::{Mailroom, Verdict};
+use crate::lookup::{LookupAnswer, LookupId, LookupRequest, Requests};
+use crate::mailroom::{Fault, Mailroom, Pending, Verdict};
 use crate::outcome::SendOutcome;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
 use crate::report::{BatchReport, RecordReport};
@@ -96,13 +97,27 @@ pub enum BatchError {
         /// The record's SQS message id.
         message_id: String,
     },
+    /// The lookup id is not one this batch handed out.
+    #[error("lookup id {0:?} is not from this batch")]
+    UnknownLookup(LookupId),
+    /// The lookup was not handed out yet, or was answered already.
+    #[error("lookup {position} of table {table} has no read waiting for an answer")]
+    LookupNotAsked {
+        /// The request's position.
+        position: usize,
+        /// Its table.
+        table: String,
+    },
 }
 
 /// A batch being processed. See the module docs for the protocol.
 #[derive(Debug)]
 #[must_use = "a batch must be finished to get the batch response"]
 pub struct Batch {
+    mailroom: Mailroom,
     entries: Vec<Entry>,
+    /// Every lookup the batch's records need, deduplicated.
+    requests: Requests,
     retry: RetryPolicy,
     seed: u64,
     tag: u32,
@@ -111,6 +126,8 @@ pub struct Batch {
     /// which keeps a 10,000-record batch linear. FIFO batches hold at most 10 records.
     unsent_from: usize,
     has_groups: bool,
+    /// The time the batch was decided at, for records composed once their lookups answer.
+    now: Timestamp,
 }
 
 #[derive(Debug)]
@@ -125,6 +142,8 @@ struct Entry {
 
 #[derive(Debug)]
 enum State {
+    /// Waiting for lookup answers.
+    Waiting(Box<Pending>),
     Ready(Arc<Email>),
     InFlight(Arc<Email>),
     Done(Disposition),
@@ -134,7 +153,9 @@ impl Batch {
     pub(crate) fn decide(mailroom: &Mailroom, event: SqsEvent, now: Timestamp, seed: u64) -> Self {
         let records = event.records;
         let mut batch = Self {
+            mailroom: mailroom.clone(),
             entries: Vec::with_capacity(records.len()),
+            requests: Requests::default(),
             retry: mailroom.config().retry(),
             seed,
             // Distinct for batches of different inputs; a host mixing up two batches' ids is
@@ -142,6 +163,7 @@ impl Batch {
             tag: batch_tag(seed, now, records.len()),
             unsent_from: 0,
             has_groups: false,
+            now,
         };
         let mut failed_groups: BTreeSet<String> = BTreeSet::new();
         for record in records {
@@ -157,11 +179,8 @@ impl Batch {
                 }
                 None => {
                     let (verdict, facts) = mailroom.verdict(&record, now);
-                    let state = match verdict {
-                        Verdict::Send(email) => State::Ready(Arc::new(email)),
-                        Verdict::Retry(fault) => batch.retry_state(&record, fault),
-                        Verdict::Reject(fault) => reject_state(&fault),
-                    };
+                    let index = batch.entries.len();
+                    let state = batch.state_of(verdict, &record, index);
                     (state, facts.event_type, facts.route)
                 }
             };
@@ -183,6 +202,103 @@ impl Batch {
         batch
     }
 
+    /// The state a verdict puts record `index` in; a record that waits for lookups has its
+    /// requests added to the batch's.
+    fn state_of(&mut self, verdict: Verdict, record: &SqsRecord, index: usize) -> State {
+        match verdict {
+            Verdict::Send(email) => State::Ready(Arc::new(email)),
+            Verdict::Retry(fault) => self.retry_state(record, fault),
+            Verdict::Reject(fault) => reject_state(&fault),
+            Verdict::Lookups(mut pending) => {
+                let route = &self.mailroom.config().routes()[pending.route()];
+                for (lookup, key) in std::mem::take(&mut pending.asked) {
+                    if let Some(declared) = route.lookups().get(lookup) {
+                        self.requests.add(self.tag, declared, key, (index, lookup));
+                    }
+                }
+                State::Waiting(pending)
+            }
+        }
+    }
+
+    /// Every lookup read the batch needs now and has not handed out yet, deduplicated across
+    /// records. Answer each with [`answer_lookup`](Self::answer_lookup); answers can bring more
+    /// requests (a lookup whose key reads another's result), so call this again until it is
+    /// empty, then send. Calling it once per round is what keeps a batch to one read per table
+    /// per round.
+    pub fn lookups(&mut self) -> Vec<LookupRequest> {
+        self.requests
+            .slots
+            .iter_mut()
+            .filter(|slot| !slot.handed_out)
+            .map(|slot| {
+                slot.handed_out = true;
+                slot.request.clone()
+            })
+            .collect()
+    }
+
+    /// Reports what the host found for a request handed out by [`lookups`](Self::lookups).
+    /// Every record waiting for it moves on: to its next lookups, to its email, or to a retry
+    /// or reject when the answer decides it.
+    pub fn answer_lookup(&mut self, id: LookupId, answer: LookupAnswer) -> Result<(), BatchError> {
+        let index = usize::try_from(id.index).unwrap_or(usize::MAX);
+        let slot = match self.requests.slots.get_mut(index) {
+            Some(slot) if id.batch == self.tag => slot,
+            _ => return Err(BatchError::UnknownLookup(id)),
+        };
+        if !slot.handed_out || slot.answered {
+            return Err(BatchError::LookupNotAsked {
+                position: index,
+                table: slot.request.table.clone(),
+            });
+        }
+        slot.answered = true;
+        let waiters = std::mem::take(&mut slot.waiters);
+        let request = slot.request.clone();
+        for (entry_index, lookup) in waiters {
+            let Some(entry) = self.entries.get_mut(entry_index) else {
+                continue;
+            };
+            let State::Waiting(pending) = &mut entry.state else {
+                // Decided already, by an earlier answer.
+                continue;
+            };
+            let verdict = match self
+                .mailroom
+                .answer(pending, lookup, &request, answer.clone())
+            {
+                Err(fault) => match fault {
+                    Fault::Message(fault) => Verdict::Reject(fault),
+                    Fault::Service(fault) => Verdict::Retry(fault),
+                },
+                Ok(()) if pending.waiting() => continue,
+                Ok(()) => {
+                    let State::Waiting(pending) =
+                        std::mem::replace(&mut entry.state, State::Done(placeholder()))
+                    else {
+                        continue;
+                    };
+                    self.mailroom.resume(*pending, &entry.record, self.now)
+                }
+            };
+            let record = self.entries[entry_index].record.clone();
+            let state = self.state_of(verdict, &record, entry_index);
+            self.settle(entry_index, state);
+        }
+        Ok(())
+    }
+
+    /// Puts record `index` in `state`; a FIFO failure blocks the rest of its group.
+    fn settle(&mut self, index: usize, state: State) {
+        let failed = matches!(&state, State::Done(d) if d.is_failure());
+        let group = self.entries[index].group.clone();
+        self.entries[index].state = state;
+        if failed && let Some(group) = group {
+            self.block_group_after(index, &group);
+        }
+    }
+
     /// The next email to send, or `None` when nothing more can be sent right now (everything is
     /// sent, decided otherwise, or waiting for an earlier email of its FIFO group).
     ///
@@ -194,7 +310,7 @@ impl Batch {
             while self
                 .entries
                 .get(self.unsent_from)
-                .is_some_and(|entry| !matches!(entry.state, State::Ready(_)))
+                .is_some_and(|entry| matches!(entry.state, State::InFlight(_) | State::Done(_)))
             {
                 self.unsent_from += 1;
             }
@@ -211,7 +327,7 @@ impl Batch {
                     chosen = Some(index);
                     break;
                 }
-                State::Ready(_) | State::InFlight(_) => {
+                State::Ready(_) | State::InFlight(_) | State::Waiting(_) => {
                     if let Some(group) = entry.group.as_deref() {
                         busy_groups.insert(group);
                     }
@@ -265,23 +381,30 @@ impl Batch {
                 Err(fault) => reject_state(&fault),
             },
         };
-        let failed = matches!(&state, State::Done(d) if d.is_failure());
-        let group = entry.group.clone();
-        self.entries[index].state = state;
-        if failed && let Some(group) = group {
-            self.block_group_after(index, &group);
-        }
+        self.settle(index, state);
         Ok(())
     }
 
     /// The deadline is near: nothing not yet handed out will be sent. Those records are retried
     /// (`deadline`) at once.
+    ///
+    /// Records still waiting for lookup answers are retried too (`lookup_failed`: the reads
+    /// did not finish in time), with the usual back-off.
     pub fn expire(&mut self) {
         for index in 0..self.entries.len() {
-            if matches!(self.entries[index].state, State::Ready(_)) {
-                let state = self.retry_state(&self.entries[index].record, ServiceFault::Deadline);
-                self.entries[index].state = state;
-            }
+            let fault = match &self.entries[index].state {
+                State::Ready(_) => ServiceFault::Deadline,
+                State::Waiting(pending) => ServiceFault::LookupFailed {
+                    lookup: pending
+                        .unanswered(self.mailroom.config().routes()[pending.route()].lookups())
+                        .to_owned(),
+                    detail: "no answer before the batch ended".into(),
+                    throttled: false,
+                },
+                State::InFlight(_) | State::Done(_) => continue,
+            };
+            let state = self.retry_state(&self.entries[index].record, fault);
+            self.settle(index, state);
         }
     }
 
@@ -296,6 +419,11 @@ impl Batch {
         let mut requests = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {
             let State::Done(disposition) = &entry.state else {
+                // A record still waiting for lookups may yet fail: nothing after it in its
+                // group may be acknowledged before it.
+                if let (State::Waiting(_), Some(group)) = (&entry.state, entry.group.as_deref()) {
+                    failed_groups.insert(group);
+                }
                 continue;
             };
             let held_back = entry
@@ -364,11 +492,13 @@ impl Batch {
                 let disposition = match entry.state {
                     State::Done(disposition) => disposition,
                     // Unreachable after the loop above; retrying is the safe answer anyway.
-                    State::Ready(_) | State::InFlight(_) => Disposition::Retry {
-                        reason: Reason::Transient,
-                        detail: String::new(),
-                        retry_after_seconds: 0,
-                    },
+                    State::Ready(_) | State::InFlight(_) | State::Waiting(_) => {
+                        Disposition::Retry {
+                            reason: Reason::Transient,
+                            detail: String::new(),
+                            retry_after_seconds: 0,
+                        }
+                    }
                 };
                 RecordReport::new(entry.record, entry.event_type, entry.route, disposition)
             })
@@ -439,6 +569,15 @@ pub(crate) fn reject_disposition(fault: &MessageFault) -> Disposition {
 
 fn reject_state(fault: &MessageFault) -> State {
     State::Done(reject_disposition(fault))
+}
+
+/// Held for the moment a waiting record's state is taken out to be resumed; always replaced.
+fn placeholder() -> Disposition {
+    Disposition::Retry {
+        reason: Reason::Transient,
+        detail: String::new(),
+        retry_after_seconds: 0,
+    }
 }
 
 /// A retry no sooner than `seconds` from now (within what a visibility timeout can express).

@@ -50,6 +50,7 @@ use serde::Deserialize;
 use crate::address::Mailbox;
 use crate::decision::RetryPolicy;
 use crate::error::ConfigError;
+use crate::lookup::{Lookup, LookupEntry};
 
 /// The environment variables the core's configuration reads.
 pub mod vars {
@@ -157,6 +158,7 @@ pub struct Route {
     pub(crate) recipient: Vec<String>,
     pub(crate) reply_to: Option<Mailbox>,
     pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) lookups: Vec<Lookup>,
 }
 
 impl Route {
@@ -215,6 +217,12 @@ impl Route {
     pub fn tags(&self) -> &BTreeMap<String, String> {
         &self.tags
     }
+
+    /// The route's lookups, each after the ones its key reads (see [`crate::lookup`]).
+    #[must_use]
+    pub fn lookups(&self) -> &[Lookup] {
+        &self.lookups
+    }
 }
 
 /// A route as the routes file writes it.
@@ -233,6 +241,8 @@ struct RouteEntry {
     reply_to: Option<String>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    #[serde(default)]
+    lookups: BTreeMap<String, LookupEntry>,
 }
 
 /// Bounds on one rendering, so a template author's loop or a huge event cannot stall a batch.
@@ -339,6 +349,7 @@ impl Config {
             recipient,
             reply_to: None,
             tags: BTreeMap::new(),
+            lookups: BTreeMap::new(),
         };
         let file = RoutesFile {
             sender: None,
@@ -415,7 +426,7 @@ impl Config {
             "sandboxRecipient",
             vars::SANDBOX_RECIPIENT,
         )?;
-        let routes = validate_routes(file.routes, field_name)?;
+        let routes = validate_routes(file.routes, lookup, field_name)?;
         let retry = file.retry.unwrap_or_default();
         if retry.base_seconds == 0 || retry.max_seconds < retry.base_seconds {
             return Err(invalid(
@@ -437,6 +448,7 @@ impl Config {
 
 fn validate_routes(
     entries: Vec<RouteEntry>,
+    env: &impl Fn(&str) -> Option<String>,
     field_name: &dyn Fn(usize, &str) -> String,
 ) -> Result<Vec<Route>, ConfigError> {
     if entries.is_empty() {
@@ -482,6 +494,10 @@ fn validate_routes(
             .reply_to
             .map(|reply_to| mailbox(&at("replyTo"), &reply_to))
             .transpose()?;
+        let lookups = crate::lookup::validate(entry.lookups, env, &at)?;
+        for path in &entry.recipient {
+            crate::lookup::check_recipient_path(path, &lookups, &at("recipient"))?;
+        }
         routes.push(Route {
             name: entry.name,
             events: entry.events,
@@ -491,6 +507,7 @@ fn validate_routes(
             recipient: entry.recipient,
             reply_to,
             tags: entry.tags,
+            lookups,
         });
     }
     Ok(routes)

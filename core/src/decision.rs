@@ -34,6 +34,14 @@ pub enum Reason {
     Deadline,
     /// Retry: another invocation is sending this email.
     InProgress,
+    /// Reject: a lookup's key reads a field the event lacks.
+    MissingField,
+    /// Reject: a lookup's key renders to something DynamoDB cannot take.
+    InvalidLookupKey,
+    /// Reject (or retry, as the lookup's `onMissing` says): no item has the lookup's key.
+    LookupMissing,
+    /// Retry: a lookup's read failed.
+    LookupFailed,
 }
 
 impl Reason {
@@ -54,6 +62,10 @@ impl Reason {
             Self::GroupBlocked => "group_blocked",
             Self::Deadline => "deadline",
             Self::InProgress => "in_progress",
+            Self::MissingField => "missing_field",
+            Self::InvalidLookupKey => "invalid_lookup_key",
+            Self::LookupMissing => "lookup_missing",
+            Self::LookupFailed => "lookup_failed",
         }
     }
 }

@@ -87,6 +87,34 @@ pub enum MessageFault {
     /// The recipient is not a deliverable address, or there are too many.
     #[error("{0}")]
     InvalidRecipient(String),
+    /// A lookup's key reads a field the event (or an earlier lookup's result) lacks.
+    #[error("the key of lookup {lookup:?} reads {field}, which is missing, null or empty")]
+    MissingField {
+        /// The field's dotted path.
+        field: String,
+        /// The lookup whose key reads it.
+        lookup: String,
+    },
+    /// A lookup's key rendered to something DynamoDB cannot take (empty, or not a number).
+    #[error("the key of lookup {lookup:?} is unusable: {attribute} is {value:?}")]
+    InvalidLookupKey {
+        /// The lookup.
+        lookup: String,
+        /// The key attribute.
+        attribute: String,
+        /// What it rendered to.
+        value: String,
+    },
+    /// No item has the key, and the lookup's `onMissing` is `reject`.
+    #[error("lookup {lookup:?} found nothing in {table} for {key}")]
+    LookupMissing {
+        /// The lookup.
+        lookup: String,
+        /// The table.
+        table: String,
+        /// The key, as `PK=..., SK=...`.
+        key: String,
+    },
     /// SES refused the message for good.
     #[error("SES refused the message: {code}: {message}")]
     SesRejected {
@@ -107,6 +135,9 @@ impl MessageFault {
             Self::MissingRecipient { .. } => Reason::MissingRecipient,
             Self::InvalidRecipient(_) => Reason::InvalidRecipient,
             Self::SesRejected { .. } => Reason::SesRejected,
+            Self::MissingField { .. } => Reason::MissingField,
+            Self::InvalidLookupKey { .. } => Reason::InvalidLookupKey,
+            Self::LookupMissing { .. } => Reason::LookupMissing,
         }
     }
 }
@@ -148,6 +179,26 @@ pub enum ServiceFault {
     /// Another invocation holds this email's idempotency key.
     #[error("another invocation is sending this email")]
     InProgressElsewhere,
+    /// No item has the key yet, and the lookup's `onMissing` is `retry`.
+    #[error("lookup {lookup:?} found nothing in {table} for {key} yet")]
+    LookupNotYetWritten {
+        /// The lookup.
+        lookup: String,
+        /// The table.
+        table: String,
+        /// The key, as `PK=..., SK=...`.
+        key: String,
+    },
+    /// The read failed (throttled, 5xx, timeout, unanswered).
+    #[error("lookup {lookup:?} failed: {detail}")]
+    LookupFailed {
+        /// The lookup.
+        lookup: String,
+        /// What went wrong.
+        detail: String,
+        /// DynamoDB throttled it.
+        throttled: bool,
+    },
 }
 
 impl ServiceFault {
@@ -163,6 +214,11 @@ impl ServiceFault {
             Self::GroupBlocked { .. } => Reason::GroupBlocked,
             Self::Deadline => Reason::Deadline,
             Self::InProgressElsewhere => Reason::InProgress,
+            Self::LookupNotYetWritten { .. } => Reason::LookupMissing,
+            Self::LookupFailed {
+                throttled: true, ..
+            } => Reason::Throttled,
+            Self::LookupFailed { .. } => Reason::LookupFailed,
         }
     }
 }
@@ -186,6 +242,9 @@ pub enum FaultKind {
     /// Found by [`crate::Mailroom::check`]: a sample event that would not be sent for a reason
     /// of its own (no recipient, not JSON).
     Sample,
+    /// Found by [`crate::Mailroom::check`]: a sample's lookup that nothing answers (no
+    /// fixture), or whose key the sample cannot fill.
+    Lookup,
 }
 
 impl FaultKind {
@@ -200,6 +259,7 @@ impl FaultKind {
             Self::Render => "render",
             Self::NoRoute => "no_route",
             Self::Sample => "sample",
+            Self::Lookup => "lookup",
         }
     }
 }

@@ -166,6 +166,18 @@ impl fmt::Debug for JsonRef {
 }
 
 impl JsonRef {
+    /// `{}`, made without parsing.
+    #[must_use]
+    pub fn empty_object() -> Self {
+        Self {
+            document: Arc::new(JsonDocument {
+                nodes: vec![Node::Object(Span { start: 0, len: 0 })],
+                ..JsonDocument::default()
+            }),
+            node: 0,
+        }
+    }
+
     fn at(&self, node: NodeId) -> Self {
         Self {
             document: Arc::clone(&self.document),

@@ -65,6 +65,7 @@ pub mod error;
 pub mod filters;
 pub mod idempotency;
 pub mod json;
+pub mod lookup;
 mod mailroom;
 pub mod outcome;
 pub mod preview;
@@ -78,6 +79,11 @@ pub use config::{Config, RenderLimits, Route};
 pub use decision::{Decision, Disposition, Reason, RecordDecision, RetryPolicy};
 pub use email::{Email, EmailError, Tag};
 pub use error::{ConfigError, EventError, FaultKind, MessageFault, ServiceFault, TemplateFault};
+pub use lookup::fixtures::LookupFixtures;
+pub use lookup::{
+    LOOKUP_NAME, LookupAnswer, LookupFailure, LookupId, LookupItem, LookupRequest, LookupSource,
+    NoLookups, OnMissing,
+};
 pub use mailroom::{METADATA_NAME, Mailroom};
 pub use outcome::{SendFailure, SendOutcome};
 pub use preview::{Diagnostic, Preview, PreviewError};

@@ -13,8 +13,10 @@ use crate::envelope::{self, Unwrapped};
 use crate::error::{ConfigError, EventError, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
 use crate::json::{JsonKind, JsonRef};
+use crate::lookup::{Item, LOOKUP_NAME, LookupAnswer, LookupRequest, LookupSource, Progress};
+use crate::preview::PreviewLookup;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
-use crate::render::{Engine, SUBJECT_PREFIX, TemplateSet};
+use crate::render::{Engine, LOOKUP_KEY_PREFIX, SUBJECT_PREFIX, TemplateSet};
 
 /// The name under which templates see the record's metadata: `{{ mailroom.messageId }}`.
 pub const METADATA_NAME: &str = "mailroom";
@@ -24,10 +26,26 @@ pub const METADATA_NAME: &str = "mailroom";
 /// Building compiles every template. A template that does not compile is not an error here:
 /// templates change at run time, so the records that need it are retried with
 /// `template_error` until it is fixed, while every other route keeps working.
+///
+/// Cloning is cheap (the compiled state is shared), so a [`Batch`] keeps its own handle and can
+/// finish records whose lookups are answered later.
+#[derive(Clone)]
 pub struct Mailroom {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     config: Config,
     engine: Engine,
     routes: Vec<CompiledRoute>,
+}
+
+impl std::fmt::Debug for Mailroom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailroom")
+            .field("routes", &self.shared.config.routes.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A route's templates as the engine names them, and its settings ready for an email.
@@ -35,6 +53,8 @@ struct CompiledRoute {
     subject: String,
     text: Option<String>,
     tags: Vec<Tag>,
+    /// The engine's names of each lookup's key templates, by lookup then key attribute.
+    lookup_keys: Vec<Vec<String>>,
 }
 
 /// Which templates make an email's subject, HTML and text: a route's, or a preview's.
@@ -67,6 +87,44 @@ pub(crate) enum Verdict {
     Send(Email),
     Retry(ServiceFault),
     Reject(MessageFault),
+    /// The route reads lookups: the record waits for their answers.
+    Lookups(Box<Pending>),
+}
+
+impl Verdict {
+    fn of(fault: Fault) -> Self {
+        match fault {
+            Fault::Message(fault) => Self::Reject(fault),
+            Fault::Service(fault) => Self::Retry(fault),
+        }
+    }
+}
+
+/// A record waiting for its lookups: what it needs to be composed once they are answered.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    route: usize,
+    unwrapped: Unwrapped,
+    progress: Progress,
+    /// Keys rendered and not yet turned into requests, by lookup position.
+    pub asked: Vec<(usize, Item)>,
+}
+
+impl Pending {
+    /// Whether any of its lookups is still unanswered.
+    pub fn waiting(&self) -> bool {
+        self.progress.waiting()
+    }
+
+    /// The route position, to find the lookup declarations.
+    pub fn route(&self) -> usize {
+        self.route
+    }
+
+    /// The name of a lookup it still waits for, for a retry's reason.
+    pub fn unanswered<'a>(&self, lookups: &'a [crate::lookup::Lookup]) -> &'a str {
+        self.progress.unanswered(lookups).unwrap_or_default()
+    }
 }
 
 /// What a record decided, beside the decision: for logs and reports.
@@ -98,23 +156,47 @@ impl Mailroom {
                 .or_else(|| engine.sibling_text_template(&route.template));
             let mut tags = vec![Tag::new("route", &route.name)];
             tags.extend(route.tags.iter().map(|(name, value)| Tag::new(name, value)));
+            let mut lookup_keys = Vec::with_capacity(route.lookups.len());
+            for lookup in &route.lookups {
+                let mut names = Vec::with_capacity(lookup.key.len());
+                for part in &lookup.key {
+                    let name = format!(
+                        "{LOOKUP_KEY_PREFIX}{}/{}/{}",
+                        route.name, lookup.name, part.attribute
+                    );
+                    engine
+                        .add(name.clone(), part.template.clone())
+                        .map_err(|fault| ConfigError::Invalid {
+                            name: format!(
+                                "the key {} of lookup {:?} of route {:?}",
+                                part.attribute, lookup.name, route.name
+                            ),
+                            reason: fault.to_string(),
+                        })?;
+                    names.push(name);
+                }
+                lookup_keys.push(names);
+            }
             routes.push(CompiledRoute {
                 subject,
                 text,
                 tags,
+                lookup_keys,
             });
         }
         Ok(Self {
-            config,
-            engine,
-            routes,
+            shared: Arc::new(Shared {
+                config,
+                engine,
+                routes,
+            }),
         })
     }
 
     /// The configuration this was built with.
     #[must_use]
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.shared.config
     }
 
     /// Decides every record of a Lambda SQS event. The host then sends what the batch asks for,
@@ -137,16 +219,40 @@ impl Mailroom {
     /// the retry (with the back-off `seed` gives) or the reject. For previews and services that
     /// only want to know; what a batch does after sending (FIFO order, SES's answer) is not in
     /// it.
-    pub fn decide(&self, record: &SqsRecord, now: Timestamp, seed: u64) -> RecordDecision {
-        let (verdict, facts) = self.verdict(record, now);
+    ///
+    /// A record whose route reads lookups gets them from `lookups` on the spot (fixtures, a
+    /// previewer's results; [`NoLookups`](crate::lookup::NoLookups) where there are none), through
+    /// the same steps a batch takes.
+    pub fn decide(
+        &self,
+        record: &SqsRecord,
+        now: Timestamp,
+        seed: u64,
+        lookups: &mut dyn LookupSource,
+    ) -> RecordDecision {
+        let (verdict, facts) = self.verdict_with(record, now, lookups);
         let decision = match verdict {
             Verdict::Send(email) => Decision::Send {
                 email: Arc::new(email),
             },
-            Verdict::Retry(fault) => {
-                Decision::settled(retry_disposition(self.config.retry, record, fault, seed))
-            }
+            Verdict::Retry(fault) => Decision::settled(retry_disposition(
+                self.shared.config.retry,
+                record,
+                fault,
+                seed,
+            )),
             Verdict::Reject(fault) => Decision::settled(reject_disposition(&fault)),
+            // `verdict_with` answers every lookup; a record cannot be left waiting.
+            Verdict::Lookups(_) => Decision::settled(retry_disposition(
+                self.shared.config.retry,
+                record,
+                ServiceFault::LookupFailed {
+                    lookup: String::new(),
+                    detail: "left unanswered".into(),
+                    throttled: false,
+                },
+                seed,
+            )),
         };
         RecordDecision {
             message_id: record.message_id.clone(),
@@ -170,19 +276,221 @@ impl Mailroom {
             };
             return (Verdict::Reject(fault), facts);
         };
-        let route = &self.config.routes[index];
+        let route = &self.shared.config.routes[index];
         facts.route = Some(route.name.clone());
-        let verdict = match self.compose(index, record, &unwrapped, now) {
-            Ok(email) => Verdict::Send(email),
-            Err(Fault::Message(fault)) => Verdict::Reject(fault),
-            Err(Fault::Service(fault)) => Verdict::Retry(fault),
+        if route.lookups.is_empty() {
+            let verdict = match self.compose(index, record, &unwrapped, now, None) {
+                Ok(email) => Verdict::Send(email),
+                Err(fault) => Verdict::of(fault),
+            };
+            return (verdict, facts);
+        }
+        let mut pending = Pending {
+            route: index,
+            unwrapped,
+            progress: Progress::new(route.lookups.len()),
+            asked: Vec::new(),
+        };
+        let verdict = match self.ask(&mut pending) {
+            Ok(()) => Verdict::Lookups(Box::new(pending)),
+            Err(fault) => Verdict::of(fault),
         };
         (verdict, facts)
     }
 
+    /// The verdict, with every lookup answered on the spot by `source`.
+    pub(crate) fn verdict_with(
+        &self,
+        record: &SqsRecord,
+        now: Timestamp,
+        source: &mut dyn LookupSource,
+    ) -> (Verdict, Facts) {
+        let (mut verdict, facts) = self.verdict(record, now);
+        while let Verdict::Lookups(mut pending) = verdict {
+            let asked = std::mem::take(&mut pending.asked);
+            let mut outcome = Ok(());
+            for (position, (lookup, key)) in asked.into_iter().enumerate() {
+                let request = self.request_for(&pending, lookup, key, position);
+                let answer = source.answer(&request);
+                outcome = self.answer(&mut pending, lookup, &request, answer);
+                if outcome.is_err() {
+                    break;
+                }
+            }
+            verdict = match outcome {
+                Ok(()) => self.resume(*pending, record, now),
+                Err(fault) => Verdict::of(fault),
+            };
+        }
+        (verdict, facts)
+    }
+
+    /// The request a rendered key stands for, outside a batch (ids are positions).
+    fn request_for(
+        &self,
+        pending: &Pending,
+        lookup: usize,
+        key: Item,
+        position: usize,
+    ) -> LookupRequest {
+        let declared = self.shared.config.routes[pending.route].lookups.get(lookup);
+        LookupRequest {
+            id: crate::lookup::LookupId {
+                batch: 0,
+                index: u32::try_from(position).unwrap_or(u32::MAX),
+            },
+            table: declared.map(|l| l.table.clone()).unwrap_or_default(),
+            key,
+            consistent_read: declared.is_none_or(|l| l.consistent_read),
+            cache_seconds: declared.map_or(0, |l| l.cache_seconds),
+            lookup: declared.map(|l| l.name.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Renders the keys of the lookups that can be asked now into `pending.asked`.
+    pub(crate) fn ask(&self, pending: &mut Pending) -> Result<(), Fault> {
+        let route = &self.shared.config.routes[pending.route];
+        let names = &self.shared.routes[pending.route].lookup_keys;
+        let engine = &self.shared.engine;
+        let keys = crate::lookup::next_keys(
+            &route.lookups,
+            &mut pending.progress,
+            &pending.unwrapped.event,
+            |lookup, part, context| {
+                let name = names
+                    .get(lookup)
+                    .and_then(|parts| parts.get(part))
+                    .map_or("", String::as_str);
+                engine.render(name, context)
+            },
+        )?;
+        pending.asked.extend(keys);
+        Ok(())
+    }
+
+    /// A preview's lookups: each answered by `source`; one not found or failed is left out
+    /// instead of deciding anything, so the author still sees the email.
+    pub(crate) fn preview_lookups(
+        &self,
+        route: usize,
+        unwrapped: &Unwrapped,
+        source: &mut dyn LookupSource,
+    ) -> (Progress, Vec<PreviewLookup>) {
+        let declared = &self.shared.config.routes[route].lookups;
+        let mut pending = Pending {
+            route,
+            unwrapped: unwrapped.clone(),
+            progress: Progress::new(declared.len()),
+            asked: Vec::new(),
+        };
+        let mut shown = Vec::new();
+        loop {
+            if let Err(fault) = self.ask(&mut pending) {
+                let (Fault::Message(
+                    MessageFault::MissingField { lookup, .. }
+                    | MessageFault::InvalidLookupKey { lookup, .. },
+                )
+                | Fault::Service(ServiceFault::LookupFailed { lookup, .. })) = &fault
+                else {
+                    break;
+                };
+                if let Some(found) = declared.iter().find(|l| &l.name == lookup) {
+                    shown.push(PreviewLookup {
+                        name: found.name.clone(),
+                        table: found.table.clone(),
+                        key: std::collections::BTreeMap::new(),
+                        status: "unasked",
+                        item: None,
+                        detail: Some(match fault {
+                            Fault::Message(fault) => fault.to_string(),
+                            Fault::Service(fault) => fault.to_string(),
+                        }),
+                    });
+                }
+                break;
+            }
+            let asked = std::mem::take(&mut pending.asked);
+            if asked.is_empty() {
+                break;
+            }
+            for (position, (lookup, key)) in asked.into_iter().enumerate() {
+                let request = self.request_for(&pending, lookup, key, position);
+                let answer = source.answer(&request);
+                let (status, item) = match &answer {
+                    LookupAnswer::Found(item) => ("found", Some(item.to_json())),
+                    LookupAnswer::NotFound => ("not_found", None),
+                    LookupAnswer::Failed(_) => ("failed", None),
+                };
+                let detail = self
+                    .answer(&mut pending, lookup, &request, answer)
+                    .err()
+                    .map(|fault| match fault {
+                        Fault::Message(fault) => fault.to_string(),
+                        Fault::Service(fault) => fault.to_string(),
+                    });
+                if detail.is_some() {
+                    pending.progress.skip(lookup);
+                }
+                shown.push(PreviewLookup {
+                    name: request.lookup.clone(),
+                    table: request.table.clone(),
+                    key: request
+                        .key
+                        .iter()
+                        .map(|(name, value)| (name.clone(), crate::lookup::key_value_text(value)))
+                        .collect(),
+                    status,
+                    item,
+                    detail,
+                });
+            }
+        }
+        (pending.progress, shown)
+    }
+
+    /// Records the answer to lookup `lookup` of a waiting record; `Err` when it decides it.
+    pub(crate) fn answer(
+        &self,
+        pending: &mut Pending,
+        lookup: usize,
+        request: &LookupRequest,
+        answer: LookupAnswer,
+    ) -> Result<(), Fault> {
+        let route = &self.shared.config.routes[pending.route];
+        pending
+            .progress
+            .answer(&route.lookups, lookup, request, answer)
+    }
+
+    /// A waiting record whose asked lookups are all answered: asks the next ones, or composes.
+    pub(crate) fn resume(
+        &self,
+        mut pending: Pending,
+        record: &SqsRecord,
+        now: Timestamp,
+    ) -> Verdict {
+        if let Err(fault) = self.ask(&mut pending) {
+            return Verdict::of(fault);
+        }
+        if !pending.asked.is_empty() || pending.waiting() {
+            return Verdict::Lookups(Box::new(pending));
+        }
+        match self.compose(
+            pending.route,
+            record,
+            &pending.unwrapped,
+            now,
+            Some(&pending.progress),
+        ) {
+            Ok(email) => Verdict::Send(email),
+            Err(fault) => Verdict::of(fault),
+        }
+    }
+
     /// The position of the first route that takes `event_type`.
     pub(crate) fn route_index(&self, event_type: Option<&str>) -> Option<usize> {
-        self.config
+        self.shared
+            .config
             .routes
             .iter()
             .position(|route| route.matches(event_type))
@@ -190,7 +498,10 @@ impl Mailroom {
 
     /// The templates of route `index`.
     pub(crate) fn parts_of(&self, index: usize) -> Option<Parts<'_>> {
-        let (route, compiled) = (self.config.routes.get(index)?, self.routes.get(index)?);
+        let (route, compiled) = (
+            self.shared.config.routes.get(index)?,
+            self.shared.routes.get(index)?,
+        );
         Some(Parts {
             subject: Subject::Compiled(&compiled.subject),
             html: &route.template,
@@ -205,17 +516,29 @@ impl Mailroom {
         record: &SqsRecord,
         unwrapped: &Unwrapped,
         now: Timestamp,
+        lookups: Option<&Progress>,
     ) -> Result<Email, Fault> {
-        let (route, compiled) = (&self.config.routes[index], &self.routes[index]);
-        let recipients = recipients(&unwrapped.event, &route.recipient)?;
-        if !self.engine.has(&route.template) {
+        let (route, compiled) = (
+            &self.shared.config.routes[index],
+            &self.shared.routes[index],
+        );
+        let recipients = recipients(&route.recipient, |path| {
+            crate::lookup::at_path(&unwrapped.event, &route.lookups, lookups, path)
+        })?;
+        if !self.shared.engine.has(&route.template) {
             return Err(Fault::Service(ServiceFault::TemplateMissing {
                 name: route.template.clone(),
             }));
         }
         let (idempotency_key, _) = idempotency::key_for(&route.name, unwrapped);
         let metadata = metadata(record, unwrapped, now, &route.name, &idempotency_key);
-        let context = template_context(&unwrapped.event, metadata);
+        let results = (!route.lookups.is_empty()).then(|| {
+            lookups.map_or_else(
+                || Progress::new(0).results(&[]),
+                |progress| progress.results(&route.lookups),
+            )
+        });
+        let context = template_context(&unwrapped.event, metadata, results);
         let parts = self.parts_of(index).ok_or_else(|| {
             Fault::Service(ServiceFault::TemplateMissing {
                 name: route.template.clone(),
@@ -229,7 +552,7 @@ impl Mailroom {
             "event_type",
             unwrapped.event_type.as_deref().unwrap_or("none"),
         ));
-        let to = match &self.config.sandbox_recipient {
+        let to = match &self.shared.config.sandbox_recipient {
             Some(sandbox) => {
                 let original: Vec<&str> = recipients.iter().map(Mailbox::address).collect();
                 tags.push(Tag::new("original_to", &original.join("_")));
@@ -238,12 +561,12 @@ impl Mailroom {
             None => recipients,
         };
         Ok(Email {
-            from: self.config.sender.clone(),
+            from: self.shared.config.sender.clone(),
             to,
             reply_to: route
                 .reply_to
                 .clone()
-                .or_else(|| self.config.reply_to.clone()),
+                .or_else(|| self.shared.config.reply_to.clone()),
             subject: rendered.subject,
             html: rendered.html,
             text: rendered.text,
@@ -260,14 +583,17 @@ impl Mailroom {
         parts: &Parts<'_>,
         context: &Value,
     ) -> Result<Rendered, TemplateFault> {
-        let html = self.engine.render(parts.html, context)?;
+        let html = self.shared.engine.render(parts.html, context)?;
         let text = match parts.text {
-            Some(text_template) => self.engine.render(text_template, context)?,
+            Some(text_template) => self.shared.engine.render(text_template, context)?,
             None => text_from_html(&html),
         };
         let subject = match parts.subject {
-            Subject::Compiled(name) => self.engine.render(name, context)?,
-            Subject::Source(source) => self.engine.render_source("subject", source, context)?,
+            Subject::Compiled(name) => self.shared.engine.render(name, context)?,
+            Subject::Source(source) => self
+                .shared
+                .engine
+                .render_source("subject", source, context)?,
         };
         Ok(Rendered {
             subject: subject_line(&subject),
@@ -277,7 +603,7 @@ impl Mailroom {
     }
 
     pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
+        &self.shared.engine
     }
 }
 
@@ -301,12 +627,14 @@ pub(crate) fn metadata(
     }
 }
 
-/// What templates see: the event's own fields, and the metadata under [`METADATA_NAME`]
-/// (shadowing an event field of that name, so `mailroom.*` always means the same thing).
-pub(crate) fn template_context(event: &JsonRef, metadata: Value) -> Value {
+/// What templates see: the event's own fields, the metadata under [`METADATA_NAME`]
+/// (shadowing an event field of that name, so `mailroom.*` always means the same thing), and,
+/// for a route with lookups, their results under [`LOOKUP_NAME`] (shadowing likewise).
+pub(crate) fn template_context(event: &JsonRef, metadata: Value, lookups: Option<Value>) -> Value {
     Value::from_object(TemplateContext {
         event: event.clone(),
         metadata,
+        lookups,
     })
 }
 
@@ -318,6 +646,7 @@ pub(crate) fn template_context(event: &JsonRef, metadata: Value) -> Value {
 struct TemplateContext {
     event: JsonRef,
     metadata: Value,
+    lookups: Option<Value>,
 }
 
 impl minijinja::value::Object for TemplateContext {
@@ -333,6 +662,11 @@ impl minijinja::value::Object for TemplateContext {
         if key == METADATA_NAME {
             return Some(self.metadata.clone());
         }
+        if key == LOOKUP_NAME
+            && let Some(lookups) = &self.lookups
+        {
+            return Some(lookups.clone());
+        }
         self.event.get(key).map(|value| value.to_value())
     }
 
@@ -342,26 +676,33 @@ impl minijinja::value::Object for TemplateContext {
             .to_value()
             .try_iter()
             .map(|keys| {
-                keys.filter(|key| key.as_str() != Some(METADATA_NAME))
-                    .collect()
+                keys.filter(|key| {
+                    key.as_str() != Some(METADATA_NAME)
+                        && (self.lookups.is_none() || key.as_str() != Some(LOOKUP_NAME))
+                })
+                .collect()
             })
             .unwrap_or_default();
         keys.push(Value::from(METADATA_NAME));
+        if self.lookups.is_some() {
+            keys.push(Value::from(LOOKUP_NAME));
+        }
         minijinja::value::Enumerator::Values(keys)
     }
 }
 
-enum Fault {
-    Message(MessageFault),
-    Service(ServiceFault),
-}
+pub(crate) use crate::lookup::Fault;
 
-/// Finds the recipients: the first of `paths` that holds something non-empty.
-fn recipients(event: &JsonRef, paths: &[String]) -> Result<Vec<Mailbox>, Fault> {
+/// Finds the recipients: the first of `paths` that holds something non-empty (`at_path`
+/// reads a path in the event or in lookup results).
+fn recipients(
+    paths: &[String],
+    at_path: impl Fn(&str) -> Option<JsonRef>,
+) -> Result<Vec<Mailbox>, Fault> {
     let invalid = |reason: String| Fault::Message(MessageFault::InvalidRecipient(reason));
     let Some(found) = paths
         .iter()
-        .find_map(|path| event.at_path(path).filter(is_present))
+        .find_map(|path| at_path(path).filter(is_present))
     else {
         return Err(Fault::Message(MessageFault::MissingRecipient {
             fields: paths.join(" | "),

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::envelope;
 use crate::error::{FaultKind, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
+use crate::lookup::LookupSource;
 use crate::mailroom::{
     METADATA_NAME, Mailroom, Parts, Subject, Verdict, metadata, template_context,
 };
@@ -34,8 +35,32 @@ pub struct Preview {
     /// Variables the template (and what it includes or extends) reads, as dotted paths
     /// (`customer.first_name`), sorted.
     pub variables: Vec<String>,
-    /// Those of `variables` the data does not have.
+    /// Those of `variables` the data (and the lookups' results) does not have.
     pub missing: Vec<String>,
+    /// The lookups the route reads for this sample, in the order they were asked, with what
+    /// the lookup source answered: what an author needs to see and edit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lookups: Vec<PreviewLookup>,
+}
+
+/// One lookup of a preview, as asked and answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewLookup {
+    /// The lookup's name (`lookup.<name>` in templates).
+    pub name: String,
+    /// The table.
+    pub table: String,
+    /// The key, attribute to value text.
+    pub key: std::collections::BTreeMap<String, String>,
+    /// `found`, `not_found` or `failed`; `unasked` when its key could not be rendered.
+    pub status: &'static str,
+    /// The item as templates see it (JSON), when found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// Why it was not asked or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Why a preview could not be rendered.
@@ -81,6 +106,7 @@ impl Config {
                 recipient: vec!["mailto".to_owned()],
                 reply_to: None,
                 tags: std::collections::BTreeMap::new(),
+                lookups: Vec::new(),
             }],
             retry: crate::decision::RetryPolicy::default(),
             limits: crate::config::RenderLimits::default(),
@@ -96,12 +122,17 @@ impl Mailroom {
     /// same metadata), through the same code. `subject` replaces the route's subject; without
     /// a route using the template, the subject is `subject` or empty and the text is the `.txt`
     /// sibling's or derived from the HTML.
+    ///
+    /// When the route reads lookups, `lookups` answers them (a previewer's edited results,
+    /// fixtures); a lookup that is not found or fails is left out, so the preview still renders
+    /// and lists what is missing.
     pub fn preview(
         &self,
         template: &str,
         subject: Option<&str>,
         body: &str,
         now: Timestamp,
+        lookups: &mut dyn LookupSource,
     ) -> Result<Preview, PreviewError> {
         let record = SqsRecord {
             message_id: "preview".to_owned(),
@@ -119,7 +150,14 @@ impl Mailroom {
         // The same metadata a record gets, so shared partials that read `mailroom.*` render.
         let (idempotency_key, _) = idempotency::key_for(name, &unwrapped);
         let metadata = metadata(&record, &unwrapped, now, name, &idempotency_key);
-        let context = template_context(&unwrapped.event, metadata);
+        let (results, asked) = match index {
+            Some(index) if !routes[index].lookups().is_empty() => {
+                let (progress, asked) = self.preview_lookups(index, &unwrapped, lookups);
+                (Some(progress.results(routes[index].lookups())), asked)
+            }
+            _ => (None, Vec::new()),
+        };
+        let context = template_context(&unwrapped.event, metadata, results.clone());
         let sibling;
         let parts = match index.and_then(|index| self.parts_of(index)) {
             Some(route_parts) => Parts {
@@ -146,7 +184,10 @@ impl Mailroom {
             .iter()
             .filter(|path| {
                 let root = path.split('.').next().unwrap_or_default();
-                root != METADATA_NAME && unwrapped.event.at_path(path).is_none()
+                match (&results, path.strip_prefix("lookup.")) {
+                    (Some(results), Some(rest)) => !has_path(results, rest),
+                    _ => root != METADATA_NAME && unwrapped.event.at_path(path).is_none(),
+                }
             })
             .cloned()
             .collect();
@@ -157,6 +198,7 @@ impl Mailroom {
             text: rendered.text,
             variables,
             missing,
+            lookups: asked,
         })
     }
 
@@ -168,7 +210,15 @@ impl Mailroom {
     /// Every problem in the template set: templates that do not compile, routes whose template
     /// is not loaded, and each sample record that would not be sent, with the reason.
     #[must_use]
-    pub fn check(&self, samples: &[(String, SqsRecord)], now: Timestamp) -> Vec<Diagnostic> {
+    ///
+    /// `lookups` answers the lookups samples need (the CLI's fixtures); a lookup it cannot
+    /// answer is reported (`lookup`), so an author learns which fixture is missing.
+    pub fn check(
+        &self,
+        samples: &[(String, SqsRecord)],
+        now: Timestamp,
+        lookups: &mut dyn LookupSource,
+    ) -> Vec<Diagnostic> {
         let mut diagnostics: Vec<Diagnostic> = self
             .engine()
             .broken()
@@ -192,9 +242,20 @@ impl Mailroom {
             }
         }
         for (label, record) in samples {
-            let (verdict, facts) = self.verdict(record, now);
+            let (verdict, facts) = self.verdict_with(record, now, lookups);
             let fault = match verdict {
                 Verdict::Send(_) => continue,
+                // `verdict_with` answers every lookup: nothing is left waiting.
+                Verdict::Lookups(_) => continue,
+                Verdict::Retry(
+                    fault @ (ServiceFault::LookupFailed { .. }
+                    | ServiceFault::LookupNotYetWritten { .. }),
+                ) => TemplateFault::new(FaultKind::Lookup, fault.to_string()),
+                Verdict::Reject(
+                    fault @ (MessageFault::LookupMissing { .. }
+                    | MessageFault::MissingField { .. }
+                    | MessageFault::InvalidLookupKey { .. }),
+                ) => TemplateFault::new(FaultKind::Lookup, fault.to_string()),
                 // Compile errors are already listed once above.
                 Verdict::Retry(ServiceFault::Template(fault))
                     if fault.kind == FaultKind::Syntax =>
@@ -217,4 +278,16 @@ impl Mailroom {
         }
         diagnostics
     }
+}
+
+/// Whether the lookup results hold `path` (`student.firstName`).
+fn has_path(results: &minijinja::Value, path: &str) -> bool {
+    let mut value = results.clone();
+    for segment in path.split('.') {
+        match value.get_attr(segment) {
+            Ok(next) if !next.is_undefined() => value = next,
+            _ => return false,
+        }
+    }
+    true
 }

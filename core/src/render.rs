@@ -102,6 +102,8 @@ pub fn is_text_template(path: &str) -> bool {
 
 /// Where subject templates live in the environment; no file can have this prefix.
 pub(crate) const SUBJECT_PREFIX: &str = "@subject/";
+/// Engine names of lookup key templates: plain text, never HTML-escaped.
+pub(crate) const LOOKUP_KEY_PREFIX: &str = "@lookup-key/";
 
 /// The `.txt` sibling of an HTML template path: `a/b.html` → `a/b.txt`.
 #[must_use]
@@ -128,7 +130,10 @@ impl Engine {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
-            if is_text_template(name) || name.starts_with(SUBJECT_PREFIX) {
+            if is_text_template(name)
+                || name.starts_with(SUBJECT_PREFIX)
+                || name.starts_with(LOOKUP_KEY_PREFIX)
+            {
                 AutoEscape::None
             } else {
                 AutoEscape::Html

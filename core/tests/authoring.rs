@@ -21,7 +21,13 @@ fn preview_renders_subject_html_and_text_and_lists_missing_variables() {
     let body =
         r#"{"Type": "Notification", "MessageId": "1", "Message": "{\"name\": \"Ana & Bo\"}"}"#;
     let preview = mailroom
-        .preview("mail.html", Some("Hello {{ name }}\r\n"), body, common::NOW)
+        .preview(
+            "mail.html",
+            Some("Hello {{ name }}\r\n"),
+            body,
+            common::NOW,
+            &mut mailroom_core::NoLookups,
+        )
         .unwrap();
     assert_eq!(preview.subject, "Hello Ana & Bo");
     assert_eq!(preview.html, "<h1>Hi Ana &amp; Bo</h1>");
@@ -33,7 +39,13 @@ fn preview_renders_subject_html_and_text_and_lists_missing_variables() {
 #[test]
 fn preview_errors_say_where_and_what() {
     let mailroom = mailroom(&[("mail.html", "<p>\n{{ name }\n</p>")]);
-    match mailroom.preview("mail.html", None, r#"{"name": "x"}"#, common::NOW) {
+    match mailroom.preview(
+        "mail.html",
+        None,
+        r#"{"name": "x"}"#,
+        common::NOW,
+        &mut mailroom_core::NoLookups,
+    ) {
         Err(PreviewError::Template(fault)) => {
             assert_eq!(fault.kind, FaultKind::Syntax);
             assert_eq!(fault.template.as_deref(), Some("mail.html"));
@@ -43,7 +55,13 @@ fn preview_errors_say_where_and_what() {
         other => panic!("{other:?}"),
     }
     let data_error = mailroom
-        .preview("mail.html", None, "{not json", common::NOW)
+        .preview(
+            "mail.html",
+            None,
+            "{not json",
+            common::NOW,
+            &mut mailroom_core::NoLookups,
+        )
         .unwrap_err();
     assert!(
         matches!(data_error, PreviewError::Data(_)),
@@ -66,6 +84,7 @@ fn metadata_shadows_an_event_field_of_the_same_name() {
             None,
             r#"{"mailroom": "from the event", "other": 1}"#,
             common::NOW,
+            &mut mailroom_core::NoLookups,
         )
         .unwrap();
     assert_eq!(preview.html, "preview|1");
@@ -101,6 +120,7 @@ fn check_reports_broken_templates_once_and_every_failing_sample() {
             sample("unrouted", r#"{"type": "refund", "email": "a@example.com"}"#),
         ],
         common::NOW,
+        &mut mailroom_core::NoLookups,
     );
     let summary: Vec<(Option<&str>, &str, Option<&str>)> = diagnostics
         .iter()
@@ -141,7 +161,13 @@ fn the_shipped_templates_preview_with_the_metadata_a_record_gets() {
     let event = common::example_event("order-eventbridge.json");
     let body = &event.records[0].body;
     let preview = mailroom
-        .preview("orders/confirmation.html", None, body, common::NOW)
+        .preview(
+            "orders/confirmation.html",
+            None,
+            body,
+            common::NOW,
+            &mut mailroom_core::NoLookups,
+        )
         .unwrap();
     assert_eq!(preview.subject, "Order #1071 confirmed");
     assert!(preview.html.contains("Reference "), "{}", preview.html);
@@ -158,8 +184,13 @@ fn an_error_inside_a_partial_points_at_the_partial() {
         ("mail.html", "<main>\n{% include 'footer.html' %}\n</main>"),
         ("footer.html", "<footer>\n  {{ shop.name }}\n</footer>"),
     ]);
-    let Err(PreviewError::Template(fault)) = mailroom.preview("mail.html", None, "{}", common::NOW)
-    else {
+    let Err(PreviewError::Template(fault)) = mailroom.preview(
+        "mail.html",
+        None,
+        "{}",
+        common::NOW,
+        &mut mailroom_core::NoLookups,
+    ) else {
         panic!("the footer reads an undefined variable");
     };
     assert_eq!(fault.kind, FaultKind::Undefined);
@@ -185,7 +216,13 @@ fn a_preview_renders_the_text_part_a_send_would_have() {
         Mailroom::new(Config::resolve(Some(routes), |_| None).unwrap(), &templates).unwrap();
     let body = r#"{"name": "Ana", "mailto": "ana@example.org"}"#;
     let preview = mailroom
-        .preview("mail.html", None, body, common::NOW)
+        .preview(
+            "mail.html",
+            None,
+            body,
+            common::NOW,
+            &mut mailroom_core::NoLookups,
+        )
         .unwrap();
     assert_eq!(preview.route.as_deref(), Some("short"));
     assert_eq!(preview.subject, "Hi Ana");
@@ -195,7 +232,9 @@ fn a_preview_renders_the_text_part_a_send_would_have() {
         body: body.into(),
         ..SqsRecord::default()
     };
-    let mailroom_core::Decision::Send { email } = mailroom.decide(&record, common::NOW, 1).decision
+    let mailroom_core::Decision::Send { email } = mailroom
+        .decide(&record, common::NOW, 1, &mut mailroom_core::NoLookups)
+        .decision
     else {
         panic!("the sample is sent");
     };

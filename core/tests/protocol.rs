@@ -210,7 +210,13 @@ fn a_single_decision_is_the_batch_decision_before_sending() {
     ]);
     let report = common::run_batch(&mailroom, &records, 3, common::accept_all);
     for (record, reported) in records.records.iter().zip(&report.records) {
-        let decided = serde_json::to_value(mailroom.decide(record, common::NOW, 3)).unwrap();
+        let decided = serde_json::to_value(mailroom.decide(
+            record,
+            common::NOW,
+            3,
+            &mut mailroom_core::NoLookups,
+        ))
+        .unwrap();
         let mut reported = serde_json::to_value(reported).unwrap();
         // Only a send can tell the provider's id.
         reported

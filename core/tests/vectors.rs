@@ -4,7 +4,9 @@
 //! compare their own output with (through `mailroom-vectors`, which reads the cases for all).
 
 use mailroom_core::render::is_template_path;
-use mailroom_core::{BatchReport, Config, Mailroom, SqsEvent, TemplateSet, Timestamp};
+use mailroom_core::{
+    BatchReport, Config, LookupFixtures, Mailroom, SqsEvent, TemplateSet, Timestamp,
+};
 use mailroom_vectors::Case;
 
 /// A case as a host runs it: the configuration resolved from its routes file and variables,
@@ -22,6 +24,19 @@ pub fn run_case(case: &Case) -> BatchReport {
     let mut batch = mailroom
         .start_batch(event, Timestamp::from_millis(case.now), case.seed)
         .expect("the case's event is a valid batch");
+    let fixtures = LookupFixtures::parse(case.lookups.as_deref().unwrap_or("{}"))
+        .expect("the case's lookup fixtures are valid");
+    loop {
+        let round = batch.lookups();
+        if round.is_empty() {
+            break;
+        }
+        for request in round {
+            batch
+                .answer_lookup(request.id, fixtures.answer_to(&request))
+                .expect("the lookup was handed out");
+        }
+    }
     while let Some(send) = batch.next_send() {
         let outcome = serde_json::from_value(case.outcome_for(&send.message_id))
             .expect("the case's outcomes are SendOutcomes");

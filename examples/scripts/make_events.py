@@ -25,15 +25,13 @@ def organizer_enrollment():
     }
 
 
-def enrollment_completed():
+def enrollment_completed(student_id="stu_81723"):
+    # Exactly what the enrollment API publishes: ids only. The welcome route looks the student
+    # and the course up (examples/templates/lookups.json holds them for the CLI).
     return {
         "eventType": "EnrollmentCompleted",
-        "eventId": "6f1c2a4e-7b1d-4c8e-9a51-2f0f4d3b8e10",
-        "studentId": "stu_81723",
-        "studentName": "Ana Núñez",
-        "student": {"email": "ana.nunez@example.org"},
+        "studentId": student_id,
         "courseId": "rust-backend-101",
-        "courseTitle": "Rust for Backend Engineers",
         "enrollmentType": "paid",
         "enrolledAt": "2026-11-23T09:58:12Z",
         "source": "auto",
@@ -205,6 +203,8 @@ def main():
     broken = [
         record("not-json", "{\"mailto\": \"dana@academy.example.com\", "),
         record("no-recipient", {**organizer, "mailto": ""}),
+        # A student the enrollments table has no profile for: rejected with lookup_missing.
+        record("unknown-student", sns(enrollment_completed("stu_00000"), "enrollments")),
     ]
     write(EVENTS / "quickstart.json", {"Records": [*examples.values(), *broken]})
 

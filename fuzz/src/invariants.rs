@@ -221,7 +221,7 @@ pub fn run_render_template(
     // The template as a subject is one rendering whichever body goes with it, so only the HTML
     // preview renders it; without a subject, the text preview's is empty.
     for (name, subject) in [("fuzz.html", Some(template)), ("plain.txt", None)] {
-        match mailroom.preview(name, subject, data, NOW) {
+        match mailroom.preview(name, subject, data, NOW, &mut mailroom_core::NoLookups) {
             Ok(preview) => {
                 check_size(name, &preview.html, &limits)?;
                 check_size(name, &preview.text, &limits)?;
@@ -276,7 +276,13 @@ fn check_echo_of(value: &serde_json::Value) -> Result<(), String> {
     let body =
         serde_json::json!({ "note": value, "title": value, "name": value, "to": "a@example.com" });
     let mailroom = fuzz_mailroom(false);
-    match mailroom.preview("fuzz/echo.html", None, &body.to_string(), NOW) {
+    match mailroom.preview(
+        "fuzz/echo.html",
+        None,
+        &body.to_string(),
+        NOW,
+        &mut mailroom_core::NoLookups,
+    ) {
         Ok(preview) => check_echo_html(&preview.html),
         // Values minijinja cannot print (none so far) are a render error, not an escape.
         Err(PreviewError::Template(fault)) if fault.kind != FaultKind::Syntax => Ok(()),

@@ -5,7 +5,9 @@
 //! A case is one Lambda SQS event with the configuration it runs under (`env`, an optional
 //! `routes` file, `templates` inline or a `templateDir`), the time and jitter seed, and the
 //! answer to each send (`outcomes`, by message id; a send not listed is accepted with provider
-//! id `ses-<messageId>`). Every host must report exactly the pinned report.
+//! id `ses-<messageId>`). Lookups are answered from the case's fixtures (`lookups`, in the
+//! core's `LookupFixtures` format), one round at a time, before any send. Every host must
+//! report exactly the pinned report.
 
 #![allow(clippy::missing_panics_doc)]
 
@@ -33,6 +35,9 @@ pub struct Case {
     pub seed: u64,
     /// The Lambda SQS event.
     pub event: Value,
+    /// The lookup fixtures that answer the case's lookups (the core's `LookupFixtures`
+    /// format): inline `lookups`, else the `lookups.json` of its `templateDir`, if any.
+    pub lookups: Option<String>,
     /// The answers to sends, by message id, in the core's `SendOutcome` JSON.
     pub outcomes: BTreeMap<String, Value>,
     /// What each record must end as (`send`, `retry reason`, `reject reason`), by message id.
@@ -105,6 +110,13 @@ pub fn load(path: &Path) -> Case {
             .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
             .collect()
     };
+    let lookups = match (&case["lookups"], case["templateDir"].as_str()) {
+        (Value::Object(_), _) => Some(case["lookups"].to_string()),
+        (_, Some(dir)) => {
+            std::fs::read_to_string(root().join("../..").join(dir).join("lookups.json")).ok()
+        }
+        _ => None,
+    };
     let templates = match (&case["templates"], case["templateDir"].as_str()) {
         (Value::Object(_), _) => strings(&case["templates"]),
         (_, Some(dir)) => read_folder(&root().join("../..").join(dir)),
@@ -122,6 +134,7 @@ pub fn load(path: &Path) -> Case {
         now: case["now"].as_i64().expect("a case has `now`"),
         seed: case["seed"].as_u64().expect("a case has `seed`"),
         event: case["event"].clone(),
+        lookups,
         outcomes: case["outcomes"]
             .as_object()
             .into_iter()
