@@ -47,7 +47,8 @@
 //! [`address`], [`email`], [`idempotency`], [`outcome`] (SES answers), [`decision`] (reason
 //! codes, back-off, and [`Mailroom::decide`]'s single-record decision), [`batch`] (the state
 //! machine hosts drive), [`report`] (what a finished batch reports, with the partial batch
-//! response), [`preview`] (for template authors).
+//! response), [`preview`] (for template authors), [`sms`] (the rules of an SMS text, for a
+//! channel to come).
 
 #![cfg_attr(
     not(test),
@@ -72,6 +73,7 @@ pub mod preview;
 pub mod record;
 pub mod render;
 pub mod report;
+pub mod sms;
 
 pub use address::Mailbox;
 pub use batch::{Batch, BatchError, ParkRequest, RecordId, SendRequest};
