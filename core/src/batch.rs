@@ -23,7 +23,7 @@ use crate::decision::{Disposition, Reason, RetryPolicy, jitter_seed, splitmix64}
 use crate::email::Email;
 use crate::error::{MessageFault, ServiceFault};
 use crate::lookup::{LookupAnswer, LookupId, LookupRequest, Requests};
-use crate::mailroom::{Fault, Mailroom, Pending, Verdict};
+use crate::mailroom::{Mailroom, Pending, Verdict};
 use crate::outcome::SendOutcome;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
 use crate::report::{BatchReport, RecordReport};
@@ -264,24 +264,17 @@ impl Batch {
                 // Decided already, by an earlier answer.
                 continue;
             };
-            let verdict = match self
-                .mailroom
-                .answer(pending, lookup, &request, answer.clone())
-            {
-                Err(fault) => match fault {
-                    Fault::Message(fault) => Verdict::Reject(fault),
-                    Fault::Service(fault) => Verdict::Retry(fault),
-                },
-                Ok(()) if pending.waiting() => continue,
-                Ok(()) => {
-                    let State::Waiting(pending) =
-                        std::mem::replace(&mut entry.state, State::Done(placeholder()))
-                    else {
-                        continue;
-                    };
-                    self.mailroom.resume(*pending, &entry.record, self.now)
-                }
+            self.mailroom
+                .answer(pending, lookup, &request, answer.clone());
+            if pending.waiting() {
+                continue;
+            }
+            let State::Waiting(pending) =
+                std::mem::replace(&mut entry.state, State::Done(placeholder()))
+            else {
+                continue;
             };
+            let verdict = self.mailroom.resume(*pending, &entry.record, self.now);
             let record = self.entries[entry_index].record.clone();
             let state = self.state_of(verdict, &record, entry_index);
             self.settle(entry_index, state);
@@ -524,7 +517,9 @@ impl Batch {
     fn block_group_after(&mut self, index: usize, group: &str) {
         for later in index + 1..self.entries.len() {
             let entry = &self.entries[later];
-            if entry.group.as_deref() == Some(group) && matches!(entry.state, State::Ready(_)) {
+            if entry.group.as_deref() == Some(group)
+                && matches!(entry.state, State::Ready(_) | State::Waiting(_))
+            {
                 let fault = ServiceFault::GroupBlocked {
                     group: group.to_owned(),
                 };

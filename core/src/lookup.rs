@@ -530,6 +530,9 @@ pub(crate) enum Slot {
     Found(JsonRef),
     /// Not found, and `onMissing` is `skip`.
     Skipped,
+    /// The answer decides the record (not found, failed); which of several such answers
+    /// decides it does not depend on the order they came in (see [`Progress::decision`]).
+    Failed(Fault),
 }
 
 impl Progress {
@@ -573,17 +576,56 @@ impl Progress {
         minijinja::Value::from_object(map)
     }
 
-    /// Records the answer to lookup `index`: `Err` when it decides the record.
+    /// What the answers decide once none is pending: a reject if any lookup's answer rejects
+    /// (the data will not appear, whatever the other reads say), else a retry if any failed,
+    /// the first in declaration order in each case, so hosts that answer in different orders
+    /// decide alike.
+    pub fn decision(&self) -> Option<Fault> {
+        let failed = || {
+            self.slots.iter().filter_map(|slot| match slot {
+                Slot::Failed(fault) => Some(fault),
+                _ => None,
+            })
+        };
+        failed()
+            .find(|fault| matches!(fault, Fault::Message(_)))
+            .or_else(|| failed().next())
+            .cloned()
+    }
+
+    /// What lookup `index`'s answer decides for the record, if anything (for previews).
+    pub fn failure(&self, index: usize) -> Option<&Fault> {
+        match self.slots.get(index) {
+            Some(Slot::Failed(fault)) => Some(fault),
+            _ => None,
+        }
+    }
+
+    /// Records the answer to lookup `index`.
     pub fn answer(
         &mut self,
         lookups: &[Lookup],
         index: usize,
         request: &LookupRequest,
         answer: LookupAnswer,
-    ) -> Result<(), Fault> {
+    ) {
         let Some(lookup) = lookups.get(index) else {
-            return Ok(());
+            return;
         };
+        let slot = match Self::slot_for(lookup, request, answer) {
+            Ok(slot) => slot,
+            Err(fault) => Slot::Failed(fault),
+        };
+        if let Some(place) = self.slots.get_mut(index) {
+            *place = slot;
+        }
+    }
+
+    fn slot_for(
+        lookup: &Lookup,
+        request: &LookupRequest,
+        answer: LookupAnswer,
+    ) -> Result<Slot, Fault> {
         let slot = match answer {
             LookupAnswer::Found(item) => Slot::Found(item.0),
             LookupAnswer::NotFound => match lookup.on_missing {
@@ -615,10 +657,7 @@ impl Progress {
                 }));
             }
         };
-        if let Some(place) = self.slots.get_mut(index) {
-            *place = slot;
-        }
-        Ok(())
+        Ok(slot)
     }
 }
 

@@ -308,19 +308,12 @@ impl Mailroom {
         let (mut verdict, facts) = self.verdict(record, now);
         while let Verdict::Lookups(mut pending) = verdict {
             let asked = std::mem::take(&mut pending.asked);
-            let mut outcome = Ok(());
             for (position, (lookup, key)) in asked.into_iter().enumerate() {
                 let request = self.request_for(&pending, lookup, key, position);
                 let answer = source.answer(&request);
-                outcome = self.answer(&mut pending, lookup, &request, answer);
-                if outcome.is_err() {
-                    break;
-                }
+                self.answer(&mut pending, lookup, &request, answer);
             }
-            verdict = match outcome {
-                Ok(()) => self.resume(*pending, record, now),
-                Err(fault) => Verdict::of(fault),
-            };
+            verdict = self.resume(*pending, record, now);
         }
         (verdict, facts)
     }
@@ -421,13 +414,11 @@ impl Mailroom {
                     LookupAnswer::NotFound => ("not_found", None),
                     LookupAnswer::Failed(_) => ("failed", None),
                 };
-                let detail = self
-                    .answer(&mut pending, lookup, &request, answer)
-                    .err()
-                    .map(|fault| match fault {
-                        Fault::Message(fault) => fault.to_string(),
-                        Fault::Service(fault) => fault.to_string(),
-                    });
+                self.answer(&mut pending, lookup, &request, answer);
+                let detail = pending.progress.failure(lookup).map(|fault| match fault {
+                    Fault::Message(fault) => fault.to_string(),
+                    Fault::Service(fault) => fault.to_string(),
+                });
                 if detail.is_some() {
                     pending.progress.skip(lookup);
                 }
@@ -448,18 +439,19 @@ impl Mailroom {
         (pending.progress, shown)
     }
 
-    /// Records the answer to lookup `lookup` of a waiting record; `Err` when it decides it.
+    /// Records the answer to lookup `lookup` of a waiting record. What it decides is settled
+    /// by [`resume`](Self::resume) once no answer is pending.
     pub(crate) fn answer(
         &self,
         pending: &mut Pending,
         lookup: usize,
         request: &LookupRequest,
         answer: LookupAnswer,
-    ) -> Result<(), Fault> {
+    ) {
         let route = &self.shared.config.routes[pending.route];
         pending
             .progress
-            .answer(&route.lookups, lookup, request, answer)
+            .answer(&route.lookups, lookup, request, answer);
     }
 
     /// A waiting record whose asked lookups are all answered: asks the next ones, or composes.
@@ -469,6 +461,9 @@ impl Mailroom {
         record: &SqsRecord,
         now: Timestamp,
     ) -> Verdict {
+        if let Some(fault) = pending.progress.decision() {
+            return Verdict::of(fault);
+        }
         if let Err(fault) = self.ask(&mut pending) {
             return Verdict::of(fault);
         }

@@ -95,7 +95,7 @@ def default_routes(*routes):
 
 
 def case(description, records, expect, routes=None, env=None, templates=None, template_dir=None,
-         outcomes=None, seed=7):
+         outcomes=None, seed=7, lookups=None):
     value = {"description": description, "env": env if env is not None else SENDER_ENV}
     if routes is not None:
         value["routes"] = routes
@@ -106,8 +106,138 @@ def case(description, records, expect, routes=None, env=None, templates=None, te
     value.update({"now": NOW, "seed": seed, "event": {"Records": records}})
     if outcomes:
         value["outcomes"] = outcomes
+    if lookups is not None:
+        value["lookups"] = lookups
     value["expect"] = expect
     return value
+
+
+LOOKUP_TEMPLATES = {
+    "welcome.html": (
+        "<p>Hi {{ lookup.student.firstName }}, welcome to {{ lookup.course.title }}"
+        "{% if lookup.mentor is defined %} with {{ lookup.mentor.name }}{% endif %}.</p>"
+    ),
+}
+
+
+def lookup(table_key, on_missing=None, **extra):
+    value = {"table": "school", "key": table_key, **extra}
+    if on_missing:
+        value["onMissing"] = on_missing
+    return value
+
+
+def lookup_route(name="welcome", **lookups):
+    return route(
+        name, ["*"], template="welcome.html", subject="Welcome, {{ lookup.student.firstName }}",
+        recipient="lookup.student.email", lookups=lookups,
+    )
+
+
+STUDENT = lookup({"PK": "STUDENT#{{ studentId }}", "SK": "PROFILE"})
+COURSE = lookup({"PK": "COURSE#{{ courseId }}", "SK": "META"})
+
+
+def school(*entries):
+    return {"school": [{"key": key, **answer} for key, answer in entries]}
+
+
+def student_row(student_id, first_name):
+    return ({"PK": f"STUDENT#{student_id}", "SK": "PROFILE"},
+            {"item": {"firstName": first_name, "email": f"{first_name.lower()}@example.com"}})
+
+
+def course_row(course_id, title, mentor=None):
+    item = {"title": {"S": title}, "weeks": {"N": "6"}}
+    if mentor:
+        item["mentorId"] = {"S": mentor}
+    return ({"PK": f"COURSE#{course_id}", "SK": "META"}, {"Item": item})
+
+
+def lookup_cases():
+    yield "lookups", case(
+        "Lookups: found (plain and DynamoDB JSON), missing under each onMissing, a key reading a "
+        "missing or empty field, a failed read, and one read shared by records that need the same item.",
+        [
+            record("found", {"studentId": "s1", "courseId": "c1"}),
+            record("same-student", {"studentId": "s1", "courseId": "c2"}),
+            record("student-missing", {"studentId": "s404", "courseId": "c1"}),
+            record("course-missing-retry", {"studentId": "s2", "courseId": "c404"}),
+            record("key-field-missing", {"courseId": "c1"}),
+            record("key-field-empty", {"studentId": "", "courseId": "c1"}),
+            record("throttled", {"studentId": "s-throttled", "courseId": "c1"}),
+            record("unavailable", {"studentId": "s-down", "courseId": "c1"}),
+        ],
+        {
+            "found": "send",
+            "same-student": "send",
+            "student-missing": "reject lookup_missing",
+            "course-missing-retry": "retry lookup_missing",
+            "key-field-missing": "reject missing_field",
+            "key-field-empty": "reject missing_field",
+            "throttled": "retry throttled",
+            "unavailable": "retry lookup_failed",
+        },
+        routes=default_routes(lookup_route(student=STUDENT, course={**COURSE, "onMissing": "retry"})),
+        templates=LOOKUP_TEMPLATES,
+        lookups=school(
+            student_row("s1", "Ada"),
+            student_row("s2", "Grace"),
+            ({"PK": "STUDENT#s-throttled", "SK": "PROFILE"}, {"failure": "throttled"}),
+            ({"PK": "STUDENT#s-down", "SK": "PROFILE"}, {"failure": "unavailable"}),
+            course_row("c1", "Rust"),
+            course_row("c2", "Go"),
+        ),
+    )
+
+    yield "lookups-chained", case(
+        "A lookup whose key reads another's result runs once that one is answered; skip leaves it "
+        "undefined for templates; a chained key reading a field the first item lacks is missing_field.",
+        [
+            record("with-mentor", {"studentId": "s1", "courseId": "c1"}),
+            record("mentor-not-found", {"studentId": "s1", "courseId": "c2"}),
+            record("course-without-mentor-id", {"studentId": "s1", "courseId": "c3"}),
+        ],
+        {
+            "with-mentor": "send",
+            "mentor-not-found": "send",
+            "course-without-mentor-id": "reject missing_field",
+        },
+        routes=default_routes(lookup_route(
+            student=STUDENT,
+            course=COURSE,
+            mentor=lookup({"PK": "MENTOR#{{ lookup.course.mentorId }}", "SK": "PROFILE"}, "skip"),
+        )),
+        templates=LOOKUP_TEMPLATES,
+        lookups=school(
+            student_row("s1", "Ada"),
+            course_row("c1", "Rust", mentor="m1"),
+            course_row("c2", "Go", mentor="m404"),
+            course_row("c3", "Zig"),
+            ({"PK": "MENTOR#m1", "SK": "PROFILE"}, {"item": {"name": "Linus"}}),
+        ),
+    )
+
+    yield "lookups-fifo", case(
+        "FIFO: a record waiting for lookups holds its group back, and its lookup reject blocks the "
+        "records after it in the group.",
+        [
+            record("g1-first-missing", {"studentId": "s404", "courseId": "c1"}, queue=FIFO_QUEUE,
+                   attributes={"MessageGroupId": "g1"}),
+            record("g1-second", {"studentId": "s1", "courseId": "c1"}, queue=FIFO_QUEUE,
+                   attributes={"MessageGroupId": "g1"}),
+            record("g2-only", {"studentId": "s1", "courseId": "c1"}, queue=FIFO_QUEUE,
+                   attributes={"MessageGroupId": "g2"}),
+        ],
+        {
+            "g1-first-missing": "reject lookup_missing",
+            "g1-second": "retry group_blocked",
+            "g2-only": "send",
+        },
+        routes=default_routes(lookup_route(student=STUDENT, course=COURSE)),
+        templates=LOOKUP_TEMPLATES,
+        lookups=school(student_row("s1", "Ada"), course_row("c1", "Rust")),
+    )
 
 
 def cases():
@@ -437,6 +567,8 @@ def cases():
         {"dup": "reject malformed_body", "ok-1": "send", "ok-2": "send"},
         routes=default_routes(),
     )
+
+    yield from lookup_cases()
 
     yield "empty-batch", case("An empty batch gives an empty response.", [], {}, routes=default_routes())
 

@@ -71,7 +71,14 @@ pub fn example_event(name: &str) -> SqsEvent {
 /// 2026-11-23T10:00:00Z, the moment the examples were sent.
 pub const NOW: Timestamp = Timestamp::from_millis(1_795_428_000_000);
 
-/// Runs a batch to the end, answering every send with `outcome(message_id)`, one at a time.
+/// The example lookup fixtures, `examples/templates/lookups.json`.
+pub fn example_lookups() -> mailroom_core::LookupFixtures {
+    let text = std::fs::read_to_string(example_dir().join("lookups.json")).unwrap();
+    mailroom_core::LookupFixtures::parse(&text).unwrap()
+}
+
+/// Runs a batch to the end as every host does: lookup rounds answered from the example
+/// fixtures, then every send answered with `outcome(message_id)`, one at a time.
 pub fn run_batch(
     mailroom: &Mailroom,
     event: &SqsEvent,
@@ -79,6 +86,18 @@ pub fn run_batch(
     mut outcome: impl FnMut(&str) -> SendOutcome,
 ) -> BatchReport {
     let mut batch = mailroom.start_batch(event.clone(), NOW, seed).unwrap();
+    let lookups = example_lookups();
+    loop {
+        let round = batch.lookups();
+        if round.is_empty() {
+            break;
+        }
+        for request in round {
+            batch
+                .answer_lookup(request.id, lookups.answer_to(&request))
+                .unwrap();
+        }
+    }
     while let Some(send) = batch.next_send() {
         batch
             .complete_send(send.id, outcome(&send.message_id))
