@@ -40,6 +40,10 @@
 //! wins. `textTemplate` names the plain-text template; without it a sibling with the extension
 //! `.txt` is used if loaded (`orders/confirmation.txt`), else the text is derived from the HTML.
 //!
+//! A route may declare `lookups`: DynamoDB items its templates and recipient read, keyed by
+//! templates over the event (`"recipient": "lookup.student.email"`); [`crate::lookup`] documents
+//! them.
+//!
 //! Hosts look for the routes file under [`ROUTES_FILE`] beside the templates (the Lambda's
 //! `ROUTES_FILE` variable may name another path in the repository).
 

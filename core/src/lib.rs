@@ -43,7 +43,8 @@
 //!
 //! Modules: [`record`] (the Lambda event), [`envelope`] (raw, SNS, EventBridge, Shopify),
 //! [`json`] (the event's JSON, parsed once and read in place by templates),
-//! [`config`] (environment and routes file), [`render`] (the template engine) and [`filters`],
+//! [`config`] (environment and routes file), [`lookup`] (DynamoDB reads a route declares,
+//! handed to the host before rendering), [`render`] (the template engine) and [`filters`],
 //! [`address`], [`email`], [`idempotency`], [`outcome`] (SES answers), [`decision`] (reason
 //! codes, back-off, and [`Mailroom::decide`]'s single-record decision), [`batch`] (the state
 //! machine hosts drive), [`report`] (what a finished batch reports, with the partial batch

@@ -37,6 +37,39 @@
 //! ([`attribute`] says how DynamoDB's types convert). A route without lookups sees the event's
 //! own `lookup` field, if it has one, as before.
 //!
+//! ```
+//! use mailroom_core::{Config, LookupAnswer, LookupItem, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp};
+//!
+//! let routes = r#"{ "sender": "School <school@example.com>", "routes": [{
+//!     "name": "welcome", "events": ["*"], "template": "welcome.html",
+//!     "subject": "Welcome, {{ lookup.student.firstName }}", "recipient": "lookup.student.email",
+//!     "lookups": { "student": { "table": "school", "key": { "PK": "STUDENT#{{ studentId }}" } } } }] }"#;
+//! let mut templates = TemplateSet::new();
+//! templates.insert("welcome.html", "<p>Hi {{ lookup.student.firstName }}</p>");
+//! let mailroom = Mailroom::new(Config::resolve(Some(routes), |_| None)?, &templates)?;
+//!
+//! let event = SqsEvent::from_json(r#"{"Records": [{"messageId": "m-1", "receiptHandle": "r-1",
+//!     "body": "{\"studentId\": \"42\"}", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q"}]}"#)?;
+//! let mut batch = mailroom.start_batch(event, Timestamp::from_millis(0), 7)?;
+//! loop {
+//!     let round = batch.lookups();
+//!     if round.is_empty() {
+//!         break;
+//!     }
+//!     for request in round {
+//!         // The host reads DynamoDB here (BatchGetItem, one call per table per round).
+//!         assert_eq!(request.key_text(), "PK=STUDENT#42");
+//!         let item = LookupItem::from_json(r#"{"firstName": "Ada", "email": "ada@example.com"}"#)?;
+//!         batch.answer_lookup(request.id, LookupAnswer::Found(item))?;
+//!     }
+//! }
+//! let send = batch.next_send().expect("rendered once its lookup is answered");
+//! assert_eq!(send.email.subject(), "Welcome, Ada");
+//! batch.complete_send(send.id, SendOutcome::Accepted { message_id: "ses-1".into() })?;
+//! assert!(batch.finish().batch_response.batch_item_failures.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The protocol is sans-IO: [`crate::Batch::lookups`] hands out the batch's requests (deduplicated
 //! across records: one [`LookupRequest`] per table, key and read consistency), the host reads
 //! them however it likes and answers each with [`crate::Batch::answer_lookup`]; a record renders
@@ -44,15 +77,16 @@
 //! they do not change which event it is.
 
 pub mod attribute;
+mod declare;
 pub mod fixtures;
-
-use std::collections::BTreeMap;
+mod progress;
 
 use serde::Deserialize;
 
-use crate::error::{ConfigError, MessageFault, ServiceFault};
 use crate::json::{JsonDocument, JsonKind, JsonRef};
 pub use attribute::{AttributeValue, Item};
+pub(crate) use declare::{LookupEntry, check_recipient_path, validate};
+pub(crate) use progress::{Fault, Progress, Requests, at_path, next_keys};
 
 /// The name under which templates see lookup results: `{{ lookup.student.firstName }}`.
 pub const LOOKUP_NAME: &str = "lookup";
@@ -141,230 +175,6 @@ pub(crate) struct KeyPart {
 pub(crate) enum KeyKind {
     String,
     Number,
-}
-
-/// A lookup as the routes file writes it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct LookupEntry {
-    #[serde(default)]
-    table: Option<String>,
-    #[serde(default)]
-    table_variable: Option<String>,
-    key: BTreeMap<String, KeyEntry>,
-    #[serde(default)]
-    on_missing: OnMissing,
-    #[serde(default = "yes")]
-    consistent_read: bool,
-    #[serde(default)]
-    cache_seconds: u32,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum KeyEntry {
-    String(String),
-    Typed(TypedKey),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-enum TypedKey {
-    S(String),
-    N(String),
-}
-
-/// Validates a route's lookups and orders them so that every lookup comes after the ones its
-/// key reads. `at` names a field in errors (`routes[0].lookups.student.key.PK`).
-pub(crate) fn validate(
-    entries: BTreeMap<String, LookupEntry>,
-    env: &dyn Fn(&str) -> Option<String>,
-    at: &dyn Fn(&str) -> String,
-) -> Result<Vec<Lookup>, ConfigError> {
-    if entries.len() > MAX_LOOKUPS_PER_ROUTE {
-        return Err(invalid(
-            &at("lookups"),
-            format!("at most {MAX_LOOKUPS_PER_ROUTE} lookups per route"),
-        ));
-    }
-    let names: Vec<String> = entries.keys().cloned().collect();
-    let mut lookups = Vec::with_capacity(entries.len());
-    for (name, entry) in entries {
-        let field = |rest: &str| at(&format!("lookups.{name}{rest}"));
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(invalid(
-                &field(""),
-                "a lookup's name is letters, digits and _, so templates can read lookup.<name>",
-            ));
-        }
-        let from_variable = entry
-            .table_variable
-            .as_deref()
-            .and_then(|variable| env(variable).filter(|value| !value.trim().is_empty()));
-        let table = match (from_variable, entry.table, entry.table_variable) {
-            (Some(table), _, _) => table.trim().to_owned(),
-            (None, Some(table), _) if !table.trim().is_empty() => table.trim().to_owned(),
-            (None, _, Some(variable)) => {
-                return Err(ConfigError::Missing {
-                    name: variable,
-                    hint: "the DynamoDB table a lookup reads (or give the lookup a table)",
-                });
-            }
-            (None, _, None) => {
-                return Err(invalid(
-                    &field(".table"),
-                    "name the DynamoDB table, or a tableVariable that holds it",
-                ));
-            }
-        };
-        if entry.key.is_empty() {
-            return Err(invalid(
-                &field(".key"),
-                "give the key's attributes (the partition key, and the sort key if any)",
-            ));
-        }
-        if entry.cache_seconds > MAX_CACHE_SECONDS {
-            return Err(invalid(
-                &field(".cacheSeconds"),
-                format!("at most {MAX_CACHE_SECONDS} (a day)"),
-            ));
-        }
-        let mut key = Vec::with_capacity(entry.key.len());
-        let mut depends_on = Vec::new();
-        for (attribute, part) in entry.key {
-            let at_part = field(&format!(".key.{attribute}"));
-            let (kind, template) = match part {
-                KeyEntry::String(template) | KeyEntry::Typed(TypedKey::S(template)) => {
-                    (KeyKind::String, template)
-                }
-                KeyEntry::Typed(TypedKey::N(template)) => (KeyKind::Number, template),
-            };
-            let reads = template_reads(&template)
-                .map_err(|reason| invalid(&at_part, format!("does not compile: {reason}")))?;
-            for path in &reads {
-                if let Some(rest) = path.strip_prefix(LOOKUP_NAME) {
-                    let Some(other) = rest.strip_prefix('.').map(|r| r.split('.').next()) else {
-                        return Err(invalid(
-                            &at_part,
-                            "read another lookup's result as lookup.<name>.<field>",
-                        ));
-                    };
-                    let other = other.unwrap_or_default();
-                    match names.iter().position(|n| n == other) {
-                        Some(index) => depends_on.push(index),
-                        None => {
-                            return Err(invalid(
-                                &at_part,
-                                format!(
-                                    "reads lookup {other:?}, which this route does not declare"
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-            key.push(KeyPart {
-                attribute,
-                kind,
-                template,
-                reads,
-            });
-        }
-        depends_on.sort_unstable();
-        depends_on.dedup();
-        lookups.push(Lookup {
-            name,
-            table,
-            key,
-            on_missing: entry.on_missing,
-            consistent_read: entry.consistent_read,
-            cache_seconds: entry.cache_seconds,
-            depends_on,
-        });
-    }
-    order(lookups, at)
-}
-
-/// Orders lookups so each comes after those it depends on (their positions are rewritten to
-/// the new order); a cycle is a configuration error naming the lookups in it.
-fn order(lookups: Vec<Lookup>, at: &dyn Fn(&str) -> String) -> Result<Vec<Lookup>, ConfigError> {
-    let count = lookups.len();
-    let mut placed: Vec<Option<usize>> = vec![None; count];
-    let mut sequence = Vec::with_capacity(count);
-    while sequence.len() < count {
-        let ready = (0..count).find(|&i| {
-            placed[i].is_none() && lookups[i].depends_on.iter().all(|&d| placed[d].is_some())
-        });
-        let Some(next) = ready else {
-            let stuck: Vec<&str> = (0..count)
-                .filter(|&i| placed[i].is_none())
-                .map(|i| lookups[i].name.as_str())
-                .collect();
-            return Err(invalid(
-                &at("lookups"),
-                format!(
-                    "the keys of {} read each other's results in a cycle",
-                    stuck.join(", ")
-                ),
-            ));
-        };
-        placed[next] = Some(sequence.len());
-        sequence.push(next);
-    }
-    let mut slots: Vec<Option<Lookup>> = lookups.into_iter().map(Some).collect();
-    let mut ordered = Vec::with_capacity(count);
-    for index in sequence {
-        if let Some(mut lookup) = slots.get_mut(index).and_then(Option::take) {
-            for dependency in &mut lookup.depends_on {
-                *dependency = placed[*dependency].unwrap_or(*dependency);
-            }
-            ordered.push(lookup);
-        }
-    }
-    Ok(ordered)
-}
-
-/// The variables a key template reads, as dotted paths.
-fn template_reads(template: &str) -> Result<Vec<String>, String> {
-    let env = minijinja::Environment::new();
-    let compiled = env
-        .template_from_str(template)
-        .map_err(|error| error.to_string())?;
-    Ok(compiled.undeclared_variables(true).into_iter().collect())
-}
-
-/// Checks that a recipient path into lookup results names a declared lookup.
-pub(crate) fn check_recipient_path(
-    path: &str,
-    lookups: &[Lookup],
-    at: &str,
-) -> Result<(), ConfigError> {
-    let Some(rest) = path
-        .strip_prefix(LOOKUP_NAME)
-        .and_then(|r| r.strip_prefix('.'))
-    else {
-        return Ok(());
-    };
-    let name = rest.split('.').next().unwrap_or_default();
-    if lookups.iter().any(|lookup| lookup.name == name) {
-        Ok(())
-    } else {
-        Err(invalid(
-            at,
-            format!("{path:?} reads lookup {name:?}, which this route does not declare"),
-        ))
-    }
-}
-
-fn invalid(name: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.to_owned(),
-        reason: reason.into(),
-    }
 }
 
 /// A lookup the batch wants read. Answer it with [`crate::Batch::answer_lookup`].
@@ -512,337 +322,4 @@ impl LookupSource for NoLookups {
             request.key_text()
         )))
     }
-}
-
-/// The state of one record's lookups while its batch waits for answers.
-#[derive(Debug, Clone)]
-pub(crate) struct Progress {
-    pub slots: Vec<Slot>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Slot {
-    /// Not asked yet: waits for the lookups its key reads.
-    Unasked,
-    /// Asked; the answer is pending.
-    Asked,
-    /// Answered with an item.
-    Found(JsonRef),
-    /// Not found, and `onMissing` is `skip`.
-    Skipped,
-    /// The answer decides the record (not found, failed); which of several such answers
-    /// decides it does not depend on the order they came in (see [`Progress::decision`]).
-    Failed(Fault),
-}
-
-impl Progress {
-    pub fn new(count: usize) -> Self {
-        Self {
-            slots: vec![Slot::Unasked; count],
-        }
-    }
-
-    /// Leaves lookup `index` out (a preview going on without it).
-    pub fn skip(&mut self, index: usize) {
-        if let Some(slot) = self.slots.get_mut(index) {
-            *slot = Slot::Skipped;
-        }
-    }
-
-    /// The name of an asked lookup still unanswered.
-    pub fn unanswered<'a>(&self, lookups: &'a [Lookup]) -> Option<&'a str> {
-        lookups
-            .iter()
-            .zip(&self.slots)
-            .find(|(_, slot)| matches!(slot, Slot::Asked))
-            .map(|(lookup, _)| lookup.name.as_str())
-    }
-
-    /// Whether any asked lookup is unanswered.
-    pub fn waiting(&self) -> bool {
-        self.slots.iter().any(|slot| matches!(slot, Slot::Asked))
-    }
-
-    /// The results so far, as templates see them under [`LOOKUP_NAME`].
-    pub fn results(&self, lookups: &[Lookup]) -> minijinja::Value {
-        let map: BTreeMap<String, minijinja::Value> = lookups
-            .iter()
-            .zip(&self.slots)
-            .filter_map(|(lookup, slot)| match slot {
-                Slot::Found(item) => Some((lookup.name.clone(), item.to_value())),
-                _ => None,
-            })
-            .collect();
-        minijinja::Value::from_object(map)
-    }
-
-    /// What the answers decide once none is pending: a reject if any lookup's answer rejects
-    /// (the data will not appear, whatever the other reads say), else a retry if any failed,
-    /// the first in declaration order in each case, so hosts that answer in different orders
-    /// decide alike.
-    pub fn decision(&self) -> Option<Fault> {
-        let failed = || {
-            self.slots.iter().filter_map(|slot| match slot {
-                Slot::Failed(fault) => Some(fault),
-                _ => None,
-            })
-        };
-        failed()
-            .find(|fault| matches!(fault, Fault::Message(_)))
-            .or_else(|| failed().next())
-            .cloned()
-    }
-
-    /// What lookup `index`'s answer decides for the record, if anything (for previews).
-    pub fn failure(&self, index: usize) -> Option<&Fault> {
-        match self.slots.get(index) {
-            Some(Slot::Failed(fault)) => Some(fault),
-            _ => None,
-        }
-    }
-
-    /// Records the answer to lookup `index`.
-    pub fn answer(
-        &mut self,
-        lookups: &[Lookup],
-        index: usize,
-        request: &LookupRequest,
-        answer: LookupAnswer,
-    ) {
-        let Some(lookup) = lookups.get(index) else {
-            return;
-        };
-        let slot = match Self::slot_for(lookup, request, answer) {
-            Ok(slot) => slot,
-            Err(fault) => Slot::Failed(fault),
-        };
-        if let Some(place) = self.slots.get_mut(index) {
-            *place = slot;
-        }
-    }
-
-    fn slot_for(
-        lookup: &Lookup,
-        request: &LookupRequest,
-        answer: LookupAnswer,
-    ) -> Result<Slot, Fault> {
-        let slot = match answer {
-            LookupAnswer::Found(item) => Slot::Found(item.0),
-            LookupAnswer::NotFound => match lookup.on_missing {
-                OnMissing::Skip => Slot::Skipped,
-                OnMissing::Reject => {
-                    return Err(Fault::Message(MessageFault::LookupMissing {
-                        lookup: lookup.name.clone(),
-                        table: request.table.clone(),
-                        key: request.key_text(),
-                    }));
-                }
-                OnMissing::Retry => {
-                    return Err(Fault::Service(ServiceFault::LookupNotYetWritten {
-                        lookup: lookup.name.clone(),
-                        table: request.table.clone(),
-                        key: request.key_text(),
-                    }));
-                }
-            },
-            LookupAnswer::Failed(failure) => {
-                let (throttled, detail) = match failure {
-                    LookupFailure::Throttled(detail) => (true, detail),
-                    LookupFailure::Unavailable(detail) => (false, detail),
-                };
-                return Err(Fault::Service(ServiceFault::LookupFailed {
-                    lookup: lookup.name.clone(),
-                    detail,
-                    throttled,
-                }));
-            }
-        };
-        Ok(slot)
-    }
-}
-
-/// Whose fault a lookup's outcome is.
-#[derive(Debug, Clone)]
-pub(crate) enum Fault {
-    Message(MessageFault),
-    Service(ServiceFault),
-}
-
-/// Renders the keys of every lookup of `lookups` that is unasked and whose dependencies are
-/// answered, marking them asked. `render(lookup, part, context)` renders one key template.
-pub(crate) fn next_keys(
-    lookups: &[Lookup],
-    progress: &mut Progress,
-    event: &JsonRef,
-    mut render: impl FnMut(usize, usize, &minijinja::Value) -> Result<String, crate::TemplateFault>,
-) -> Result<Vec<(usize, Item)>, Fault> {
-    let mut keys = Vec::new();
-    for (index, lookup) in lookups.iter().enumerate() {
-        let unasked = matches!(progress.slots.get(index), Some(Slot::Unasked));
-        let ready = lookup
-            .depends_on
-            .iter()
-            .all(|&d| matches!(progress.slots.get(d), Some(Slot::Found(_) | Slot::Skipped)));
-        if !unasked || !ready {
-            continue;
-        }
-        let mut key = Item::new();
-        for (part_index, part) in lookup.key.iter().enumerate() {
-            for path in &part.reads {
-                if !present(event, progress, lookups, path) {
-                    return Err(Fault::Message(MessageFault::MissingField {
-                        field: path.clone(),
-                        lookup: lookup.name.clone(),
-                    }));
-                }
-            }
-            let context = key_context(event, progress, lookups);
-            let rendered = render(index, part_index, &context)
-                .map_err(|fault| Fault::Service(ServiceFault::Template(fault)))?;
-            let value = match part.kind {
-                KeyKind::String if rendered.is_empty() => None,
-                KeyKind::String => Some(AttributeValue::S(rendered.clone())),
-                KeyKind::Number => serde_json::from_str::<serde_json::Number>(rendered.trim())
-                    .ok()
-                    .map(|_| AttributeValue::N(rendered.trim().to_owned())),
-            };
-            let Some(value) = value else {
-                return Err(Fault::Message(MessageFault::InvalidLookupKey {
-                    lookup: lookup.name.clone(),
-                    attribute: part.attribute.clone(),
-                    value: rendered,
-                }));
-            };
-            key.insert(part.attribute.clone(), value);
-        }
-        if let Some(slot) = progress.slots.get_mut(index) {
-            *slot = Slot::Asked;
-        }
-        keys.push((index, key));
-    }
-    Ok(keys)
-}
-
-/// What a key template sees: the event's fields, and earlier results under [`LOOKUP_NAME`].
-fn key_context(event: &JsonRef, progress: &Progress, lookups: &[Lookup]) -> minijinja::Value {
-    crate::mailroom::template_context(
-        event,
-        minijinja::Value::UNDEFINED,
-        Some(progress.results(lookups)),
-    )
-}
-
-/// Whether `path` (an event field, or `lookup.<name>.<field>`) holds something a key can use:
-/// not missing, null or an empty string.
-fn present(event: &JsonRef, progress: &Progress, lookups: &[Lookup], path: &str) -> bool {
-    let value = match path
-        .strip_prefix(LOOKUP_NAME)
-        .and_then(|r| r.strip_prefix('.'))
-    {
-        Some(rest) => {
-            let (name, field) = rest.split_once('.').unwrap_or((rest, ""));
-            lookups
-                .iter()
-                .position(|lookup| lookup.name == name)
-                .and_then(|index| match progress.slots.get(index) {
-                    Some(Slot::Found(item)) if field.is_empty() => Some(item.clone()),
-                    Some(Slot::Found(item)) => item.at_path(field),
-                    _ => None,
-                })
-        }
-        None => event.at_path(path),
-    };
-    value.is_some_and(|value| match value.kind() {
-        JsonKind::Null => false,
-        JsonKind::String => value.as_str().is_some_and(|s| !s.is_empty()),
-        _ => true,
-    })
-}
-
-/// Resolves a recipient path that may point into lookup results.
-pub(crate) fn at_path(
-    event: &JsonRef,
-    lookups: &[Lookup],
-    progress: Option<&Progress>,
-    path: &str,
-) -> Option<JsonRef> {
-    if !lookups.is_empty()
-        && let Some(rest) = path
-            .strip_prefix(LOOKUP_NAME)
-            .and_then(|r| r.strip_prefix('.'))
-    {
-        let (name, field) = rest.split_once('.').unwrap_or((rest, ""));
-        let index = lookups.iter().position(|lookup| lookup.name == name)?;
-        return match progress?.slots.get(index)? {
-            Slot::Found(item) if field.is_empty() => Some(item.clone()),
-            Slot::Found(item) => item.at_path(field),
-            _ => None,
-        };
-    }
-    event.at_path(path)
-}
-
-/// The batch-wide table of lookup requests, deduplicated by table, key and consistency.
-#[derive(Debug, Default)]
-pub(crate) struct Requests {
-    pub slots: Vec<RequestSlot>,
-    by_key: BTreeMap<(String, String, bool), usize>,
-}
-
-#[derive(Debug)]
-pub(crate) struct RequestSlot {
-    pub request: LookupRequest,
-    pub handed_out: bool,
-    pub answered: bool,
-    /// The records (entry positions) and their lookup positions waiting for this answer.
-    pub waiters: Vec<(usize, usize)>,
-}
-
-impl Requests {
-    /// The request for `key` of `lookup`, shared with any identical one; `waiter` waits for it.
-    pub fn add(&mut self, tag: u32, lookup: &Lookup, key: Item, waiter: (usize, usize)) {
-        let dedupe = (
-            lookup.table.clone(),
-            canonical(&key),
-            lookup.consistent_read,
-        );
-        if let Some(&slot) = self.by_key.get(&dedupe)
-            && let Some(existing) = self.slots.get_mut(slot)
-        {
-            existing.request.cache_seconds =
-                existing.request.cache_seconds.min(lookup.cache_seconds);
-            existing.waiters.push(waiter);
-            return;
-        }
-        let index = self.slots.len();
-        self.by_key.insert(dedupe, index);
-        self.slots.push(RequestSlot {
-            request: LookupRequest {
-                id: LookupId {
-                    batch: tag,
-                    index: u32::try_from(index).unwrap_or(u32::MAX),
-                },
-                table: lookup.table.clone(),
-                key,
-                consistent_read: lookup.consistent_read,
-                cache_seconds: lookup.cache_seconds,
-                lookup: lookup.name.clone(),
-            },
-            handed_out: false,
-            answered: false,
-            waiters: vec![waiter],
-        });
-    }
-}
-
-/// A key's identity for deduplication: every attribute with its type.
-fn canonical(key: &Item) -> String {
-    key.iter()
-        .map(|(name, value)| match value {
-            AttributeValue::S(text) => format!("{name}\u{0}S\u{0}{text}"),
-            AttributeValue::N(text) => format!("{name}\u{0}N\u{0}{text}"),
-            other => format!("{name}\u{0}?\u{0}{other:?}"),
-        })
-        .collect::<Vec<_>>()
-        .join("\u{1}")
 }

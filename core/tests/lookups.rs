@@ -441,3 +441,52 @@ proptest! {
         }
     }
 }
+
+fn attribute_value() -> impl Strategy<Value = AttributeValue> {
+    let number = prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| f.to_string()),
+        "-?[0-9]{1,40}(\\.[0-9]{1,40})?",
+    ];
+    let leaf = prop_oneof![
+        any::<String>().prop_map(AttributeValue::S),
+        number.clone().prop_map(AttributeValue::N),
+        proptest::collection::vec(any::<u8>(), 0..8).prop_map(AttributeValue::B),
+        any::<bool>().prop_map(AttributeValue::Bool),
+        Just(AttributeValue::Null),
+        proptest::collection::vec(any::<String>(), 0..3).prop_map(AttributeValue::Ss),
+        proptest::collection::vec(number, 0..3).prop_map(AttributeValue::Ns),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
+            proptest::collection::btree_map(any::<String>(), inner, 0..4)
+                .prop_map(AttributeValue::M),
+        ]
+    })
+}
+
+proptest! {
+    /// Whatever DynamoDB returns becomes a JSON object templates can read: strings unchanged,
+    /// numbers printed exactly as DynamoDB wrote them, however many digits.
+    #[test]
+    fn every_item_converts_to_a_json_object(
+        item in proptest::collection::btree_map("[a-zA-Z_]{1,8}", attribute_value(), 0..6),
+    ) {
+        let json = mailroom_core::lookup::attribute::item_json(&item);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        prop_assert!(parsed.is_object());
+        let document = mailroom_core::json::JsonDocument::parse(&json).unwrap();
+        for (name, value) in &item {
+            // What a template prints for the attribute.
+            let printed = document.get(name).unwrap().to_value().to_string();
+            match value {
+                AttributeValue::S(text) => prop_assert_eq!(&printed, text),
+                AttributeValue::N(text) => prop_assert_eq!(&printed, text),
+                _ => {}
+            }
+        }
+    }
+}
