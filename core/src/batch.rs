@@ -165,10 +165,14 @@ impl Batch {
             has_groups: false,
             now,
         };
+        // A FIFO batch (at most 10 records) is composed at once, so that a record rejected at
+        // compose time blocks the rest of its group before anything is decided after it. Any
+        // other batch (up to 10,000 records) is composed as the host asks for sends, so the
+        // host's deadline bounds the rendering too.
+        batch.has_groups = records.iter().any(|r| r.message_group_id().is_some());
         let mut failed_groups: BTreeSet<String> = BTreeSet::new();
         for record in records {
             let group = record.message_group_id().map(str::to_owned);
-            batch.has_groups |= group.is_some();
             let blocked = group.as_ref().filter(|g| failed_groups.contains(*g));
             let (state, event_type, route) = match blocked {
                 Some(group) => {
@@ -178,7 +182,12 @@ impl Batch {
                     (batch.retry_state(&record, fault), None, None)
                 }
                 None => {
-                    let (verdict, facts) = mailroom.verdict(&record, now);
+                    let (verdict, facts) = mailroom.verdict(&record);
+                    let verdict = if batch.has_groups {
+                        mailroom.compose_now(verdict, &record, now)
+                    } else {
+                        verdict
+                    };
                     let index = batch.entries.len();
                     let state = batch.state_of(verdict, &record, index);
                     (state, facts.event_type, facts.route)
@@ -209,7 +218,7 @@ impl Batch {
             Verdict::Send(email) => State::Ready(Arc::new(email)),
             Verdict::Retry(fault) => self.retry_state(record, fault),
             Verdict::Reject(fault) => reject_state(&fault),
-            Verdict::Lookups(mut pending) => {
+            Verdict::Pending(mut pending) => {
                 let route = &self.mailroom.config().routes()[pending.route()];
                 for (lookup, key) in std::mem::take(&mut pending.asked) {
                     if let Some(declared) = route.lookups().get(lookup) {
@@ -274,7 +283,7 @@ impl Batch {
             else {
                 continue;
             };
-            let verdict = self.mailroom.resume(*pending, &entry.record, self.now);
+            let verdict = self.mailroom.advance(*pending);
             let record = self.entries[entry_index].record.clone();
             let state = self.state_of(verdict, &record, entry_index);
             self.settle(entry_index, state);
@@ -299,6 +308,43 @@ impl Batch {
     /// [`complete_send`](Self::complete_send). Calling this repeatedly before completing any
     /// gives every email that may be sent concurrently.
     pub fn next_send(&mut self) -> Option<SendRequest> {
+        loop {
+            let index = self.next_candidate()?;
+            let id = self.id_of(index);
+            let entry = self.entries.get_mut(index)?;
+            match &entry.state {
+                State::Ready(email) => {
+                    let email = Arc::clone(email);
+                    entry.state = State::InFlight(Arc::clone(&email));
+                    return Some(SendRequest {
+                        id,
+                        message_id: entry.record.message_id.clone(),
+                        email,
+                    });
+                }
+                State::Waiting(_) => {
+                    // Its turn: render it now. A failure settles it (blocking the rest of a
+                    // FIFO group) and the search goes on.
+                    let State::Waiting(pending) =
+                        std::mem::replace(&mut entry.state, State::Done(placeholder()))
+                    else {
+                        return None;
+                    };
+                    let verdict = self
+                        .mailroom
+                        .compose_pending(*pending, &entry.record, self.now);
+                    let record = entry.record.clone();
+                    let state = self.state_of(verdict, &record, index);
+                    self.settle(index, state);
+                }
+                State::InFlight(_) | State::Done(_) => return None,
+            }
+        }
+    }
+
+    /// The first record that may go now: ready, or only waiting to be composed, and not behind
+    /// an unfinished record of its FIFO group.
+    fn next_candidate(&mut self) -> Option<usize> {
         if !self.has_groups {
             while self
                 .entries
@@ -309,38 +355,26 @@ impl Batch {
             }
         }
         let mut busy_groups: BTreeSet<&str> = BTreeSet::new();
-        let mut chosen = None;
         for (index, entry) in self.entries.iter().enumerate().skip(self.unsent_from) {
             let group_busy = entry
                 .group
                 .as_deref()
                 .is_some_and(|g| busy_groups.contains(g));
-            match &entry.state {
-                State::Ready(_) if !group_busy => {
-                    chosen = Some(index);
-                    break;
-                }
-                State::Ready(_) | State::InFlight(_) | State::Waiting(_) => {
-                    if let Some(group) = entry.group.as_deref() {
-                        busy_groups.insert(group);
-                    }
-                }
-                State::Done(_) => {}
+            let may_go = match &entry.state {
+                State::Ready(_) => true,
+                State::Waiting(pending) => pending.composable(),
+                State::InFlight(_) | State::Done(_) => false,
+            };
+            if may_go && !group_busy {
+                return Some(index);
+            }
+            if !matches!(entry.state, State::Done(_))
+                && let Some(group) = entry.group.as_deref()
+            {
+                busy_groups.insert(group);
             }
         }
-        let index = chosen?;
-        let id = self.id_of(index);
-        let entry = self.entries.get_mut(index)?;
-        let State::Ready(email) = &entry.state else {
-            return None;
-        };
-        let email = Arc::clone(email);
-        entry.state = State::InFlight(Arc::clone(&email));
-        Some(SendRequest {
-            id,
-            message_id: entry.record.message_id.clone(),
-            email,
-        })
+        None
     }
 
     /// Reports what happened to a send handed out by [`next_send`](Self::next_send).
@@ -387,6 +421,7 @@ impl Batch {
         for index in 0..self.entries.len() {
             let fault = match &self.entries[index].state {
                 State::Ready(_) => ServiceFault::Deadline,
+                State::Waiting(pending) if pending.composable() => ServiceFault::Deadline,
                 State::Waiting(pending) => ServiceFault::LookupFailed {
                     lookup: pending
                         .unanswered(self.mailroom.config().routes()[pending.route()].lookups())

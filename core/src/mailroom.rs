@@ -87,8 +87,9 @@ pub(crate) enum Verdict {
     Send(Email),
     Retry(ServiceFault),
     Reject(MessageFault),
-    /// The route reads lookups: the record waits for their answers.
-    Lookups(Box<Pending>),
+    /// Routed, not composed yet: the record waits for its lookups' answers, or only for its
+    /// turn to be rendered ([`Pending::composable`]).
+    Pending(Box<Pending>),
 }
 
 impl Verdict {
@@ -100,7 +101,9 @@ impl Verdict {
     }
 }
 
-/// A record waiting for its lookups: what it needs to be composed once they are answered.
+/// A routed record not composed yet: what it needs to be composed once its lookups (if any)
+/// are answered. Batches compose lazily, as the host asks for sends, so a batch too large to
+/// render before the deadline retries the rest (`deadline`) instead of timing out.
 #[derive(Debug)]
 pub(crate) struct Pending {
     route: usize,
@@ -114,6 +117,11 @@ impl Pending {
     /// Whether any of its lookups is still unanswered.
     pub fn waiting(&self) -> bool {
         self.progress.waiting()
+    }
+
+    /// Whether it only waits to be composed: every lookup it needs is answered.
+    pub fn composable(&self) -> bool {
+        self.asked.is_empty() && !self.progress.waiting()
     }
 
     /// The route position, to find the lookup declarations.
@@ -243,7 +251,7 @@ impl Mailroom {
             )),
             Verdict::Reject(fault) => Decision::settled(reject_disposition(&fault)),
             // `verdict_with` answers every lookup; a record cannot be left waiting.
-            Verdict::Lookups(_) => Decision::settled(retry_disposition(
+            Verdict::Pending(_) => Decision::settled(retry_disposition(
                 self.shared.config.retry,
                 record,
                 ServiceFault::LookupFailed {
@@ -262,8 +270,9 @@ impl Mailroom {
         }
     }
 
-    /// The verdict for one record, with its faults typed (batches and checks read them).
-    pub(crate) fn verdict(&self, record: &SqsRecord, now: Timestamp) -> (Verdict, Facts) {
+    /// The verdict for one record before composing: routed and its first lookups asked, or
+    /// rejected. Faults are typed (batches and checks read them).
+    pub(crate) fn verdict(&self, record: &SqsRecord) -> (Verdict, Facts) {
         let mut facts = Facts::default();
         let unwrapped = match envelope::unwrap(record) {
             Ok(unwrapped) => unwrapped,
@@ -278,13 +287,6 @@ impl Mailroom {
         };
         let route = &self.shared.config.routes[index];
         facts.route = Some(route.name.clone());
-        if route.lookups.is_empty() {
-            let verdict = match self.compose(index, record, &unwrapped, now, None) {
-                Ok(email) => Verdict::Send(email),
-                Err(fault) => Verdict::of(fault),
-            };
-            return (verdict, facts);
-        }
         let mut pending = Pending {
             route: index,
             unwrapped,
@@ -292,7 +294,7 @@ impl Mailroom {
             asked: Vec::new(),
         };
         let verdict = match self.ask(&mut pending) {
-            Ok(()) => Verdict::Lookups(Box::new(pending)),
+            Ok(()) => Verdict::Pending(Box::new(pending)),
             Err(fault) => Verdict::of(fault),
         };
         (verdict, facts)
@@ -305,15 +307,18 @@ impl Mailroom {
         now: Timestamp,
         source: &mut dyn LookupSource,
     ) -> (Verdict, Facts) {
-        let (mut verdict, facts) = self.verdict(record, now);
-        while let Verdict::Lookups(mut pending) = verdict {
+        let (mut verdict, facts) = self.verdict(record);
+        while let Verdict::Pending(mut pending) = verdict {
+            if pending.composable() {
+                return (self.compose_pending(*pending, record, now), facts);
+            }
             let asked = std::mem::take(&mut pending.asked);
             for (position, (lookup, key)) in asked.into_iter().enumerate() {
                 let request = self.request_for(&pending, lookup, key, position);
                 let answer = source.answer(&request);
                 self.answer(&mut pending, lookup, &request, answer);
             }
-            verdict = self.resume(*pending, record, now);
+            verdict = self.advance(*pending);
         }
         (verdict, facts)
     }
@@ -454,31 +459,45 @@ impl Mailroom {
             .answer(&route.lookups, lookup, request, answer);
     }
 
-    /// A waiting record whose asked lookups are all answered: asks the next ones, or composes.
-    pub(crate) fn resume(
-        &self,
-        mut pending: Pending,
-        record: &SqsRecord,
-        now: Timestamp,
-    ) -> Verdict {
+    /// A waiting record whose asked lookups are all answered: what the answers decide, else
+    /// the record with its next lookups asked (or, when none is left, ready to compose).
+    pub(crate) fn advance(&self, mut pending: Pending) -> Verdict {
         if let Some(fault) = pending.progress.decision() {
             return Verdict::of(fault);
         }
-        if let Err(fault) = self.ask(&mut pending) {
-            return Verdict::of(fault);
+        match self.ask(&mut pending) {
+            Ok(()) => Verdict::Pending(Box::new(pending)),
+            Err(fault) => Verdict::of(fault),
         }
-        if !pending.asked.is_empty() || pending.waiting() {
-            return Verdict::Lookups(Box::new(pending));
-        }
-        match self.compose(
-            pending.route,
-            record,
-            &pending.unwrapped,
-            now,
-            Some(&pending.progress),
-        ) {
+    }
+
+    /// Composes the email of a record whose lookups are all answered.
+    pub(crate) fn compose_pending(
+        &self,
+        pending: Pending,
+        record: &SqsRecord,
+        now: Timestamp,
+    ) -> Verdict {
+        let has_lookups = !self.shared.config.routes[pending.route].lookups.is_empty();
+        let progress = has_lookups.then_some(&pending.progress);
+        match self.compose(pending.route, record, &pending.unwrapped, now, progress) {
             Ok(email) => Verdict::Send(email),
             Err(fault) => Verdict::of(fault),
+        }
+    }
+
+    /// Composes `verdict` now if it only waits for its turn; anything else as it is.
+    pub(crate) fn compose_now(
+        &self,
+        verdict: Verdict,
+        record: &SqsRecord,
+        now: Timestamp,
+    ) -> Verdict {
+        match verdict {
+            Verdict::Pending(pending) if pending.composable() => {
+                self.compose_pending(*pending, record, now)
+            }
+            other => other,
         }
     }
 

@@ -246,7 +246,7 @@ impl Mailroom {
             let fault = match verdict {
                 Verdict::Send(_) => continue,
                 // `verdict_with` answers every lookup: nothing is left waiting.
-                Verdict::Lookups(_) => continue,
+                Verdict::Pending(_) => continue,
                 Verdict::Retry(
                     fault @ (ServiceFault::LookupFailed { .. }
                     | ServiceFault::LookupNotYetWritten { .. }),

@@ -226,3 +226,50 @@ fn a_single_decision_is_the_batch_decision_before_sending() {
         assert_eq!(decided, reported);
     }
 }
+
+#[test]
+fn a_standard_batch_renders_as_sends_are_asked_for_so_the_deadline_bounds_rendering() {
+    // Records after the first are not rendered until the host asks for their send: once the
+    // host expires the batch (its deadline is near), they are retried at once (`deadline`)
+    // without being rendered. Record c's template is missing a variable: rendered, it would be
+    // `template_error`; unrendered, it is `deadline` like b.
+    let mailroom = mailroom();
+    let mut broken = enrollment("c@example.com");
+    broken["studentName"] = serde_json::Value::Null;
+    broken.as_object_mut().unwrap().remove("courseName");
+    let batch_event = event(vec![
+        record("a", enrollment("a@example.com"), "q", None),
+        record("b", enrollment("b@example.com"), "q", None),
+        record("c", broken, "q", None),
+    ]);
+    let mut batch = mailroom
+        .start_batch(batch_event.clone(), common::NOW, 1)
+        .unwrap();
+    let first = batch.next_send().unwrap();
+    batch
+        .complete_send(first.id, common::accept_all("a"))
+        .unwrap();
+    batch.expire();
+    assert!(batch.next_send().is_none());
+    let reasons: Vec<Option<Reason>> = batch
+        .finish()
+        .records
+        .iter()
+        .map(|r| r.disposition.reason())
+        .collect();
+    assert_eq!(
+        reasons,
+        [None, Some(Reason::Deadline), Some(Reason::Deadline)]
+    );
+    assert!(
+        reasons.iter().all(|r| *r != Some(Reason::TemplateError)),
+        "nothing after the deadline was rendered"
+    );
+
+    // Run to the end, the same batch renders c and retries it for its template.
+    let report = common::run_batch(&mailroom, &batch_event, 1, common::accept_all);
+    assert_eq!(
+        report.records[2].disposition.reason(),
+        Some(Reason::TemplateError)
+    );
+}
