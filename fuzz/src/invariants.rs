@@ -16,8 +16,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use mailroom_core::lookup::MAX_LOOKUPS_PER_ROUTE;
 use mailroom_core::{
-    BatchError, BatchReport, Config, Disposition, Email, EventError, FaultKind, Mailbox, Mailroom,
+    Batch, BatchError, BatchReport, Config, LookupAnswer, LookupFailure, LookupFixtures,
+    LookupItem, Disposition, Email, EventError, FaultKind, Mailbox, Mailroom,
     Preview, PreviewError, Reason, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet,
     Timestamp,
 };
@@ -346,6 +348,84 @@ pub struct BatchCase {
     pub now: Option<i64>,
     /// The jitter seed.
     pub seed: u64,
+    /// The answers to lookup reads, in the order the batch hands them out; cycled. Empty:
+    /// every read is answered from the example fixtures (`examples/templates/lookups.json`).
+    pub lookups: Vec<PlannedLookup>,
+}
+
+/// What the host answers for one lookup read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PlannedLookup {
+    /// The example fixtures' answer.
+    Fixture,
+    /// This item (any JSON: what is not an object is refused by the core and answered as
+    /// not found).
+    Found(serde_json::Value),
+    /// No such item.
+    NotFound,
+    /// Throttled.
+    Throttled,
+    /// Failed otherwise.
+    Unavailable,
+    /// Never answered (the deadline came first).
+    Unanswered,
+}
+
+/// The example lookup fixtures, parsed once.
+fn example_lookups() -> &'static LookupFixtures {
+    static FIXTURES: OnceLock<LookupFixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        LookupFixtures::parse(include_str!("../../examples/templates/lookups.json"))
+            .expect("the example fixtures are valid")
+    })
+}
+
+/// Runs every lookup round as planned, checking the protocol: no read is handed out twice in
+/// a batch, an answer is taken once, and rounds end (a chain is at most as long as a route's
+/// lookups).
+fn run_lookup_rounds(batch: &mut Batch, plan: &[PlannedLookup]) -> Result<(), String> {
+    let mut plan = plan.iter().cycle();
+    let mut seen = BTreeSet::new();
+    for _ in 0..=MAX_LOOKUPS_PER_ROUTE {
+        let round = batch.lookups();
+        if round.is_empty() {
+            return Ok(());
+        }
+        for request in round {
+            let identity = (
+                request.table.clone(),
+                format!("{:?}", request.key),
+                request.consistent_read,
+            );
+            if !seen.insert(identity) {
+                return Err(format!("lookup {:?} handed out twice", request.key_text()));
+            }
+            let answer = match plan.next().unwrap_or(&PlannedLookup::Fixture) {
+                PlannedLookup::Fixture => example_lookups().answer_to(&request),
+                PlannedLookup::Found(item) => LookupItem::from_json(&item.to_string())
+                    .map_or(LookupAnswer::NotFound, LookupAnswer::Found),
+                PlannedLookup::NotFound => LookupAnswer::NotFound,
+                PlannedLookup::Throttled => {
+                    LookupAnswer::Failed(LookupFailure::Throttled("fuzz".into()))
+                }
+                PlannedLookup::Unavailable => {
+                    LookupAnswer::Failed(LookupFailure::Unavailable("fuzz".into()))
+                }
+                PlannedLookup::Unanswered => continue,
+            };
+            batch
+                .answer_lookup(request.id, answer)
+                .map_err(|e| format!("lookup {}: {e}", request.key_text()))?;
+            if batch
+                .answer_lookup(request.id, LookupAnswer::NotFound)
+                .is_ok()
+            {
+                return Err(format!("lookup {} was answered twice", request.key_text()));
+            }
+        }
+    }
+    Err("lookup rounds did not end".to_owned())
 }
 
 /// What the host reports for one send.
@@ -393,6 +473,7 @@ pub fn run_batch_case(case: &BatchCase, email_check: EmailCheck<'_>) -> Result<(
     if event.records.iter().any(|r| r.message_id.is_empty()) {
         return Err("start_batch accepted a record without a message id".to_owned());
     }
+    run_lookup_rounds(&mut batch, &case.lookups)?;
 
     let count = event.records.len();
     let groups: Vec<Option<&str>> = event

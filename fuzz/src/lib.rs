@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 pub mod invariants;
 pub mod mime_check;
 
-pub use invariants::{BatchCase, PlannedOutcome};
+pub use invariants::{BatchCase, PlannedLookup, PlannedOutcome};
 
 /// Decodes a `batch_invariants` input: a JSON [`BatchCase`] if it is one, else structured bytes.
 pub fn batch_case_from_bytes(data: &[u8]) -> ArbitraryResult<BatchCase> {
@@ -46,6 +46,17 @@ pub struct FuzzBatch {
     sandbox: bool,
     odd_clock: Option<i64>,
     seed: u64,
+    lookups: Vec<FuzzLookup>,
+}
+
+#[derive(Debug, Arbitrary)]
+enum FuzzLookup {
+    Fixture,
+    Found(FuzzJson),
+    NotFound,
+    Throttled,
+    Unavailable,
+    Unanswered,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -392,6 +403,19 @@ impl FuzzBatch {
             sandbox: self.sandbox,
             now: self.odd_clock,
             seed: self.seed,
+            lookups: self
+                .lookups
+                .iter()
+                .take(MAX_OUTCOMES)
+                .map(|lookup| match lookup {
+                    FuzzLookup::Fixture => PlannedLookup::Fixture,
+                    FuzzLookup::Found(json) => PlannedLookup::Found(json.0.clone()),
+                    FuzzLookup::NotFound => PlannedLookup::NotFound,
+                    FuzzLookup::Throttled => PlannedLookup::Throttled,
+                    FuzzLookup::Unavailable => PlannedLookup::Unavailable,
+                    FuzzLookup::Unanswered => PlannedLookup::Unanswered,
+                })
+                .collect(),
         }
     }
 }
