@@ -52,7 +52,11 @@ macro_rules! configuration {
             "With a routes file, it holds the routes; without one, the Lambda's variables SENDER,\n  ",
             "SUBJECT, SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL and RECIPIENT_FIELD describe one default\n  ",
             "route. sender, replyTo and sandboxRecipient come from the routes file, else from SENDER,\n  ",
-            "REPLY_TO and SANDBOX_RECIPIENT. A variable that is set but not used is warned about.\n",
+            "REPLY_TO and SANDBOX_RECIPIENT. A variable that is set but not used is warned about.\n  ",
+            "Lookups a route declares are answered from --lookups FILE, else lookups.json in the\n  ",
+            "templates folder; without one every lookup fails and its record is retried. The file\n  ",
+            "maps tables to entries, e.g. {\"enrollments\": [{\"key\": {\"PK\": \"STUDENT#1\", \"SK\":\n  ",
+            "\"PROFILE\"}, \"item\": {\"firstName\": \"Ana\"}}]} (README.md, section Lookups).\n",
         )
     };
 }
@@ -126,6 +130,10 @@ pub struct ConfigArgs {
     /// Routes file (JSON) [default: routes.json in the templates folder, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
+    /// Lookup fixtures: what each lookup of a route finds
+    /// [default: lookups.json in the templates folder, when there is one]
+    #[arg(long, value_name = "FILE")]
+    pub lookups: Option<PathBuf>,
     /// The current time: RFC 3339 (2026-11-23T10:00:00Z) or Unix milliseconds
     /// [default: the system clock]
     #[arg(long, value_name = "TIME")]
@@ -193,6 +201,10 @@ pub struct CheckArgs {
     /// Routes file [default: DIR/routes.json, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
+    /// Lookup fixtures: what each lookup of a route finds
+    /// [default: DIR/lookups.json, when there is one]
+    #[arg(long, value_name = "FILE")]
+    pub lookups: Option<PathBuf>,
     /// The current time: RFC 3339 or Unix milliseconds [default: the system clock]
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,

@@ -38,6 +38,14 @@ pub fn write_fault(
     Ok(())
 }
 
+/// Writes what would fix a problem, one `= help:` line each, under it.
+pub fn write_help(out: &mut impl Write, help: &[String]) -> io::Result<()> {
+    for line in help {
+        writeln!(out, "  = help: {line}")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
