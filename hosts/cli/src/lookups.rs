@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 
 use mailroom_core::config::Route;
 use mailroom_core::lookup::{AttributeValue, Lookup};
-use mailroom_core::{
-    LOOKUP_NAME, LookupAnswer, LookupFailure, LookupFixtures, LookupRequest, LookupSource,
-};
+use mailroom_core::{LookupAnswer, LookupFailure, LookupFixtures, LookupRequest, LookupSource};
 
 use crate::error::InputError;
 use crate::setup;
@@ -112,26 +110,6 @@ impl Fixtures {
             ),
         }
     }
-}
-
-/// The lookups `variables` (a template's, as `Mailroom::variables` lists them) read that
-/// `route` does not declare, by name, sorted: with lookups declared, `lookup.<name>` holds only
-/// those, so any other name is always undefined. A route without lookups is left alone: its
-/// templates see the event's own `lookup` field.
-#[must_use]
-pub fn undeclared(route: &Route, variables: &[String]) -> Vec<String> {
-    if route.lookups().is_empty() {
-        return Vec::new();
-    }
-    let mut names: Vec<String> = variables
-        .iter()
-        .filter_map(|path| path.strip_prefix(LOOKUP_NAME)?.strip_prefix('.'))
-        .map(|rest| rest.split('.').next().unwrap_or_default().to_owned())
-        .filter(|name| !route.lookups().iter().any(|lookup| lookup.name() == name))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 /// The lookups `route` declares, for messages: `student, course` or `none`.
@@ -300,31 +278,10 @@ mod tests {
     }
 
     #[test]
-    fn undeclared_names_the_lookups_a_route_does_not_declare() {
+    fn declared_lists_the_route_lookups_for_messages() {
         let config = Config::resolve(Some(ROUTES), |_| None).unwrap();
-        let route = &config.routes()[0];
-        let read = |paths: &[&str]| {
-            undeclared(
-                route,
-                &paths.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>(),
-            )
-        };
-        assert_eq!(
-            read(&[
-                "lookup.student.name",
-                "lookup.course.title",
-                "lookup.course",
-                "lookups.x",
-                "name"
-            ]),
-            ["course"]
-        );
-        assert!(read(&["lookup.student"]).is_empty());
-        assert_eq!(declared(route), "student");
-        // Without lookups, `lookup` is the event's own field.
-        let plain = Config::preview("w.html");
-        assert!(undeclared(&plain.routes()[0], &["lookup.any".to_owned()]).is_empty());
-        assert_eq!(declared(&plain.routes()[0]), "none");
+        assert_eq!(declared(&config.routes()[0]), "student");
+        assert_eq!(declared(&Config::preview("w.html").routes()[0]), "none");
     }
 
     #[test]

@@ -43,9 +43,7 @@ pub fn templates_dir(given: Option<&Path>) -> PathBuf {
     given.map_or_else(|| examples_dir().join("templates"), Path::to_path_buf)
 }
 
-/// The lookup fixtures' file name beside the templates. The core names the routes file
-/// ([`ROUTES_FILE`]); this one only the hosts without DynamoDB read.
-pub const LOOKUPS_FILE: &str = "lookups.json";
+pub use mailroom_core::lookup::LOOKUPS_FILE;
 
 /// Where a file that configures the templates is, the same rule for every command and every
 /// such file: the one given on the command line, else `name` in the templates folder when there

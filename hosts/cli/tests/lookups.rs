@@ -399,8 +399,8 @@ fn check_flags_a_template_reading_a_lookup_its_route_does_not_declare() {
             "error[lookup]: hello.html: reads lookup.course, but route main declares no lookup \
              \"course\" (it declares student, team), so it is always undefined\n  \
              = route main\n  \
-             = help: declare \"course\" in the \"lookups\" of route main in \
-             templates/routes.json, or read one it declares\n",
+             = help: declare it in the \"lookups\" of route main in \
+             templates/routes.json, or read one the route declares\n",
         ))
         .stdout(predicate::str::ends_with("1 problem\n"));
 }

@@ -25,7 +25,7 @@ use mailroom_core::{
 use crate::cli::CheckArgs;
 use crate::diagnostic;
 use crate::error::{CliError, HostError, InputError};
-use crate::lookups::{self, Fixtures, Recorder};
+use crate::lookups::{Fixtures, Recorder};
 use crate::setup;
 
 /// A problem, and what would fix it when the CLI can tell (`= help: ...` lines).
@@ -142,12 +142,26 @@ fn check_routes(
     routes_file: Option<&Path>,
 ) -> Vec<Finding> {
     // Compile errors and routes whose template is missing: the same for every sample.
-    let mut findings: Vec<Finding> = mailroom
-        .check(&[], now, &mut &*fixtures)
-        .into_iter()
-        .map(Finding::from)
-        .collect();
-    findings.extend(undeclared_lookups(mailroom, routes_file));
+    let file = routes_file.map_or_else(
+        || "the routes file".to_owned(),
+        |file| file.display().to_string(),
+    );
+    let findings_of_the_set =
+        mailroom
+            .check(&[], now, &mut &*fixtures)
+            .into_iter()
+            .map(|diagnostic| {
+                // A template reading a lookup its route does not declare (the core finds these).
+                let help = match (&diagnostic.route, diagnostic.fault.kind) {
+                    (Some(route), FaultKind::Lookup) => vec![format!(
+                        "declare it in the \"lookups\" of route {route} in {file}, or read one the \
+                 route declares"
+                    )],
+                    _ => Vec::new(),
+                };
+                Finding { diagnostic, help }
+            });
+    let mut findings: Vec<Finding> = findings_of_the_set.collect();
     for sample in samples {
         let mut recorder = Recorder::new(fixtures);
         let found = mailroom.check(std::slice::from_ref(sample), now, &mut recorder);
@@ -188,46 +202,6 @@ fn lookup_help(
         })
         .map(|request| fixtures.help_for(request))
         .collect()
-}
-
-/// Every route template that reads `lookup.<name>` for a lookup its route does not declare.
-fn undeclared_lookups(mailroom: &Mailroom, routes_file: Option<&Path>) -> Vec<Finding> {
-    let file = routes_file.map_or_else(
-        || "the routes file".to_owned(),
-        |file| file.display().to_string(),
-    );
-    let mut findings = Vec::new();
-    for route in mailroom.config().routes() {
-        // A template that does not compile is reported already.
-        let Ok(variables) = mailroom.variables(route.template()) else {
-            continue;
-        };
-        for name in lookups::undeclared(route, &variables) {
-            let mut fault = TemplateFault::new(
-                FaultKind::Lookup,
-                format!(
-                    "reads lookup.{name}, but route {} declares no lookup {name:?} (it declares \
-                     {}), so it is always undefined",
-                    route.name(),
-                    lookups::declared(route)
-                ),
-            );
-            fault.template = Some(route.template().to_owned());
-            findings.push(Finding {
-                diagnostic: Diagnostic {
-                    sample: None,
-                    route: Some(route.name().to_owned()),
-                    fault,
-                },
-                help: vec![format!(
-                    "declare {name:?} in the \"lookups\" of route {} in {file}, or read one it \
-                     declares",
-                    route.name()
-                )],
-            });
-        }
-    }
-    findings
 }
 
 /// Without routes: compile errors once, then every template rendered against every sample.

@@ -139,7 +139,7 @@ fn write_missing(
         .iter()
         .find(|route| preview.route.as_deref() == Some(route.name()));
     if let Some(route) = route {
-        for name in lookups::undeclared(route, &preview.missing) {
+        for name in route.undeclared_lookups(&preview.missing) {
             writeln!(
                 err,
                 "note: route {} declares no lookup {name:?} (it declares {}); declare it in \
