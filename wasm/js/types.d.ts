@@ -301,7 +301,7 @@ export interface PreviewLookup {
 
 /**
  * A DynamoDB attribute value, as `@aws-sdk/client-dynamodb` returns them (`AttributeValue`):
- * binary as bytes (or base64 text). `$unknown` is the SDK's name for a type it does not know;
+ * binary as bytes (or base64 text), `NULL` always true. `$unknown` is the SDK's name for a type it does not know;
  * mailroom refuses it (`input`).
  */
 export type AttributeValue =
@@ -309,7 +309,7 @@ export type AttributeValue =
   | { N: string }
   | { B: Uint8Array | string }
   | { BOOL: boolean }
-  | { NULL: true }
+  | { NULL: boolean }
   | { M: Record<string, AttributeValue> }
   | { L: AttributeValue[] }
   | { SS: string[] }
