@@ -186,6 +186,13 @@ describe('lookups in the previewer', () => {
     assert.equal(await editor(page, 'instructor').getAttribute('readonly'), null);
     await frameBody(page).getByText('Hi Eve,').waitFor();
     assert.equal(await page.textContent('#subject-out'), 'Welcome to Go in Practice, Eve');
+    // Opening a lookups.json replaces the results with its own.
+    const opened = { enrollments: fixtures.enrollments.map((entry) => (entry.key.PK.startsWith('STUDENT#') ? { ...entry, item: { ...entry.item, firstName: 'Hana' } } : entry)) };
+    await page.setInputFiles('#file-input', [{ name: 'lookups.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(opened)) }]);
+    await frameBody(page).getByText('Hi Hana,').waitFor();
+    assert.equal(await page.textContent('#lookups-source'), 'results from the opened lookups.json');
+    assert.match(await page.textContent('#source-note'), /^Opened 1 file\./);
+    assert.deepEqual((await rows(page)).map((lookup) => lookup.status), ['found', 'found', 'found']);
     await context.close();
   });
 
