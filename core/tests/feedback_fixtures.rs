@@ -880,6 +880,16 @@ fn soft_bounces_suppress_once_they_repeat_within_the_window() {
         SuppressionReason::TransientBounces { count: 1 }
     );
     assert!(suppression_for(&undetermined, &policy, &BTreeMap::new(), now).is_empty());
+    // A policy read from configuration takes the defaults of what it leaves out.
+    let configured: SuppressionPolicy =
+        serde_json::from_str(r#"{"transient_bounces": 5}"#).unwrap();
+    assert_eq!(
+        configured,
+        SuppressionPolicy {
+            transient_bounces: 5,
+            ..SuppressionPolicy::default()
+        }
+    );
 }
 
 #[test]

@@ -25,8 +25,10 @@ use super::{BounceType, Feedback, FeedbackEvent};
 use crate::address::Mailbox;
 use crate::record::Timestamp;
 
-/// When soft bounces suppress an address.
+/// When soft bounces suppress an address. Read from configuration, a field left out takes
+/// its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SuppressionPolicy {
     /// How many transient (or undetermined) bounces within the window suppress an address; 0
     /// never suppresses for soft bounces. Default 3: each one already means SES retried for

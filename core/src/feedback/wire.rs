@@ -140,10 +140,7 @@ fn notification(
     if mail.message_id.is_empty() {
         return Err(invalid("mail.messageId", "empty"));
     }
-    let sent_at =
-        timestamp("mail.timestamp", Some(mail.timestamp))?.ok_or(FeedbackError::MissingField {
-            field: "mail.timestamp",
-        })?;
+    let sent_at = instant("mail.timestamp", &mail.timestamp)?;
     Ok(Feedback {
         envelope,
         origin,
@@ -463,15 +460,16 @@ fn timestamp(
     field: &'static str,
     text: Option<String>,
 ) -> Result<Option<Timestamp>, FeedbackError> {
-    text.map(|text| {
-        super::time::parse(&text).ok_or_else(|| {
-            invalid(
-                field,
-                &format!("{:?} is not an RFC 3339 timestamp", truncate(&text)),
-            )
-        })
+    text.map(|text| instant(field, &text)).transpose()
+}
+
+fn instant(field: &'static str, text: &str) -> Result<Timestamp, FeedbackError> {
+    super::time::parse(text).ok_or_else(|| {
+        invalid(
+            field,
+            &format!("{:?} is not an RFC 3339 timestamp", truncate(text)),
+        )
     })
-    .transpose()
 }
 
 fn json(text: &str, layer: Layer) -> Result<Value, FeedbackError> {
