@@ -13,6 +13,9 @@ use crate::json::{JsonKind, JsonRef};
 #[derive(Debug, Clone)]
 pub(crate) struct Progress {
     pub slots: Vec<Slot>,
+    /// Optional (`skip`) lookups left out because their key could not be made, with the
+    /// field it lacked: previews show them.
+    pub unkeyed: Vec<(usize, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +37,7 @@ impl Progress {
     pub fn new(count: usize) -> Self {
         Self {
             slots: vec![Slot::Unasked; count],
+            unkeyed: Vec::new(),
         }
     }
 
@@ -194,6 +198,7 @@ pub(crate) fn next_keys(
                 if let Some(slot) = progress.slots.get_mut(index) {
                     *slot = Slot::Skipped;
                 }
+                progress.unkeyed.push((index, path.clone()));
                 continue;
             }
             return Err(Fault::Message(MessageFault::MissingField {
