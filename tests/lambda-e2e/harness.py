@@ -241,8 +241,9 @@ class AwsFront(_Server):
     * SES v2 (REST JSON, /v2/email/...): forwarded to moto after `ses_delay` seconds, or
       answered 429 TooManyRequestsException when `throttle(raw_mime_text)` is true, or (for
       benchmarks, `ses_answers_itself`) accepted here so that a call takes `ses_delay` exactly.
-    * DynamoDB (JSON 1.0, X-Amz-Target DynamoDB_20120810.*): forwarded to moto after
-      `dynamodb_delay` seconds, or answered with the error `dynamodb_fault(operation, request)`
+    * DynamoDB (JSON 1.0, X-Amz-Target DynamoDB_20120810.*): forwarded to moto, its answer given
+      `dynamodb_delay` seconds after the request at the soonest (moto's own time included, so a
+      call takes that long exactly while moto is quicker), or answered with the error `dynamodb_fault(operation, request)`
       names (a code such as "ThrottlingException", HTTP 400; None: no fault), which moto itself
       never answers.
     * Everything else (SQS): forwarded to moto.
@@ -307,17 +308,18 @@ class _FrontHandler(_Handler):
         elif target.startswith("DynamoDB_20120810."):
             operation = target.split(".", 1)[1]
             front.count(f"DynamoDB.{operation}")
-            if front.dynamodb_delay:
-                time.sleep(front.dynamodb_delay)
             code = front.dynamodb_fault(operation, json.loads(body or b"{}"))
             if code:
                 error = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}
                 return self.reply(400, json.dumps(error).encode(), {"Content-Type": "application/x-amz-json-1.0"})
+            return self.forward(front, body, at_least=front.dynamodb_delay)
         else:
             front.count("other." + self.path)
         self.forward(front, body)
 
-    def forward(self, front: AwsFront, body: bytes) -> None:
+    def forward(self, front: AwsFront, body: bytes, at_least: float = 0.0) -> None:
+        """Moto's answer, given no sooner than `at_least` seconds after the request came."""
+        started = time.monotonic()
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
         request = urllib.request.Request(front.moto_url + self.path, data=body, headers=headers, method=self.command)
         try:
@@ -325,6 +327,9 @@ class _FrontHandler(_Handler):
                 status, payload, answer_headers = response.status, response.read(), response.headers
         except urllib.error.HTTPError as error:
             status, payload, answer_headers = error.code, error.read(), error.headers
+        left = at_least - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
         keep = {k: v for k, v in answer_headers.items() if k.lower() in ("content-type", "x-amzn-requestid", "x-amzn-errortype", "x-amzn-query-error")}
         self.reply(status, payload, keep)
 
