@@ -105,6 +105,7 @@ pub fn emf_document(
         ("Throttled", decided.throttled),
         ("TemplateFetches", metrics.template_fetches),
         ("Records", decided.records),
+        ("LookupRounds", metrics.lookups.rounds),
         ("LookupReads", metrics.lookups.read),
         ("LookupsNotFound", metrics.lookups.not_found),
         ("LookupsFailed", metrics.lookups.failed),

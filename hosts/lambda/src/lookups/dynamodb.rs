@@ -13,7 +13,7 @@
 //! network, access denied, a table that does not exist, a key that does not match the table's
 //! schema: nothing the message can change).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -231,13 +231,17 @@ pub fn plan(reads: &[KeyRead<'_>]) -> Vec<Call> {
     calls
 }
 
+/// The call's keys by table. A key asked for twice (`N "1.5"` and `N "1.50"` are one key to
+/// DynamoDB, two requests to the core) goes once: DynamoDB refuses a call with a duplicate key.
 fn request_items(reads: &[KeyRead<'_>], call: &Call) -> HashMap<String, KeysAndAttributes> {
     call.tables
         .iter()
         .filter_map(|(table, (consistent, positions))| {
+            let mut seen = HashSet::new();
             let keys = positions
                 .iter()
                 .filter_map(|&p| reads.get(p))
+                .filter(|read| seen.insert(identity(read.key)))
                 .map(|read| item_to_sdk(read.key))
                 .collect();
             // Building fails only without keys, and a planned table always has some.
@@ -249,6 +253,11 @@ fn request_items(reads: &[KeyRead<'_>], call: &Call) -> HashMap<String, KeysAndA
             Some((table.clone(), keys))
         })
         .collect()
+}
+
+/// A whole key's identity (every attribute of it).
+fn identity(key: &Item) -> Option<String> {
+    key_identity(key, key.keys().map(String::as_str))
 }
 
 /// Matches what one call returned to its reads: found items and misses go into `answers`;
@@ -270,11 +279,14 @@ fn settle(
         };
         for item in items {
             let item = item_from_sdk(item);
-            if let Some(position) = index.take(&item) {
-                answers.push((
-                    position,
-                    LookupAnswer::Found(LookupItem::from_attributes(&item)),
-                ));
+            let positions = index.take(&item);
+            if !positions.is_empty() {
+                let found = LookupItem::from_attributes(&item);
+                answers.extend(
+                    positions
+                        .into_iter()
+                        .map(|p| (p, LookupAnswer::Found(found.clone()))),
+                );
             }
         }
     }
@@ -286,7 +298,7 @@ fn settle(
         let positions: Vec<usize> = keys
             .keys
             .into_iter()
-            .filter_map(|key| index.take(&item_from_sdk(key)))
+            .flat_map(|key| index.take(&item_from_sdk(key)))
             .collect();
         if !positions.is_empty() {
             let consistent = call.tables.get(&table).is_some_and(|(c, _)| *c);
@@ -299,25 +311,25 @@ fn settle(
     unprocessed
 }
 
-/// A table's reads of one call by key identity, so that returned items find their read.
+/// A table's reads of one call by key identity, so that returned items find their reads.
 struct KeyIndex {
     /// The key attribute names of the reads (one list per key schema; a table has one).
     schemas: Vec<Vec<String>>,
-    by_identity: HashMap<String, usize>,
+    by_identity: HashMap<String, Vec<usize>>,
 }
 
 impl KeyIndex {
     fn new(reads: &[KeyRead<'_>], positions: &[usize]) -> Self {
         let mut schemas: Vec<Vec<String>> = Vec::new();
-        let mut by_identity = HashMap::new();
+        let mut by_identity: HashMap<String, Vec<usize>> = HashMap::new();
         for &position in positions {
             let Some(read) = reads.get(position) else {
                 continue;
             };
-            let names: Vec<String> = read.key.keys().cloned().collect();
-            if let Some(identity) = key_identity(read.key, names.iter().map(String::as_str)) {
-                by_identity.insert(identity, position);
+            if let Some(identity) = identity(read.key) {
+                by_identity.entry(identity).or_default().push(position);
             }
+            let names: Vec<String> = read.key.keys().cloned().collect();
             if !schemas.contains(&names) {
                 schemas.push(names);
             }
@@ -328,16 +340,19 @@ impl KeyIndex {
         }
     }
 
-    /// The read whose key `item` has, once.
-    fn take(&mut self, item: &Item) -> Option<usize> {
-        self.schemas.iter().find_map(|names| {
-            let identity = key_identity(item, names.iter().map(String::as_str))?;
-            self.by_identity.remove(&identity)
-        })
+    /// The reads whose key `item` has (none, or all that asked for that key), once.
+    fn take(&mut self, item: &Item) -> Vec<usize> {
+        self.schemas
+            .iter()
+            .find_map(|names| {
+                let identity = key_identity(item, names.iter().map(String::as_str))?;
+                self.by_identity.remove(&identity)
+            })
+            .unwrap_or_default()
     }
 
     fn rest(self) -> impl Iterator<Item = usize> {
-        self.by_identity.into_values()
+        self.by_identity.into_values().flatten()
     }
 }
 

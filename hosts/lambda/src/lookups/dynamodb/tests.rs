@@ -577,3 +577,35 @@ async fn a_number_key_matches_the_normalised_number_dynamodb_returns() {
         .await;
     assert_eq!(json(&read.answers[0])["name"], "one and a half");
 }
+
+#[tokio::test]
+async fn one_key_asked_for_twice_goes_once_and_answers_both() {
+    let rule = mock!(Client::batch_get_item)
+        .match_requests(|input| {
+            // DynamoDB refuses duplicate keys in a call.
+            input
+                .request_items()
+                .is_some_and(|items| items["numbers"].keys().len() == 1)
+        })
+        .then_compute_output(|_| {
+            let item = HashMap::from([
+                ("id".to_owned(), SdkValue::N("1.5".into())),
+                ("name".to_owned(), s("one and a half")),
+            ]);
+            BatchGetItemOutput::builder()
+                .responses("numbers", vec![item])
+                .build()
+        });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
+    let keys = [
+        Item::from([("id".to_owned(), AttributeValue::N("1.50".into()))]),
+        Item::from([("id".to_owned(), AttributeValue::N("1.5".into()))]),
+    ];
+    let read = DynamoDbReader::new(client)
+        .read_keys(&reads("numbers", &keys, true), in_seconds(10))
+        .await;
+    assert_eq!(rule.num_calls(), 1);
+    for answer in &read.answers {
+        assert_eq!(json(answer)["name"], "one and a half");
+    }
+}
