@@ -305,8 +305,9 @@ class Lookups(LambdaTestCase):
         self.assertEqual((metrics["LookupsNotFound"], metrics["Rejected"], metrics["Parked"]), (1, 1, 1))
 
     def test_throttled_reads_are_retried_and_the_record_is_sent_on_redelivery(self) -> None:
-        # A short retry policy from the routes file, so the redelivery comes within seconds.
-        self.front.repository = example_repository_with(self.tmp(), retry={"baseSeconds": 1, "maxSeconds": 2})
+        # A short retry policy from the routes file, so the redelivery comes within seconds: on a
+        # first receive the back-off is 1-2 s (half of baseSeconds, plus jitter up to the rest).
+        self.front.repository = example_repository_with(self.tmp(), retry={"baseSeconds": 2, "maxSeconds": 4})
         queues = Queues(MOTO, "mailroom-throttled-reads", visibility_timeout=30)
         codes = iter(["ThrottlingException"] + ["ProvisionedThroughputExceededException"] * 100)
         self.front.dynamodb_fault = lambda operation, request: next(codes) if operation == "BatchGetItem" else None
