@@ -40,11 +40,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lambda-e2e"))
 sys.path.insert(0, str(HERE))
 
-from harness import Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootstrap_path, example_repository_with  # noqa: E402
+from harness import (Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootstrap_path, example_repository_with,  # noqa: E402
+                     seed_lookups)
 
 from accounting import account, print_summary  # noqa: E402
 from faults import FaultFront, FaultPlan, Ledger  # noqa: E402
-from workload import DOMAIN, build  # noqa: E402
+from workload import DOMAIN, build, students  # noqa: E402
 
 TABLE = "mailroom-idempotency"
 MAX_RECEIVE_COUNT = 10
@@ -245,6 +246,8 @@ def main() -> int:
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         )
         dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+        # The example routes' lookup table, with a student per ids-only event.
+        seed_lookups(moto, extra=students(items))
         visibility = int(plan.invocation_timeout_s * 3)
         queues = Queues(moto, "fault-injection", visibility_timeout=visibility)
         queues.sqs.set_queue_attributes(QueueUrl=queues.url, Attributes={"RedrivePolicy": json.dumps(

@@ -3,7 +3,9 @@ producer duplicates of some of them, and poison messages with the reason each mu
 rejected for.
 
 Every good event gets its own recipient (`fi-<seq>@...`), so an accepted email is traced back
-to its event by the To header alone, whatever the template renders. Identities (SNS
+to its event by the To header alone, whatever the template renders. An ids-only event
+(EnrollmentCompleted) gets its own student (`fi-<seq>`), whose profile, holding that address,
+`students` lists for the lookup table. Identities (SNS
 `MessageId`, EventBridge `id`, `eventId`, `X-Shopify-Event-Id`, Shopify order `id`) are
 renewed per event, so each event has its own idempotency key; a producer duplicate repeats
 the body exactly, as an SNS or EventBridge retry does, under a new SQS message id.
@@ -48,6 +50,23 @@ def recipient(seq: int) -> str:
     return f"fi-{seq}@{DOMAIN}"
 
 
+def student_id(seq: int) -> str:
+    """The student an ids-only event of `seq` names; its profile's email is `recipient(seq)`."""
+    return f"fi-{seq}"
+
+
+def students(items: list[Item]) -> list[dict]:
+    """The student profiles ids-only events may need (one per good event: cheaper to write
+    than to tell which events carry ids only), as DynamoDB items."""
+    from harness import student_item
+
+    return [
+        student_item(student_id(item.seq), "Fi", recipient(item.seq))
+        for item in items
+        if item.kind == "good" and item.duplicate_of is None
+    ]
+
+
 def bounced(seq: int) -> str:
     """An address the SES fault proxy answers MessageRejected for."""
     return f"bounce-{seq}@{DOMAIN}"
@@ -63,6 +82,8 @@ def _readdress(event: dict, seq: int, address: str, rng: random.Random) -> None:
     for parent in ("customer", "student"):
         if isinstance(event.get(parent), dict) and "email" in event[parent]:
             event[parent]["email"] = address
+    if "studentId" in event:
+        event["studentId"] = student_id(seq)
     if "eventId" in event:
         event["eventId"] = str(uuid.UUID(int=rng.getrandbits(128)))
     if isinstance(event.get("id"), int):
