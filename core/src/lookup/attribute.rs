@@ -142,9 +142,11 @@ fn exact_as_json_number(text: &str) -> bool {
     if let Ok(integer) = text.parse::<u64>() {
         return integer.to_string() == text;
     }
-    // The core's JSON reads other numbers as doubles; templates print a double's shortest form.
+    // The core's JSON reads other numbers as doubles, through serde_json (whose float parsing
+    // can differ from `str::parse` in the last digit), and templates print a double's shortest
+    // form: the number is exact when that round trip prints the same text.
     let mut shortest = String::new();
-    match text.parse::<f64>() {
+    match serde_json::from_str::<f64>(text) {
         Ok(float) if float.is_finite() => {
             let _ = write!(shortest, "{}", minijinja::Value::from(float));
             shortest == text
