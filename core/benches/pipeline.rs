@@ -34,17 +34,7 @@ fn run_event(mailroom: &Mailroom, event_json: &str) -> usize {
     let mut batch = mailroom
         .start_batch(event, NOW, 7)
         .expect("message ids are present");
-    loop {
-        let round = batch.lookups();
-        if round.is_empty() {
-            break;
-        }
-        for request in round {
-            batch
-                .answer_lookup(request.id, fixtures.answer_to(&request))
-                .expect("the lookup was handed out");
-        }
-    }
+    batch.answer_lookups_from(&mut &*fixtures);
     let mut rendered = 0;
     while let Some(send) = batch.next_send() {
         rendered += send.email.html().len() + send.email.text().len();

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::decision::{Disposition, Reason, RetryPolicy, jitter_seed, splitmix64};
 use crate::email::Email;
 use crate::error::{MessageFault, ServiceFault};
-use crate::lookup::{LookupAnswer, LookupId, LookupRequest, Requests};
+use crate::lookup::{LookupAnswer, LookupId, LookupRequest, LookupSource, Requests};
 use crate::mailroom::{Mailroom, Pending, Verdict};
 use crate::outcome::SendOutcome;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
@@ -245,6 +245,26 @@ impl Batch {
                 slot.request.clone()
             })
             .collect()
+    }
+
+    /// Answers every round of lookups on the spot from `source` (fixtures, a previewer's
+    /// results), for hosts whose answers need no IO: the same rounds a host with IO drives
+    /// with [`lookups`](Self::lookups) and [`answer_lookup`](Self::answer_lookup). Returns how
+    /// many rounds there were.
+    pub fn answer_lookups_from(&mut self, source: &mut dyn LookupSource) -> usize {
+        let mut rounds = 0;
+        loop {
+            let round = self.lookups();
+            if round.is_empty() {
+                return rounds;
+            }
+            rounds += 1;
+            for request in round {
+                let answer = source.answer(&request);
+                // Handed out just now and answered once: the batch cannot refuse it.
+                let _ = self.answer_lookup(request.id, answer);
+            }
+        }
     }
 
     /// Reports what the host found for a request handed out by [`lookups`](Self::lookups).

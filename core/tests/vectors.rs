@@ -24,19 +24,9 @@ pub fn run_case(case: &Case) -> BatchReport {
     let mut batch = mailroom
         .start_batch(event, Timestamp::from_millis(case.now), case.seed)
         .expect("the case's event is a valid batch");
-    let fixtures = LookupFixtures::parse(case.lookups.as_deref().unwrap_or("{}"))
+    let mut fixtures = LookupFixtures::parse(case.lookups.as_deref().unwrap_or("{}"))
         .expect("the case's lookup fixtures are valid");
-    loop {
-        let round = batch.lookups();
-        if round.is_empty() {
-            break;
-        }
-        for request in round {
-            batch
-                .answer_lookup(request.id, fixtures.answer_to(&request))
-                .expect("the lookup was handed out");
-        }
-    }
+    batch.answer_lookups_from(&mut fixtures);
     while let Some(send) = batch.next_send() {
         let outcome = serde_json::from_value(case.outcome_for(&send.message_id))
             .expect("the case's outcomes are SendOutcomes");

@@ -160,16 +160,7 @@ impl Handle {
         let mut batch = self.mailroom.start_batch(event, timestamp(now)?, seed)?;
         let mut answers = source(lookups);
         // Every round of lookups before any send, as the Rust Lambda does.
-        loop {
-            let round = batch.lookups();
-            if round.is_empty() {
-                break;
-            }
-            for request in round {
-                let answer = answers.answer(&request);
-                batch.answer_lookup(request.id, answer)?;
-            }
-        }
+        batch.answer_lookups_from(&mut *answers);
         while let Some(send) = batch.next_send() {
             let outcome =
                 outcomes

@@ -82,17 +82,7 @@ fn process_event_is_the_core_report_serialized_by_serde_json() {
     let mut batch = mailroom
         .start_batch(event, Timestamp::from_millis(NOW as i64), 7)
         .unwrap();
-    loop {
-        let round = batch.lookups();
-        if round.is_empty() {
-            break;
-        }
-        for request in round {
-            batch
-                .answer_lookup(request.id, fixtures.answer_to(&request))
-                .unwrap();
-        }
-    }
+    batch.answer_lookups_from(&mut &fixtures);
     while let Some(send) = batch.next_send() {
         let message_id = format!("ses-{}", send.message_id);
         batch
@@ -428,17 +418,7 @@ mod mime_bytes {
         let now = Timestamp::from_millis(case.now);
         let mut batch = mailroom.start_batch(event, now, case.seed).unwrap();
         let fixtures = LookupFixtures::parse(case.lookups.as_deref().unwrap_or("{}")).unwrap();
-        loop {
-            let round = batch.lookups();
-            if round.is_empty() {
-                break;
-            }
-            for request in round {
-                batch
-                    .answer_lookup(request.id, fixtures.answer_to(&request))
-                    .unwrap();
-            }
-        }
+        batch.answer_lookups_from(&mut &fixtures);
         let mut messages = Vec::new();
         while let Some(send) = batch.next_send() {
             let message_id = send.message_id.clone();

@@ -86,18 +86,7 @@ pub fn run_batch(
     mut outcome: impl FnMut(&str) -> SendOutcome,
 ) -> BatchReport {
     let mut batch = mailroom.start_batch(event.clone(), NOW, seed).unwrap();
-    let lookups = example_lookups();
-    loop {
-        let round = batch.lookups();
-        if round.is_empty() {
-            break;
-        }
-        for request in round {
-            batch
-                .answer_lookup(request.id, lookups.answer_to(&request))
-                .unwrap();
-        }
-    }
+    batch.answer_lookups_from(&mut example_lookups());
     while let Some(send) = batch.next_send() {
         batch
             .complete_send(send.id, outcome(&send.message_id))

@@ -145,21 +145,8 @@ fn run_part(
         // reported as one line by main's panic hook, never a silent loss.
         Err(error) => panic!("a part failed as a whole: {error}"),
     };
-    let mut asked_lookups = false;
-    loop {
-        let round = batch.lookups();
-        if round.is_empty() {
-            break;
-        }
-        asked_lookups = true;
-        for request in round {
-            let answer = sender.lookups.answer(&request);
-            if let Err(error) = batch.answer_lookup(request.id, answer) {
-                // Each request handed out is answered once, here: an error is a bug.
-                panic!("the batch refused a lookup answer: {error}");
-            }
-        }
-    }
+    let mut answers = sender.lookups;
+    let asked_lookups = batch.answer_lookups_from(&mut answers) > 0;
     let mut sends: Vec<SendRequest> = Vec::new();
     loop {
         while let Some(send) = batch.next_send() {
