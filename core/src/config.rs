@@ -13,7 +13,10 @@
 //!    `sandboxRecipient` win; what it leaves out comes from `SENDER`, `REPLY_TO` and
 //!    `SANDBOX_RECIPIENT`. So `SENDER` can stay in a deployment's environment while the routes
 //!    live with the templates.
-//! 3. **Retry and limits** come from the routes file, else the defaults.
+//! 3. **Configuration set.** The routes file's `configurationSet`, else `CONFIGURATION_SET`
+//!    (`SES_CONFIGURATION_SET`, its earlier name, is read when it is unset). Every email names
+//!    it, so SES publishes the email's events to the set's destinations (feedback).
+//! 4. **Retry and limits** come from the routes file, else the defaults.
 //!
 //! The routes file:
 //!
@@ -70,16 +73,22 @@ pub mod vars {
     pub const RECIPIENT_FIELD: &str = "RECIPIENT_FIELD";
     /// Optional: send every email to this one address instead, while testing.
     pub const SANDBOX_RECIPIENT: &str = "SANDBOX_RECIPIENT";
+    /// Optional: the SES configuration set every email is sent with.
+    pub const CONFIGURATION_SET: &str = "CONFIGURATION_SET";
+    /// The earlier name of [`CONFIGURATION_SET`], read when that is unset.
+    pub const SES_CONFIGURATION_SET: &str = "SES_CONFIGURATION_SET";
 
     /// Every variable the configuration reads, for hosts that pass a snapshot of them on
     /// (the CLI's previewer) or list them in help texts.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 8] = [
         SENDER,
         SUBJECT,
         TEMPLATE,
         REPLY_TO,
         RECIPIENT_FIELD,
         SANDBOX_RECIPIENT,
+        CONFIGURATION_SET,
+        SES_CONFIGURATION_SET,
     ];
 }
 
@@ -96,6 +105,7 @@ pub struct Config {
     pub(crate) retry: RetryPolicy,
     pub(crate) limits: RenderLimits,
     pub(crate) sandbox_recipient: Option<Mailbox>,
+    pub(crate) configuration_set: Option<String>,
     pub(crate) ignored_variables: Vec<&'static str>,
 }
 
@@ -135,6 +145,12 @@ impl Config {
     #[must_use]
     pub fn sandbox_recipient(&self) -> Option<&Mailbox> {
         self.sandbox_recipient.as_ref()
+    }
+
+    /// The SES configuration set every email is sent with, if any.
+    #[must_use]
+    pub fn configuration_set(&self) -> Option<&str> {
+        self.configuration_set.as_deref()
     }
 
     /// Variables that are set but that this configuration does not use, because the routes
@@ -304,6 +320,8 @@ struct RoutesFile {
     reply_to: Option<String>,
     #[serde(default)]
     sandbox_recipient: Option<String>,
+    #[serde(default)]
+    configuration_set: Option<String>,
     routes: Vec<RouteEntry>,
     #[serde(default)]
     retry: Option<RetryPolicy>,
@@ -346,6 +364,7 @@ impl Config {
                 if let Some(subject) = non_empty(&lookup, vars::SUBJECT) {
                     check_subject(vars::SUBJECT, &subject)?;
                 }
+                configuration_set(None, &lookup)?;
                 Ok(())
             }
             Err(error) => Err(error),
@@ -382,6 +401,7 @@ impl Config {
             sender: None,
             reply_to: None,
             sandbox_recipient: None,
+            configuration_set: None,
             routes: vec![route],
             retry: None,
             limits: None,
@@ -415,6 +435,11 @@ impl Config {
             (file.sender.is_some(), vars::SENDER),
             (file.reply_to.is_some(), vars::REPLY_TO),
             (file.sandbox_recipient.is_some(), vars::SANDBOX_RECIPIENT),
+            (file.configuration_set.is_some(), vars::CONFIGURATION_SET),
+            (
+                file.configuration_set.is_some(),
+                vars::SES_CONFIGURATION_SET,
+            ),
         ] {
             if in_file && non_empty(lookup, name).is_some() {
                 ignored.push(name);
@@ -453,6 +478,7 @@ impl Config {
             "sandboxRecipient",
             vars::SANDBOX_RECIPIENT,
         )?;
+        let configuration_set = configuration_set(file.configuration_set, lookup)?;
         let routes = validate_routes(file.routes, lookup, field_name)?;
         let retry = file.retry.unwrap_or_default();
         if retry.base_seconds == 0 || retry.max_seconds < retry.base_seconds {
@@ -468,6 +494,7 @@ impl Config {
             retry,
             limits: file.limits.unwrap_or_default(),
             sandbox_recipient,
+            configuration_set,
             ignored_variables,
         })
     }
@@ -521,6 +548,12 @@ fn validate_routes(
             .reply_to
             .map(|reply_to| mailbox(&at("replyTo"), &reply_to))
             .transpose()?;
+        if let Some(name) = entry.tags.keys().find(|name| is_reserved_tag(name)) {
+            return Err(invalid(
+                &at("tags"),
+                &format!("{name:?} is a tag mailroom sets itself (feedback finds its email by it)"),
+            ));
+        }
         let lookups = crate::lookup::validate(entry.lookups, env, &at)?;
         for path in &entry.recipient {
             crate::lookup::check_recipient_path(path, &lookups, &at("recipient"))?;
@@ -538,6 +571,50 @@ fn validate_routes(
         });
     }
     Ok(routes)
+}
+
+/// The configuration set by the precedence of the module docs, checked as SES names them:
+/// 1 to 64 letters, digits, `_` or `-`.
+fn configuration_set(
+    in_file: Option<String>,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    let (name, value) = match in_file {
+        Some(value) => ("configurationSet", value),
+        None => match non_empty(lookup, vars::CONFIGURATION_SET) {
+            Some(value) => (vars::CONFIGURATION_SET, value),
+            None => match non_empty(lookup, vars::SES_CONFIGURATION_SET) {
+                Some(value) => (vars::SES_CONFIGURATION_SET, value),
+                None => return Ok(None),
+            },
+        },
+    };
+    let value = value.trim().to_owned();
+    let valid = (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(invalid(
+            name,
+            "an SES configuration set name: 1 to 64 letters, digits, _ or -",
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// The tags mailroom puts on every email, and SES's own (`ses:`): a route's tags cannot
+/// take their names, or feedback would find the wrong email.
+fn is_reserved_tag(name: &str) -> bool {
+    use crate::feedback::{EVENT_TYPE_TAG, IDEMPOTENCY_KEY_TAG, ROUTE_TAG};
+    [
+        ROUTE_TAG,
+        EVENT_TYPE_TAG,
+        IDEMPOTENCY_KEY_TAG,
+        crate::email::SANDBOX_ORIGINAL_TO_TAG,
+    ]
+    .contains(&name)
+        || name.starts_with("ses:")
 }
 
 /// Subjects come from configuration, so a syntax error in one is a configuration error.
@@ -690,6 +767,43 @@ mod tests {
             config.ignored_variables(),
             ["REPLY_TO", "SANDBOX_RECIPIENT", "SENDER"]
         );
+    }
+
+    #[test]
+    fn the_configuration_set_comes_from_the_file_else_the_variable_else_its_earlier_name() {
+        let with_set = |set: &str| {
+            ROUTES.replacen('{', &format!(r#"{{"configurationSet":"{set}","#), 1)
+        };
+        let vars = [
+            ("SENDER", "a@example.com"),
+            ("CONFIGURATION_SET", "from-variable"),
+            ("SES_CONFIGURATION_SET", "earlier-name"),
+        ];
+        let config = Config::resolve(Some(&with_set("from-file")), env(&vars)).unwrap();
+        assert_eq!(config.configuration_set(), Some("from-file"));
+        assert_eq!(
+            config.ignored_variables(),
+            ["CONFIGURATION_SET", "SES_CONFIGURATION_SET"]
+        );
+        let config = Config::resolve(Some(ROUTES), env(&vars)).unwrap();
+        assert_eq!(config.configuration_set(), Some("from-variable"));
+        let config = Config::resolve(Some(ROUTES), env(&[vars[0], vars[2]])).unwrap();
+        assert_eq!(config.configuration_set(), Some("earlier-name"));
+        assert_eq!(
+            Config::resolve(Some(ROUTES), env(&vars[..1]))
+                .unwrap()
+                .configuration_set(),
+            None
+        );
+        for bad in ["has space", "dots.are.not.allowed", &"x".repeat(65)] {
+            let error = Config::resolve(Some(&with_set(bad)), env(&vars)).unwrap_err();
+            assert!(
+                error.to_string().starts_with("configurationSet is invalid"),
+                "{error}"
+            );
+        }
+        let error = Config::check_variables(env(&[("CONFIGURATION_SET", "a b")]), true);
+        assert!(error.is_err());
     }
 
     #[test]

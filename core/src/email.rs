@@ -21,6 +21,10 @@ pub struct Email {
     pub(crate) text: String,
     pub(crate) idempotency_key: String,
     pub(crate) tags: Vec<Tag>,
+    /// The SES configuration set to send with: its event destinations get this email's
+    /// feedback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) configuration_set: Option<String>,
 }
 
 /// Why [`Email::new`] refused its parts.
@@ -69,6 +73,7 @@ impl Email {
             text: text.into(),
             idempotency_key: idempotency_key.to_owned(),
             tags: Vec::new(),
+            configuration_set: None,
         })
     }
 
@@ -144,6 +149,12 @@ impl Email {
     pub fn tags(&self) -> &[Tag] {
         &self.tags
     }
+
+    /// The SES configuration set to send with ([`crate::Config::configuration_set`]).
+    #[must_use]
+    pub fn configuration_set(&self) -> Option<&str> {
+        self.configuration_set.as_deref()
+    }
 }
 
 /// An SES message tag; [`Tag::new`] keeps both parts to what SES accepts.
@@ -152,6 +163,9 @@ pub struct Tag {
     name: String,
     value: String,
 }
+
+/// The tag that keeps the real recipients of an email sent to the sandbox recipient.
+pub(crate) const SANDBOX_ORIGINAL_TO_TAG: &str = "original_to";
 
 impl Tag {
     /// Letters, digits, `_` and `-`, at most 256 characters.

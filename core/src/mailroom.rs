@@ -11,6 +11,7 @@ use crate::decision::{Decision, RecordDecision};
 use crate::email::{Email, Tag, subject_line, text_from_html};
 use crate::envelope::{self, Unwrapped};
 use crate::error::{ConfigError, EventError, MessageFault, ServiceFault, TemplateFault};
+use crate::feedback;
 use crate::idempotency;
 use crate::json::{JsonKind, JsonRef};
 use crate::lookup::{Item, LOOKUP_NAME, LookupAnswer, LookupRequest, LookupSource, Progress};
@@ -162,7 +163,7 @@ impl Mailroom {
                 .text_template
                 .clone()
                 .or_else(|| engine.sibling_text_template(&route.template));
-            let mut tags = vec![Tag::new("route", &route.name)];
+            let mut tags = vec![Tag::new(feedback::ROUTE_TAG, &route.name)];
             tags.extend(route.tags.iter().map(|(name, value)| Tag::new(name, value)));
             let mut lookup_keys = Vec::with_capacity(route.lookups.len());
             for lookup in &route.lookups {
@@ -580,15 +581,21 @@ impl Mailroom {
         let rendered = self
             .render_parts(&parts, &context)
             .map_err(|fault| Fault::Service(ServiceFault::Template(fault)))?;
+        // Feedback finds its email by these tags (`feedback::MailroomTags`): SES returns them
+        // in every event it publishes for the email.
         let mut tags = compiled.tags.clone();
         tags.push(Tag::new(
-            "event_type",
+            feedback::EVENT_TYPE_TAG,
             unwrapped.event_type.as_deref().unwrap_or("none"),
         ));
+        tags.push(Tag::new(feedback::IDEMPOTENCY_KEY_TAG, &idempotency_key));
         let to = match &self.shared.config.sandbox_recipient {
             Some(sandbox) => {
                 let original: Vec<&str> = recipients.iter().map(Mailbox::address).collect();
-                tags.push(Tag::new("original_to", &original.join("_")));
+                tags.push(Tag::new(
+                    crate::email::SANDBOX_ORIGINAL_TO_TAG,
+                    &original.join("_"),
+                ));
                 vec![sandbox.clone()]
             }
             None => recipients,
@@ -605,6 +612,7 @@ impl Mailroom {
             text: rendered.text,
             idempotency_key,
             tags,
+            configuration_set: self.shared.config.configuration_set.clone(),
         })
     }
 

@@ -112,6 +112,7 @@ impl Config {
             retry: crate::decision::RetryPolicy::default(),
             limits: crate::config::RenderLimits::default(),
             sandbox_recipient: None,
+            configuration_set: None,
             ignored_variables: Vec::new(),
         }
     }

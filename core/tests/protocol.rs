@@ -298,3 +298,56 @@ fn asked_before_sending_to_park_lists_the_rejects_found_when_composing() {
     let send = batch.next_send().unwrap();
     assert_eq!(send.message_id, "good");
 }
+
+#[test]
+fn feedback_finds_its_email_by_the_tags_every_email_carries() {
+    let mailroom = mailroom();
+    let mut batch = mailroom
+        .start_batch(
+            event(vec![record("a", enrollment("o@example.com"), "q", None)]),
+            common::NOW,
+            1,
+        )
+        .unwrap();
+    let send = batch.next_send().unwrap();
+    let email = &send.email;
+    // SES publishes an email's tags back as lists, with its own beside them.
+    let mut tags: serde_json::Map<String, serde_json::Value> = email
+        .tags()
+        .iter()
+        .map(|tag| (tag.name().to_owned(), json!([tag.value()])))
+        .collect();
+    tags.insert("ses:configuration-set".into(), json!(["mailroom"]));
+    let notification = json!({
+        "eventType": "Delivery",
+        "mail": { "messageId": "ses-1", "timestamp": "2026-11-23T10:00:01Z",
+                  "destination": ["o@example.com"], "tags": tags },
+        "delivery": { "timestamp": "2026-11-23T10:00:02Z", "recipients": ["o@example.com"] },
+    });
+    let feedback = mailroom_core::feedback::Feedback::parse(&notification.to_string()).unwrap();
+    assert_eq!(
+        feedback.tags.idempotency_key.as_deref(),
+        Some(email.idempotency_key())
+    );
+    assert_eq!(feedback.tags.route.as_deref(), Some("organizer-enrollment"));
+    assert_eq!(
+        feedback.tags.event_type.as_deref(),
+        Some("EnrollmentNotification")
+    );
+}
+
+#[test]
+fn a_route_cannot_take_the_name_of_a_tag_mailroom_sets() {
+    for reserved in ["idempotency_key", "route", "event_type", "ses:source"] {
+        let routes = json!({ "routes": [{ "name": "r", "events": ["*"], "template": "t.html",
+            "subject": "s", "recipient": ["to"], "tags": { reserved: "x" } }] });
+        let error = mailroom_core::Config::resolve(Some(&routes.to_string()), |name| {
+            (name == "SENDER").then(|| "a@example.com".to_owned())
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("routes[0].tags"),
+            "{reserved}: {error}"
+        );
+    }
+}

@@ -53,30 +53,25 @@ pub const IDEMPOTENCY_HEADER: &str = "X-Mailroom-Idempotency-Key";
 /// through the API instead; `.eml` files keep them here so an outboxed email shows its tags.
 pub const SES_TAGS_HEADER: &str = "X-SES-MESSAGE-TAGS";
 
+/// The header through which SES reads the configuration set from a raw message; like the
+/// tags, the Lambda passes it through the API and `.eml` files keep it here.
+pub const SES_CONFIGURATION_SET_HEADER: &str = "X-SES-CONFIGURATION-SET";
+
 /// The message as sent, dated `date`.
 #[must_use]
 pub fn message(email: &Email, date: Timestamp) -> Vec<u8> {
-    build(email, date, None)
+    build(email, date, false)
 }
 
 /// The message as the CLI's outbox keeps it: [`message`] plus the tags in
-/// [`SES_TAGS_HEADER`].
+/// [`SES_TAGS_HEADER`] and the configuration set in [`SES_CONFIGURATION_SET_HEADER`], what the
+/// Lambda gives SES beside the message.
 #[must_use]
 pub fn eml(email: &Email, date: Timestamp) -> Vec<u8> {
-    if email.tags().is_empty() {
-        return message(email, date);
-    }
-    // Tag names and values are limited to [A-Za-z0-9_.@-] by the core: header-safe as they are.
-    let tags = email
-        .tags()
-        .iter()
-        .map(|tag| format!("{}={}", tag.name(), tag.value()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    build(email, date, Some(tags))
+    build(email, date, true)
 }
 
-fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8> {
+fn build(email: &Email, date: Timestamp, with_ses_headers: bool) -> Vec<u8> {
     let domain = email
         .from()
         .address()
@@ -109,8 +104,21 @@ fn build(email: &Email, date: Timestamp, tags_header: Option<String>) -> Vec<u8>
     if let Some(reply_to) = email.reply_to() {
         builder = builder.reply_to(address(reply_to));
     }
-    if let Some(tags) = tags_header {
-        builder = builder.header(SES_TAGS_HEADER, Raw::new(tags));
+    if with_ses_headers {
+        // Tag names and values are limited to [A-Za-z0-9_.@-], configuration set names to
+        // [A-Za-z0-9_-], by the core: header-safe as they are.
+        if !email.tags().is_empty() {
+            let tags = email
+                .tags()
+                .iter()
+                .map(|tag| format!("{}={}", tag.name(), tag.value()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            builder = builder.header(SES_TAGS_HEADER, Raw::new(tags));
+        }
+        if let Some(set) = email.configuration_set() {
+            builder = builder.header(SES_CONFIGURATION_SET_HEADER, Raw::new(set));
+        }
     }
     let mut bytes = Vec::with_capacity(email.html().len() + email.text().len() + 1024);
     builder.body(alternative).serialize(&mut bytes);

@@ -503,7 +503,8 @@ def cases():
     )
 
     yield "environment-config", case(
-        "Configuration from environment variables only, as existing deployments set it: one default route, recipient field mailto.",
+        "Configuration from environment variables only, as existing deployments set it: one default route, recipient field mailto; "
+        "CONFIGURATION_SET names the SES configuration set of every email.",
         [
             record("enrollment", {"mailto": "organizer@example.com", "studentName": "Ana", "courseName": "Rust"}),
             record("no-mailto", {"studentName": "Ana", "courseName": "Rust"}),
@@ -514,6 +515,7 @@ def cases():
             "SUBJECT": "New enrollment: {{ studentName }}",
             "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL": "enrollment.html",
             "REPLY_TO": "help@example.com",
+            "CONFIGURATION_SET": "mailroom-feedback",
         },
         templates={"enrollment.html": "<p>{{ studentName }} enrolled in {{ courseName }}.</p>"},
     )

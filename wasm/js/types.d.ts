@@ -166,7 +166,10 @@ export interface Email {
   text: string;
   /** Stable across redeliveries of the same event for the same route. */
   idempotencyKey: string;
+  /** Always present: `route`, `event_type`, `idempotency_key` (feedback finds the email by them), then the route's own. */
   tags: Tag[];
+  /** The SES configuration set to send with (`CONFIGURATION_SET` or the routes file's `configurationSet`). */
+  configurationSet?: string;
 }
 
 /** What a record carries whatever its decision. */

@@ -7,7 +7,7 @@
 // Templates (and an optional routes.json) are bundled with the function in TEMPLATE_DIR and
 // compiled once per container, at cold start. The other settings are the Rust function's
 // variables: SENDER, SUBJECT, SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL, REPLY_TO,
-// RECIPIENT_FIELD, SANDBOX_RECIPIENT, SES_CONFIGURATION_SET, MAX_CONCURRENT_SENDS,
+// RECIPIENT_FIELD, SANDBOX_RECIPIENT, CONFIGURATION_SET, MAX_CONCURRENT_SENDS,
 // DEADLINE_MARGIN_MS. Rejected records stay in batchItemFailures, so the queue's redrive policy
 // moves them to the dead-letter queue.
 import { randomBytes } from "node:crypto";
@@ -27,7 +27,6 @@ export interface Dependencies {
   ses: Pick<SESv2Client, "send">;
   /** Reads the routes' lookups (BatchGetItem). */
   dynamodb: Pick<DynamoDBClient, "send">;
-  configurationSet?: string;
   maxConcurrentSends: number;
   deadlineMarginMs: number;
   log?: (line: string) => void;
@@ -72,12 +71,10 @@ export function fromEnvironment(): Dependencies {
   const routesFile = process.env.ROUTES_FILE ?? join(templateDir, Mailroom.routesFile);
   const routes = routesFile !== "" && existsSync(routesFile) ? readFileSync(routesFile, "utf8") : undefined;
   const mailroom = new Mailroom(routes === undefined ? { templates, env: environment() } : { templates, routes, env: environment() });
-  const configurationSet = process.env.SES_CONFIGURATION_SET;
   return {
     mailroom,
     ses: new SESv2Client({}),
     dynamodb: new DynamoDBClient({}),
-    ...(configurationSet ? { configurationSet } : {}),
     maxConcurrentSends: positiveInteger("MAX_CONCURRENT_SENDS", 10),
     deadlineMarginMs: positiveInteger("DEADLINE_MARGIN_MS", 2000),
   };
@@ -88,9 +85,11 @@ export function fromEnvironment(): Dependencies {
  * `batch.rawMessage`) as raw content, so recipients get the very bytes the Rust function would
  * send (multipart text and HTML, the idempotency key in a header bounces carry back). SES reads
  * the recipients and reply-to from the message's headers; the sender is named again because
- * SES authorizes `FromEmailAddress`. Tags travel through the API, not the message.
+ * SES authorizes `FromEmailAddress`. Tags and the configuration set (mailroom's configuration
+ * decides both, as for the Rust function) travel through the API, not the message.
  */
-export function sendEmailInput(send: SendRequest, raw: Uint8Array, configurationSet?: string): SendEmailCommandInput {
+export function sendEmailInput(send: SendRequest, raw: Uint8Array): SendEmailCommandInput {
+  const configurationSet = send.email.configurationSet;
   return {
     FromEmailAddress: send.headers.from,
     Content: { Raw: { Data: raw } },
@@ -112,7 +111,7 @@ export function outcomeOfError(error: unknown): SendOutcome {
 
 async function send(dependencies: Dependencies, request: SendRequest, raw: Uint8Array): Promise<SendOutcome> {
   try {
-    const answer = await dependencies.ses.send(new SendEmailCommand(sendEmailInput(request, raw, dependencies.configurationSet)));
+    const answer = await dependencies.ses.send(new SendEmailCommand(sendEmailInput(request, raw)));
     return { outcome: "accepted", messageId: answer.MessageId ?? "" };
   } catch (error) {
     return outcomeOfError(error);

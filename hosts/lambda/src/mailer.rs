@@ -39,16 +39,13 @@ pub trait Mailer {
 #[derive(Debug, Clone)]
 pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
-    configuration_set: Option<String>,
 }
 
 impl SesMailer {
-    /// A mailer over `client`, tagging every email with `configuration_set` when given.
-    pub fn new(client: aws_sdk_sesv2::Client, configuration_set: Option<String>) -> Self {
-        Self {
-            client,
-            configuration_set,
-        }
+    /// A mailer over `client`. Each email names its own configuration set (the core's
+    /// configuration decides it).
+    pub fn new(client: aws_sdk_sesv2::Client) -> Self {
+        Self { client }
     }
 }
 
@@ -99,7 +96,7 @@ impl Mailer for SesMailer {
             .destination(destination)
             .content(EmailContent::builder().raw(raw).build())
             .set_email_tags(Some(tags))
-            .set_configuration_set_name(self.configuration_set.clone())
+            .set_configuration_set_name(email.configuration_set().map(str::to_owned))
             .send()
             .await;
         match result {

@@ -58,11 +58,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             idempotency.retention,
         )
     });
-    let mailer = IdempotentMailer::new(
-        SesMailer::new(aws::ses_client(&sdk), settings.configuration_set.clone()),
-        store,
-        clock.clone(),
-    );
+    let mailer = IdempotentMailer::new(SesMailer::new(aws::ses_client(&sdk)), store, clock.clone());
     let queue = SqsQueue::new(aws::sqs_client(&sdk));
     // Lookups read the tables the routes name; building the client calls nothing, so a
     // deployment without lookups pays nothing for it.

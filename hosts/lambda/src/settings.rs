@@ -36,8 +36,6 @@ pub mod vars {
     pub const DELETE_PROCESSED: &str = "DELETE_PROCESSED";
     /// The dead-letter queue that rejected records are moved to, with their reason.
     pub const DLQ_URL: &str = "DLQ_URL";
-    /// SES configuration set for every email.
-    pub const SES_CONFIGURATION_SET: &str = "SES_CONFIGURATION_SET";
     /// At most this many SES calls at once. Default 10.
     pub const MAX_CONCURRENT_SENDS: &str = "MAX_CONCURRENT_SENDS";
     /// No send starts when less than this much time is left. Default 2000 ms.
@@ -96,8 +94,6 @@ pub struct Settings {
     pub delete_processed: bool,
     /// Dead-letter queue for rejected records.
     pub dlq_url: Option<String>,
-    /// SES configuration set.
-    pub configuration_set: Option<String>,
     /// Bound on concurrent SES calls.
     pub max_concurrent_sends: usize,
     /// Sends stop starting when less than this is left before the Lambda deadline.
@@ -168,7 +164,6 @@ impl Settings {
             dlq_url: get(vars::DLQ_URL)
                 .map(|url| queue_url(vars::DLQ_URL, url))
                 .transpose()?,
-            configuration_set: get(vars::SES_CONFIGURATION_SET),
             max_concurrent_sends: usize::try_from(number(
                 vars::MAX_CONCURRENT_SENDS,
                 get,
