@@ -771,9 +771,8 @@ mod tests {
 
     #[test]
     fn the_configuration_set_comes_from_the_file_else_the_variable_else_its_earlier_name() {
-        let with_set = |set: &str| {
-            ROUTES.replacen('{', &format!(r#"{{"configurationSet":"{set}","#), 1)
-        };
+        let with_set =
+            |set: &str| ROUTES.replacen('{', &format!(r#"{{"configurationSet":"{set}","#), 1);
         let vars = [
             ("SENDER", "a@example.com"),
             ("CONFIGURATION_SET", "from-variable"),

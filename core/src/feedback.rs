@@ -69,9 +69,12 @@
 //! [`DeliveryStatus::merge`] gives the same status whatever order notifications arrive in (SES
 //! makes no ordering promise, SNS and SQS deliver at least once); [`History`] keeps the last
 //! events of a message or address, in the same order-independent way. [`suppression_for`] says
-//! which addresses to stop sending to, by [`SuppressionPolicy`].
+//! which addresses to stop sending to, by [`SuppressionPolicy`]. [`EmailEntry`] and
+//! [`AddressEntry`] are what a host stores per email and per address, and how one notification
+//! changes them (the `ledger` module's docs).
 
 mod error;
+mod ledger;
 mod status;
 mod suppression;
 mod time;
@@ -84,6 +87,10 @@ use serde::{Deserialize, Serialize};
 use crate::record::Timestamp;
 
 pub use error::{FeedbackError, Layer};
+pub use ledger::{
+    AddressEntry, Attention, BounceDetail, EmailEntry, LedgerKey, LedgerLimits, TimeText,
+    address_storage_key,
+};
 pub use status::{DeliveryStatus, History, HistoryEntry};
 pub use suppression::{
     Suppression, SuppressionPolicy, SuppressionReason, normalize_address, suppression_for,

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use mailroom_core::Timestamp;
 use mailroom_core::feedback::{
-    BounceType, DeliveryStatus, Feedback, FeedbackEnvelope, FeedbackError, FeedbackEvent,
-    FeedbackOrigin, History, HistoryEntry, MailroomTags, RecipientReport,
+    AddressEntry, BounceType, DeliveryStatus, EmailEntry, Feedback, FeedbackEnvelope,
+    FeedbackError, FeedbackEvent, FeedbackOrigin, History, HistoryEntry, LedgerLimits,
+    MailroomTags, RecipientReport, SuppressionPolicy, SuppressionReason,
 };
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
@@ -135,8 +136,9 @@ fn feedback() -> impl Strategy<Value = Feedback> {
         event(),
         select(vec!["ses-1", "ses-2"]),
         prop::collection::vec(address(), 0..3),
+        select(vec![None, Some("welcome"), Some("orders")]),
     )
-        .prop_map(|(event, id, destination)| Feedback {
+        .prop_map(|(event, id, destination, route)| Feedback {
             envelope: FeedbackEnvelope::Raw,
             origin: FeedbackOrigin::EventPublishing,
             sns_message_id: None,
@@ -144,8 +146,34 @@ fn feedback() -> impl Strategy<Value = Feedback> {
             sent_at: Timestamp::from_millis(BASE_MS),
             source: None,
             destination,
-            tags: MailroomTags::default(),
+            tags: MailroomTags {
+                route: route.map(str::to_owned),
+                ..MailroomTags::default()
+            },
             event,
+        })
+}
+
+/// A deterministic shuffle of `items`, each twice (at-least-once delivery), from `seed`.
+fn shuffled_twice<T: Clone>(items: &[T], mut seed: u64) -> Vec<T> {
+    let mut shuffled: Vec<T> = items.iter().chain(items).cloned().collect();
+    for i in (1..shuffled.len()).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    shuffled
+}
+
+fn email_entry<'a>(
+    feedbacks: impl IntoIterator<Item = &'a Feedback>,
+    limits: LedgerLimits,
+) -> EmailEntry {
+    feedbacks
+        .into_iter()
+        .fold(EmailEntry::default(), |entry, feedback| {
+            EmailEntry::updated(Some(entry), feedback, limits)
         })
 }
 
@@ -242,6 +270,59 @@ proptest! {
             merged.entry(address).and_modify(|known| *known = known.merge(status)).or_insert(status);
         }
         prop_assert_eq!(merged, expected);
+    }
+
+    #[test]
+    fn an_email_entry_is_the_same_in_any_arrival_order_with_repeats_or_split_between_writers(
+        feedbacks in prop::collection::vec(feedback(), 0..8),
+        order in any::<u64>(),
+        limit in 1usize..6,
+    ) {
+        let limits = LedgerLimits { email_history: limit, ..LedgerLimits::default() };
+        let expected = email_entry(&feedbacks, limits);
+        prop_assert_eq!(email_entry(&shuffled_twice(&feedbacks, order), limits), expected.clone());
+        // Two writers that each applied some notifications, merged: the same entry.
+        let (left, right) = feedbacks.split_at(feedbacks.len() / 2);
+        let merged = email_entry(left, limits).merge(email_entry(right, limits), limits);
+        prop_assert_eq!(&merged, &expected);
+        // The overall status is the join of the events', each recipient's the join of theirs.
+        prop_assert_eq!(expected.status, feedbacks.iter().filter_map(|f| f.event.status()).max());
+        prop_assert_eq!(&expected.recipients, &ledger(&feedbacks));
+        prop_assert!(expected.history.entries().len() <= limit);
+        prop_assert_eq!(expected.ses_has_it(), !feedbacks.is_empty());
+    }
+
+    #[test]
+    fn a_hard_bounce_or_complaint_suppresses_an_address_for_good_in_any_order(
+        feedbacks in prop::collection::vec(feedback(), 0..8),
+        order in any::<u64>(),
+    ) {
+        let now = Timestamp::from_millis(BASE_MS + 60_000);
+        let policy = SuppressionPolicy::default();
+        let limits = LedgerLimits::default();
+        let address = "ana@example.com";
+        let entry = |feedbacks: &[Feedback]| {
+            feedbacks.iter().fold(AddressEntry::default(), |entry, feedback| {
+                AddressEntry::updated(Some(entry), address, feedback, &policy, now, limits)
+            })
+        };
+        let for_good = |entry: &AddressEntry| {
+            entry.suppression.as_ref().is_some_and(|s| {
+                s.expires_at.is_none()
+                    && matches!(s.reason, SuppressionReason::PermanentBounce | SuppressionReason::Complaint)
+            })
+        };
+        let hard = feedbacks.iter().any(|f| {
+            f.recipient_statuses().iter().any(|(a, status)| {
+                a == address
+                    && matches!(status, DeliveryStatus::Bounced(BounceType::Permanent) | DeliveryStatus::Complained)
+            })
+        });
+        for arrival in [feedbacks.clone(), shuffled_twice(&feedbacks, order)] {
+            let entry = entry(&arrival);
+            prop_assert_eq!(for_good(&entry), hard);
+            prop_assert_eq!(entry.is_suppressed(now), entry.suppression.is_some());
+        }
     }
 
     #[test]
