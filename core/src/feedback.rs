@@ -89,7 +89,7 @@ use crate::record::Timestamp;
 pub use error::{FeedbackError, Layer};
 pub use ledger::{
     AddressEntry, Attention, BounceDetail, EmailEntry, LedgerKey, LedgerLimits, TimeText,
-    address_storage_key,
+    address_storage_key, ledger_addresses,
 };
 pub use status::{DeliveryStatus, History, HistoryEntry};
 pub use suppression::{

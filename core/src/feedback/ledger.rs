@@ -56,7 +56,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::suppression::{Suppression, SuppressionPolicy, SuppressionReason, suppression_for};
+use super::suppression::{
+    Suppression, SuppressionPolicy, SuppressionReason, normalize_address, suppression_for,
+};
 use super::{BounceType, DeliveryStatus, Feedback, FeedbackEvent, History, HistoryEntry};
 use crate::record::Timestamp;
 
@@ -82,13 +84,14 @@ impl LedgerKey {
         }
     }
 
-    /// The key as one string, for a store with a single partition key: the idempotency key
-    /// itself (32 hex digits), or `ses#` and the SES message id.
+    /// The key as one string, for a store with a single partition key that may hold other
+    /// items too (the idempotency store's claims, keyed by the bare idempotency key):
+    /// `email#` and the idempotency key, or `email#ses#` and the SES message id.
     #[must_use]
     pub fn storage_key(&self) -> String {
         match self {
-            Self::IdempotencyKey(key) => key.clone(),
-            Self::SesMessageId(id) => format!("ses#{id}"),
+            Self::IdempotencyKey(key) => format!("email#{key}"),
+            Self::SesMessageId(id) => format!("email#ses#{id}"),
         }
     }
 }
@@ -98,6 +101,24 @@ impl LedgerKey {
 #[must_use]
 pub fn address_storage_key(normalized_address: &str) -> String {
     format!("address#{normalized_address}")
+}
+
+/// The addresses whose entries a notification changes: those it concerns
+/// ([`Feedback::recipients`]) as [`normalize_address`] writes them, each once. Text the core
+/// could never send to has no entry.
+#[must_use]
+pub fn ledger_addresses(feedback: &Feedback) -> Vec<String> {
+    let mut addresses: Vec<String> = Vec::new();
+    for address in feedback
+        .recipients()
+        .into_iter()
+        .filter_map(normalize_address)
+    {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    addresses
 }
 
 /// How much history entries keep.

@@ -78,6 +78,24 @@ impl DeliveryStatus {
         self.max(other)
     }
 
+    /// The status's name in stores and indexes: `sent`, `delayed`, `delivered`,
+    /// `rendering_failed`, `rejected`, `bounced_transient`, `bounced_undetermined`,
+    /// `bounced_permanent`, `complained`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delayed => "delayed",
+            Self::Delivered => "delivered",
+            Self::RenderingFailed => "rendering_failed",
+            Self::Rejected => "rejected",
+            Self::Bounced(BounceType::Transient) => "bounced_transient",
+            Self::Bounced(BounceType::Undetermined) => "bounced_undetermined",
+            Self::Bounced(BounceType::Permanent) => "bounced_permanent",
+            Self::Complained => "complained",
+        }
+    }
+
     /// The join of any number of statuses; `None` for none.
     pub fn merge_all(statuses: impl IntoIterator<Item = Self>) -> Option<Self> {
         statuses.into_iter().reduce(Self::merge)

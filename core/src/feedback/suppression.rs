@@ -78,6 +78,18 @@ pub enum SuppressionReason {
     },
 }
 
+impl SuppressionReason {
+    /// The reason's name in stores and indexes (its `kind`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::PermanentBounce => "permanent_bounce",
+            Self::Complaint => "complaint",
+            Self::TransientBounces { .. } => "transient_bounces",
+        }
+    }
+}
+
 /// The address as mailroom compares addresses: the core's parsing (IDN domains in punycode,
 /// display names dropped) in ASCII lower case, as the core de-duplicates recipients. `None`
 /// for text the core would refuse as a recipient: it can never be sent to, so it needs no

@@ -17,6 +17,7 @@
 pub mod aws;
 pub mod budget;
 pub mod dispatch;
+pub mod feedback;
 pub mod handler;
 pub mod idempotency;
 pub mod lookups;

@@ -1,0 +1,246 @@
+//! SES feedback into the delivery ledger: records of the feedback queue (SES event
+//! notifications through SNS) are read by the core and written to the ledger table here.
+//!
+//! For every notification the core says what it is ([`Feedback::parse`]), which email entry and
+//! which address entries it changes ([`LedgerKey::of`], [`ledger_addresses`]) and what they
+//! become ([`EmailEntry::updated`], [`AddressEntry::updated`]); this module only reads and
+//! writes them. Each entry is read, updated and written back on the condition that its version
+//! did not change meanwhile; on a conflict it is read and updated again. The core's updates are
+//! joins, so a notification applied twice (SNS and SQS redeliver) changes nothing.
+//!
+//! A record's outcome:
+//!
+//! * applied: acknowledged;
+//! * unreadable ([`FeedbackError`], always the notification's fault): logged and acknowledged,
+//!   never retried, since it would fail the same way forever;
+//! * the table did not answer or kept conflicting: reported failed, so the queue redelivers it
+//!   (the feedback queue's own dead-letter queue takes it after its receives).
+
+pub mod dynamodb;
+
+use std::future::Future;
+
+use mailroom_core::Timestamp;
+use mailroom_core::feedback::{
+    AddressEntry, BounceType, EmailEntry, Feedback, FeedbackError, FeedbackEvent, LedgerKey,
+    LedgerLimits, SuppressionPolicy, address_storage_key, ledger_addresses,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+/// How often an entry is read and written again after a conflicting write, before the record is
+/// left for the queue to redeliver.
+pub const MAX_CONFLICTS: usize = 5;
+
+/// An entry as stored: its JSON and the version a write must still find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The entry's JSON, as the core serialises it.
+    pub json: String,
+    /// Incremented by every write.
+    pub version: u64,
+}
+
+/// What the ledger's indexes need beside an entry's JSON: the attributes a query reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexAttributes {
+    /// An email's overall status (`bounced`, `delivered`, ...).
+    pub status: Option<String>,
+    /// `bounce` or `complaint`, with its time: the "recent bounces and complaints" index.
+    pub attention: Option<(String, Timestamp)>,
+    /// An address's suppression reason and, when it expires, until when.
+    pub suppressed: Option<(String, Option<Timestamp>)>,
+}
+
+/// Why an entry could not be written.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum LedgerError {
+    /// The table did not answer, or refused for a reason of ours (throttling, permissions).
+    #[error("the ledger's {operation} failed: {detail}")]
+    Unavailable {
+        /// The DynamoDB operation.
+        operation: &'static str,
+        /// What it said.
+        detail: String,
+    },
+    /// Another writer changed the entry every time: left for the redelivery.
+    #[error("the ledger entry {key} changed under {MAX_CONFLICTS} writes in a row")]
+    Contended {
+        /// The entry's key.
+        key: String,
+    },
+    /// A stored entry the core cannot read: written by something else, or corrupted.
+    #[error("the ledger entry {key} cannot be read: {detail}")]
+    Unreadable {
+        /// The entry's key.
+        key: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// The ledger table, behind the calls this module makes.
+pub trait LedgerStore: Send + Sync {
+    /// The entry under `key`, read consistently.
+    fn read(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, LedgerError>> + Send;
+
+    /// Writes `json` under `key` if the entry is still at `expected` (`None`: absent). `Ok(false)`
+    /// when it was not.
+    fn write(
+        &self,
+        key: &str,
+        json: String,
+        index: IndexAttributes,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
+}
+
+/// What became of one feedback record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intake {
+    /// Written: the email's entry and every address's.
+    Applied {
+        /// The event's name (`Delivery`, `Bounce`, ...), for the metrics.
+        event: String,
+        /// Addresses newly suppressed by it.
+        suppressed: usize,
+        /// The bounce type, when it was a bounce.
+        bounce_type: Option<BounceType>,
+    },
+    /// Not a notification the core can read: acknowledged and logged.
+    Unreadable(FeedbackError),
+    /// The table failed: the record is retried.
+    Failed(LedgerError),
+}
+
+/// The settings of the intake.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntakeSettings {
+    /// When soft bounces suppress.
+    pub policy: SuppressionPolicy,
+    /// History kept per entry.
+    pub limits: LedgerLimits,
+}
+
+/// Applies the notification in `body` (an SQS record's body: an SNS notification, or the SES
+/// notification itself with raw message delivery) to the ledger at `now`.
+pub async fn take_in<S: LedgerStore>(
+    store: &S,
+    body: &str,
+    settings: IntakeSettings,
+    now: Timestamp,
+) -> Intake {
+    let feedback = match Feedback::parse(body) {
+        Ok(feedback) => feedback,
+        Err(error) => return Intake::Unreadable(error),
+    };
+    match apply(store, &feedback, settings, now).await {
+        Ok(suppressed) => Intake::Applied {
+            event: feedback.event.name().to_owned(),
+            suppressed,
+            bounce_type: match &feedback.event {
+                FeedbackEvent::Bounce { bounce_type, .. } => Some(*bounce_type),
+                _ => None,
+            },
+        },
+        Err(error) => Intake::Failed(error),
+    }
+}
+
+/// Writes `feedback` to the email's entry and to each address's; the number of addresses it
+/// newly suppressed.
+async fn apply<S: LedgerStore>(
+    store: &S,
+    feedback: &Feedback,
+    settings: IntakeSettings,
+    now: Timestamp,
+) -> Result<usize, LedgerError> {
+    let key = LedgerKey::of(feedback).storage_key();
+    update(store, &key, |stored: Option<EmailEntry>| {
+        let entry = EmailEntry::updated(stored, feedback, settings.limits);
+        let index = IndexAttributes {
+            status: entry.status.map(|status| status.name().to_owned()),
+            attention: entry
+                .attention()
+                .map(|(attention, at)| (attention.as_str().to_owned(), at)),
+            suppressed: None,
+        };
+        (entry, index, ())
+    })
+    .await?;
+    let mut newly_suppressed = 0;
+    for address in ledger_addresses(feedback) {
+        let key = address_storage_key(&address);
+        let added = update(store, &key, |stored: Option<AddressEntry>| {
+            let was = stored
+                .as_ref()
+                .is_some_and(|entry| entry.is_suppressed(now));
+            let entry = AddressEntry::updated(
+                stored,
+                &address,
+                feedback,
+                &settings.policy,
+                now,
+                settings.limits,
+            );
+            let index = IndexAttributes {
+                suppressed: entry.suppression.as_ref().map(|suppression| {
+                    (suppression.reason.name().to_owned(), suppression.expires_at)
+                }),
+                ..IndexAttributes::default()
+            };
+            let added = !was && entry.is_suppressed(now);
+            (entry, index, added)
+        })
+        .await?;
+        newly_suppressed += usize::from(added);
+    }
+    Ok(newly_suppressed)
+}
+
+/// Reads the entry under `key`, lets `change` make the new one, and writes it if nothing wrote
+/// in between; again on a conflict, [`MAX_CONFLICTS`] times at most.
+async fn update<S, T, R>(
+    store: &S,
+    key: &str,
+    change: impl Fn(Option<T>) -> (T, IndexAttributes, R),
+) -> Result<R, LedgerError>
+where
+    S: LedgerStore,
+    T: Serialize + DeserializeOwned,
+{
+    for _ in 0..MAX_CONFLICTS {
+        let stored = store.read(key).await?;
+        let (entry, version) = match &stored {
+            Some(stored) => (
+                Some(serde_json::from_str::<T>(&stored.json).map_err(|error| {
+                    LedgerError::Unreadable {
+                        key: key.to_owned(),
+                        detail: error.to_string(),
+                    }
+                })?),
+                Some(stored.version),
+            ),
+            None => (None, None),
+        };
+        let (entry, index, result) = change(entry);
+        let json = serde_json::to_string(&entry).map_err(|error| LedgerError::Unreadable {
+            key: key.to_owned(),
+            detail: error.to_string(),
+        })?;
+        if stored.as_ref().is_some_and(|stored| stored.json == json) {
+            // Nothing new (a repeated notification): no write.
+            return Ok(result);
+        }
+        if store.write(key, json, index, version).await? {
+            return Ok(result);
+        }
+    }
+    Err(LedgerError::Contended {
+        key: key.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
