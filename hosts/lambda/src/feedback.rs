@@ -96,6 +96,33 @@ pub trait LedgerStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
 }
 
+/// The ledger of a function that serves no feedback queue: never called.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLedger;
+
+impl LedgerStore for NoLedger {
+    async fn read(&self, _key: &str) -> Result<Option<Stored>, LedgerError> {
+        Err(no_ledger())
+    }
+
+    async fn write(
+        &self,
+        _key: &str,
+        _json: String,
+        _index: IndexAttributes,
+        _expected: Option<u64>,
+    ) -> Result<bool, LedgerError> {
+        Err(no_ledger())
+    }
+}
+
+fn no_ledger() -> LedgerError {
+    LedgerError::Unavailable {
+        operation: "none",
+        detail: "no ledger table is configured".to_owned(),
+    }
+}
+
 /// What became of one feedback record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intake {

@@ -24,17 +24,21 @@ use std::time::{Duration, Instant};
 use mailroom_core::decision::jitter_seed;
 use mailroom_core::{
     BatchReport, BatchResponse, Disposition, EventError, RecordReport, ServiceFault, SqsEvent,
-    Timestamp,
+    SqsRecord, Timestamp,
 };
 use thiserror::Error;
 use tokio::sync::Mutex;
 
 use crate::dispatch::{SendWindow, send_all};
+use crate::feedback::{Intake, IntakeSettings, LedgerStore, NoLedger, take_in};
 use crate::lookups::{LookupCache, LookupCounts, LookupReader, answer_all};
 use crate::mailer::Mailer;
 use crate::queue::{Delay, Queue, QueueError, SQS_BATCH_LIMIT, dead_letter_batches, queue_url};
 use crate::settings::Settings;
-use crate::telemetry::{BatchMetrics, emf_document, emit_metrics, mask_address, mask_text};
+use crate::telemetry::{
+    BatchMetrics, FeedbackMetrics, emf_document, emit_metrics, feedback_emf_document, mask_address,
+    mask_text,
+};
 use crate::templates::{TemplateCache, TemplateSource};
 use crate::{timestamp, unix_millis};
 
@@ -107,9 +111,9 @@ impl Invocation {
     }
 }
 
-/// The function: settings, the AWS clients behind their traits, and the template and lookup
-/// caches.
-pub struct Notifier<M, Q, S, L> {
+/// The function: settings, the AWS clients behind their traits, the template and lookup
+/// caches, and the feedback intake when the function also serves a feedback queue.
+pub struct Notifier<M, Q, S, L, F = NoLedger> {
     settings: Settings,
     mailer: M,
     queue: Q,
@@ -117,6 +121,17 @@ pub struct Notifier<M, Q, S, L> {
     reader: L,
     lookup_cache: std::sync::Mutex<LookupCache>,
     function_name: String,
+    feedback: Option<FeedbackIntake<F>>,
+}
+
+/// The feedback queues' records go to the ledger instead of being decided as events.
+pub struct FeedbackIntake<F> {
+    /// The ledger table.
+    pub ledger: F,
+    /// The ARNs of the queues whose records are SES feedback.
+    pub queue_arns: Vec<String>,
+    /// Suppression policy and history limits.
+    pub settings: IntakeSettings,
 }
 
 impl<M: Mailer, Q: Queue, S: TemplateSource, L: LookupReader> Notifier<M, Q, S, L> {
@@ -138,12 +153,134 @@ impl<M: Mailer, Q: Queue, S: TemplateSource, L: LookupReader> Notifier<M, Q, S, 
             reader,
             lookup_cache,
             function_name,
+            feedback: None,
         }
     }
 
+    /// The same function, also taking in SES feedback when `intake` is given: records from
+    /// its `queue_arns` are written to the ledger.
+    pub fn with_feedback<F: LedgerStore>(
+        self,
+        intake: Option<FeedbackIntake<F>>,
+    ) -> Notifier<M, Q, S, L, F> {
+        Notifier {
+            settings: self.settings,
+            mailer: self.mailer,
+            queue: self.queue,
+            templates: self.templates,
+            reader: self.reader,
+            lookup_cache: self.lookup_cache,
+            function_name: self.function_name,
+            feedback: intake,
+        }
+    }
+}
+
+impl<M: Mailer, Q: Queue, S: TemplateSource, L: LookupReader, F: LedgerStore>
+    Notifier<M, Q, S, L, F>
+{
     /// Handles one batch: the partial batch response the core computed, or, in the
     /// compatibility mode, an error when records must be retried.
     pub async fn handle(
+        &self,
+        mut event: SqsEvent,
+        invocation: &Invocation,
+    ) -> Result<BatchResponse, HandlerError> {
+        // An event source mapping serves one queue, so a batch is all feedback or all events;
+        // a mixed one (a test, a hand-made event) is split all the same.
+        if let Some(intake) = &self.feedback {
+            let (feedback, events): (Vec<SqsRecord>, Vec<SqsRecord>) = event
+                .records
+                .into_iter()
+                .partition(|record| intake.queue_arns.contains(&record.event_source_arn));
+            event.records = events;
+            if !feedback.is_empty() {
+                let mut failed = Box::pin(self.take_feedback(intake, &feedback, invocation)).await;
+                if !event.records.is_empty() {
+                    let response = Box::pin(self.handle_events(event, invocation)).await?;
+                    failed.extend(
+                        response
+                            .batch_item_failures
+                            .into_iter()
+                            .map(|failure| failure.item_identifier),
+                    );
+                }
+                return Ok(BatchResponse::from_failures(
+                    failed.iter().map(String::as_str),
+                ));
+            }
+        }
+        // Boxed: the event path's future is large, and the feedback path beside it would
+        // otherwise make the invocation's future deeper than the compiler lays out.
+        Box::pin(self.handle_events(event, invocation)).await
+    }
+
+    /// Writes each feedback record to the ledger; the ids of those to retry.
+    async fn take_feedback(
+        &self,
+        intake: &FeedbackIntake<F>,
+        records: &[SqsRecord],
+        invocation: &Invocation,
+    ) -> Vec<String> {
+        let started = Instant::now();
+        // Every record at once: each is a few small reads and writes of its own entries.
+        let outcomes = futures_util::future::join_all(records.iter().map(|record| {
+            take_in(
+                &intake.ledger,
+                &record.body,
+                intake.settings,
+                invocation.now,
+            )
+        }))
+        .await;
+        let mut failed = Vec::new();
+        let mut metrics = FeedbackMetrics::default();
+        for (record, outcome) in records.iter().zip(outcomes) {
+            match outcome {
+                Intake::Applied {
+                    event,
+                    suppressed,
+                    bounce_type,
+                } => {
+                    tracing::info!(
+                        message_id = record.message_id,
+                        feedback = event,
+                        suppressed,
+                        "feedback recorded"
+                    );
+                    metrics.count(&event, bounce_type, suppressed);
+                }
+                Intake::Unreadable(error) => {
+                    // The notification's fault, forever: acknowledged, never retried.
+                    tracing::warn!(
+                        message_id = record.message_id,
+                        error = mask_text(&error.to_string()),
+                        "feedback unreadable; acknowledged"
+                    );
+                    metrics.unreadable += 1;
+                }
+                Intake::Failed(error) => {
+                    tracing::warn!(
+                        message_id = record.message_id,
+                        %error,
+                        "feedback not recorded; the queue will deliver it again"
+                    );
+                    metrics.failed += 1;
+                    failed.push(record.message_id.clone());
+                }
+            }
+        }
+        metrics.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        emit_metrics(&feedback_emf_document(
+            &self.settings.metrics_namespace,
+            &self.function_name,
+            &metrics,
+            unix_millis(),
+        ));
+        failed
+    }
+
+    async fn handle_events(
         &self,
         event: SqsEvent,
         invocation: &Invocation,

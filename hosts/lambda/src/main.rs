@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use mailroom_core::{BatchResponse, SqsEvent};
-use mailroom_lambda::handler::{HandlerError, Invocation, Notifier};
+use mailroom_lambda::feedback::IntakeSettings;
+use mailroom_lambda::feedback::dynamodb::DynamoDbLedger;
+use mailroom_lambda::handler::{FeedbackIntake, HandlerError, Invocation, Notifier};
 use mailroom_lambda::idempotency::dynamodb::{self, DynamoDbStore};
 use mailroom_lambda::idempotency::{IdempotencySettings, IdempotentMailer, LeaseClock};
 use mailroom_lambda::lookups::DynamoDbReader;
@@ -67,7 +69,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .get("AWS_LAMBDA_FUNCTION_NAME")
         .cloned()
         .unwrap_or_default();
+    let feedback = settings.feedback.clone();
     let notifier = Notifier::new(settings, mailer, queue, cache, reader, function_name);
+    // A function that also serves the feedback queue writes its records to the ledger.
+    let notifier = notifier.with_feedback(feedback.map(|feedback| FeedbackIntake {
+        ledger: DynamoDbLedger::new(dynamodb::client(&sdk), feedback.table, feedback.retention),
+        queue_arns: feedback.queue_arns,
+        settings: IntakeSettings::default(),
+    }));
     let notifier = &notifier;
     let clock = &clock;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

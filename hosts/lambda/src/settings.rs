@@ -45,6 +45,16 @@ pub mod vars {
     /// Bytes of found lookup items kept across warm invocations, for lookups with
     /// `cacheSeconds`. Default 4 MiB; 0 turns the cache off.
     pub const LOOKUP_CACHE_BYTES: &str = "LOOKUP_CACHE_BYTES";
+    /// The ARN(s), comma-separated, of the queue(s) that carry SES feedback (event
+    /// notifications through SNS); their records are written to the ledger instead of being
+    /// decided as events. Unset: the function takes no feedback.
+    pub const FEEDBACK_QUEUE_ARN: &str = "FEEDBACK_QUEUE_ARN";
+    /// The DynamoDB table of the delivery ledger. Default: `IDEMPOTENCY_TABLE` (the ledger's
+    /// items sit beside the claims).
+    pub const LEDGER_TABLE: &str = "LEDGER_TABLE";
+    /// How long a ledger entry is kept after its last change. Default 90 days; an address
+    /// suppressed for good is kept for good.
+    pub const LEDGER_TTL_SECONDS: &str = "LEDGER_TTL_SECONDS";
 }
 
 /// A setting that stops the function at init.
@@ -102,6 +112,19 @@ pub struct Settings {
     pub metrics_namespace: String,
     /// Bound of the lookup cache, in bytes (0: no cache).
     pub lookup_cache_bytes: usize,
+    /// The feedback intake, when `FEEDBACK_QUEUE_ARN` is set.
+    pub feedback: Option<FeedbackSettings>,
+}
+
+/// Where SES feedback comes from and goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackSettings {
+    /// The queues whose records are feedback.
+    pub queue_arns: Vec<String>,
+    /// The ledger table.
+    pub table: String,
+    /// How long entries are kept after their last change.
+    pub retention: Duration,
 }
 
 /// The lookup cache's default bound: thousands of typical items (a course, an instructor) in a
@@ -145,7 +168,41 @@ impl Settings {
                 hint: "the queue URL, needed when DELETE_PROCESSED=true",
             });
         }
+        let feedback = match get(vars::FEEDBACK_QUEUE_ARN) {
+            None => None,
+            Some(arns) => {
+                let queue_arns: Vec<String> = arns
+                    .split(',')
+                    .map(|arn| arn.trim().to_owned())
+                    .filter(|arn| !arn.is_empty())
+                    .collect();
+                if let Some(bad) = queue_arns.iter().find(|arn| !arn.starts_with("arn:")) {
+                    return Err(SettingsError::Invalid {
+                        name: vars::FEEDBACK_QUEUE_ARN,
+                        value: bad.clone(),
+                        reason: "expected SQS queue ARNs (arn:aws:sqs:REGION:ACCOUNT:NAME), comma-separated".to_owned(),
+                    });
+                }
+                let table = get(vars::LEDGER_TABLE)
+                    .or_else(|| get(crate::idempotency::vars::IDEMPOTENCY_TABLE))
+                    .ok_or(SettingsError::Missing {
+                        name: vars::LEDGER_TABLE,
+                        hint: "the DynamoDB table of the delivery ledger (or IDEMPOTENCY_TABLE), needed with FEEDBACK_QUEUE_ARN",
+                    })?;
+                Some(FeedbackSettings {
+                    queue_arns,
+                    table,
+                    retention: Duration::from_secs(number(
+                        vars::LEDGER_TTL_SECONDS,
+                        get,
+                        90 * 24 * 3600,
+                        60..=10 * 365 * 24 * 3600,
+                    )?),
+                })
+            }
+        };
         Ok(Self {
+            feedback,
             region,
             repository,
             branch: get(vars::CODECOMMIT_BRANCH).unwrap_or_else(|| "main".to_owned()),

@@ -138,6 +138,108 @@ pub fn emf_document(
     document
 }
 
+/// The counters of one batch of SES feedback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedbackMetrics {
+    /// Notifications by what they reported.
+    pub sends: u32,
+    /// See `sends`.
+    pub delivered: u32,
+    /// Bounces of each type.
+    pub bounced_permanent: u32,
+    /// See `bounced_permanent`.
+    pub bounced_transient: u32,
+    /// See `bounced_permanent`.
+    pub bounced_undetermined: u32,
+    /// See `sends`.
+    pub complained: u32,
+    /// See `sends`.
+    pub delayed: u32,
+    /// Rejects and rendering failures: SES sent nothing.
+    pub not_sent: u32,
+    /// Opens, clicks, subscriptions and types this version does not know.
+    pub other: u32,
+    /// Addresses newly suppressed.
+    pub suppressed: u32,
+    /// Notifications that could not be read (acknowledged).
+    pub unreadable: u32,
+    /// Notifications the ledger could not take (retried).
+    pub failed: u32,
+    /// Milliseconds for the batch.
+    pub duration_ms: u64,
+}
+
+impl FeedbackMetrics {
+    /// Counts one recorded notification.
+    pub fn count(
+        &mut self,
+        event: &str,
+        bounce_type: Option<mailroom_core::feedback::BounceType>,
+        suppressed: usize,
+    ) {
+        use mailroom_core::feedback::BounceType;
+        let counter = match (event, bounce_type) {
+            ("Send", _) => &mut self.sends,
+            ("Delivery", _) => &mut self.delivered,
+            ("Bounce", Some(BounceType::Permanent)) => &mut self.bounced_permanent,
+            ("Bounce", Some(BounceType::Transient)) => &mut self.bounced_transient,
+            ("Bounce", _) => &mut self.bounced_undetermined,
+            ("Complaint", _) => &mut self.complained,
+            ("DeliveryDelay", _) => &mut self.delayed,
+            ("Reject" | "Rendering Failure", _) => &mut self.not_sent,
+            _ => &mut self.other,
+        };
+        *counter += 1;
+        self.suppressed += u32::try_from(suppressed).unwrap_or(u32::MAX);
+    }
+}
+
+/// The embedded metric format document for one batch of feedback.
+pub fn feedback_emf_document(
+    namespace: &str,
+    function_name: &str,
+    metrics: &FeedbackMetrics,
+    timestamp_ms: u64,
+) -> Value {
+    let counts = [
+        ("FeedbackSends", metrics.sends),
+        ("Delivered", metrics.delivered),
+        ("BouncedPermanent", metrics.bounced_permanent),
+        ("BouncedTransient", metrics.bounced_transient),
+        ("BouncedUndetermined", metrics.bounced_undetermined),
+        ("Complained", metrics.complained),
+        ("Delayed", metrics.delayed),
+        ("NotSentBySes", metrics.not_sent),
+        ("FeedbackOther", metrics.other),
+        ("Suppressed", metrics.suppressed),
+        ("FeedbackUnreadable", metrics.unreadable),
+        ("FeedbackFailed", metrics.failed),
+    ];
+    let mut definitions: Vec<Value> = counts
+        .iter()
+        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    definitions.push(json!({"Name": "FeedbackDuration", "Unit": "Milliseconds"}));
+    let mut document = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": definitions,
+            }],
+        },
+        "FunctionName": function_name,
+        "FeedbackDuration": metrics.duration_ms,
+    });
+    if let Some(object) = document.as_object_mut() {
+        for (name, value) in counts {
+            object.insert(name.to_owned(), json!(value));
+        }
+    }
+    document
+}
+
 /// Writes one EMF line to stdout.
 pub fn emit_metrics(document: &Value) {
     let mut stdout = std::io::stdout().lock();
