@@ -441,6 +441,125 @@ class Sandbox(LambdaTestCase):
         self.assertEqual({email.utils.parseaddr(d)[1] for d in destinations}, {"qa@academy.example.com"}, "SES was asked for the sandbox only")
 
 
+class Feedback(LambdaTestCase):
+    """SES feedback as SES publishes it: through a real SNS topic into the feedback queue, then
+    the function writes it to the ledger in moto's DynamoDB. moto does not publish SES events,
+    so the notifications are written here after the SES developer guide's examples, for the
+    email the function really sent."""
+
+    TABLE = "mailroom"
+
+    def setUp(self) -> None:
+        super().setUp()
+        dynamodb = MOTO.client("dynamodb")
+        dynamodb.create_table(
+            TableName=self.TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        self.events = Queues(MOTO, "mailroom-events")
+        self.feedback = Queues(MOTO, "mailroom-feedback")
+        sns = MOTO.client("sns")
+        self.topic = sns.create_topic(Name="mailroom-ses-feedback")["TopicArn"]
+        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=self.feedback.queue_arn)
+        self.function = self.start(
+            DLQ_URL=self.events.dlq_url,
+            IDEMPOTENCY_TABLE=self.TABLE,
+            FEEDBACK_QUEUE_ARN=self.feedback.queue_arn,
+        )
+
+    def send_one(self) -> tuple[str, str, str]:
+        """Sends the first example event; (SES message id, idempotency key, recipient)."""
+        self.events.send(GOOD[:1])
+        event = self.events.receive_event()
+        kind, response = self.function.invoke(event)
+        self.assertEqual((kind, self.failures(response)), ("response", []), self.function.output())
+        [raw] = MOTO.sent_raw_messages()
+        message = parse(raw["raw_data"])
+        return raw["id"], str(message["X-Mailroom-Idempotency-Key"]), message["to"].addresses[0].addr_spec
+
+    def publish(self, *notifications: dict | str) -> None:
+        sns = MOTO.client("sns")
+        for notification in notifications:
+            text = notification if isinstance(notification, str) else json.dumps(notification)
+            sns.publish(TopicArn=self.topic, Message=text)
+
+    def notification(self, event_type: str, ses_id: str, key: str, to: str, **details) -> dict:
+        notification = {
+            "eventType": event_type,
+            "mail": {"timestamp": "2026-11-23T10:00:01.000Z", "messageId": ses_id,
+                     "source": "notifications@academy.example.com", "destination": [to],
+                     "tags": {"idempotency_key": [key], "route": ["organizer-enrollment"],
+                              "event_type": ["EnrollmentNotification"], "ses:configuration-set": ["mailroom"]}},
+        }
+        notification.update(details)
+        return notification
+
+    def entry(self, key: str) -> tuple[dict, dict]:
+        item = MOTO.client("dynamodb").get_item(TableName=self.TABLE, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+        self.assertIsNotNone(item, f"no ledger item {key}")
+        return json.loads(item["entry"]["S"]), item
+
+    def take_feedback(self, expected: int) -> dict:
+        event = self.feedback.receive_event()
+        self.assertEqual(len(event["Records"]), expected)
+        kind, response = self.function.invoke(event)
+        self.assertEqual((kind, self.failures(response)), ("response", []), self.function.output())
+        self.feedback.acknowledge(event, response)
+        return event
+
+    def test_feedback_in_any_order_repeated_or_unreadable_gives_one_ledger_and_suppresses_a_hard_bounce(self) -> None:
+        ses_id, key, to = self.send_one()
+        bounce = self.notification("Bounce", ses_id, key, to, bounce={
+            "bounceType": "Permanent", "bounceSubType": "General", "timestamp": "2026-11-23T10:00:04.000Z",
+            "feedbackId": "fb-1", "reportingMTA": "dsn; a1-2.smtp-out.amazonses.com",
+            "bouncedRecipients": [{"emailAddress": to, "action": "failed", "status": "5.1.1",
+                                   "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]})
+        delivery = self.notification("Delivery", ses_id, key, to, delivery={
+            "timestamp": "2026-11-23T10:00:03.000Z", "recipients": [to], "smtpResponse": "250 2.0.0 OK",
+            "processingTimeMillis": 1200})
+        send = self.notification("Send", ses_id, key, to, send={})
+        # The bounce before the delivery it outranks, the bounce twice, and one SNS message that
+        # is no SES notification at all.
+        self.publish(bounce, delivery, send, bounce, "this is not an SES notification")
+        self.take_feedback(5)
+
+        entry, item = self.entry(f"email#{key}")
+        self.assertEqual(entry["status"], {"bounced": "permanent"})
+        self.assertEqual(entry["sesMessageId"], ses_id)
+        self.assertEqual(entry["route"], "organizer-enrollment")
+        self.assertEqual(sorted(entry["firstSeen"]), ["Bounce", "Delivery", "Send"])
+        self.assertEqual(len(entry["history"]), 3, "the repeated bounce is held once")
+        self.assertEqual(entry["bounce"]["diagnostic"], "smtp; 550 5.1.1 user unknown")
+        self.assertEqual((item["ledgerStatus"]["S"], item["attention"]["S"]), ("bounced_permanent", "bounce"))
+        address, address_item = self.entry(f"address#{to.lower()}")
+        self.assertEqual(address["suppression"]["reason"], {"kind": "permanent_bounce"})
+        self.assertEqual(address_item["suppressed"]["S"], "permanent_bounce")
+        self.assertNotIn("expiresAt", address_item, "suppressed for good: never expires")
+
+        metrics = [line for line in self.metrics(self.function) if "FeedbackDuration" in line]
+        self.assertEqual(len(metrics), 1)
+        counts = {name: metrics[0][name] for name in ("BouncedPermanent", "Delivered", "FeedbackSends", "Suppressed", "FeedbackUnreadable")}
+        self.assertEqual(counts, {"BouncedPermanent": 2, "Delivered": 1, "FeedbackSends": 1, "Suppressed": 1, "FeedbackUnreadable": 1})
+        unreadable = [line for line in self.function.json_lines() if line.get("message") == "feedback unreadable; acknowledged"]
+        self.assertEqual(len(unreadable), 1, self.function.output())
+
+        # A redelivery of the whole batch (SNS and SQS deliver at least once) changes nothing.
+        self.publish(delivery, bounce)
+        self.take_feedback(2)
+        self.assertEqual(self.entry(f"email#{key}")[0], entry)
+
+    def test_feedback_for_an_email_the_ledger_never_saw_is_kept_under_its_key(self) -> None:
+        to = "someone@example.org"
+        self.publish(self.notification("Delivery", "ses-unknown", "0123456789abcdef0123456789abcdef", to, delivery={
+            "timestamp": "2026-11-23T10:00:03.000Z", "recipients": [to]}))
+        self.take_feedback(1)
+        entry, _ = self.entry("email#0123456789abcdef0123456789abcdef")
+        self.assertEqual(entry["status"], "delivered")
+        self.assertEqual(entry["recipients"], {to: "delivered"})
+
+
 class Configuration(LambdaTestCase):
     def test_a_bad_value_stops_the_function_at_init_naming_the_variable(self) -> None:
         for name, value in [("MAX_CONCURRENT_SENDS", "lots"), ("SENDER", "not an address"), ("DLQ_URL", "arn:aws:sqs:x")]:
