@@ -216,12 +216,14 @@ impl Batch {
     fn state_of(&mut self, verdict: Verdict, record: &SqsRecord, index: usize) -> State {
         match verdict {
             Verdict::Send(email) => State::Ready(Arc::new(email)),
+            Verdict::Suppressed(recipients) => State::Done(Disposition::Suppressed { recipients }),
             Verdict::Retry(fault) => self.retry_state(record, fault),
             Verdict::Reject(fault) => reject_state(&fault),
             Verdict::Pending(mut pending) => {
-                let route = &self.mailroom.config().routes()[pending.route()];
                 for (lookup, key) in std::mem::take(&mut pending.asked) {
-                    if let Some(declared) = route.lookups().get(lookup) {
+                    if let Some(declared) =
+                        self.mailroom.lookup_declaration(pending.route(), lookup)
+                    {
                         self.requests.add(self.tag, declared, key, (index, lookup));
                     }
                 }

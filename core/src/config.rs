@@ -16,7 +16,10 @@
 //! 3. **Configuration set.** The routes file's `configurationSet`, else `CONFIGURATION_SET`
 //!    (`SES_CONFIGURATION_SET`, its earlier name, is read when it is unset). Every email names
 //!    it, so SES publishes the email's events to the set's destinations (feedback).
-//! 4. **Retry and limits** come from the routes file, else the defaults.
+//! 4. **Ledger table.** The routes file's `ledgerTable`, else `LEDGER_TABLE`: with one, every
+//!    recipient is checked against the ledger's suppressions before sending
+//!    ([`crate::suppress`]).
+//! 5. **Retry and limits** come from the routes file, else the defaults.
 //!
 //! The routes file:
 //!
@@ -77,10 +80,13 @@ pub mod vars {
     pub const CONFIGURATION_SET: &str = "CONFIGURATION_SET";
     /// The earlier name of [`CONFIGURATION_SET`], read when that is unset.
     pub const SES_CONFIGURATION_SET: &str = "SES_CONFIGURATION_SET";
+    /// Optional: the DynamoDB table of the delivery ledger. When set, every recipient is
+    /// checked against its suppressions before sending ([`crate::suppress`]).
+    pub const LEDGER_TABLE: &str = "LEDGER_TABLE";
 
     /// Every variable the configuration reads, for hosts that pass a snapshot of them on
     /// (the CLI's previewer) or list them in help texts.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         SENDER,
         SUBJECT,
         TEMPLATE,
@@ -89,6 +95,7 @@ pub mod vars {
         SANDBOX_RECIPIENT,
         CONFIGURATION_SET,
         SES_CONFIGURATION_SET,
+        LEDGER_TABLE,
     ];
 }
 
@@ -106,6 +113,7 @@ pub struct Config {
     pub(crate) limits: RenderLimits,
     pub(crate) sandbox_recipient: Option<Mailbox>,
     pub(crate) configuration_set: Option<String>,
+    pub(crate) ledger_table: Option<String>,
     pub(crate) ignored_variables: Vec<&'static str>,
 }
 
@@ -151,6 +159,13 @@ impl Config {
     #[must_use]
     pub fn configuration_set(&self) -> Option<&str> {
         self.configuration_set.as_deref()
+    }
+
+    /// The delivery ledger's table, whose suppressions every recipient is checked against
+    /// before sending; `None`: no check.
+    #[must_use]
+    pub fn ledger_table(&self) -> Option<&str> {
+        self.ledger_table.as_deref()
     }
 
     /// Variables that are set but that this configuration does not use, because the routes
@@ -322,6 +337,8 @@ struct RoutesFile {
     sandbox_recipient: Option<String>,
     #[serde(default)]
     configuration_set: Option<String>,
+    #[serde(default)]
+    ledger_table: Option<String>,
     routes: Vec<RouteEntry>,
     #[serde(default)]
     retry: Option<RetryPolicy>,
@@ -402,6 +419,7 @@ impl Config {
             reply_to: None,
             sandbox_recipient: None,
             configuration_set: None,
+            ledger_table: None,
             routes: vec![route],
             retry: None,
             limits: None,
@@ -479,6 +497,11 @@ impl Config {
             vars::SANDBOX_RECIPIENT,
         )?;
         let configuration_set = configuration_set(file.configuration_set, lookup)?;
+        let ledger_table = file
+            .ledger_table
+            .or_else(|| non_empty(lookup, vars::LEDGER_TABLE))
+            .map(|table| table.trim().to_owned())
+            .filter(|table| !table.is_empty());
         let routes = validate_routes(file.routes, lookup, field_name)?;
         let retry = file.retry.unwrap_or_default();
         if retry.base_seconds == 0 || retry.max_seconds < retry.base_seconds {
@@ -495,6 +518,7 @@ impl Config {
             limits: file.limits.unwrap_or_default(),
             sandbox_recipient,
             configuration_set,
+            ledger_table,
             ignored_variables,
         })
     }

@@ -103,6 +103,13 @@ pub enum Disposition {
         /// The visibility timeout to set before the next attempt.
         retry_after_seconds: u32,
     },
+    /// Every recipient is suppressed (they bounced or complained, [`crate::suppress`]): nothing
+    /// was sent, and nothing will be. The record is done.
+    #[serde(rename = "suppressed", rename_all = "camelCase")]
+    Suppressed {
+        /// The suppressed recipients, normalized.
+        recipients: Vec<String>,
+    },
     /// The message can never succeed; it belongs in the dead-letter queue.
     #[serde(rename = "reject", rename_all = "camelCase")]
     Reject {
@@ -121,7 +128,7 @@ impl Disposition {
     #[must_use]
     pub fn is_failure(&self) -> bool {
         match self {
-            Self::Sent { .. } => false,
+            Self::Sent { .. } | Self::Suppressed { .. } => false,
             Self::Retry { .. } => true,
             Self::Reject { parked, .. } => !parked,
         }
@@ -131,16 +138,17 @@ impl Disposition {
     #[must_use]
     pub fn reason(&self) -> Option<Reason> {
         match self {
-            Self::Sent { .. } => None,
+            Self::Sent { .. } | Self::Suppressed { .. } => None,
             Self::Retry { reason, .. } | Self::Reject { reason, .. } => Some(*reason),
         }
     }
 
-    /// `send`, `retry` or `reject`.
+    /// `send`, `suppressed`, `retry` or `reject`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Sent { .. } => "send",
+            Self::Suppressed { .. } => "suppressed",
             Self::Retry { .. } => "retry",
             Self::Reject { .. } => "reject",
         }
@@ -264,6 +272,12 @@ pub enum Decision {
         /// What went wrong.
         detail: String,
     },
+    /// Nothing to send: every recipient is suppressed.
+    #[serde(rename = "suppressed")]
+    Suppressed {
+        /// The suppressed recipients, normalized.
+        recipients: Vec<String>,
+    },
 }
 
 impl Decision {
@@ -281,6 +295,7 @@ impl Decision {
                 retry_after_seconds,
             },
             Disposition::Reject { reason, detail, .. } => Self::Reject { reason, detail },
+            Disposition::Suppressed { recipients } => Self::Suppressed { recipients },
         }
     }
 }

@@ -77,6 +77,7 @@ pub mod record;
 pub mod render;
 pub mod report;
 pub mod sms;
+pub mod suppress;
 
 pub use address::Mailbox;
 pub use batch::{Batch, BatchError, ParkRequest, RecordId, SendRequest};

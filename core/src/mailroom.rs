@@ -7,7 +7,7 @@ use minijinja::Value;
 use crate::address::{MAX_RECIPIENTS, Mailbox};
 use crate::batch::{Batch, reject_disposition, retry_disposition};
 use crate::config::Config;
-use crate::decision::{Decision, RecordDecision};
+use crate::decision::{Decision, Disposition, RecordDecision};
 use crate::email::{Email, Tag, subject_line, text_from_html};
 use crate::envelope::{self, Unwrapped};
 use crate::error::{ConfigError, EventError, MessageFault, ServiceFault, TemplateFault};
@@ -18,6 +18,7 @@ use crate::lookup::{Item, LOOKUP_NAME, LookupAnswer, LookupRequest, LookupSource
 use crate::preview::PreviewLookup;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
 use crate::render::{Engine, LOOKUP_KEY_PREFIX, SUBJECT_PREFIX, TemplateSet};
+use crate::suppress::{SUPPRESSION_LOOKUP, SuppressionCheck, suppression_lookup};
 
 /// The name under which templates see the record's metadata: `{{ mailroom.messageId }}`.
 pub const METADATA_NAME: &str = "mailroom";
@@ -39,6 +40,8 @@ struct Shared {
     config: Config,
     engine: Engine,
     routes: Vec<CompiledRoute>,
+    /// The lookup suppression reads are made as, when the configuration names a ledger table.
+    suppression: Option<crate::lookup::Lookup>,
 }
 
 impl std::fmt::Debug for Mailroom {
@@ -86,6 +89,8 @@ pub(crate) struct Rendered {
 /// The pre-send verdict for one record, with the faults typed.
 pub(crate) enum Verdict {
     Send(Email),
+    /// Every recipient is suppressed ([`crate::suppress`]): nothing to send.
+    Suppressed(Vec<String>),
     Retry(ServiceFault),
     Reject(MessageFault),
     /// Routed, not composed yet: the record waits for its lookups' answers, or only for its
@@ -102,6 +107,13 @@ impl Verdict {
     }
 }
 
+/// What composing a record gives.
+pub(crate) enum Composed {
+    Email(Email),
+    /// Every recipient is suppressed: their normalized addresses.
+    Suppressed(Vec<String>),
+}
+
 /// A routed record not composed yet: what it needs to be composed once its lookups (if any)
 /// are answered. Batches compose lazily, as the host asks for sends, so a batch too large to
 /// render before the deadline retries the rest (`deadline`) instead of timing out.
@@ -110,19 +122,21 @@ pub(crate) struct Pending {
     route: usize,
     unwrapped: Unwrapped,
     progress: Progress,
-    /// Keys rendered and not yet turned into requests, by lookup position.
+    /// Keys rendered and not yet turned into requests, by lookup position
+    /// ([`SUPPRESSION_LOOKUP`] for the suppression reads).
     pub asked: Vec<(usize, Item)>,
+    suppression: SuppressionCheck,
 }
 
 impl Pending {
-    /// Whether any of its lookups is still unanswered.
+    /// Whether any of its lookups (or suppression reads) is still unanswered.
     pub fn waiting(&self) -> bool {
-        self.progress.waiting()
+        self.progress.waiting() || self.suppression.waiting()
     }
 
     /// Whether it only waits to be composed: every lookup it needs is answered.
     pub fn composable(&self) -> bool {
-        self.asked.is_empty() && !self.progress.waiting()
+        self.asked.is_empty() && !self.waiting()
     }
 
     /// The route position, to find the lookup declarations.
@@ -195,6 +209,7 @@ impl Mailroom {
         }
         Ok(Self {
             shared: Arc::new(Shared {
+                suppression: config.ledger_table.as_deref().map(suppression_lookup),
                 config,
                 engine,
                 routes,
@@ -244,6 +259,9 @@ impl Mailroom {
             Verdict::Send(email) => Decision::Send {
                 email: Arc::new(email),
             },
+            Verdict::Suppressed(recipients) => {
+                Decision::settled(Disposition::Suppressed { recipients })
+            }
             Verdict::Retry(fault) => Decision::settled(retry_disposition(
                 self.shared.config.retry,
                 record,
@@ -293,6 +311,7 @@ impl Mailroom {
             unwrapped,
             progress: Progress::new(route.lookups.len()),
             asked: Vec::new(),
+            suppression: SuppressionCheck::new(self.shared.suppression.is_some()),
         };
         let verdict = match self.ask(&mut pending) {
             Ok(()) => Verdict::Pending(Box::new(pending)),
@@ -332,7 +351,7 @@ impl Mailroom {
         key: Item,
         position: usize,
     ) -> LookupRequest {
-        let declared = self.shared.config.routes[pending.route].lookups.get(lookup);
+        let declared = self.lookup_declaration(pending.route, lookup);
         LookupRequest {
             id: crate::lookup::LookupId {
                 batch: 0,
@@ -364,7 +383,36 @@ impl Mailroom {
             },
         )?;
         pending.asked.extend(keys);
+        // Once every lookup is answered the recipients are known: check them. A recipient
+        // that cannot be read is left to the composition to reject.
+        if pending.asked.is_empty() && !pending.progress.waiting() && pending.suppression.unasked()
+        {
+            if let Ok(mailboxes) = recipients(&route.recipient, |path| {
+                crate::lookup::at_path(
+                    &pending.unwrapped.event,
+                    &route.lookups,
+                    Some(&pending.progress),
+                    path,
+                )
+            }) {
+                let reads = pending.suppression.ask(&mailboxes);
+                pending.asked.extend(reads);
+            }
+        }
         Ok(())
+    }
+
+    /// The declaration a read at `lookup` of route `route` is made by: the route's lookup, or
+    /// the suppression read.
+    pub(crate) fn lookup_declaration(
+        &self,
+        route: usize,
+        lookup: usize,
+    ) -> Option<&crate::lookup::Lookup> {
+        if lookup == SUPPRESSION_LOOKUP {
+            return self.shared.suppression.as_ref();
+        }
+        self.shared.config.routes.get(route)?.lookups.get(lookup)
     }
 
     /// A preview's lookups: each answered by `source`; one not found or failed is left out
@@ -381,6 +429,8 @@ impl Mailroom {
             unwrapped: unwrapped.clone(),
             progress: Progress::new(declared.len()),
             asked: Vec::new(),
+            // A preview shows the email whoever it is to.
+            suppression: SuppressionCheck::Off,
         };
         let mut shown = Vec::new();
         loop {
@@ -473,6 +523,10 @@ impl Mailroom {
         request: &LookupRequest,
         answer: LookupAnswer,
     ) {
+        if lookup == SUPPRESSION_LOOKUP {
+            pending.suppression.answer(&request.key, &answer);
+            return;
+        }
         let route = &self.shared.config.routes[pending.route];
         pending
             .progress
@@ -484,6 +538,9 @@ impl Mailroom {
     pub(crate) fn advance(&self, mut pending: Pending) -> Verdict {
         if let Some(fault) = pending.progress.decision() {
             return Verdict::of(fault);
+        }
+        if let Some(fault) = pending.suppression.failure() {
+            return Verdict::Retry(fault.clone());
         }
         match self.ask(&mut pending) {
             Ok(()) => Verdict::Pending(Box::new(pending)),
@@ -500,8 +557,17 @@ impl Mailroom {
     ) -> Verdict {
         let has_lookups = !self.shared.config.routes[pending.route].lookups.is_empty();
         let progress = has_lookups.then_some(&pending.progress);
-        match self.compose(pending.route, record, &pending.unwrapped, now, progress) {
-            Ok(email) => Verdict::Send(email),
+        let check = &pending.suppression;
+        match self.compose(
+            pending.route,
+            record,
+            &pending.unwrapped,
+            now,
+            progress,
+            check,
+        ) {
+            Ok(Composed::Email(email)) => Verdict::Send(email),
+            Ok(Composed::Suppressed(addresses)) => Verdict::Suppressed(addresses),
             Err(fault) => Verdict::of(fault),
         }
     }
@@ -551,7 +617,8 @@ impl Mailroom {
         unwrapped: &Unwrapped,
         now: Timestamp,
         lookups: Option<&Progress>,
-    ) -> Result<Email, Fault> {
+        check: &SuppressionCheck,
+    ) -> Result<Composed, Fault> {
         let (route, compiled) = (
             &self.shared.config.routes[index],
             &self.shared.routes[index],
@@ -559,6 +626,15 @@ impl Mailroom {
         let recipients = recipients(&route.recipient, |path| {
             crate::lookup::at_path(&unwrapped.event, &route.lookups, lookups, path)
         })?;
+        // Suppressed recipients are dropped before anything is rendered for them.
+        let (recipients, suppressed): (Vec<Mailbox>, Vec<Mailbox>) = recipients
+            .into_iter()
+            .partition(|mailbox| check.allows(mailbox, now));
+        if recipients.is_empty() {
+            return Ok(Composed::Suppressed(
+                suppressed.iter().map(Mailbox::dedupe_key).collect(),
+            ));
+        }
         if !self.shared.engine.has(&route.template) {
             return Err(Fault::Service(ServiceFault::TemplateMissing {
                 name: route.template.clone(),
@@ -600,7 +676,7 @@ impl Mailroom {
             }
             None => recipients,
         };
-        Ok(Email {
+        Ok(Composed::Email(Email {
             from: self.shared.config.sender.clone(),
             to,
             reply_to: route
@@ -613,7 +689,7 @@ impl Mailroom {
             idempotency_key,
             tags,
             configuration_set: self.shared.config.configuration_set.clone(),
-        })
+        }))
     }
 
     /// Renders HTML, text and subject in that order (the first failure is reported, so an

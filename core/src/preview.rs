@@ -113,6 +113,7 @@ impl Config {
             limits: crate::config::RenderLimits::default(),
             sandbox_recipient: None,
             configuration_set: None,
+            ledger_table: None,
             ignored_variables: Vec::new(),
         }
     }
@@ -296,7 +297,7 @@ impl Mailroom {
         for (label, record) in samples {
             let (verdict, facts) = self.verdict_with(record, now, lookups);
             let fault = match verdict {
-                Verdict::Send(_) => continue,
+                Verdict::Send(_) | Verdict::Suppressed(_) => continue,
                 // `verdict_with` answers every lookup: nothing is left waiting.
                 Verdict::Pending(_) => continue,
                 Verdict::Retry(

@@ -130,6 +130,8 @@ pub struct Counts {
     pub rejected: u32,
     /// Of `rejected`, those the host moved to its dead-letter queue.
     pub parked: u32,
+    /// Records not sent because every recipient is suppressed (acknowledged).
+    pub suppressed: u32,
 }
 
 impl Counts {
@@ -149,6 +151,7 @@ impl Counts {
                 self.rejected += 1;
                 self.parked += u32::from(*parked);
             }
+            Disposition::Suppressed { .. } => self.suppressed += 1,
         }
     }
 }

@@ -649,6 +649,12 @@ pub fn check_report(
                 }
             }
             Disposition::Reject { .. } => {}
+            // Only a ledger's suppressions stop a record this way, and only with a recipient.
+            Disposition::Suppressed { recipients } => {
+                if recipients.is_empty() {
+                    return Err(format!("record {index}: suppressed with no recipient"));
+                }
+            }
         }
     }
     let mut expected = Vec::new();

@@ -466,6 +466,7 @@ class Feedback(LambdaTestCase):
         self.function = self.start(
             DLQ_URL=self.events.dlq_url,
             IDEMPOTENCY_TABLE=self.TABLE,
+            LEDGER_TABLE=self.TABLE,
             FEEDBACK_QUEUE_ARN=self.feedback.queue_arn,
         )
 

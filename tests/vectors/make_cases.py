@@ -520,6 +520,41 @@ def cases():
         templates={"enrollment.html": "<p>{{ studentName }} enrolled in {{ courseName }}.</p>"},
     )
 
+    def ledger_row(address, suppression):
+        entry = {"history": [], "suppression": suppression}
+        return ({"pk": f"address#{address}"}, {"item": {"entry": json.dumps(entry)}})
+
+    yield "suppression", case(
+        "With LEDGER_TABLE set, every recipient is checked against the ledger's suppressions before sending, "
+        "through the lookup protocol (reads of address#<address>): a record whose only recipient is suppressed "
+        "is acknowledged as suppressed and never sent; a suppressed recipient among others is dropped; an expired "
+        "suppression, or no entry, suppresses nothing; a read that fails retries the record.",
+        [
+            record("bounced", {"mailto": "Bounced@Example.com", "studentName": "Ana", "courseName": "Rust"}),
+            record("one-of-two", {"mailto": ["bounced@example.com", "kept@example.com"], "studentName": "Ana", "courseName": "Rust"}),
+            record("expired", {"mailto": "soft@example.com", "studentName": "Ana", "courseName": "Rust"}),
+            record("unknown", {"mailto": "new@example.com", "studentName": "Ana", "courseName": "Rust"}),
+            record("ledger-throttled", {"mailto": "busy@example.com", "studentName": "Ana", "courseName": "Rust"}),
+        ],
+        {"bounced": "suppressed", "one-of-two": "send", "expired": "send", "unknown": "send",
+         "ledger-throttled": "retry throttled"},
+        env={
+            "SENDER": "Courses <courses@example.com>",
+            "SUBJECT": "New enrollment: {{ studentName }}",
+            "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL": "enrollment.html",
+            "LEDGER_TABLE": "mailroom-ledger",
+        },
+        templates={"enrollment.html": "<p>{{ studentName }} enrolled in {{ courseName }}.</p>"},
+        lookups={"mailroom-ledger": [
+            {"key": key, **answer} for key, answer in [
+                ledger_row("bounced@example.com", {"address": "bounced@example.com", "reason": {"kind": "permanent_bounce"}, "expiresAt": None}),
+                ledger_row("soft@example.com", {"address": "soft@example.com", "reason": {"kind": "transient_bounces", "count": 3},
+                                                "expiresAt": "2026-01-01T00:00:00Z"}),
+                ({"pk": "address#busy@example.com"}, {"failure": "throttled"}),
+            ]
+        ]},
+    )
+
     yield "precedence", case(
         "A routes file and variables together, with the one precedence: the file's routes replace the variables' default route "
         "(SUBJECT and SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL are not used), the file's replyTo beats REPLY_TO, "

@@ -206,11 +206,18 @@ export interface Reject {
   parked?: true;
 }
 
+/** Every recipient is suppressed in the delivery ledger (`LEDGER_TABLE`): acknowledged, never sent. */
+export interface Suppressed {
+  decision: "suppressed";
+  /** The suppressed recipients, normalized. */
+  recipients: string[];
+}
+
 /** The final disposition of one record. */
-export type RecordReport = RecordFacts & (Sent | Retry | Reject);
+export type RecordReport = RecordFacts & (Sent | Suppressed | Retry | Reject);
 
 /** `decide`'s answer: the pre-send decision of one record. */
-export type Decided = RecordFacts & ({ decision: "send"; email: Email } | Retry | Reject);
+export type Decided = RecordFacts & ({ decision: "send"; email: Email } | Suppressed | Retry | Reject);
 
 /** The Lambda partial batch response (`ReportBatchItemFailures`); `SQSBatchResponse` fits. */
 export interface BatchResponse {

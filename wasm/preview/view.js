@@ -52,7 +52,7 @@ function recipients(email) {
 }
 
 function badge(report) {
-  const words = report.decision === 'send' ? 'send' : `${report.decision} ${report.reason}`;
+  const words = report.decision === 'send' || report.decision === 'suppressed' ? report.decision : `${report.decision} ${report.reason}`;
   return el('span', { className: `badge ${report.decision}`, text: words });
 }
 
@@ -63,6 +63,10 @@ function detailsOf(report) {
     if (email.replyTo) lines.push(el('p', {}, el('span', { className: 'k', text: 'Reply-To ' }), document.createTextNode(email.replyTo)));
     lines.push(el('p', {}, el('span', { className: 'k', text: 'Subject ' }), document.createTextNode(email.subject)));
     return lines;
+  }
+  if (report.decision === 'suppressed') {
+    return [el('p', { text: `Every recipient is suppressed in the delivery ledger: ${report.recipients.join(', ')}.` }),
+      el('p', { className: 'k', text: 'The record is acknowledged; nothing is sent.' })];
   }
   const lines = [el('p', { text: report.detail })];
   if (report.decision === 'retry') {
@@ -103,7 +107,7 @@ export function drawDecision(container, result, sample, { routeTemplate, selecte
     }
     const item = el('li', { className: current ? 'current' : '' }, head);
     if (current || result.value.length === 1) item.append(...detailsOf(report));
-    else if (report.decision !== 'send') item.append(el('p', { className: 'k', text: report.detail }));
+    else if (report.decision === 'retry' || report.decision === 'reject') item.append(el('p', { className: 'k', text: report.detail }));
     const template = report.route ? routeTemplate(report.route) : null;
     if (current && report.decision === 'send' && template && template !== selected) {
       const open = el('button', { text: `Open ${template}`, attrs: { type: 'button' } });

@@ -53,6 +53,7 @@ impl Default for SuppressionPolicy {
 
 /// An address to stop sending to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Suppression {
     /// The address, as [`normalize_address`] writes it.
     pub address: String,

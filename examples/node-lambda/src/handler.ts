@@ -125,7 +125,9 @@ function logReport(report: BatchReport, log: (line: string) => void): void {
     const detail =
       record.decision === "send"
         ? { providerMessageId: record.providerMessageId, idempotencyKey: record.email.idempotencyKey }
-        : { reason: record.reason, detail: record.detail, ...(record.decision === "retry" ? { retryAfterSeconds: record.retryAfterSeconds } : {}) };
+        : record.decision === "suppressed"
+          ? { suppressed: record.recipients.length }
+          : { reason: record.reason, detail: record.detail, ...(record.decision === "retry" ? { retryAfterSeconds: record.retryAfterSeconds } : {}) };
     log(JSON.stringify({ messageId, eventType, route, decision, ...detail }));
   }
 }

@@ -30,6 +30,9 @@ pub fn write_summary(
         "{total} {noun}: {} sent, {} retried, {} rejected",
         counts.sent, counts.retried, counts.rejected
     )?;
+    if counts.suppressed > 0 {
+        write!(out, ", {} suppressed", counts.suppressed)?;
+    }
     if let Some(source) = lookups {
         write!(out, " · lookups: {source}")?;
     }
@@ -83,6 +86,11 @@ pub fn write_line(out: &mut impl Write, record: &RecordReport, show_file: bool) 
         Disposition::Reject { reason, detail, .. } => {
             writeln!(out, "reject  {id}  {reason}: {}", one_line(detail))
         }
+        Disposition::Suppressed { recipients } => writeln!(
+            out,
+            "skip    {id}  suppressed (bounced or complained): {}",
+            recipients.join(", ")
+        ),
     }
 }
 

@@ -511,6 +511,17 @@ fn log_records(records: &[RecordReport]) {
                 event_type,
                 "record retried"
             ),
+            Disposition::Suppressed { recipients } => {
+                let masked: Vec<String> = recipients.iter().map(|a| mask_address(a)).collect();
+                tracing::info!(
+                    message_id,
+                    decision = "suppressed",
+                    route,
+                    event_type,
+                    to = masked.join(", "),
+                    "every recipient is suppressed; not sent"
+                );
+            }
             Disposition::Reject {
                 reason,
                 detail,

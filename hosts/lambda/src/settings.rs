@@ -49,9 +49,10 @@ pub mod vars {
     /// notifications through SNS); their records are written to the ledger instead of being
     /// decided as events. Unset: the function takes no feedback.
     pub const FEEDBACK_QUEUE_ARN: &str = "FEEDBACK_QUEUE_ARN";
-    /// The DynamoDB table of the delivery ledger. Default: `IDEMPOTENCY_TABLE` (the ledger's
-    /// items sit beside the claims).
-    pub const LEDGER_TABLE: &str = "LEDGER_TABLE";
+    /// The DynamoDB table of the delivery ledger (it may be the idempotency table: the
+    /// ledger's items sit beside the claims). The core reads it too: with it set, recipients
+    /// are checked against its suppressions before sending.
+    pub const LEDGER_TABLE: &str = mailroom_core::config::vars::LEDGER_TABLE;
     /// How long a ledger entry is kept after its last change. Default 90 days; an address
     /// suppressed for good is kept for good.
     pub const LEDGER_TTL_SECONDS: &str = "LEDGER_TTL_SECONDS";
@@ -183,12 +184,10 @@ impl Settings {
                         reason: "expected SQS queue ARNs (arn:aws:sqs:REGION:ACCOUNT:NAME), comma-separated".to_owned(),
                     });
                 }
-                let table = get(vars::LEDGER_TABLE)
-                    .or_else(|| get(crate::idempotency::vars::IDEMPOTENCY_TABLE))
-                    .ok_or(SettingsError::Missing {
-                        name: vars::LEDGER_TABLE,
-                        hint: "the DynamoDB table of the delivery ledger (or IDEMPOTENCY_TABLE), needed with FEEDBACK_QUEUE_ARN",
-                    })?;
+                let table = get(vars::LEDGER_TABLE).ok_or(SettingsError::Missing {
+                    name: vars::LEDGER_TABLE,
+                    hint: "the DynamoDB table of the delivery ledger (it may be IDEMPOTENCY_TABLE's), needed with FEEDBACK_QUEUE_ARN",
+                })?;
                 Some(FeedbackSettings {
                     queue_arns,
                     table,

@@ -103,6 +103,7 @@ pub fn emf_document(
         ("Rejected", decided.rejected),
         ("Parked", decided.parked),
         ("Throttled", decided.throttled),
+        ("SuppressedRecords", decided.suppressed),
         ("TemplateFetches", metrics.template_fetches),
         ("Records", decided.records),
         ("LookupRounds", metrics.lookups.rounds),
