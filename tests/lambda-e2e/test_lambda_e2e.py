@@ -551,6 +551,22 @@ class Feedback(LambdaTestCase):
         self.take_feedback(2)
         self.assertEqual(self.entry(f"email#{key}")[0], entry)
 
+        # The next event to the bounced address: checked against the ledger before sending,
+        # acknowledged as suppressed, never sent, never dead-lettered.
+        another = json.loads(GOOD[0].body)
+        another["studentName"] = "Bea Ortiz"
+        self.events.sqs.send_message(QueueUrl=self.events.url, MessageBody=json.dumps(another))
+        event = self.events.receive_event()
+        kind, response = self.function.invoke(event)
+        self.assertEqual((kind, self.failures(response)), ("response", []), self.function.output())
+        self.events.acknowledge(event, response)
+        self.assertEqual(len(MOTO.sent_raw_messages()), 1, "only the first email was ever sent")
+        self.assertEqual(self.events.dead_letters(), [])
+        [logged] = [line for line in self.function.json_lines() if line.get("decision") == "suppressed"]
+        self.assertEqual(logged["message_id"], event["Records"][0]["messageId"])
+        event_metrics = [line for line in self.metrics(self.function) if "SuppressedRecords" in line]
+        self.assertEqual(event_metrics[-1]["SuppressedRecords"], 1)
+
     def test_feedback_for_an_email_the_ledger_never_saw_is_kept_under_its_key(self) -> None:
         to = "someone@example.org"
         self.publish(self.notification("Delivery", "ses-unknown", "0123456789abcdef0123456789abcdef", to, delivery={
