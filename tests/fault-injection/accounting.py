@@ -26,8 +26,33 @@ def _recipient_and_key(raw: str) -> tuple[str, str]:
     return address.lower(), str(message.get("X-Mailroom-Idempotency-Key") or "")
 
 
+def excused_receives(invocations: list, recipients_by_key: dict[str, set]) -> dict[str, int]:
+    """Per SQS message id, how many of its receives an injected fault touched, and so may have
+    brought back rather than the function's own decision. A receive is excused when its
+    invocation was killed, frozen or answered late, or met a CodeCommit outage or hang (every
+    record of the batch then); or when a faulted call named the record: an SQS call with its
+    receipt handle or body, an SES call to its recipient, a claim of a key SES was (then or
+    later) asked to send to its recipient. No other receive is excused."""
+    excused: dict[str, int] = Counter()
+    for records, touched in invocations:
+        addresses = set(touched.addresses)
+        for key in touched.keys:
+            addresses |= recipients_by_key.get(key, set())
+        for record in records:
+            if (
+                touched.every_record
+                or record["ReceiptHandle"] in touched.strings
+                or record["Body"] in touched.strings
+                or record["MessageId"] in touched.strings
+                or any(address in record["Body"].lower() for address in addresses)
+            ):
+                excused[record["MessageId"]] += 1
+    return dict(excused)
+
+
 def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dict[str, int], sent: list[dict],
-            dead_letters: list[dict], ledger: Ledger, stuck: int, fault_receives: dict[str, int]) -> dict:
+            dead_letters: list[dict], ledger: Ledger, stuck: int, fault_receives: dict[str, int],
+            max_receive_count: int) -> dict:
     # Emails SES accepted, by the event they belong to (the recipient names it).
     emails_by_event: dict[int, list[str]] = defaultdict(list)
     strays = 0
@@ -47,8 +72,7 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
     def reason(message: dict) -> str:
         return message.get("MessageAttributes", {}).get("mailroom.reason", {}).get("StringValue", "")
 
-    # Receives of each message, less those whose invocation was killed or met an injected SQS or
-    # CodeCommit failure (the fault, not the function's decision, may have brought those back).
+    # Receives of each message, less those an injected fault touched (`excused_receives`).
     receives_by_seq: dict[int, int] = Counter()
     for message_id, count in receives.items():
         seq = by_message_id.get(message_id)
@@ -93,7 +117,9 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
             wrong_reason.append((item.seq, item.expected_reason, reason(parked[0])))
         else:
             poison_in_dlq += 1
-        if receives_by_seq.get(item.seq, 0) > 2:
+        # Parked on its first receive that no fault touched: a second one is a retry the
+        # function decided for a message it should have rejected.
+        if receives_by_seq.get(item.seq, 0) > 1:
             poison_retried.append(item.seq)
 
     good_bodies = {i.body for i in items.values() if i.kind == "good"}
@@ -135,10 +161,13 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
         "lost": {"total": lost, "good_events": lost_good[:20], "poison": poison_lost[:20]},
         "stuck_on_queue": stuck,
         "max_receive_count_seen": max(receives.values(), default=0),
+        "max_receive_count": max_receive_count,
     }
     result["passed"] = (
         lost == 0 and unexplained == 0 and not poison_retried and not wrong_reason and not good_in_dlq
         and stuck == 0 and strays == 0
+        # The redrive policy is in force: no message was received more often than it allows.
+        and 0 < result["max_receive_count_seen"] <= max_receive_count
     )
     return result
 
@@ -155,10 +184,14 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         ("duplicates, killed after SES accepted", str(e["duplicates_by_window"].get("kill", 0))),
         ("duplicates, SES answer lost", str(e["duplicates_by_window"].get("lost-response", 0))),
         ("duplicates, SES answered after the function gave up", str(e["duplicates_by_window"].get("unheard", 0))),
+        ("duplicates, frozen between SES's answer and the completion write", str(e["duplicates_by_window"].get("frozen", 0))),
         ("duplicates outside those windows", str(e["unexplained_duplicates"])),
         ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, "
                 f"{d.get('second_copies', 0)} second copies, {d['good_messages_in_dlq']} good)"),
         ("poison retried more than once", str(d["poison_retried_more_than_once"])),
+        ("max receive count seen", f"{result.get('max_receive_count_seen')} (maxReceiveCount {result.get('max_receive_count', result['run']['max_receive_count'])})"),
+        ("frozen instances", f"{result['run'].get('frozen_instances', 0)} (continued {result['run'].get('thaw_after_s')} s after the invocation started; "
+                             f"{result['run'].get('claims_while_frozen', 0)} claims of a frozen key by another instance, lease grace {result['run'].get('lease_grace_s')} s)"),
         ("lost", str(result["lost"]["total"])),
         ("left on the queue", str(result["stuck_on_queue"])),
         ("seconds", str(result["run"]["seconds"])),

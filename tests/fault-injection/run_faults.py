@@ -5,7 +5,7 @@ account of every one of them.
         ^                                   ^
         | event source mapping (this file)  | FaultFront per instance: SES throttling and 5xx,
         | receive, invoke, delete           | lost answers, CodeCommit outage, SQS failures,
-        v                                   | DynamoDB throttling, kills
+        v                                   | DynamoDB throttling, hangs, kills, freezes
     RuntimeApi <--> bootstrap x WORKERS ----+
 
 Each worker is one function instance with its own Runtime API: it receives up to 10 messages
@@ -14,8 +14,10 @@ does not list, and when the instance dies or overruns its deadline starts a new 
 messages come back after the visibility timeout, as on AWS).
 
 At the end every good event must have produced exactly one accepted email (a second one only
-where SES accepted and the key was never completed), every poison message must be in the
-dead-letter queue with its reason, and nothing may be left over. Exit status 1 otherwise.
+where SES accepted and the key was never completed because of a kill, a lost answer or a
+freeze), every poison message must be in the dead-letter queue with its reason after one
+receive no fault touched, no message may have been received more than the deployed
+maxReceiveCount, and nothing may be left over. Exit status 1 otherwise.
 
 Settings (environment): MAILROOM_FI_MESSAGES (default 2000), MAILROOM_FI_WORKERS (3),
 MAILROOM_FI_SEED (7), MAILROOM_FI_TIME_LIMIT (seconds, 360), MAILROOM_FI_REPORT (a path for
@@ -28,6 +30,7 @@ import json
 import os
 import queue
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -42,12 +45,37 @@ sys.path.insert(0, str(HERE))
 
 from harness import Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootstrap_path, example_repository_with  # noqa: E402
 
-from accounting import account, print_summary  # noqa: E402
+from accounting import account, excused_receives, print_summary  # noqa: E402
 from faults import FaultFront, FaultPlan, Ledger  # noqa: E402
-from workload import DOMAIN, build  # noqa: E402
+from workload import DOMAIN, ENROLLMENTS_TABLE, build, lookup_items  # noqa: E402
 
 TABLE = "mailroom-idempotency"
-MAX_RECEIVE_COUNT = 10
+TEMPLATE = HERE.parents[1] / "deploy" / "template.yaml"
+# Claims outlive their invocation by this much here (the Lambda's test knob), not 2 minutes:
+# long enough to cover a frozen instance (continued `FaultPlan.thaw_after_s` after its
+# invocation started) and the retry that meets its claim, short enough for the step's time limit.
+LEASE_GRACE_S = 30
+
+
+def deployed_max_receive_count() -> int:
+    """The redrive policy's maxReceiveCount of the SAM template, so the run uses what is deployed."""
+    found = re.search(r"maxReceiveCount:\s*(\d+)", TEMPLATE.read_text())
+    if not found:
+        raise RuntimeError(f"no maxReceiveCount in {TEMPLATE}")
+    return int(found.group(1))
+
+
+class Touched:
+    """What the injected faults of one invocation touched: every record (a kill, a freeze, a
+    CodeCommit outage or hang), or the records named by a failed or hung SQS call (receipt
+    handles, bodies), by a faulted SES call (recipients) or by a faulted claim (keys)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.every_record = False
+        self.strings: set[str] = set()
+        self.addresses: set[str] = set()
+        self.keys: set[str] = set()
 
 
 def private_runtime() -> RuntimeApi:
@@ -79,6 +107,38 @@ class Worker:
         self.timeouts = 0
         self.idle = True
         self.invocation_started = time.monotonic()
+        self.touched = Touched()
+        self.thaw_at = 0.0  # while frozen: when the instance is continued
+        self.freezes = 0
+        # (records, touched) per invocation, resolved to excused receives at the end
+        self.log: list[tuple[list[dict], Touched]] = []
+
+    def touch(self, every_record: bool = False, strings=(), addresses=(), keys=()) -> None:
+        touched = self.touched
+        with touched.lock:
+            touched.every_record |= every_record
+            touched.strings.update(strings)
+            touched.addresses.update(addresses)
+            touched.keys.update(keys)
+
+    def freeze(self, key: str) -> None:
+        with self.lock:
+            if self.function.process.poll() is not None:
+                return
+            self.function.process.send_signal(signal.SIGSTOP)
+            self.freezes += 1
+            self.thaw_at = self.invocation_started + self.plan.thaw_after_s
+            self.ledger.frozen_keys[key] = (self.index, self.thaw_at)
+            self.ledger.frozen[(self.index, self.generation)] = time.monotonic()
+            process = self.function.process
+        self.touch(every_record=True)
+        threading.Timer(max(0.0, self.thaw_at - time.monotonic()), self.thaw, args=(process,)).start()
+
+    def thaw(self, process) -> None:
+        with self.lock:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+            self.thaw_at = 0.0
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         with self.lock:
@@ -116,6 +176,11 @@ class Worker:
                     pass
                 if self.function.process.poll() is not None:
                     return "killed", None
+                if self.thaw_at:
+                    # Frozen: Lambda's timer does not stop a paused host, and the test is what
+                    # the instance does once continued; it gets a few seconds then.
+                    give_up = max(give_up, self.thaw_at + 3.0)
+                    continue
                 if time.monotonic() > give_up:
                     # Lambda stops an invocation at its deadline.
                     self.timeouts += 1
@@ -127,7 +192,7 @@ class Worker:
         finally:
             self.runtime.answers.pop(request_id, None)
 
-    def run(self, stop: threading.Event, receives: dict[str, int], fault_receives: dict[str, int]) -> None:
+    def run(self, stop: threading.Event, receives: dict[str, int]) -> None:
         while not stop.is_set():
             answer = self.sqs.receive_message(
                 QueueUrl=self.queues.url,
@@ -147,18 +212,20 @@ class Worker:
                 receives[message["MessageId"]] = max(receives.get(message["MessageId"], 0), count)
             event = {"Records": [self.queues.record(m) for m in messages]}
             self.invocations += 1
-            failures_before = self.front.injected_failures
+            self.touched = touched = Touched()
+            started = time.monotonic()
             kind, response = self.invoke(event)
-            # A receive whose invocation was killed, or met an injected SQS or CodeCommit
-            # failure, may come back because of the fault rather than the function's decision.
-            if kind == "killed" or self.front.injected_failures != failures_before:
-                for message in messages:
-                    fault_receives[message["MessageId"]] = fault_receives.get(message["MessageId"], 0) + 1
+            if kind == "response" and time.monotonic() > started + self.plan.invocation_timeout_s:
+                # A frozen instance answered after its deadline: Lambda discards that answer.
+                kind = "late"
+            if kind in ("killed", "late"):
+                self.touch(every_record=True)
+            self.log.append((messages, touched))
             if kind == "response":
                 self.acknowledge(event, response)
             elif kind == "killed":
                 self.restart()
-            # kind == "error": the whole batch comes back after the visibility timeout.
+            # kind "error" or "late": the whole batch comes back after the visibility timeout.
 
     def acknowledge(self, event: dict, response: dict | None) -> None:
         """The event source mapping's reading of a partial batch response: anything malformed
@@ -227,6 +294,7 @@ def main() -> int:
     workers_wanted = setting("MAILROOM_FI_WORKERS", 3)
     time_limit = setting("MAILROOM_FI_TIME_LIMIT", 360)
     plan = FaultPlan(seed=setting("MAILROOM_FI_SEED", 7))
+    max_receive_count = deployed_max_receive_count()
     if not bootstrap_path().exists():
         print(f"{bootstrap_path()} is missing: build it first (cargo build -p mailroom-lambda)", file=sys.stderr)
         return 2
@@ -245,10 +313,20 @@ def main() -> int:
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         )
         dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+        # The table the welcome route's lookups read: a profile per student, the course.
+        dynamodb.create_table(
+            TableName=ENROLLMENTS_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        )
+        rows = lookup_items(items)
+        for start in range(0, len(rows), 25):
+            dynamodb.batch_write_item(RequestItems={ENROLLMENTS_TABLE: [{"PutRequest": {"Item": row}} for row in rows[start:start + 25]]})
         visibility = int(plan.invocation_timeout_s * 3)
         queues = Queues(moto, "fault-injection", visibility_timeout=visibility)
         queues.sqs.set_queue_attributes(QueueUrl=queues.url, Attributes={"RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": queues.arn(queues.dlq_url), "maxReceiveCount": str(MAX_RECEIVE_COUNT)})})
+            {"deadLetterTargetArn": queues.arn(queues.dlq_url), "maxReceiveCount": str(max_receive_count)})})
         by_message_id: dict[str, int] = {}
         by_seq = {item.seq: item for item in items}
         producer = Producer(moto, queues, items, by_message_id)
@@ -260,20 +338,17 @@ def main() -> int:
             # to see what it prevents.
             "IDEMPOTENCY_TABLE": "" if os.environ.get("MAILROOM_FI_WITHOUT_STORE") else TABLE,
             "TEMPLATE_CACHE_SECONDS": "1",
-            # Above the 15 s visibility timeout plus the 4 s longest back-off, as the deployed
-            # 120 s is above the deployed visibility; the default would let each killed claimer's
-            # record wait two minutes and the run outlast its time limit.
-            "IDEMPOTENCY_LEASE_GRACE_SECONDS": "25",
+            "ENROLLMENTS_TABLE": ENROLLMENTS_TABLE,
             "DEADLINE_MARGIN_MS": "1500",
             "MAX_CONCURRENT_SENDS": "10",
             "AWS_LAMBDA_LOG_LEVEL": "error",
+            "IDEMPOTENCY_LEASE_GRACE_SECONDS": str(LEASE_GRACE_S),
         }
         workers = [Worker(i, moto, queues, plan, ledger, env, repository) for i in range(workers_wanted)]
         receives: dict[str, int] = {}
-        fault_receives: dict[str, int] = {}
         stop = threading.Event()
         started = time.monotonic()
-        threads = [threading.Thread(target=w.run, args=(stop, receives, fault_receives), daemon=True) for w in workers]
+        threads = [threading.Thread(target=w.run, args=(stop, receives), daemon=True) for w in workers]
         for thread in threads:
             thread.start()
         feeding = threading.Thread(target=producer.run, args=(stop,), daemon=True)
@@ -305,7 +380,8 @@ def main() -> int:
             dead_letters=dead_letters,
             ledger=ledger,
             stuck=stuck,
-            fault_receives=fault_receives,
+            fault_receives=excused_receives([entry for w in workers for entry in w.log], ledger.recipients_by_key),
+            max_receive_count=max_receive_count,
         )
         result["run"] = {
             "messages": len(items),
@@ -317,7 +393,11 @@ def main() -> int:
             "invocations_past_deadline": sum(w.timeouts for w in workers),
             "visibility_timeout_s": visibility,
             "invocation_timeout_s": plan.invocation_timeout_s,
-            "max_receive_count": MAX_RECEIVE_COUNT,
+            "max_receive_count": max_receive_count,
+            "lease_grace_s": LEASE_GRACE_S,
+            "thaw_after_s": plan.thaw_after_s,
+            "frozen_instances": sum(w.freezes for w in workers),
+            "claims_while_frozen": ledger.claims_while_frozen,
             "idempotency_store": not os.environ.get("MAILROOM_FI_WITHOUT_STORE"),
         }
         print_summary(result)

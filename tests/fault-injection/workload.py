@@ -16,7 +16,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
-from harness import example_messages
+from harness import EXAMPLES, example_messages
 
 DOMAIN = "academy.example.com"
 
@@ -48,6 +48,37 @@ def recipient(seq: int) -> str:
     return f"fi-{seq}@{DOMAIN}"
 
 
+def student_id(seq: int) -> str:
+    return f"stu_fi_{seq}"
+
+
+ENROLLMENTS_TABLE = "fi-enrollments"
+
+
+def lookup_items(items: list["Item"]) -> list[dict]:
+    """The DynamoDB items the example route's lookups read for `items`: every student profile
+    (addressed to its event's recipient), and the example course and instructor, in DynamoDB
+    JSON for PutItem/BatchWriteItem."""
+    fixtures = json.loads((EXAMPLES / "templates" / "lookups.json").read_text())["enrollments"]
+    shared = []
+    for entry in fixtures:
+        if entry["key"]["PK"].startswith("STUDENT#"):
+            continue
+        if "Item" in entry:
+            shared.append(entry["Item"])
+        else:
+            shared.append({name: {"S": str(value)} for name, value in {**entry["key"], **entry["item"]}.items()})
+    students = []
+    for item in items:
+        if item.kind == "good" and item.duplicate_of is None and "studentId" in item.body:
+            students.append({
+                "PK": {"S": f"STUDENT#{student_id(item.seq)}"}, "SK": {"S": "PROFILE"},
+                "firstName": {"S": f"Student {item.seq}"}, "name": {"S": f"Student {item.seq}"},
+                "email": {"S": recipient(item.seq)},
+            })
+    return shared + students
+
+
 def bounced(seq: int) -> str:
     """An address the SES fault proxy answers MessageRejected for."""
     return f"bounce-{seq}@{DOMAIN}"
@@ -63,6 +94,10 @@ def _readdress(event: dict, seq: int, address: str, rng: random.Random) -> None:
     for parent in ("customer", "student"):
         if isinstance(event.get(parent), dict) and "email" in event[parent]:
             event[parent]["email"] = address
+    if "studentId" in event:
+        # An ids-only event (EnrollmentCompleted): the recipient is the student's profile,
+        # which `lookup_items` writes to the enrollments table.
+        event["studentId"] = student_id(seq)
     if "eventId" in event:
         event["eventId"] = str(uuid.UUID(int=rng.getrandbits(128)))
     if isinstance(event.get("id"), int):
