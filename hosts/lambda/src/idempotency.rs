@@ -238,13 +238,13 @@ impl LeaseClock {
 /// (`IDEMPOTENCY_TABLE` unset) it sends directly.
 #[derive(Debug)]
 pub struct IdempotentMailer<M, S> {
-    inner: M,
+    inner: Arc<M>,
     store: Option<Arc<S>>,
     clock: LeaseClock,
     owner_prefix: String,
     claims: AtomicU64,
-    /// Completion writes started after SES answered and not yet awaited by
-    /// [`Mailer::settle`].
+    /// Claimed sends, each a task of its own (the SES call, then the completion write or the
+    /// release), not yet awaited by [`Mailer::settle`].
     completing: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -253,7 +253,7 @@ impl<M, S> IdempotentMailer<M, S> {
     pub fn new(inner: M, store: Option<S>, clock: LeaseClock) -> Self {
         let started = unix_millis();
         Self {
-            inner,
+            inner: Arc::new(inner),
             store: store.map(Arc::new),
             clock,
             owner_prefix: format!("{}-{started:x}", std::process::id()),
@@ -270,7 +270,7 @@ impl<M, S> IdempotentMailer<M, S> {
 
 impl<M, S> Mailer for IdempotentMailer<M, S>
 where
-    M: Mailer + Sync,
+    M: Mailer + Send + Sync + 'static,
     S: IdempotencyStore + Send + Sync + 'static,
 {
     async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
@@ -318,38 +318,53 @@ where
                 ));
             }
         }
-        let outcome = self.inner.send(email, message_id).await;
-        match &outcome {
-            SendOutcome::Accepted { message_id } => {
-                // SES has the email: that is the outcome, whatever the completion write does.
-                // The write is a task of its own, so a time limit around this send cannot
-                // turn an accepted email into a timeout (and a retry that sends it again);
-                // the handler awaits it before answering Lambda ([`Mailer::settle`]).
-                let (store, key, expires_ms) =
-                    (Arc::clone(store), lease.key.to_owned(), lease.expires_ms);
-                let (owner, message_id) = (owner.clone(), message_id.clone());
-                let write = tokio::spawn(async move {
-                    let written = complete(store, key.clone(), owner, expires_ms, message_id);
-                    if let Err(error) = written.await {
+        // The SES call and what follows it (the completion write, or the release) run as one
+        // task, which a time limit around this send does not cancel: SES may accept the email
+        // after the caller stopped waiting (a slow answer, an instance frozen between the
+        // request and the answer), and the key must still be marked completed then, or the
+        // record's retry would send it again. The caller gets SES's answer when it comes;
+        // `settle` awaits the rest before the function answers Lambda.
+        let (answered, answer) = tokio::sync::oneshot::channel();
+        let (inner, store) = (Arc::clone(&self.inner), Arc::clone(store));
+        let (email, message_id) = (email.clone(), message_id.to_owned());
+        let (key, expires_ms) = (lease.key.to_owned(), lease.expires_ms);
+        let task = tokio::spawn(async move {
+            let outcome = inner.send(&email, &message_id).await;
+            let _ = answered.send(outcome.clone());
+            let lease = Lease {
+                key: &key,
+                owner: &owner,
+                now_ms: unix_millis(),
+                expires_ms,
+            };
+            match &outcome {
+                SendOutcome::Accepted { message_id } => {
+                    if let Err(error) = store.complete(&lease, message_id).await {
                         // The email went; the claim holds until its lease expires.
                         tracing::warn!(idempotency_key = key, %error, "sent, but the key could not be marked completed");
                     }
-                });
-                if let Ok(mut completing) = self.completing.lock() {
-                    completing.retain(|task| !task.is_finished());
-                    completing.push(write);
                 }
-            }
-            SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
-                if let Err(error) = store.release(&lease).await {
-                    tracing::warn!(idempotency_key = lease.key, %error, "claim not released; it expires with the invocation");
+                SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
+                    if let Err(error) = store.release(&lease).await {
+                        tracing::warn!(idempotency_key = key, %error, "claim not released; it expires with the invocation");
+                    }
                 }
+                // A timeout or a lost answer: SES may have accepted it. The claim stays until
+                // the lease expires rather than inviting an immediate second send.
+                _ => {}
             }
-            // A timeout or a lost answer: SES may have accepted it. The claim stays until the
-            // lease expires rather than inviting an immediate second send.
-            _ => {}
+        });
+        if let Ok(mut completing) = self.completing.lock() {
+            completing.retain(|task| !task.is_finished());
+            completing.push(task);
         }
-        outcome
+        answer.await.unwrap_or_else(|_| {
+            SendOutcome::Failed(SendFailure::new(
+                "network",
+                "the send ended without an answer",
+                None,
+            ))
+        })
     }
 
     async fn settle(&self, by: std::time::Instant) {
@@ -365,23 +380,6 @@ where
             tracing::warn!("completion writes still running at the deadline");
         }
     }
-}
-
-/// Marks `key` completed (owned arguments, so it can run as a task of its own).
-async fn complete<S: IdempotencyStore>(
-    store: Arc<S>,
-    key: String,
-    owner: String,
-    expires_ms: u64,
-    message_id: String,
-) -> Result<(), StoreError> {
-    let lease = Lease {
-        key: &key,
-        owner: &owner,
-        now_ms: unix_millis(),
-        expires_ms,
-    };
-    store.complete(&lease, &message_id).await
 }
 
 /// SES answered with an error: nothing was sent. Timeouts and lost answers are not certain.

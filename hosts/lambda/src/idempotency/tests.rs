@@ -361,3 +361,45 @@ async fn an_email_ses_accepted_is_reported_accepted_however_slow_the_completion_
     );
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
 }
+
+/// SES answers only after `delay`, as when the instance is frozen between the request and the
+/// answer, or the answer is slow.
+#[derive(Debug)]
+struct SlowMailer {
+    delay: Duration,
+    calls: AtomicUsize,
+}
+
+impl Mailer for SlowMailer {
+    async fn send(&self, _email: &Email, _message_id: &str) -> SendOutcome {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(self.delay).await;
+        SendOutcome::Accepted {
+            message_id: format!("ses-{call}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_that_comes_after_the_caller_gave_up_still_completes_the_key() {
+    let clock = LeaseClock::default();
+    clock.set_deadline(unix_millis() + 30_000);
+    let slow = SlowMailer {
+        delay: Duration::from_secs(20),
+        calls: AtomicUsize::new(0),
+    };
+    let mailer = IdempotentMailer::new(slow, Some(MemoryStore::default()), clock);
+    // The handler's time limit around the send fires first: the record is retried.
+    let gave_up = tokio::time::timeout(Duration::from_secs(5), mailer.send(&email("k"), "m")).await;
+    assert!(gave_up.is_err());
+    // SES accepts it later; the key is completed then, so the retry does not send again.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let retry = mailer.send(&email("k"), "m").await;
+    assert_eq!(
+        retry,
+        SendOutcome::AlreadySent {
+            message_id: Some("ses-1".into())
+        }
+    );
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
+}
