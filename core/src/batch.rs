@@ -322,21 +322,9 @@ impl Batch {
                         email,
                     });
                 }
-                State::Waiting(_) => {
-                    // Its turn: render it now. A failure settles it (blocking the rest of a
-                    // FIFO group) and the search goes on.
-                    let State::Waiting(pending) =
-                        std::mem::replace(&mut entry.state, State::Done(placeholder()))
-                    else {
-                        return None;
-                    };
-                    let verdict = self
-                        .mailroom
-                        .compose_pending(*pending, &entry.record, self.now);
-                    let record = entry.record.clone();
-                    let state = self.state_of(verdict, &record, index);
-                    self.settle(index, state);
-                }
+                // Its turn: render it now. A failure settles it (blocking the rest of a FIFO
+                // group) and the search goes on.
+                State::Waiting(_) => self.compose_at(index),
                 State::InFlight(_) | State::Done(_) => return None,
             }
         }
@@ -441,8 +429,45 @@ impl Batch {
     /// FIFO order holds here too: a reject that an earlier failure of its group now holds back
     /// is not listed, because acknowledging it would let it overtake the records before it; it
     /// stays on the queue and the redrive policy parks it in order.
+    ///
+    /// A host normally asks once its sends are done, when every record is composed; asked
+    /// earlier, the records not composed yet are composed first (without handing out their
+    /// sends), so the list holds every reject known by then, whenever it is asked.
     #[must_use]
-    pub fn to_park(&self) -> Vec<ParkRequest> {
+    pub fn to_park(&mut self) -> Vec<ParkRequest> {
+        self.compose_waiting();
+        self.rejects_to_park()
+    }
+
+    /// Composes every record that only waits for its turn, in order.
+    fn compose_waiting(&mut self) {
+        for index in 0..self.entries.len() {
+            if matches!(&self.entries[index].state, State::Waiting(pending) if pending.composable())
+            {
+                self.compose_at(index);
+            }
+        }
+    }
+
+    /// Composes record `index`, which only waits for its turn, and settles it.
+    fn compose_at(&mut self, index: usize) {
+        let Some(entry) = self.entries.get_mut(index) else {
+            return;
+        };
+        let State::Waiting(pending) =
+            std::mem::replace(&mut entry.state, State::Done(placeholder()))
+        else {
+            return;
+        };
+        let verdict = self
+            .mailroom
+            .compose_pending(*pending, &entry.record, self.now);
+        let record = entry.record.clone();
+        let state = self.state_of(verdict, &record, index);
+        self.settle(index, state);
+    }
+
+    fn rejects_to_park(&self) -> Vec<ParkRequest> {
         let mut failed_groups: BTreeSet<&str> = BTreeSet::new();
         let mut requests = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {

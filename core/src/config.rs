@@ -227,6 +227,29 @@ impl Route {
     pub fn lookups(&self) -> &[Lookup] {
         &self.lookups
     }
+
+    /// The lookups `variables` (a template's, as [`crate::Mailroom::variables`] lists them)
+    /// read that this route does not declare, by name, sorted. With lookups declared,
+    /// `lookup.<name>` holds only those, so any other name is always undefined. A route
+    /// without lookups has none: its templates see the event's own `lookup` field.
+    #[must_use]
+    pub fn undeclared_lookups(&self, variables: &[String]) -> Vec<String> {
+        if self.lookups.is_empty() {
+            return Vec::new();
+        }
+        let mut names: Vec<String> = variables
+            .iter()
+            .filter_map(|path| {
+                path.strip_prefix(crate::lookup::LOOKUP_NAME)?
+                    .strip_prefix('.')
+            })
+            .map(|rest| rest.split('.').next().unwrap_or_default().to_owned())
+            .filter(|name| !self.lookups.iter().any(|lookup| lookup.name() == name))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 /// A route as the routes file writes it.

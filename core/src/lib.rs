@@ -49,7 +49,8 @@
 //! codes, back-off, and [`Mailroom::decide`]'s single-record decision), [`batch`] (the state
 //! machine hosts drive), [`report`] (what a finished batch reports, with the partial batch
 //! response), [`preview`] (for template authors), [`sms`] (the rules of an SMS text, for a
-//! channel to come).
+//! channel to come), [`feedback`] (SES's bounce, complaint and delivery notifications, for a
+//! delivery ledger and suppression list).
 
 #![cfg_attr(
     not(test),
@@ -64,6 +65,7 @@ pub mod decision;
 pub mod email;
 pub mod envelope;
 pub mod error;
+pub mod feedback;
 pub mod filters;
 pub mod idempotency;
 pub mod json;

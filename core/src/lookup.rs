@@ -23,7 +23,8 @@
 //!   number. Key templates see the event's fields and `lookup.<name>` of other lookups; a
 //!   lookup runs once every lookup its key reads is answered, so `instructor` above waits for
 //!   `course`. A key that reads a field the event lacks (or that is null or empty) rejects the
-//!   record with `missing_field`, naming it.
+//!   record with `missing_field`, naming it, unless the lookup is `skip`: then it is left out,
+//!   as if its item were not found (a course that names no instructor).
 //! - `onMissing`: when no item has the key. `reject` (the default) rejects with `lookup_missing`;
 //!   `retry` retries with the usual back-off (for producers that publish before they write);
 //!   `skip` leaves `lookup.<name>` undefined for the templates.
@@ -87,6 +88,10 @@ use crate::json::{JsonDocument, JsonKind, JsonRef};
 pub use attribute::{AttributeValue, Item};
 pub(crate) use declare::{LookupEntry, check_recipient_path, validate};
 pub(crate) use progress::{Fault, Progress, Requests, at_path, next_keys};
+
+/// The lookup fixtures file's name beside the templates, for hosts that answer lookups from
+/// a file (the CLI, the previewer).
+pub const LOOKUPS_FILE: &str = "lookups.json";
 
 /// The name under which templates see lookup results: `{{ lookup.student.firstName }}`.
 pub const LOOKUP_NAME: &str = "lookup";

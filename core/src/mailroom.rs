@@ -441,6 +441,25 @@ impl Mailroom {
                 });
             }
         }
+        // Optional lookups left out because their key could not be made: shown, not asked.
+        for (index, field) in &pending.progress.unkeyed {
+            if let Some(lookup) = declared.get(*index) {
+                shown.push(PreviewLookup {
+                    name: lookup.name.clone(),
+                    table: lookup.table.clone(),
+                    key: std::collections::BTreeMap::new(),
+                    status: "unasked",
+                    item: None,
+                    detail: Some(
+                        MessageFault::MissingField {
+                            field: field.clone(),
+                            lookup: lookup.name.clone(),
+                        }
+                        .to_string(),
+                    ),
+                });
+            }
+        }
         (pending.progress, shown)
     }
 

@@ -15,6 +15,7 @@ use crate::mailroom::{
     METADATA_NAME, Mailroom, Parts, Subject, Verdict, metadata, template_context,
 };
 use crate::record::{SqsRecord, Timestamp};
+use crate::render::SUBJECT_PREFIX;
 
 /// One rendering of a template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,6 +203,55 @@ impl Mailroom {
         })
     }
 
+    /// Every template of a route with lookups (HTML, text, subject) that reads
+    /// `lookup.<name>` for a lookup the route does not declare: always undefined, whatever the
+    /// event, so a configuration mistake rather than a sample's.
+    fn undeclared_lookups(&self) -> Vec<Diagnostic> {
+        let mut found = Vec::new();
+        for (index, route) in self.config().routes().iter().enumerate() {
+            let Some(parts) = self.parts_of(index) else {
+                continue;
+            };
+            let subject = match parts.subject {
+                Subject::Compiled(name) => Some(name),
+                Subject::Source(_) => None,
+            };
+            for template in [Some(parts.html), parts.text, subject]
+                .into_iter()
+                .flatten()
+            {
+                // A template that does not compile or is missing is reported already.
+                let Ok(variables) = self.engine().variables(template) else {
+                    continue;
+                };
+                for name in route.undeclared_lookups(&variables) {
+                    let declared: Vec<&str> =
+                        route.lookups().iter().map(|lookup| lookup.name()).collect();
+                    let mut fault = TemplateFault::new(
+                        FaultKind::Lookup,
+                        format!(
+                            "reads lookup.{name}, but route {} declares no lookup {name:?} (it \
+                             declares {}), so it is always undefined",
+                            route.name(),
+                            declared.join(", ")
+                        ),
+                    );
+                    fault.template = Some(if template.starts_with(SUBJECT_PREFIX) {
+                        format!("the subject of route {}", route.name())
+                    } else {
+                        template.to_owned()
+                    });
+                    found.push(Diagnostic {
+                        sample: None,
+                        route: Some(route.name().to_owned()),
+                        fault,
+                    });
+                }
+            }
+        }
+        found
+    }
+
     /// The variables `template` reads, as sorted dotted paths, following includes and layouts.
     pub fn variables(&self, template: &str) -> Result<Vec<String>, TemplateFault> {
         self.engine().variables(template)
@@ -241,6 +291,7 @@ impl Mailroom {
                 });
             }
         }
+        diagnostics.extend(self.undeclared_lookups());
         for (label, record) in samples {
             let (verdict, facts) = self.verdict_with(record, now, lookups);
             let fault = match verdict {

@@ -173,12 +173,12 @@ fn records_without_lookups_are_ready_at_once_and_waiting_ones_are_not_handed_out
         "one of two answers is not enough"
     );
     batch.answer_lookup(round[1].id, answer(&round[1])).unwrap();
-    // c1 has no mentorId: the mentor's key cannot be filled and the record is rejected.
-    let report = batch.finish();
-    assert_eq!(
-        report.records[0].disposition.reason().map(|r| r.as_str()),
-        Some("missing_field")
-    );
+    // c1 names no mentor: the optional (`skip`) mentor is left out, and the email renders.
+    assert!(batch.lookups().is_empty(), "no mentor key to read");
+    let send = batch
+        .next_send()
+        .expect("rendered once both answers are in");
+    assert_eq!(send.email.html(), "<p>Hi S1: c1</p>");
 }
 
 #[test]
@@ -242,16 +242,14 @@ fn a_failed_read_retries_every_record_that_needed_it_and_no_other() {
             answer(request)
         }
     });
+    assert_eq!(send_all(&mut batch).len(), 1);
     let report = batch.finish();
     let reasons: Vec<_> = report
         .records
         .iter()
         .map(|r| r.disposition.reason().map(|r| r.as_str()))
         .collect();
-    assert_eq!(
-        reasons,
-        [Some("throttled"), Some("throttled"), Some("missing_field")]
-    );
+    assert_eq!(reasons, [Some("throttled"), Some("throttled"), None]);
 }
 
 #[test]
@@ -431,10 +429,8 @@ proptest! {
                 Some("lookup_missing")
             } else if throttled_course == Some(*course) {
                 Some("throttled")
-            } else if *course != 0 {
-                // Only c0 has a mentorId for the mentor's key.
-                Some("missing_field")
             } else {
+                // Only c0 names a mentor; the others go without (`skip`).
                 None
             };
             prop_assert_eq!(reason, expected);
@@ -489,4 +485,65 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn check_names_templates_that_read_a_lookup_their_route_does_not_declare() {
+    let config = Config::resolve(Some(&routes(CHAINED)), |_| None).unwrap();
+    let mut templates = TemplateSet::new();
+    templates.insert(
+        "welcome.html",
+        "{{ lookup.student.name }} {{ lookup.pupil.name }}",
+    );
+    templates.insert("welcome.txt", "{{ lookup.teacher }}");
+    let mailroom = Mailroom::new(config, &templates).unwrap();
+    let found: Vec<(Option<String>, String)> = mailroom
+        .check(&[], common::NOW, &mut mailroom_core::NoLookups)
+        .into_iter()
+        .map(|d| (d.fault.template.clone(), d.fault.message.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                Some("welcome.html".to_owned()),
+                "reads lookup.pupil, but route welcome declares no lookup \"pupil\" (it declares \
+                 course, mentor, student), so it is always undefined"
+                    .to_owned()
+            ),
+            (
+                Some("welcome.txt".to_owned()),
+                "reads lookup.teacher, but route welcome declares no lookup \"teacher\" (it \
+                 declares course, mentor, student), so it is always undefined"
+                    .to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn undeclared_lookups_are_the_names_a_route_does_not_declare() {
+    let config = Config::resolve(Some(&routes(CHAINED)), |_| None).unwrap();
+    let route = &config.routes()[0];
+    let read = |paths: &[&str]| {
+        route.undeclared_lookups(&paths.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        read(&[
+            "lookup.student.name",
+            "lookup.pupil.name",
+            "lookup.pupil",
+            "lookups.x",
+            "name"
+        ]),
+        ["pupil"]
+    );
+    assert!(read(&["lookup.student", "lookup.mentor.name"]).is_empty());
+    // Without lookups, `lookup` is the event's own field.
+    let plain = Config::preview("w.html");
+    assert!(
+        plain.routes()[0]
+            .undeclared_lookups(&["lookup.any".to_owned()])
+            .is_empty()
+    );
 }

@@ -273,3 +273,28 @@ fn a_standard_batch_renders_as_sends_are_asked_for_so_the_deadline_bounds_render
         Some(Reason::TemplateError)
     );
 }
+
+#[test]
+fn asked_before_sending_to_park_lists_the_rejects_found_when_composing() {
+    // A record without a recipient is rejected when composed; a host that parks before it
+    // sends still gets it.
+    let mailroom = mailroom();
+    let mut batch = mailroom
+        .start_batch(
+            event(vec![
+                record("good", enrollment("a@example.com"), "q", None),
+                record("nobody", enrollment(""), "q", None),
+            ]),
+            common::NOW,
+            1,
+        )
+        .unwrap();
+    let park: Vec<(String, Reason)> = batch
+        .to_park()
+        .into_iter()
+        .map(|p| (p.message_id, p.reason))
+        .collect();
+    assert_eq!(park, [("nobody".to_owned(), Reason::MissingRecipient)]);
+    let send = batch.next_send().unwrap();
+    assert_eq!(send.message_id, "good");
+}

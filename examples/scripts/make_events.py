@@ -199,7 +199,7 @@ def main():
     EVENTS.mkdir(exist_ok=True)
     for name, rec in examples.items():
         write(EVENTS / f"{name}.json", {"Records": [rec]})
-    # The quick start: every example, plus two records that can never be sent.
+    # The quick start: every example, plus three records that can never be sent.
     broken = [
         record("not-json", "{\"mailto\": \"dana@academy.example.com\", "),
         record("no-recipient", {**organizer, "mailto": ""}),

@@ -18,10 +18,9 @@ use std::sync::OnceLock;
 
 use mailroom_core::lookup::MAX_LOOKUPS_PER_ROUTE;
 use mailroom_core::{
-    Batch, BatchError, BatchReport, Config, LookupAnswer, LookupFailure, LookupFixtures,
-    LookupItem, Disposition, Email, EventError, FaultKind, Mailbox, Mailroom,
-    Preview, PreviewError, Reason, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet,
-    Timestamp,
+    Batch, BatchError, BatchReport, Config, Disposition, Email, EventError, FaultKind,
+    LookupAnswer, LookupFailure, LookupFixtures, LookupItem, Mailbox, Mailroom, Preview,
+    PreviewError, Reason, RenderLimits, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 

@@ -17,6 +17,8 @@ use serde_json::{Map, Value, json};
 #[path = "invariants.rs"]
 pub mod invariants;
 pub mod mime_check;
+// The SES feedback checks of `feedback_body`, shared with `core/tests/feedback.rs`.
+pub mod feedback_invariants;
 
 pub use invariants::{BatchCase, PlannedLookup, PlannedOutcome};
 

@@ -5,6 +5,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cargo run -q --locked -p mailroom-cli -- process examples/events/quickstart.json --outbox "$work/outbox" \
   | tee "$work/quickstart.txt"
-grep -q '^11 records: 9 sent, 0 retried, 2 rejected' "$work/quickstart.txt"
+grep -q '^12 records: 9 sent, 0 retried, 3 rejected · lookups: examples/templates/lookups.json' "$work/quickstart.txt"
+grep -q 'lookup_missing: lookup "student" found nothing in enrollments for PK=STUDENT#stu_00000' "$work/quickstart.txt"
 [[ "$(find "$work/outbox" -name '*.eml' | wc -l)" -ge 3 ]]
+# The welcome emails (raw, SNS, EventBridge) greet the student the lookups found.
+[[ "$(grep -l 'Hi Ana,' "$work/outbox"/*.eml | wc -l)" -eq 3 ]]
 MAILROOM_BENCH_PROFILE=debug hosts/cli/benches/process.sh 50 1

@@ -21,7 +21,7 @@ if [[ "${CI:-}" == "true" ]]; then default_seconds=60; else default_seconds=15; 
 seconds="${MAILROOM_FUZZ_SECONDS:-$default_seconds}"
 
 sanitizer="${MAILROOM_FUZZ_SANITIZER:-none}"
-targets=(record_body render_template batch_invariants)
+targets=(record_body render_template batch_invariants feedback_body)
 # `run` must get the same flags as `build`, or it rebuilds.
 cargo +nightly fuzz build -s "$sanitizer"
 for target in "${targets[@]}"; do

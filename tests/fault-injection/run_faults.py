@@ -43,11 +43,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lambda-e2e"))
 sys.path.insert(0, str(HERE))
 
-from harness import Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootstrap_path, example_repository_with  # noqa: E402
+from harness import (Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootstrap_path, example_repository_with,  # noqa: E402
+                     seed_lookups)
 
 from accounting import account, excused_receives, print_summary  # noqa: E402
 from faults import FaultFront, FaultPlan, Ledger  # noqa: E402
-from workload import DOMAIN, ENROLLMENTS_TABLE, build, lookup_items  # noqa: E402
+from workload import DOMAIN, build, students  # noqa: E402
 
 TABLE = "mailroom-idempotency"
 TEMPLATE = HERE.parents[1] / "deploy" / "template.yaml"
@@ -313,16 +314,8 @@ def main() -> int:
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         )
         dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
-        # The table the welcome route's lookups read: a profile per student, the course.
-        dynamodb.create_table(
-            TableName=ENROLLMENTS_TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        )
-        rows = lookup_items(items)
-        for start in range(0, len(rows), 25):
-            dynamodb.batch_write_item(RequestItems={ENROLLMENTS_TABLE: [{"PutRequest": {"Item": row}} for row in rows[start:start + 25]]})
+        # The example routes' lookup table, with a student per ids-only event.
+        seed_lookups(moto, extra=students(items))
         visibility = int(plan.invocation_timeout_s * 3)
         queues = Queues(moto, "fault-injection", visibility_timeout=visibility)
         queues.sqs.set_queue_attributes(QueueUrl=queues.url, Attributes={"RedrivePolicy": json.dumps(
@@ -338,7 +331,6 @@ def main() -> int:
             # to see what it prevents.
             "IDEMPOTENCY_TABLE": "" if os.environ.get("MAILROOM_FI_WITHOUT_STORE") else TABLE,
             "TEMPLATE_CACHE_SECONDS": "1",
-            "ENROLLMENTS_TABLE": ENROLLMENTS_TABLE,
             "DEADLINE_MARGIN_MS": "1500",
             "MAX_CONCURRENT_SENDS": "10",
             "AWS_LAMBDA_LOG_LEVEL": "error",

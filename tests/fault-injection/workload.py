@@ -3,7 +3,9 @@ producer duplicates of some of them, and poison messages with the reason each mu
 rejected for.
 
 Every good event gets its own recipient (`fi-<seq>@...`), so an accepted email is traced back
-to its event by the To header alone, whatever the template renders. Identities (SNS
+to its event by the To header alone, whatever the template renders. An ids-only event
+(EnrollmentCompleted) gets its own student (`fi-<seq>`), whose profile, holding that address,
+`students` lists for the lookup table. Identities (SNS
 `MessageId`, EventBridge `id`, `eventId`, `X-Shopify-Event-Id`, Shopify order `id`) are
 renewed per event, so each event has its own idempotency key; a producer duplicate repeats
 the body exactly, as an SNS or EventBridge retry does, under a new SQS message id.
@@ -16,7 +18,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
-from harness import EXAMPLES, example_messages
+from harness import example_messages
 
 DOMAIN = "academy.example.com"
 
@@ -49,34 +51,20 @@ def recipient(seq: int) -> str:
 
 
 def student_id(seq: int) -> str:
-    return f"stu_fi_{seq}"
+    """The student an ids-only event of `seq` names; its profile's email is `recipient(seq)`."""
+    return f"fi-{seq}"
 
 
-ENROLLMENTS_TABLE = "fi-enrollments"
+def students(items: list[Item]) -> list[dict]:
+    """The student profiles ids-only events may need (one per good event: cheaper to write
+    than to tell which events carry ids only), as DynamoDB items."""
+    from harness import student_item
 
-
-def lookup_items(items: list["Item"]) -> list[dict]:
-    """The DynamoDB items the example route's lookups read for `items`: every student profile
-    (addressed to its event's recipient), and the example course and instructor, in DynamoDB
-    JSON for PutItem/BatchWriteItem."""
-    fixtures = json.loads((EXAMPLES / "templates" / "lookups.json").read_text())["enrollments"]
-    shared = []
-    for entry in fixtures:
-        if entry["key"]["PK"].startswith("STUDENT#"):
-            continue
-        if "Item" in entry:
-            shared.append(entry["Item"])
-        else:
-            shared.append({name: {"S": str(value)} for name, value in {**entry["key"], **entry["item"]}.items()})
-    students = []
-    for item in items:
-        if item.kind == "good" and item.duplicate_of is None and "studentId" in item.body:
-            students.append({
-                "PK": {"S": f"STUDENT#{student_id(item.seq)}"}, "SK": {"S": "PROFILE"},
-                "firstName": {"S": f"Student {item.seq}"}, "name": {"S": f"Student {item.seq}"},
-                "email": {"S": recipient(item.seq)},
-            })
-    return shared + students
+    return [
+        student_item(student_id(item.seq), "Fi", recipient(item.seq))
+        for item in items
+        if item.kind == "good" and item.duplicate_of is None
+    ]
 
 
 def bounced(seq: int) -> str:
@@ -95,8 +83,6 @@ def _readdress(event: dict, seq: int, address: str, rng: random.Random) -> None:
         if isinstance(event.get(parent), dict) and "email" in event[parent]:
             event[parent]["email"] = address
     if "studentId" in event:
-        # An ids-only event (EnrollmentCompleted): the recipient is the student's profile,
-        # which `lookup_items` writes to the enrollments table.
         event["studentId"] = student_id(seq)
     if "eventId" in event:
         event["eventId"] = str(uuid.UUID(int=rng.getrandbits(128)))

@@ -4,9 +4,10 @@ and an AWS front door that counts calls and can throttle or delay SES.
 Everything listens on 127.0.0.1 on a free port, is waited for until it answers, and is stopped
 by its PID (moto, the function) or by shutting its server down (the in-process HTTP servers).
 
-    moto_server  <- boto3 (test setup and checks)
+    moto_server  <- boto3 (test setup and checks; SNS publishes)
         ^
-        |  SQS, SES v2 (forwarded; SES may be throttled or delayed)
+        |  SQS, SES v2, DynamoDB (forwarded; SES may be throttled or delayed, DynamoDB may
+        |  answer with an injected error or be delayed)
     AwsFront ----- CodeCommit GetBranch/GetFolder/GetFile served from a folder (examples/templates/)
         ^
         |  AWS_ENDPOINT_URL
@@ -240,6 +241,11 @@ class AwsFront(_Server):
     * SES v2 (REST JSON, /v2/email/...): forwarded to moto after `ses_delay` seconds, or
       answered 429 TooManyRequestsException when `throttle(raw_mime_text)` is true, or (for
       benchmarks, `ses_answers_itself`) accepted here so that a call takes `ses_delay` exactly.
+    * DynamoDB (JSON 1.0, X-Amz-Target DynamoDB_20120810.*): forwarded to moto, its answer given
+      `dynamodb_delay` seconds after the request at the soonest (moto's own time included, so a
+      call takes that long exactly while moto is quicker), or answered with the error `dynamodb_fault(operation, request)`
+      names (a code such as "ThrottlingException", HTTP 400; None: no fault), which moto itself
+      never answers.
     * Everything else (SQS): forwarded to moto.
 
     `calls` counts operations by "Service.Operation"."""
@@ -253,6 +259,8 @@ class AwsFront(_Server):
         self.ses_delay = 0.0
         self.ses_answers_itself = False
         self.ses_arrivals: list[float] = []
+        self.dynamodb_delay = 0.0
+        self.dynamodb_fault = lambda operation, request: None
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()
         super().__init__(_FrontHandler)
@@ -297,11 +305,21 @@ class _FrontHandler(_Handler):
                 return self.reply(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
         elif target.startswith("AmazonSQS."):
             front.count("SQS." + target.split(".", 1)[1])
+        elif target.startswith("DynamoDB_20120810."):
+            operation = target.split(".", 1)[1]
+            front.count(f"DynamoDB.{operation}")
+            code = front.dynamodb_fault(operation, json.loads(body or b"{}"))
+            if code:
+                error = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}
+                return self.reply(400, json.dumps(error).encode(), {"Content-Type": "application/x-amz-json-1.0"})
+            return self.forward(front, body, at_least=front.dynamodb_delay)
         else:
             front.count("other." + self.path)
         self.forward(front, body)
 
-    def forward(self, front: AwsFront, body: bytes) -> None:
+    def forward(self, front: AwsFront, body: bytes, at_least: float = 0.0) -> None:
+        """Moto's answer, given no sooner than `at_least` seconds after the request came."""
+        started = time.monotonic()
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
         request = urllib.request.Request(front.moto_url + self.path, data=body, headers=headers, method=self.command)
         try:
@@ -309,6 +327,9 @@ class _FrontHandler(_Handler):
                 status, payload, answer_headers = response.status, response.read(), response.headers
         except urllib.error.HTTPError as error:
             status, payload, answer_headers = error.code, error.read(), error.headers
+        left = at_least - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
         keep = {k: v for k, v in answer_headers.items() if k.lower() in ("content-type", "x-amzn-requestid", "x-amzn-errortype", "x-amzn-query-error")}
         self.reply(status, payload, keep)
 
@@ -528,6 +549,69 @@ def example_messages(name: str = "quickstart.json") -> list[Message]:
         )
         for record in event["Records"]
     ]
+
+
+# ---------------------------------------------------------------- lookup tables
+
+
+LOOKUP_TABLE = "enrollments"
+
+
+def dynamodb_item(entry: dict) -> dict:
+    """A lookup fixture entry (examples/templates/lookups.json) as the DynamoDB item it stands
+    for: its key as string attributes, then its `item` (plain JSON) or `Item` (DynamoDB JSON)."""
+    from decimal import Decimal
+
+    from boto3.dynamodb.types import TypeSerializer
+
+    if "Item" in entry:
+        item = dict(entry["Item"])
+    else:
+        plain = json.loads(json.dumps(entry["item"]), parse_float=Decimal)
+        serializer = TypeSerializer()
+        item = {name: serializer.serialize(value) for name, value in plain.items()}
+    for name, value in entry["key"].items():
+        item[name] = {"S": str(value)}
+    return item
+
+
+def seed_lookups(moto: Moto, fixtures: Path = EXAMPLES / "templates" / "lookups.json", extra: list[dict] = ()) -> None:
+    """The example routes' lookup table in moto (`PK`, `SK`, strings), holding what the lookup
+    fixtures hold, plus `extra` DynamoDB items."""
+    dynamodb = moto.client("dynamodb")
+    dynamodb.create_table(
+        TableName=LOOKUP_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+    )
+    for entry in json.loads(fixtures.read_text())[LOOKUP_TABLE]:
+        dynamodb.put_item(TableName=LOOKUP_TABLE, Item=dynamodb_item(entry))
+    for item in extra:
+        dynamodb.put_item(TableName=LOOKUP_TABLE, Item=item)
+
+
+def student_item(student_id: str, first_name: str, email: str) -> dict:
+    """A student profile as the example routes read it."""
+    return {
+        "PK": {"S": f"STUDENT#{student_id}"},
+        "SK": {"S": "PROFILE"},
+        "firstName": {"S": first_name},
+        "name": {"S": f"{first_name} Example"},
+        "email": {"S": email},
+    }
+
+
+def enrollment_completed(student_id: str, course_id: str = "rust-backend-101") -> str:
+    """The ids-only EnrollmentCompleted event, as its producer publishes it."""
+    return json.dumps({
+        "eventType": "EnrollmentCompleted",
+        "studentId": student_id,
+        "courseId": course_id,
+        "enrollmentType": "paid",
+        "enrolledAt": "2026-11-23T09:58:12Z",
+        "source": "auto",
+    })
 
 
 def example_repository_with(folder: Path, **routes_changes) -> Path:

@@ -1,8 +1,10 @@
 """End-to-end tests of the real `bootstrap` binary.
 
-moto provides SQS (with a dead-letter queue and its redrive policy) and SES v2; a local Lambda
-Runtime API feeds the function batches received from moto exactly as the event source mapping
-would; CodeCommit, which has no local server, is an HTTP fake serving `examples/templates/`.
+moto provides SQS (with a dead-letter queue and its redrive policy), SES v2, SNS and the
+DynamoDB table the example routes' lookups read (holding `examples/templates/lookups.json`); a
+local Lambda Runtime API feeds the function batches received from moto exactly as the event
+source mapping would; CodeCommit, which has no local server, is an HTTP fake serving
+`examples/templates/`.
 
 Run: python3 -m unittest discover -s tests/lambda-e2e -v   (after `cargo build -p mailroom-lambda`)
 """
@@ -18,11 +20,12 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import Function, AwsFront, Moto, Queues, RuntimeApi, bootstrap_path, example_messages, example_repository_with
+from harness import (Function, AwsFront, Moto, Queues, RuntimeApi, bootstrap_path, enrollment_completed,
+                     example_messages, example_repository_with, seed_lookups)
 
 MOTO: Moto | None = None
 
-GOOD = example_messages()[:9]  # 3 enrollment notifications, 3 orders, 3 welcomes, in every envelope
+GOOD = example_messages()[:9]  # 3 enrollment notifications, 3 orders, 3 welcomes (ids only), in every envelope
 MALFORMED, NO_RECIPIENT = example_messages()[9:11]
 
 
@@ -48,6 +51,7 @@ class LambdaTestCase(unittest.TestCase):
     def setUp(self) -> None:
         MOTO.reset()
         MOTO.client("sesv2").create_email_identity(EmailIdentity="academy.example.com")
+        seed_lookups(MOTO)
         self.front = AwsFront(MOTO.url)
         self.runtime = RuntimeApi()
         self.functions: list[Function] = []
@@ -99,7 +103,7 @@ class MixedBatch(LambdaTestCase):
         subjects = sorted(m["subject"] for m in sent)
         self.assertEqual(subjects.count("New enrollment: Ana Núñez joined Rust for Backend Engineers"), 3)
         self.assertEqual(subjects.count("Order #1071 confirmed"), 3)
-        self.assertEqual(subjects.count("Welcome to Rust for Backend Engineers"), 2)
+        self.assertEqual(subjects.count("Welcome to Rust for Backend Engineers, Ana"), 2)
         for message in sent:
             self.assertEqual(message["from"].addresses[0].addr_spec, "notifications@academy.example.com")
             self.assertEqual(message["reply-to"].addresses[0].addr_spec, "support@academy.example.com")
@@ -138,6 +142,8 @@ class MixedBatch(LambdaTestCase):
         [metrics] = self.metrics(function)
         self.assertEqual((metrics["Sent"], metrics["Rejected"], metrics["Retried"]), (8, 2, 0))
         self.assertEqual(metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Mailroom")
+        # The two welcomes: student and course in one BatchGetItem, then the instructor.
+        self.assertEqual((metrics["LookupReads"], metrics["LookupCalls"], metrics["LookupCacheHits"]), (3, 2, 0))
 
     def test_without_a_dlq_url_rejected_records_fail_until_the_redrive_policy_moves_them(self) -> None:
         queues = Queues(MOTO, "mailroom-redrive", visibility_timeout=1)
@@ -230,19 +236,118 @@ class CodeCommitOutage(LambdaTestCase):
         warnings = [l for l in function.json_lines() if l.get("level") == "WARN" and "cached copy" in l.get("message", "")]
         self.assertEqual(len(warnings), 1)
 
-    def test_a_warm_batch_of_ten_costs_ten_aws_calls(self) -> None:
+    def test_a_warm_batch_of_ten_costs_ten_sends_and_one_read(self) -> None:
         queues = Queues(MOTO, "mailroom-calls")
         function = self.start()
-        queues.send(GOOD[:1])
+        # A welcome first: its course and instructor (cacheSeconds 300) stay cached.
+        queues.send(GOOD[6:7])
         function.invoke(queues.receive_event())
-        self.front.reset_counts()
         queues.send(GOOD + GOOD[:1])
         event = queues.receive_event()
         self.assertEqual(len(event["Records"]), 10)
         self.front.reset_counts()
         kind, response = function.invoke(event)
         self.assertEqual(self.failures(response), [])
-        self.assertEqual(self.front.calls, {"SESv2.SendEmail": 10})
+        # The three welcomes' student (cacheSeconds 0) is read once for all three.
+        self.assertEqual(self.front.calls, {"SESv2.SendEmail": 10, "DynamoDB.BatchGetItem": 1})
+
+
+class Lookups(LambdaTestCase):
+    """The ids-only EnrollmentCompleted event: the student, the course and its instructor come
+    from moto's DynamoDB, the event from a real SNS topic subscribed to the queue."""
+
+    def through_sns(self, queues: Queues, *student_ids: str) -> None:
+        sns = MOTO.client("sns")
+        topic = sns.create_topic(Name="enrollments")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queues.queue_arn)
+        for student_id in student_ids:
+            sns.publish(TopicArn=topic, Message=enrollment_completed(student_id))
+
+    def test_an_ids_only_event_through_sns_is_sent_with_what_dynamodb_holds(self) -> None:
+        queues = Queues(MOTO, "mailroom-lookups")
+        function = self.start(DLQ_URL=queues.dlq_url)
+        self.through_sns(queues, "stu_81723")
+        event = queues.receive_event()
+        [record] = event["Records"]
+        self.assertEqual(json.loads(record["body"])["Type"], "Notification", "an SNS envelope")
+        kind, response = function.invoke(event)
+        self.assertEqual((kind, self.failures(response)), ("response", []), function.output())
+        [message] = self.sent()
+        self.assertEqual(message["subject"], "Welcome to Rust for Backend Engineers, Ana")
+        [to] = message["to"].addresses
+        self.assertEqual((to.display_name, to.addr_spec), ("Ana Núñez", "ana.nunez@example.org"))
+        html = message.get_body(("html",)).get_content()
+        text = " ".join(message.get_body(("plain",)).get_content().split())
+        self.assertIn("Hi Ana,", html)
+        self.assertIn("Your place in <strong>Rust for Backend Engineers</strong> is confirmed", html)
+        self.assertIn("Your instructor is Grace Okafor, Staff Engineer.", text)
+        self.assertIn("https://academy.example.com/courses/rust-backend-101", text)
+        self.assertEqual(self.front.calls["DynamoDB.BatchGetItem"], 2, "student and course, then the instructor")
+        [metrics] = self.metrics(function)
+        self.assertEqual((metrics["LookupRounds"], metrics["LookupReads"], metrics["LookupsNotFound"], metrics["LookupsFailed"]),
+                         (2, 3, 0, 0))
+
+    def test_a_student_the_table_does_not_have_goes_to_the_dead_letter_queue(self) -> None:
+        queues = Queues(MOTO, "mailroom-unknown")
+        function = self.start(DLQ_URL=queues.dlq_url)
+        self.through_sns(queues, "stu_99999")
+        event = queues.receive_event()
+        kind, response = function.invoke(event)
+        self.assertEqual(self.failures(response), [], "moved to the DLQ, so acknowledged")
+        queues.acknowledge(event, response)
+        self.assertEqual(self.sent(), [])
+        [dead] = queues.dead_letters()
+        attributes = dead["MessageAttributes"]
+        self.assertEqual(attributes["mailroom.reason"]["StringValue"], "lookup_missing")
+        self.assertIn("STUDENT#stu_99999", attributes["mailroom.detail"]["StringValue"])
+        self.assertEqual(queues.counts(), (0, 0))
+        [metrics] = self.metrics(function)
+        self.assertEqual((metrics["LookupsNotFound"], metrics["Rejected"], metrics["Parked"]), (1, 1, 1))
+
+    def test_throttled_reads_are_retried_and_the_record_is_sent_on_redelivery(self) -> None:
+        # A short retry policy from the routes file, so the redelivery comes within seconds: on a
+        # first receive the back-off is 1-2 s (half of baseSeconds, plus jitter up to the rest).
+        self.front.repository = example_repository_with(self.tmp(), retry={"baseSeconds": 2, "maxSeconds": 4})
+        queues = Queues(MOTO, "mailroom-throttled-reads", visibility_timeout=30)
+        codes = iter(["ThrottlingException"] + ["ProvisionedThroughputExceededException"] * 100)
+        self.front.dynamodb_fault = lambda operation, request: next(codes) if operation == "BatchGetItem" else None
+        function = self.start(DLQ_URL=queues.dlq_url)
+        self.through_sns(queues, "stu_81723")
+        event = queues.receive_event()
+        kind, response = function.invoke(event)
+        [record] = event["Records"]
+        self.assertEqual(self.failures(response), [record["messageId"]])
+        queues.acknowledge(event, response)
+        self.assertEqual(self.sent(), [])
+        self.assertEqual(self.front.calls["DynamoDB.BatchGetItem"], 3, "the SDK's three attempts")
+        log = self.record_logs(function)[record["messageId"]]
+        self.assertEqual((log["decision"], log["reason"]), ("retry", "throttled"))
+        self.assertIn(log["retry_after_seconds"], (1, 2))
+        self.assertEqual(queues.dead_letters(), [], "a throttled read is never the message's fault")
+
+        self.front.dynamodb_fault = lambda operation, request: None
+        deadline = time.monotonic() + 10
+        redelivered = {"Records": []}
+        while not redelivered["Records"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+            redelivered = queues.receive_event()
+        self.assertEqual([r["messageId"] for r in redelivered["Records"]], [record["messageId"]],
+                         "back after the function's back-off, not the queue's 30 s")
+        kind, response = function.invoke(redelivered)
+        self.assertEqual(self.failures(response), [])
+        [message] = self.sent()
+        self.assertEqual(message["subject"], "Welcome to Rust for Backend Engineers, Ana")
+
+    def test_a_throttled_attempt_the_sdk_retries_is_sent_in_the_same_invocation(self) -> None:
+        queues = Queues(MOTO, "mailroom-one-throttle")
+        codes = iter(["ProvisionedThroughputExceededException"])
+        self.front.dynamodb_fault = lambda operation, request: next(codes, None) if operation == "BatchGetItem" else None
+        function = self.start()
+        self.through_sns(queues, "stu_81723")
+        kind, response = function.invoke(queues.receive_event())
+        self.assertEqual(self.failures(response), [])
+        self.assertEqual(len(self.sent()), 1)
+        self.assertEqual(self.front.calls["DynamoDB.BatchGetItem"], 3, "one throttled, its retry, the instructor")
 
 
 class FifoQueue(LambdaTestCase):

@@ -192,16 +192,19 @@ def lookup_cases():
 
     yield "lookups-chained", case(
         "A lookup whose key reads another's result runs once that one is answered; skip leaves it "
-        "undefined for templates; a chained key reading a field the first item lacks is missing_field.",
+        "undefined for templates, whether its item is not found or its key cannot be made (the "
+        "first item lacks the field); without skip, a key reading a missing field is missing_field.",
         [
             record("with-mentor", {"studentId": "s1", "courseId": "c1"}),
             record("mentor-not-found", {"studentId": "s1", "courseId": "c2"}),
             record("course-without-mentor-id", {"studentId": "s1", "courseId": "c3"}),
+            record("course-id-missing", {"studentId": "s1"}),
         ],
         {
             "with-mentor": "send",
             "mentor-not-found": "send",
-            "course-without-mentor-id": "reject missing_field",
+            "course-without-mentor-id": "send",
+            "course-id-missing": "reject missing_field",
         },
         routes=default_routes(lookup_route(
             student=STUDENT,
@@ -573,7 +576,7 @@ def cases():
     yield "empty-batch", case("An empty batch gives an empty response.", [], {}, routes=default_routes())
 
     yield "examples-quickstart", case(
-        "The shipped examples: every example event in every envelope, plus two broken records.",
+        "The shipped examples: every example event in every envelope, plus three that can never be sent (not JSON, no recipient, an unknown student).",
         json.loads((CASES.parent.parent.parent / "examples/events/quickstart.json").read_text())["Records"],
         None,
         routes=json.loads((CASES.parent.parent.parent / "examples/templates/routes.json").read_text()),

@@ -15,13 +15,19 @@ fn per_record(c: &mut Criterion) {
     let (handle, event) = order_handle_and_event();
     let (templates, routes) = (example_templates_json(), example_routes());
     let now = NOW_MILLIS;
-    let report = handle.process_event(&event, now, 7, None).expect("report");
+    let report = handle
+        .process_event(&event, now, 7, None, None)
+        .expect("report");
     assert!(report.contains(r#""decision":"send""#), "{report}");
 
     c.bench_function(
         "native per record (order-eventbridge, JSON in and out)",
         |b| {
-            b.iter(|| handle.process_event(&event, now, 7, None).expect("report"));
+            b.iter(|| {
+                handle
+                    .process_event(&event, now, 7, None, None)
+                    .expect("report")
+            });
         },
     );
     c.bench_function("native compile (example templates and routes)", |b| {

@@ -16,7 +16,7 @@ fn main() {
     let mut bytes = 0;
     for _ in 0..count {
         bytes += handle
-            .process_event(&event, NOW_MILLIS, 7, None)
+            .process_event(&event, NOW_MILLIS, 7, None, None)
             .expect("report")
             .len();
     }

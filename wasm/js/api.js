@@ -20,7 +20,14 @@ class MailroomError extends Error {
       this.line = wire.fault.line;
       this.column = wire.fault.column;
     }
+    // A rendering that failed after its lookups were read says what each answered.
+    if (Array.isArray(wire.lookups)) this.lookups = wire.lookups.map(previewLookup);
   }
+}
+
+/** A preview's lookup with its item as an object (the module gives the item's JSON text). */
+function previewLookup(lookup) {
+  return typeof lookup.item === "string" ? { ...lookup, item: JSON.parse(lookup.item) } : lookup;
 }
 
 const FOR_TEMPLATES = Symbol("mailroom.forTemplates");
@@ -53,11 +60,11 @@ function call(run) {
 }
 
 /** JSON text of an argument: strings pass through (already JSON), values are stringified. */
-function jsonArgument(argument, value) {
+function jsonArgument(argument, value, replacer) {
   if (typeof value === "string") return value;
   let text;
   try {
-    text = JSON.stringify(value);
+    text = JSON.stringify(value, replacer);
   } catch (error) {
     throw inputError(argument, `cannot be turned into JSON: ${error.message}`);
   }
@@ -93,11 +100,88 @@ function seedArgument(value) {
   throw inputError("seed", "must be a non-negative safe integer or a bigint below 2^64");
 }
 
-function idArgument(value) {
+function idArgument(value, from = "a send from nextSend()") {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) {
-    throw inputError("id", "must be the id of a send from nextSend()");
+    throw inputError("id", `must be the id of ${from}`);
   }
   return value;
+}
+
+/** Standard base64 of bytes (DynamoDB JSON writes binary so). */
+function base64(view) {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  let binary = "";
+  for (let at = 0; at < bytes.length; at += 0x8000) binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  return btoa(binary);
+}
+
+/**
+ * JSON.stringify's replacer for DynamoDB items: the AWS SDK gives binary attributes (`B`, `BS`)
+ * as Uint8Array, which JSON has no form for; DynamoDB JSON writes them as base64. The holder's
+ * own value is read because a Buffer has already become `{type, data}` by its toJSON.
+ */
+function binaryAsBase64(key, value) {
+  const original = this[key];
+  return ArrayBuffer.isView(original) ? base64(original) : value;
+}
+
+/** The JSON of a lookup answer (`LookupAnswer` in the types): an object, its items' binary as base64. */
+function answerArgument(value) {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw inputError("answer", "must be an object: {found}, {foundPlain}, {notFound: true} or {failed}");
+  }
+  return jsonArgument("answer", value, binaryAsBase64);
+}
+
+/** Parsed fixtures are kept here, out of reach of the callers that hold a LookupFixtures. */
+const fixturesOf = new WeakMap();
+let noFixtures;
+
+/**
+ * Runs `run(rawFixtures)` with the lookups argument as the module takes it: a LookupFixtures
+ * as it is, fixtures JSON (object or text) parsed for this call only, none as "no fixtures"
+ * (every read fails).
+ */
+function withFixtures(lookups, run) {
+  if (lookups === undefined || lookups === null) {
+    noFixtures ??= raw.RawLookupFixtures.none();
+    return run(noFixtures);
+  }
+  if (lookups instanceof LookupFixtures) return run(lookups[RAW_FIXTURES]());
+  const parsed = new LookupFixtures(lookups);
+  try {
+    return run(parsed[RAW_FIXTURES]());
+  } finally {
+    parsed.free();
+  }
+}
+
+const RAW_FIXTURES = Symbol("mailroom.rawFixtures");
+
+/**
+ * Lookup answers from the core's fixtures format (a `lookups.json`): what hosts without DynamoDB
+ * answer lookups with. Parse once, pass to any number of calls.
+ */
+class LookupFixtures {
+  constructor(fixtures) {
+    if (fixtures === null || (typeof fixtures !== "object" && typeof fixtures !== "string") || Array.isArray(fixtures)) {
+      throw inputError("lookups", "must be lookup fixtures: an object of tables, or its JSON text");
+    }
+    const text = bytes(jsonArgument("lookups", fixtures));
+    fixturesOf.set(this, call(() => new raw.RawLookupFixtures(text)));
+  }
+
+  /** Releases the parsed fixtures now rather than at garbage collection. */
+  free() {
+    fixturesOf.get(this)?.free();
+    fixturesOf.delete(this);
+  }
+
+  [RAW_FIXTURES]() {
+    const parsed = fixturesOf.get(this);
+    if (parsed === undefined) throw new MailroomError({ kind: "input", message: "these LookupFixtures were freed" });
+    return parsed;
+  }
 }
 
 /**
@@ -180,33 +264,39 @@ class Mailroom {
     return new Mailroom({ templates, [FOR_TEMPLATES]: true });
   }
 
-  render(template, data, subject, now) {
+  render(template, data, subject, now, lookups) {
     stringArgument("template", template);
     const body = bytes(jsonArgument("data", data));
     if (subject !== undefined) stringArgument("subject", subject);
     const at = timeArgument(now ?? Date.now());
-    return JSON.parse(call(() => this.#handle().render(template, body, subject, at)));
+    const handle = this.#handle();
+    const preview = JSON.parse(withFixtures(lookups, (fixtures) => call(() => handle.render(template, body, subject, at, fixtures))));
+    if (preview.lookups) preview.lookups = preview.lookups.map(previewLookup);
+    return preview;
   }
 
-  decide(record, now, seed) {
+  decide(record, now, seed, lookups) {
     const text = bytes(objectArgument("record", record));
     const at = timeArgument(now);
     const bits = seedArgument(seed);
-    return JSON.parse(call(() => this.#handle().decide(text, at, bits)));
+    const handle = this.#handle();
+    return JSON.parse(withFixtures(lookups, (fixtures) => call(() => handle.decide(text, at, bits, fixtures))));
   }
 
-  processEvent(event, now, seed, outcomes) {
+  processEvent(event, now, seed, outcomes, lookups) {
     const parts = eventParts(event);
     const text = parts === undefined ? bytes(jsonArgument("event", event)) : undefined;
     const at = timeArgument(now);
     const bits = seedArgument(seed);
-    const answers = outcomes === undefined ? undefined : objectArgument("outcomes", outcomes);
+    const answers = outcomes === undefined || outcomes === null ? undefined : objectArgument("outcomes", outcomes);
     const handle = this.#handle();
     return reportFrom(
-      call(() =>
-        parts === undefined
-          ? handle.processEvent(text, at, bits, answers)
-          : handle.processEventParts(parts.skeleton, parts.bodies, parts.lengths, at, bits, answers),
+      withFixtures(lookups, (fixtures) =>
+        call(() =>
+          parts === undefined
+            ? handle.processEvent(text, at, bits, answers, fixtures)
+            : handle.processEventParts(parts.skeleton, parts.bodies, parts.lengths, at, bits, answers, fixtures),
+        ),
       ),
     );
   }
@@ -224,7 +314,7 @@ class Mailroom {
     );
   }
 
-  check(samples, now) {
+  check(samples, now, lookups) {
     let pairs = [];
     if (samples !== undefined) {
       if (samples === null || typeof samples !== "object") throw inputError("samples", "must be an object or a list of [label, record] pairs");
@@ -232,7 +322,8 @@ class Mailroom {
     }
     const text = jsonArgument("samples", pairs);
     const at = timeArgument(now ?? Date.now());
-    return JSON.parse(call(() => this.#handle().check(text, at)));
+    const handle = this.#handle();
+    return JSON.parse(withFixtures(lookups, (fixtures) => call(() => handle.check(text, at, fixtures))));
   }
 
   variables(template) {
@@ -258,6 +349,29 @@ class Batch {
 
   constructor(handle) {
     this.#raw = handle;
+  }
+
+  /**
+   * The lookups the batch needs read now, deduplicated across its records. Answer each, then ask
+   * again: answers can bring more (a key that reads another lookup's result). Send once empty.
+   */
+  lookups() {
+    return JSON.parse(call(() => this.#handle().lookups()));
+  }
+
+  /** Reports what the host read for lookup `id` (a `LookupAnswer`). */
+  answerLookup(id, answer) {
+    const text = bytes(answerArgument(answer));
+    const index = idArgument(id, "a lookup from lookups()");
+    call(() => this.#handle().answerLookup(index, text));
+  }
+
+  /** Answers lookup `id` from fixtures, as the core's fixtures answer it (their item, their failure, else not found). */
+  answerLookupFrom(id, fixtures) {
+    if (!(fixtures instanceof LookupFixtures)) throw inputError("fixtures", "must be a LookupFixtures");
+    const index = idArgument(id, "a lookup from lookups()");
+    const parsed = fixtures[RAW_FIXTURES]();
+    call(() => this.#handle().answerLookupFrom(index, parsed));
   }
 
   nextSend() {

@@ -1,2 +1,2 @@
 
-module.exports = { Mailroom, Batch, MailroomError };
+module.exports = { Mailroom, Batch, LookupFixtures, MailroomError };

@@ -6,4 +6,5 @@ const api = require("./index.cjs");
 
 export const Mailroom = api.Mailroom;
 export const Batch = api.Batch;
+export const LookupFixtures = api.LookupFixtures;
 export const MailroomError = api.MailroomError;

@@ -35,6 +35,24 @@ export interface Route {
   replyTo?: string | undefined;
   /** Extra SES tags. */
   tags?: Record<string, string> | undefined;
+  /** DynamoDB reads before rendering; templates see each result as `lookup.<name>`. */
+  lookups?: Record<string, LookupDeclaration> | undefined;
+}
+
+/** One lookup of a route (the routes file's format; the core's `lookup` module documents it). */
+export interface LookupDeclaration {
+  /** The table; `tableVariable`, when that variable is set, wins. */
+  table?: string | undefined;
+  /** An environment variable holding the table's name. */
+  tableVariable?: string | undefined;
+  /** Key attribute → template over the event and `lookup.<name>` of other lookups; a string is `S`. */
+  key: Record<string, string | { S: string } | { N: string }>;
+  /** When no item has the key: reject (`lookup_missing`, the default), retry, or render without it. */
+  onMissing?: "reject" | "retry" | "skip" | undefined;
+  /** Strongly consistent reads (default true). */
+  consistentRead?: boolean | undefined;
+  /** A cached answer this old (seconds, at most 86,400) will do (default 0). */
+  cacheSeconds?: number | undefined;
 }
 
 export interface RetryPolicy {
@@ -110,10 +128,25 @@ export type RetryReason =
   | "sender_not_ready"
   | "group_blocked"
   | "deadline"
-  | "in_progress";
+  | "in_progress"
+  /** A lookup read failed (or had no answer before the deadline); `throttled` when DynamoDB throttled it. */
+  | "lookup_failed"
+  /** A lookup with `onMissing: "retry"` found no item (yet). */
+  | "lookup_missing";
 
 /** Why a record was rejected (it can never succeed). */
-export type RejectReason = "malformed_body" | "no_route" | "missing_recipient" | "invalid_recipient" | "ses_rejected";
+export type RejectReason =
+  | "malformed_body"
+  | "no_route"
+  | "missing_recipient"
+  | "invalid_recipient"
+  | "ses_rejected"
+  /** A lookup's key reads a field the event lacks (or that is null or empty). */
+  | "missing_field"
+  /** A lookup's key rendered to nothing DynamoDB takes (empty, or not a number for `N`). */
+  | "invalid_lookup_key"
+  /** No item has a lookup's key (`onMissing: "reject"`, the default). */
+  | "lookup_missing";
 
 export type Reason = RetryReason | RejectReason;
 
@@ -243,12 +276,94 @@ export interface Rendered {
   text: string;
   /** Top-level variables the template reads, sorted. */
   variables: string[];
-  /** Those of `variables` the data lacks. */
+  /** Those of `variables` the data (and the lookups' results) lacks. */
   missing: string[];
+  /** The lookups the template's route read for this data, in the order asked; absent when it reads none. */
+  lookups?: PreviewLookup[];
 }
 
+/** One lookup of a preview, as asked and answered. */
+export interface PreviewLookup {
+  /** `lookup.<name>` in templates. */
+  name: string;
+  table: string;
+  /** The key, attribute → value as text. */
+  key: Record<string, string>;
+  /** `unasked` when its key could not be rendered (the detail says why). */
+  status: "found" | "not_found" | "failed" | "unasked";
+  /** The item as templates see it, when found. */
+  item?: { [key: string]: JsonValue };
+  /** Why it was not asked, not found or failed. */
+  detail?: string;
+}
+
+// ---------------------------------------------------------------- lookups (the host's reads)
+
+/**
+ * A DynamoDB attribute value, as `@aws-sdk/client-dynamodb` returns them (`AttributeValue`):
+ * binary as bytes (or base64 text), `NULL` always true. `$unknown` is the SDK's name for a type it does not know;
+ * mailroom refuses it (`input`).
+ */
+export type AttributeValue =
+  | { S: string }
+  | { N: string }
+  | { B: Uint8Array | string }
+  | { BOOL: boolean }
+  | { NULL: boolean }
+  | { M: Record<string, AttributeValue> }
+  | { L: AttributeValue[] }
+  | { SS: string[] }
+  | { NS: string[] }
+  | { BS: (Uint8Array | string)[] }
+  | { $unknown: [string, unknown] };
+
+/** A key attribute: keys are strings or numbers. */
+export type KeyAttributeValue = { S: string } | { N: string };
+
+/** A read the batch needs; `key` goes to `BatchGetItem`'s `RequestItems[table].Keys` as it is. */
+export interface LookupRequest {
+  /** Pass to `answerLookup`. */
+  id: number;
+  table: string;
+  /** The full primary key. */
+  key: Record<string, KeyAttributeValue>;
+  /** Read strongly consistent (`ConsistentRead`). */
+  consistentRead: boolean;
+  /** A cached answer at most this old (seconds) will do; 0: read the table. */
+  cacheSeconds: number;
+  /** The (first) lookup that asks for it, for logs. */
+  lookup: string;
+}
+
+/**
+ * What the host read for a `LookupRequest`:
+ * - `found`: the item as DynamoDB returns it (an element of `BatchGetItem`'s `Responses[table]`,
+ *   or `GetItem`'s `Item`), converted by mailroom as the Rust Lambda converts it;
+ * - `foundPlain`: the item as plain JSON, as templates see it (a document client's `unmarshall`);
+ * - `notFound`: no item has the key;
+ * - `failed`: the read failed (`throttled`: throughput exceeded or keys left unprocessed;
+ *   `unavailable`: anything else). The records that need it are retried.
+ */
+export type LookupAnswer =
+  | { found: Record<string, AttributeValue> }
+  | { foundPlain: { [key: string]: JsonValue } }
+  | { notFound: true }
+  | { failed: "throttled" | "unavailable"; detail?: string | undefined };
+
+/** One fixture entry: a key (attribute → text) and the item (plain or DynamoDB JSON) or a failure. */
+export type LookupFixture =
+  | { key: Record<string, string | number>; item: { [key: string]: JsonValue } }
+  | { key: Record<string, string | number>; Item: Record<string, AttributeValue> }
+  | { key: Record<string, string | number>; failure: "throttled" | "unavailable" };
+
+/** A lookup fixtures file (`lookups.json`): table → entries. A request no entry matches is not found. */
+export type LookupFixturesFile = Record<string, LookupFixture[]>;
+
+/** Fixtures as the calls take them: parsed (`LookupFixtures`), an object, or its JSON text. */
+export type Lookups = LookupFixtures | LookupFixturesFile | string;
+
 /** What kind of template problem: compile, render and lookup failures, and sample problems in `check`. */
-export type FaultKind = "syntax" | "undefined" | "limit" | "not_found" | "render" | "no_route" | "sample";
+export type FaultKind = "syntax" | "undefined" | "limit" | "not_found" | "render" | "no_route" | "sample" | "lookup";
 
 /** A template problem with its location when known. */
 export interface TemplateFault {
@@ -289,6 +404,16 @@ export declare class MailroomError extends Error {
   readonly template?: string;
   readonly line?: number;
   readonly column?: number;
+  /** For a `render` that failed after reading lookups: what each answered. */
+  readonly lookups?: PreviewLookup[];
+}
+
+/** Lookup answers from the core's fixtures format, parsed once (hosts without DynamoDB, tests, previews). */
+export declare class LookupFixtures {
+  /** @throws MailroomError `input` when the fixtures are not the format (naming the entry). */
+  constructor(fixtures: LookupFixturesFile | string);
+  /** Releases the parsed fixtures now rather than at garbage collection. */
+  free(): void;
 }
 
 /** A seed for the retry jitter: any value; a fixed one gives fixed back-offs. */
@@ -313,22 +438,25 @@ export declare class Mailroom {
   static readonly routesFile: string;
   /**
    * Renders `template` with `data` (an event, any envelope around one, or its JSON text). The
-   * subject is `subject` (a template) or that of the first route using the template.
-   * @throws MailroomError `template` (with `fault`) or `data`.
+   * subject is `subject` (a template) or that of the first route using the template. The
+   * route's lookups are answered by `lookups` (without: every read fails); one not found or
+   * failed is left out, and `missing` lists what the template then lacks.
+   * @throws MailroomError `template` (with `fault`, and `lookups` when it read any) or `data`.
    */
-  render(template: string, data: object | string, subject?: string, now?: Millis): Rendered;
-  /** Decides one record without sending. */
-  decide(record: SqsRecord, now: Millis, seed: Seed): Decided;
+  render(template: string, data: object | string, subject?: string, now?: Millis, lookups?: Lookups): Rendered;
+  /** Decides one record without sending; its lookups are answered by `lookups` (without: every read fails, a retry). */
+  decide(record: SqsRecord, now: Millis, seed: Seed, lookups?: Lookups): Decided;
   /**
-   * Runs a whole event without sending: each email counts as `outcomes[messageId]`, or as
-   * accepted with provider id `ses-<messageId>`. Gives what the native core gives.
+   * Runs a whole event without sending: lookups answered by `lookups` round by round (without:
+   * every read fails), then each email counts as `outcomes[messageId]`, or as accepted with
+   * provider id `ses-<messageId>`. Gives what the native core gives.
    * @throws MailroomError `event` when the event as a whole is unreadable.
    */
-  processEvent(event: SqsEvent | string, now: Millis, seed: Seed, outcomes?: Record<string, SendOutcome>): BatchReport;
-  /** Starts a batch for a host that sends itself. */
+  processEvent(event: SqsEvent | string, now: Millis, seed: Seed, outcomes?: Record<string, SendOutcome> | null, lookups?: Lookups): BatchReport;
+  /** Starts a batch for a host that reads and sends itself. */
   startBatch(event: SqsEvent | string, now: Millis, seed: Seed): Batch;
-  /** Every problem in the templates, and of each labelled sample record. */
-  check(samples?: Record<string, SqsRecord> | [string, SqsRecord][], now?: Millis): Diagnostic[];
+  /** Every problem in the templates, and of each labelled sample record (its lookups answered by `lookups`; one unanswered is a `lookup` problem). */
+  check(samples?: Record<string, SqsRecord> | [string, SqsRecord][], now?: Millis, lookups?: Lookups): Diagnostic[];
   /** The top-level variables a template reads, sorted. */
   variables(template: string): string[];
   /** Releases the compiled templates now rather than at garbage collection. */
@@ -336,11 +464,27 @@ export declare class Mailroom {
 }
 
 /**
- * A batch in progress: take every `nextSend()` (they may go concurrently), send them, report
- * each with `completeSend`, repeat until `nextSend()` gives `undefined`, then `finish()`.
+ * A batch in progress. First its lookups: read every `lookups()` request, answer each with
+ * `answerLookup`, repeat until `lookups()` is empty. Then its sends: take every `nextSend()`
+ * (they may go concurrently), send them, report each with `completeSend`, repeat until
+ * `nextSend()` gives `undefined`, then `finish()`.
  */
 export declare class Batch {
   private constructor();
+  /**
+   * The reads the batch needs now, deduplicated across its records (one per table, key and
+   * consistency). Answers can bring more (a key that reads another lookup's result): ask again
+   * until empty. Records waiting for an answer are not sent.
+   */
+  lookups(): LookupRequest[];
+  /**
+   * Reports what was read for lookup `id`.
+   * @throws MailroomError `input` for an answer of another shape (nothing changes, answer again),
+   * `batch` for an id not handed out or answered already, or after `finish`.
+   */
+  answerLookup(id: number, answer: LookupAnswer): void;
+  /** Answers lookup `id` from fixtures (their item or failure, else not found). */
+  answerLookupFrom(id: number, fixtures: LookupFixtures): void;
   /** The next email that may be sent now, or `undefined` (all done, or waiting on a FIFO group). */
   nextSend(): SendRequest | undefined;
   /** Reports what happened to a send. */
@@ -353,7 +497,7 @@ export declare class Batch {
    * @throws MailroomError `input` for an id that is not in flight (or in the web build), `batch` after `finish`.
    */
   rawMessage(id: number, now: Millis): Uint8Array;
-  /** The deadline is near: whatever was not handed out is retried (`deadline`). */
+  /** The deadline is near: whatever was not handed out is retried (`deadline`; records still waiting for lookups: `lookup_failed`). */
   expire(): void;
   /** Rejected records not yet parked. */
   rejected(): RejectedRecord[];

@@ -9,4 +9,4 @@ export function initSync(source) {
   initModuleSync({ module: source });
 }
 
-export { Mailroom, Batch, MailroomError };
+export { Mailroom, Batch, LookupFixtures, MailroomError };

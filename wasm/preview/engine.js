@@ -32,7 +32,7 @@ function attempt(call) {
     return { value: call() };
   } catch (error) {
     if (error instanceof MailroomError) {
-      return { error: { kind: error.kind, message: error.message, fault: error.fault } };
+      return { error: { kind: error.kind, message: error.message, fault: error.fault, lookups: error.lookups } };
     }
     return { error: { kind: 'internal', message: String(error?.message ?? error) } };
   }
@@ -70,10 +70,16 @@ export class Workspace {
     this.decider = attempt(() => new Mailroom({ templates, routes, env }));
   }
 
-  /** `{value: {subject, html, text, variables, missing}}` or `{error}`. */
-  render(template, data, subject, now) {
-    if (this.renderer.error) return { error: this.renderer.error };
-    return attempt(() => this.renderer.value.render(template, data, subject, now));
+  /**
+   * `{value: {subject, html, text, variables, missing, lookups?}}` or `{error}` (whose `lookups`
+   * say what each lookup answered when the template failed after reading them). With
+   * routes.json the route's configuration renders it, so its lookups are read (answered by
+   * `lookups`, the fixtures object); without, the templates alone.
+   */
+  render(template, data, subject, now, lookups) {
+    const mailroom = this.hasRoutes && this.decider.value ? this.decider : this.renderer;
+    if (mailroom.error) return { error: mailroom.error };
+    return attempt(() => mailroom.value.render(template, data, subject, now, lookups));
   }
 
   /** `{value: [dotted path]}`: the variables `template` reads, or `{error}`. */
@@ -82,15 +88,18 @@ export class Workspace {
     return attempt(() => this.renderer.value.variables(template));
   }
 
-  /** The decision for every record of `sample` (see `classify`): `{value: [record report]}` or `{error}`. */
-  decide(sample, now) {
+  /**
+   * The decision for every record of `sample` (see `classify`), lookups answered by `lookups`
+   * (the fixtures object): `{value: [record report]}` or `{error}`.
+   */
+  decide(sample, now, lookups) {
     if (this.decider.error) return { error: this.decider.error };
     const mailroom = this.decider.value;
     if (sample.shape === 'event') {
-      const report = attempt(() => mailroom.processEvent(sample.text, now, 0));
+      const report = attempt(() => mailroom.processEvent(sample.text, now, 0, undefined, lookups));
       return 'error' in report ? report : { value: report.value.records };
     }
-    const decided = attempt(() => mailroom.decide(sample.record, now, 0));
+    const decided = attempt(() => mailroom.decide(sample.record, now, 0, lookups));
     return 'error' in decided ? decided : { value: [decided.value] };
   }
 

@@ -12,6 +12,9 @@ export const EXAMPLE_TEMPLATES = [
   'welcome/enrollment-completed.html',
 ];
 
+/** The answers to the example routes' lookups (examples/templates/lookups.json, the core's fixtures format). */
+export const EXAMPLE_LOOKUPS = 'lookups.json';
+
 export const EXAMPLE_EVENTS = [
   'order-raw.json',
   'order-sns.json',

@@ -5,6 +5,7 @@
 import { createEditor } from './editor.js';
 import { Workspace, classify, loadEngine } from './engine.js';
 import { START } from './examples.js';
+import { answers, entriesFor, lookupId, lookupsPanel, parseResult, withFixture, withResult } from './lookups.js';
 import { loadStart, readFiles } from './sources.js';
 import { forget, loadSaved, mergeEdits, readShared, save, shareLink, textPartOf, usedBy } from './store.js';
 import { describeWhere, drawDecision, drawVariables, el, jsonLocation, tabs } from './view.js';
@@ -22,7 +23,14 @@ const state = {
   event: '',
   recordIndex: 0,
   events: {}, // name → sample event text, for the menu
+  lookups: {}, // lookup results, in the core's fixtures format (table → entries), as edited
+  lookupsEdited: false, // whether the author changed them since they were loaded
+  lookupsLabel: '', // where they came from
 };
+
+/** The lookups the preview shows now (the last rendering's), and editors' text that is not a result. */
+let shownLookups = [];
+const lookupProblems = new Map();
 
 /**
  * A share link opened but not kept: what it replaced, as the author had it, so the author's
@@ -39,6 +47,8 @@ let lastFault = null;
 
 const textSibling = textPartOf;
 const isTemplate = (path) => path !== ROUTES_FILE && !path.endsWith('.txt');
+
+const lookupsView = lookupsPanel($('lookups'), { onEdit: editLookup });
 
 const editors = {
   html: createEditor($('html-editor'), { id: 'html-input', label: 'HTML template', onInput: (v) => edit(state.selected, v) }),
@@ -62,6 +72,32 @@ function edit(path, text) {
 function editEvent(text) {
   state.event = text;
   schedule();
+}
+
+/** The author typed a lookup's result: the item (an object), empty for not found. */
+function editLookup(lookup, text) {
+  const parsed = parseResult(text);
+  const id = lookupId(lookup);
+  if (parsed.error) {
+    lookupProblems.set(id, parsed.error);
+  } else {
+    lookupProblems.delete(id);
+    state.lookups = withResult(state.lookups, lookup.table, lookup.key, parsed.item);
+    state.lookupsEdited = true;
+  }
+  schedule();
+}
+
+/** The lookup results as loaded: `{lookups, problem?}` from fixtures text (null: none). */
+function readLookups(text, label) {
+  if (text === null || text === undefined) return { lookups: {}, label: `no lookup results in ${label}: give each one below` };
+  try {
+    const lookups = JSON.parse(text);
+    if (lookups && typeof lookups === 'object' && !Array.isArray(lookups)) return { lookups, label: `results from ${label}` };
+    return { lookups: {}, label: `lookups.json of ${label}`, problem: 'lookups.json is not an object of tables; the results start empty' };
+  } catch (error) {
+    return { lookups: {}, label: `lookups.json of ${label}`, problem: `lookups.json is not JSON (${error.message}); the results start empty` };
+  }
 }
 
 function routes() {
@@ -133,7 +169,7 @@ function setEvent(text, { follow = false } = {}) {
 function followRoute() {
   const sample = classify(state.event, state.recordIndex);
   if (sample.error || !workspace) return;
-  const report = workspace.decide(sample, Date.now()).value?.[sample.index];
+  const report = workspace.decide(sample, Date.now(), state.lookups).value?.[sample.index];
   const template = routes().find((route) => route.name === report?.route)?.template;
   if (template && template !== state.selected && template in state.files) select(template);
 }
@@ -264,8 +300,11 @@ function update() {
     fillRecordMenu({ shape: 'none' });
   } else {
     fillRecordMenu(sample);
-    const rendered = workspace.render(state.selected, sample.data, subject, now);
-    const decided = workspace.decide(sample, now);
+    const rendered = workspace.render(state.selected, sample.data, subject, now, state.lookups);
+    const decided = workspace.decide(sample, now, state.lookups);
+    // What the lookups answered, also when the template then failed (one it reads not found).
+    shownLookups = rendered.value?.lookups ?? rendered.error?.lookups ?? [];
+    lookupsView.draw(shownLookups, lookupProblems);
     const routeTemplate = (name) => routes().find((route) => route.name === name)?.template ?? (workspace.hasRoutes ? null : state.selected);
     showError(rendered.error ?? null);
     if (rendered.value) showPreview(rendered.value);
@@ -287,7 +326,7 @@ function update() {
 
 function persist() {
   const { source, base } = state;
-  let { files, selected, subjects, event, recordIndex } = state;
+  let { files, selected, subjects, event, recordIndex, lookups, lookupsEdited } = state;
   if (pendingShare) {
     // What the link replaced is saved as the author had it; everything else as it is now.
     files = { ...files };
@@ -301,9 +340,10 @@ function persist() {
       else delete subjects[pendingShare.template];
     }
     if ('event' in pendingShare) ({ event, recordIndex } = pendingShare);
+    if ('lookups' in pendingShare) ({ lookups, lookupsEdited } = pendingShare);
     if (!(selected in files)) selected = pendingShare.selected;
   }
-  save({ source, base, files, selected, subjects, event, recordIndex });
+  save({ source, base, files, selected, subjects, event, recordIndex, lookups, lookupsEdited });
 }
 
 // ---- Controls ------------------------------------------------------------------------------
@@ -384,6 +424,8 @@ $('share').addEventListener('click', async () => {
     text: hasText ? state.files[sibling] : undefined,
     subject: $('subject').value,
     event: state.event,
+    // The results of the lookups this sample reads, not the whole fixtures file.
+    lookups: entriesFor(state.lookups, shownLookups),
   });
   $('share-url').value = url;
   $('share-box').hidden = false;
@@ -408,6 +450,15 @@ async function openFiles(fileList) {
   if (pendingShare) for (const path of Object.keys(opened.templates)) delete pendingShare.files[path];
   Object.assign(state.files, opened.templates);
   if (opened.routes !== undefined) state.files[ROUTES_FILE] = opened.routes;
+  if (opened.lookups !== undefined) {
+    const read = readLookups(opened.lookups, 'the opened lookups.json');
+    if (pendingShare) delete pendingShare.lookups;
+    Object.assign(state, { lookups: read.lookups, lookupsEdited: true });
+    lookupProblems.clear();
+    $('lookups-source').textContent = read.label;
+    $('lookups-problem').textContent = read.problem ?? '';
+    $('lookups-problem').hidden = !read.problem;
+  }
   filesChanged = true;
   const names = Object.keys(opened.events);
   for (const name of names) state.events[`opened: ${name}`] = opened.events[name];
@@ -418,7 +469,7 @@ async function openFiles(fileList) {
   else fillEditors();
   if (names.length) setEvent(opened.events[names[0]]);
   else update();
-  const count = Object.keys(opened.templates).length + names.length + (opened.routes === undefined ? 0 : 1);
+  const count = Object.keys(opened.templates).length + names.length + (opened.routes === undefined ? 0 : 1) + (opened.lookups === undefined ? 0 : 1);
   note(`Opened ${count} file${count === 1 ? '' : 's'}${opened.skipped.length ? `; skipped ${opened.skipped.join(', ')}` : ''}.`);
 }
 
@@ -461,11 +512,23 @@ async function start({ restore }) {
     subjects: saved?.subjects ?? {},
     recordIndex: saved?.recordIndex ?? 0,
   });
+  const loadedLookups = readLookups(loaded.lookups, loaded.label);
+  const keepLookups = Boolean(saved?.lookupsEdited && saved.lookups && typeof saved.lookups === 'object');
+  Object.assign(state, {
+    lookups: keepLookups ? saved.lookups : loadedLookups.lookups,
+    lookupsEdited: keepLookups,
+    lookupsLabel: keepLookups ? 'your results (Reset discards them)' : loadedLookups.label,
+  });
+  lookupProblems.clear();
+  $('lookups-source').textContent = state.lookupsLabel;
+  $('lookups-problem').textContent = keepLookups ? '' : loadedLookups.problem ?? '';
+  $('lookups-problem').hidden = keepLookups || !loadedLookups.problem;
   const first = Object.keys(files).find(isTemplate) ?? '';
   state.selected = saved?.selected in files ? saved.selected : START.template in files ? START.template : first;
   state.event = saved?.event ?? loaded.events[START.event] ?? Object.values(loaded.events)[0] ?? '{}';
-  let message = kept.length
-    ? `Templates from ${loaded.label}; your edits to ${kept.join(', ')} are kept (Reset discards them).`
+  const edits = [...kept, ...(keepLookups ? ['the lookup results'] : [])];
+  let message = edits.length
+    ? `Templates from ${loaded.label}; your edits to ${listed(edits)} are kept (Reset discards them).`
     : `Templates from ${loaded.label}.`;
 
   endShare();
@@ -501,7 +564,8 @@ function openShared(shared) {
   const users = usedBy(parts.length ? parts.map(([path]) => path) : [template], state.files);
   const names = shared.ignored.slice(0, 5).map((path) => (path.length > 80 ? `${path.slice(0, 80)}…` : path));
   if (shared.ignored.length > 5) names.push(`${shared.ignored.length - 5} more`);
-  const ignored = names.length ? ` It also carried ${listed(names)}, which a link never changes.` : '';
+  const carried = () => (names.length ? ` It also carried ${listed(names)}, which a link never changes.` : '');
+  const ignored = carried();
   if (users.length) {
     return `The link shares ${template}, which ${listed(users)} use${users.length === 1 ? 's' : ''}: a link never replaces a layout or partial, so nothing was changed.${ignored}`;
   }
@@ -528,13 +592,56 @@ function openShared(shared) {
     state.recordIndex = 0;
   }
   state.selected = template;
-  if (!changed.length) return `Opened the shared preview of ${template}: it matches yours, nothing changed.${ignored}`;
+  if (shared.lookups) {
+    const applied = applySharedLookups(shared.lookups);
+    if (applied.changed.length) {
+      changed.push(`the result${applied.changed.length === 1 ? '' : 's'} of lookup ${listed(applied.changed)}`);
+      Object.assign(pending, { lookups: state.lookups, lookupsEdited: state.lookupsEdited });
+      Object.assign(state, { lookups: applied.lookups, lookupsEdited: true });
+    }
+    if (applied.ignored) names.push(`${applied.ignored} lookup result${applied.ignored === 1 ? '' : 's'} this sample does not read`);
+  }
+  const ignoredAll = carried();
+  if (!changed.length) return `Opened the shared preview of ${template}: it matches yours, nothing changed.${ignoredAll}`;
   pendingShare = pending;
   $('shared-changed').textContent = listed(changed);
-  $('shared-ignored').textContent = ignored.trim();
-  $('shared-ignored').hidden = !ignored;
+  $('shared-ignored').textContent = ignoredAll.trim();
+  $('shared-ignored').hidden = !ignoredAll;
   $('shared-notice').hidden = false;
   return `Opened the shared preview of ${template}.`;
+}
+
+/**
+ * A link's lookup results, as far as the shared sample reads them: the shared template is
+ * rendered with the shared event and every entry the link carries, and only the entries of the
+ * lookups that rendering asks for (by table and key) are applied, so a link cannot change what
+ * other samples read. Returns `{lookups, changed: [lookup name], ignored: count}`.
+ */
+function applySharedLookups(carried) {
+  const entries = Object.entries(carried).flatMap(([table, list]) => list.map((entry) => [table, entry]));
+  const trial = entries.reduce((fixtures, [table, entry]) => withFixture(fixtures, table, entry), state.lookups);
+  const sample = classify(state.event, 0);
+  let asked = [];
+  if (!sample.error) {
+    const scratch = new Workspace(state.files, { template: state.selected, subject: subjectFor(state.selected) });
+    const rendered = scratch.render(state.selected, sample.data, subjectFor(state.selected) || undefined, Date.now(), trial);
+    asked = rendered.value?.lookups ?? rendered.error?.lookups ?? [];
+    scratch.free();
+  }
+  let lookups = state.lookups;
+  const changed = [];
+  let ignored = 0;
+  for (const [table, entry] of entries) {
+    const lookup = asked.find((candidate) => answers(table, entry, candidate));
+    if (!lookup) {
+      ignored += 1;
+      continue;
+    }
+    const before = JSON.stringify(entriesFor(lookups, [lookup]));
+    lookups = withFixture(lookups, table, entry);
+    if (JSON.stringify(entriesFor(lookups, [lookup])) !== before) changed.push(lookup.name);
+  }
+  return { lookups, changed, ignored };
 }
 
 function endShare() {
@@ -560,6 +667,10 @@ $('shared-undo').addEventListener('click', () => {
   if (pending.subject) {
     if (pending.subject.had) state.subjects[pending.template] = pending.subject.value;
     else delete state.subjects[pending.template];
+  }
+  if ('lookups' in pending) {
+    state.lookups = pending.lookups;
+    state.lookupsEdited = pending.lookupsEdited;
   }
   if ('event' in pending) {
     state.event = pending.event;

@@ -1,7 +1,8 @@
-// Where templates and sample events come from: the folder `mailroom preview DIR` serves as
-// ./templates.json, else the shipped examples, plus files the author opens or drops.
+// Where templates, sample events and lookup results come from: the folder `mailroom preview DIR`
+// serves as ./templates.json (and its lookup fixtures as ./lookups.json), else the shipped
+// examples, plus files the author opens or drops.
 
-import { EXAMPLE_EVENTS, EXAMPLE_TEMPLATES } from './examples.js';
+import { EXAMPLE_EVENTS, EXAMPLE_LOOKUPS, EXAMPLE_TEMPLATES } from './examples.js';
 
 const ROUTES_FILE = 'routes.json';
 
@@ -12,8 +13,20 @@ async function text(url) {
 }
 
 /**
- * The starting workspace: `{source, label, files, events}`; `files` maps template paths (and
- * routes.json) to sources, `events` maps names to sample event JSON text.
+ * Lookup fixtures at `url` as text, or null when there are none (404). Any other failure is the
+ * folder's, and is shown.
+ */
+async function fixturesAt(url) {
+  const response = await fetch(url, { cache: 'no-store' }).catch(() => null);
+  if (!response || response.status === 404) return null;
+  if (!response.ok) throw new Error(`the lookup fixtures cannot be read: ${(await response.text()).trim()}`);
+  return response.text();
+}
+
+/**
+ * The starting workspace: `{source, label, files, events, lookups}`; `files` maps template paths
+ * (and routes.json) to sources, `events` maps names to sample event JSON text, `lookups` is the
+ * lookup fixtures' JSON text (the core's format) or null.
  */
 export async function loadStart() {
   const served = await fetch('./templates.json', { cache: 'no-store' }).catch(() => null);
@@ -30,11 +43,16 @@ export async function loadStart() {
       label: folder.root,
       files,
       events: folder.events ?? {},
+      lookups: await fixturesAt('./lookups.json'),
     };
   }
   const files = {};
   const events = {};
+  let lookups = null;
   await Promise.all([
+    fixturesAt(`./examples/templates/${EXAMPLE_LOOKUPS}`).then((text) => {
+      lookups = text;
+    }),
     ...EXAMPLE_TEMPLATES.map(async (path) => {
       files[path] = await text(`./examples/templates/${path}`);
     }),
@@ -51,6 +69,7 @@ export async function loadStart() {
     label: 'the examples',
     files: Object.fromEntries(Object.keys(files).sort().map((path) => [path, files[path]])),
     events: Object.fromEntries(EXAMPLE_EVENTS.map((name) => [name, events[name]])),
+    lookups,
   };
 }
 
@@ -66,9 +85,9 @@ export function pathFor(name, existing) {
 }
 
 /**
- * Reads opened or dropped files: `{templates: {path: text}, routes?: text, events: {name: text},
- * skipped: [name]}`. JSON files are routes when named routes.json or shaped like one, events
- * otherwise.
+ * Reads opened or dropped files: `{templates: {path: text}, routes?: text, lookups?: text,
+ * events: {name: text}, skipped: [name]}`. JSON files are routes when named routes.json or
+ * shaped like one, lookup results when named lookups.json, events otherwise.
  */
 export async function readFiles(fileList, existing) {
   const result = { templates: {}, events: {}, skipped: [] };
@@ -79,7 +98,9 @@ export async function readFiles(fileList, existing) {
       continue;
     }
     const content = await file.text();
-    if (/\.json$/i.test(name)) {
+    if (/(^|\/)lookups\.json$/i.test(name)) {
+      result.lookups = content;
+    } else if (/\.json$/i.test(name)) {
       let routes = /(^|\/)routes\.json$/i.test(name);
       if (!routes) {
         try {

@@ -5,9 +5,11 @@
 // between the two people who have it. It is deflated and base64url-encoded to stay short.
 //
 // A link is written by anyone, so what it may change is fixed here, not by the link: one
-// template (its HTML and its `.txt` part), that template's subject and the sample event. It
-// never carries routes.json, nor a template other templates extend, include or import (a
-// layout or partial), and what it carries beyond that is ignored (and named to the author).
+// template (its HTML and its `.txt` part), that template's subject, the sample event and the
+// results of the lookups that sample reads (sample data too; preview.js applies only those the
+// shared sample asks for, by table and key). It never carries routes.json, nor a template other
+// templates extend, include or import (a layout or partial), and what it carries beyond that is
+// ignored (and named to the author).
 
 const STORAGE_KEY = 'mailroom-preview/v1';
 const FRAGMENT_KEY = 'share=';
@@ -44,8 +46,9 @@ export function usedBy(paths, files) {
 
 /**
  * The saved workspace for `source` (the folder or example set it was loaded from), or null.
- * Saved state: `{source, base, files, selected, subjects, event, recordIndex}` where `base` is
- * the files as loaded and `files` as edited.
+ * Saved state: `{source, base, files, selected, subjects, event, recordIndex, lookups,
+ * lookupsEdited}` where `base` is the files as loaded and `files` as edited, and `lookups` the
+ * lookup results (fixtures) as edited, kept over the served ones only when `lookupsEdited`.
  */
 export function loadSaved(source) {
   try {
@@ -129,25 +132,41 @@ function fromBase64Url(text) {
 }
 
 /**
- * A link to this page carrying `shared` (`{template, html, text?, subject, event}`): the
- * template being edited, its text part when it has one, its subject and the sample event.
+ * A link to this page carrying `shared` (`{template, html, text?, subject, event, lookups?}`):
+ * the template being edited, its text part when it has one, its subject, the sample event and
+ * the fixture entries of the lookups it reads (`{table: [entry]}`).
  */
-export async function shareLink({ template, html, text, subject, event }) {
+export async function shareLink({ template, html, text, subject, event, lookups }) {
   const files = { [template]: html };
   if (typeof text === 'string') files[textPartOf(template)] = text;
-  const bytes = new TextEncoder().encode(JSON.stringify({ v: 1, template, files, subject, event }));
+  const content = { v: 1, template, files, subject, event };
+  if (lookups && Object.keys(lookups).length) content.lookups = lookups;
+  const bytes = new TextEncoder().encode(JSON.stringify(content));
   const packed = await pipe(bytes, new CompressionStream('deflate-raw'));
   const url = new URL(window.location.href);
   url.hash = FRAGMENT_KEY + toBase64Url(packed);
   return url.toString();
 }
 
+/** The fixture entries a link carries, `{table: [entry]}` with object entries only; null when it has none. */
+function sharedLookups(lookups) {
+  if (typeof lookups !== 'object' || lookups === null || Array.isArray(lookups)) return null;
+  const tables = {};
+  for (const [table, entries] of Object.entries(lookups)) {
+    if (!Array.isArray(entries)) continue;
+    const kept = entries.filter((entry) => typeof entry === 'object' && entry !== null && !Array.isArray(entry) && typeof entry.key === 'object' && entry.key !== null);
+    if (kept.length) tables[table] = kept;
+  }
+  return Object.keys(tables).length ? tables : null;
+}
+
 /**
  * What a share link may change, null when the fragment holds none, or `{error}` when it is
  * damaged or names no template a link may carry. Returns `{template, html?, text?, subject?,
- * event?, ignored}`: `html` and `text` are the template's two parts (absent when the link does
- * not carry them), `subject` and `event` are absent when the link has none, and `ignored` names
- * the other files the link carried, which are never applied.
+ * event?, lookups?, ignored}`: `html` and `text` are the template's two parts (absent when the
+ * link does not carry them), `subject`, `event` and `lookups` (fixture entries by table) are
+ * absent when the link has none, and `ignored` names the other files the link carried, which
+ * are never applied.
  */
 export async function readShared(hash) {
   const at = hash.indexOf(FRAGMENT_KEY);
@@ -177,5 +196,7 @@ export async function readShared(hash) {
   }
   if (typeof shared.subject === 'string') result.subject = shared.subject;
   if (typeof shared.event === 'string') result.event = shared.event;
+  const lookups = sharedLookups(shared.lookups);
+  if (lookups) result.lookups = lookups;
   return result;
 }

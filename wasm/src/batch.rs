@@ -1,11 +1,14 @@
-//! [`HostBatch`]: the core's batch state machine for a host that sends asynchronously, as a
-//! Node Lambda does: take every send that may go now, await SES, report each outcome, repeat,
-//! then finish for the partial batch response.
+//! [`HostBatch`]: the core's batch state machine for a host that reads and sends
+//! asynchronously, as a Node Lambda does: answer the batch's lookups round by round (DynamoDB),
+//! then take every send that may go now, await SES, report each outcome, repeat, then finish for
+//! the partial batch response.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mailroom_core::{Batch, Email, RecordId, SendOutcome};
+use mailroom_core::{
+    Batch, Email, LookupAnswer, LookupFixtures, LookupRequest, RecordId, SendOutcome,
+};
 use serde::Serialize;
 
 use crate::error::{AdapterError, to_json};
@@ -20,6 +23,9 @@ pub struct HostBatch {
     /// The emails handed out and not yet completed, by the id JavaScript holds: the host asks
     /// for their MIME bytes ([`raw_message`](Self::raw_message)) while it sends them.
     in_flight: BTreeMap<usize, Arc<Email>>,
+    /// Every lookup request handed to JavaScript, at the id it holds, and whether it was
+    /// answered: the core's ids stay on this side, as record ids do.
+    lookups_out: Vec<(LookupRequest, bool)>,
 }
 
 const FINISHED: &str = "the batch is already finished";
@@ -66,6 +72,7 @@ impl HostBatch {
             batch: Some(batch),
             handed_out: Vec::new(),
             in_flight: BTreeMap::new(),
+            lookups_out: Vec::new(),
         }
     }
 
@@ -86,6 +93,66 @@ impl HostBatch {
         self.handed_out.get(token).copied().ok_or_else(|| {
             AdapterError::Batch(format!("id {token} was never handed out by this batch"))
         })
+    }
+
+    /// The lookups the batch needs read now, deduplicated across its records: JSON
+    /// `[{id, table, key, consistentRead, cacheSeconds, lookup}]`, each key attribute in DynamoDB
+    /// JSON (`{"S": "..."}`, `{"N": "..."}`). Answer each with
+    /// [`answer_lookup`](Self::answer_lookup); answers can bring more (a key that reads another
+    /// lookup's result), so call again until the list is empty, then send.
+    pub fn lookups(&mut self) -> Result<String, AdapterError> {
+        let round = self.batch()?.lookups();
+        let first = self.lookups_out.len();
+        self.lookups_out
+            .extend(round.into_iter().map(|request| (request, false)));
+        let requests = self.lookups_out[first..]
+            .iter()
+            .enumerate()
+            .map(|(offset, (request, _))| crate::lookups::RequestJson::new(first + offset, request))
+            .collect::<Result<Vec<_>, _>>()?;
+        to_json(&requests)
+    }
+
+    /// Reports what the host read for lookup `id` (answer JSON, see [`crate::lookups`]).
+    pub fn answer_lookup(&mut self, id: usize, answer: &str) -> Result<(), AdapterError> {
+        let answer = crate::lookups::answer(answer)?;
+        self.answer_with(id, |_| answer)
+    }
+
+    /// Answers lookup `id` from `fixtures`, as the core's fixtures answer it (its item, its
+    /// failure, else not found).
+    pub fn answer_lookup_from(
+        &mut self,
+        id: usize,
+        fixtures: &LookupFixtures,
+    ) -> Result<(), AdapterError> {
+        self.answer_with(id, |request| fixtures.answer_to(request))
+    }
+
+    fn answer_with(
+        &mut self,
+        id: usize,
+        answer: impl FnOnce(&LookupRequest) -> LookupAnswer,
+    ) -> Result<(), AdapterError> {
+        let batch = self
+            .batch
+            .as_mut()
+            .ok_or_else(|| AdapterError::Batch(FINISHED.to_owned()))?;
+        let (request, answered) = self.lookups_out.get_mut(id).ok_or_else(|| {
+            AdapterError::Batch(format!(
+                "lookup id {id} was never handed out by this batch's lookups()"
+            ))
+        })?;
+        if *answered {
+            return Err(AdapterError::Batch(format!(
+                "lookup {id} (table {}, {}) is answered already",
+                request.table,
+                request.key_text()
+            )));
+        }
+        batch.answer_lookup(request.id, answer(request))?;
+        *answered = true;
+        Ok(())
     }
 
     /// The next email that may be sent now (JSON `{id, messageId, email, headers}`), or `None`.

@@ -1,9 +1,10 @@
 //! The one error shape that crosses into JavaScript.
 //!
-//! Every failure leaves the module as a JSON object `{kind, message, fault?}`; the JavaScript
+//! Every failure leaves the module as a JSON object `{kind, message, fault?, lookups?}`; the JavaScript
 //! wrapper turns it into a `MailroomError`. Keeping the shape in one place means a caller
 //! sees the same fields whatever went wrong, and the module never traps on bad input.
 
+use mailroom_core::preview::PreviewLookup;
 use mailroom_core::{ConfigError, EventError, MessageFault, PreviewError, TemplateFault};
 use serde::Serialize;
 
@@ -37,6 +38,16 @@ pub enum AdapterError {
     /// Our side could not encode a result; never expected, reported rather than trapped.
     #[error("could not encode the result: {0}")]
     Encode(String),
+    /// A preview that failed after its lookups were read (a template reads a lookup that was not
+    /// found): the failure, with what each lookup answered, so an authoring tool can still show
+    /// them and let the author change one.
+    #[error("{error}")]
+    WithLookups {
+        /// The failure.
+        error: Box<AdapterError>,
+        /// The lookups asked, in order, with their answers.
+        lookups: Vec<PreviewLookup>,
+    },
 }
 
 impl From<mailroom_core::BatchError> for AdapterError {
@@ -74,10 +85,12 @@ impl AdapterError {
             Self::Input { .. } => "input",
             Self::Batch(_) => "batch",
             Self::Encode(_) => "internal",
+            Self::WithLookups { error, .. } => error.kind(),
         }
     }
 
-    /// `{"kind": ..., "message": ..., "fault": {...}}`, the JSON the wrapper parses.
+    /// `{"kind": ..., "message": ..., "fault": {...}, "lookups": [...]}`, the JSON the wrapper
+    /// parses.
     #[must_use]
     pub fn to_json(&self) -> String {
         #[derive(Serialize)]
@@ -86,8 +99,14 @@ impl AdapterError {
             message: String,
             #[serde(skip_serializing_if = "Option::is_none")]
             fault: Option<&'a TemplateFault>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            lookups: &'a [PreviewLookup],
         }
-        let fault = match self {
+        let (inner, lookups) = match self {
+            Self::WithLookups { error, lookups } => (&**error, lookups.as_slice()),
+            other => (other, &[][..]),
+        };
+        let fault = match inner {
             Self::Template(fault) => Some(fault),
             _ => None,
         };
@@ -95,6 +114,7 @@ impl AdapterError {
             kind: self.kind(),
             message: self.to_string(),
             fault,
+            lookups,
         };
         serde_json::to_string(&wire).unwrap_or_else(|_| {
             format!(

@@ -5,11 +5,15 @@
 //! serializes them (`serde_json`), so JavaScript receives the same objects, key for key, that the
 //! native snapshots hold; and one `JSON.parse` in the engine is faster than building the objects
 //! field by field across the boundary. Everything here is plain Rust, so it is tested natively.
+//!
+//! Calls that decide or render take the lookup fixtures that answer a route's lookups on the spot
+//! (`None`: nothing answers them, so every read fails, as [`NoLookups`] says).
 
 use std::collections::BTreeMap;
 
 use mailroom_core::{
-    BatchReport, Config, Mailroom, SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
+    BatchReport, Config, LookupFixtures, LookupRequest, LookupSource, Mailroom, NoLookups,
+    SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
 };
 use serde::Deserialize;
 
@@ -56,40 +60,75 @@ impl Handle {
     }
 
     /// Renders `template` with `data` (an event, or any envelope around one): the preview JSON
-    /// `{subject, html, text, variables, missing}`.
+    /// `{subject, html, text, variables, missing, lookups?}`, the route's lookups answered by
+    /// `lookups`. When the rendering fails after lookups were read (a template reads one that
+    /// was not found), the error carries what each answered
+    /// ([`AdapterError::WithLookups`]).
     pub fn render(
         &self,
         template: &str,
         data: &str,
         subject: Option<&str>,
         now: f64,
+        lookups: Option<&LookupFixtures>,
     ) -> Result<String, AdapterError> {
-        let preview = self
+        let now = timestamp(now)?;
+        let mut answers = source(lookups);
+        let mut asked = Vec::new();
+        let mut recording = |request: &LookupRequest| {
+            let answer = answers.answer(request);
+            asked.push(crate::lookups::as_shown(request, &answer));
+            answer
+        };
+        match self
             .mailroom
-            .preview(template, subject, data, timestamp(now)?)
-            .map_err(|error| name_the_template(error.into(), template))?;
-        to_json(&preview)
+            .preview(template, subject, data, now, &mut recording)
+        {
+            Ok(preview) => to_json(&preview),
+            Err(error) => {
+                let error = name_the_template(error.into(), template);
+                Err(if asked.is_empty() {
+                    error
+                } else {
+                    AdapterError::WithLookups {
+                        error: Box::new(error),
+                        lookups: asked,
+                    }
+                })
+            }
+        }
     }
 
     /// Decides one record without sending: the core's `RecordDecision` (`decision` `send` with
     /// the email, or `retry` / `reject` with the reason), the fields of a `RecordReport` but
-    /// the provider id.
-    pub fn decide(&self, record: &str, now: f64, seed: u64) -> Result<String, AdapterError> {
+    /// the provider id. A route's lookups are answered by `lookups`.
+    pub fn decide(
+        &self,
+        record: &str,
+        now: f64,
+        seed: u64,
+        lookups: Option<&LookupFixtures>,
+    ) -> Result<String, AdapterError> {
         let record: SqsRecord = parse_event_part(record)?;
-        to_json(&self.mailroom.decide(&record, timestamp(now)?, seed))
+        let decision = self
+            .mailroom
+            .decide(&record, timestamp(now)?, seed, &mut *source(lookups));
+        to_json(&decision)
     }
 
     /// Runs a whole Lambda SQS event without sending: each email counts as `outcomes[messageId]`
-    /// or, when absent, as accepted with provider id `ses-<messageId>`. Sends are completed one
-    /// at a time in order. The `BatchReport` JSON.
+    /// or, when absent, as accepted with provider id `ses-<messageId>`. Lookups are answered by
+    /// `lookups`, round by round, before any send; sends are completed one at a time in order.
+    /// The `BatchReport` JSON.
     pub fn process_event(
         &self,
         event: &str,
         now: f64,
         seed: u64,
         outcomes: Option<&str>,
+        lookups: Option<&LookupFixtures>,
     ) -> Result<String, AdapterError> {
-        to_json(&self.process_event_report(event, now, seed, outcomes)?)
+        to_json(&self.process_event_report(event, now, seed, outcomes, lookups)?)
     }
 
     /// [`process_event`](Self::process_event)'s report, before it becomes JSON.
@@ -99,8 +138,9 @@ impl Handle {
         now: f64,
         seed: u64,
         outcomes: Option<&str>,
+        lookups: Option<&LookupFixtures>,
     ) -> Result<BatchReport, AdapterError> {
-        self.process_parsed_event(SqsEvent::from_json(event)?, now, seed, outcomes)
+        self.process_parsed_event(SqsEvent::from_json(event)?, now, seed, outcomes, lookups)
     }
 
     /// [`process_event_report`](Self::process_event_report) of an event already read (see
@@ -111,12 +151,25 @@ impl Handle {
         now: f64,
         seed: u64,
         outcomes: Option<&str>,
+        lookups: Option<&LookupFixtures>,
     ) -> Result<BatchReport, AdapterError> {
         let outcomes: BTreeMap<String, SendOutcome> = match outcomes {
             Some(text) => parse("outcomes", text)?,
             None => BTreeMap::new(),
         };
         let mut batch = self.mailroom.start_batch(event, timestamp(now)?, seed)?;
+        let mut answers = source(lookups);
+        // Every round of lookups before any send, as the Rust Lambda does.
+        loop {
+            let round = batch.lookups();
+            if round.is_empty() {
+                break;
+            }
+            for request in round {
+                let answer = answers.answer(&request);
+                batch.answer_lookup(request.id, answer)?;
+            }
+        }
         while let Some(send) = batch.next_send() {
             let outcome =
                 outcomes
@@ -147,10 +200,19 @@ impl Handle {
     }
 
     /// Every problem of the template set, and of each labelled sample record
-    /// (`[["label", record], ...]`): the `Diagnostic` list JSON.
-    pub fn check(&self, samples: &str, now: f64) -> Result<String, AdapterError> {
+    /// (`[["label", record], ...]`): the `Diagnostic` list JSON. The samples' lookups are
+    /// answered by `lookups`; one it cannot answer is a `lookup` diagnostic.
+    pub fn check(
+        &self,
+        samples: &str,
+        now: f64,
+        lookups: Option<&LookupFixtures>,
+    ) -> Result<String, AdapterError> {
         let samples: Vec<(String, SqsRecord)> = parse("samples", samples)?;
-        to_json(&self.mailroom.check(&samples, timestamp(now)?))
+        let diagnostics = self
+            .mailroom
+            .check(&samples, timestamp(now)?, &mut *source(lookups));
+        to_json(&diagnostics)
     }
 
     /// The top-level variables `template` reads, sorted: a JSON list of names.
@@ -160,6 +222,15 @@ impl Handle {
             .variables(template)
             .map_err(|fault| name_the_template(AdapterError::Template(fault), template))?;
         to_json(&variables)
+    }
+}
+
+/// What answers lookups: the fixtures given, else nothing (every read fails, so a record that
+/// needs one is retried rather than rendered without its data).
+fn source(fixtures: Option<&LookupFixtures>) -> Box<dyn LookupSource + '_> {
+    match fixtures {
+        Some(fixtures) => Box::new(fixtures),
+        None => Box::new(NoLookups),
     }
 }
 

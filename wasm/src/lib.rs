@@ -10,6 +10,7 @@ pub mod aside;
 pub mod batch;
 pub mod error;
 pub mod handle;
+pub mod lookups;
 
 pub use batch::HostBatch;
 pub use error::AdapterError;

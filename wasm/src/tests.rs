@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
-use mailroom_core::{Config, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp};
+use mailroom_core::{
+    Config, LookupFixtures, Mailroom, SendOutcome, SqsEvent, TemplateSet, Timestamp,
+};
 use serde_json::{Value, json};
 
-use crate::{AdapterError, Handle};
+use crate::{AdapterError, Handle, HostBatch};
 
 const NOW: f64 = 1_795_428_000_000.0;
 
@@ -35,6 +37,29 @@ fn example_handle() -> Handle {
     Handle::new(&Value::Object(templates).to_string(), Some(&routes), "{}").unwrap()
 }
 
+/// The shipped examples' lookup fixtures (`examples/templates/lookups.json`).
+fn example_fixtures() -> LookupFixtures {
+    let text = std::fs::read_to_string(examples().join("templates/lookups.json")).unwrap();
+    crate::lookups::fixtures(&text).unwrap()
+}
+
+/// Answers every round of `batch`'s lookups from `fixtures`, as a host does before sending; the
+/// requests of each round.
+fn answer_all(batch: &mut HostBatch, fixtures: &LookupFixtures) -> Vec<Vec<Value>> {
+    let mut rounds = Vec::new();
+    loop {
+        let round: Vec<Value> = serde_json::from_str(&batch.lookups().unwrap()).unwrap();
+        if round.is_empty() {
+            return rounds;
+        }
+        for request in &round {
+            let id = usize::try_from(request["id"].as_u64().unwrap()).unwrap();
+            batch.answer_lookup_from(id, fixtures).unwrap();
+        }
+        rounds.push(round);
+    }
+}
+
 fn error_json(error: &AdapterError) -> Value {
     serde_json::from_str(&error.to_json()).unwrap()
 }
@@ -42,8 +67,9 @@ fn error_json(error: &AdapterError) -> Value {
 #[test]
 fn process_event_is_the_core_report_serialized_by_serde_json() {
     let event_text = std::fs::read_to_string(examples().join("events/quickstart.json")).unwrap();
+    let fixtures = example_fixtures();
     let from_handle = example_handle()
-        .process_event(&event_text, NOW, 7, None)
+        .process_event(&event_text, NOW, 7, None, Some(&fixtures))
         .unwrap();
 
     let routes = std::fs::read_to_string(examples().join("templates/routes.json")).unwrap();
@@ -56,13 +82,33 @@ fn process_event_is_the_core_report_serialized_by_serde_json() {
     let mut batch = mailroom
         .start_batch(event, Timestamp::from_millis(NOW as i64), 7)
         .unwrap();
+    loop {
+        let round = batch.lookups();
+        if round.is_empty() {
+            break;
+        }
+        for request in round {
+            batch
+                .answer_lookup(request.id, fixtures.answer_to(&request))
+                .unwrap();
+        }
+    }
     while let Some(send) = batch.next_send() {
         let message_id = format!("ses-{}", send.message_id);
         batch
             .complete_send(send.id, SendOutcome::Accepted { message_id })
             .unwrap();
     }
-    assert_eq!(from_handle, serde_json::to_string(&batch.finish()).unwrap());
+    let report = batch.finish();
+    assert!(
+        report
+            .records
+            .iter()
+            .any(|record| record.route.as_deref() == Some("welcome")
+                && matches!(record.disposition, mailroom_core::Disposition::Sent { .. })),
+        "the welcome emails, which need lookups, are sent"
+    );
+    assert_eq!(from_handle, serde_json::to_string(&report).unwrap());
 }
 
 /// What `withBodies` in js/api.js does: the JSON, and the bodies cut by their UTF-16 lengths.
@@ -117,17 +163,24 @@ fn a_report_with_its_bodies_aside_reassembles_to_the_report() {
     let handle = example_handle();
     // Non-ASCII names and sums (UTF-16 lengths differ from UTF-8 ones), rejects among sends.
     let event_text = std::fs::read_to_string(examples().join("events/quickstart.json")).unwrap();
+    let fixtures = example_fixtures();
     let report = handle
-        .process_event_report(&event_text, NOW, 7, None)
+        .process_event_report(&event_text, NOW, 7, None, Some(&fixtures))
         .unwrap();
     let out = crate::aside::report_with_bodies_aside(report).unwrap();
-    let expected: Value =
-        serde_json::from_str(&handle.process_event(&event_text, NOW, 7, None).unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(
+        &handle
+            .process_event(&event_text, NOW, 7, None, Some(&fixtures))
+            .unwrap(),
+    )
+    .unwrap();
     assert!(expected.to_string().contains("Núñez"));
     assert_eq!(reassemble(&out), expected);
 
     let mut batch = handle.start_batch(&event_text, NOW, 7).unwrap();
     let mut plain = handle.start_batch(&event_text, NOW, 7).unwrap();
+    answer_all(&mut batch, &fixtures);
+    answer_all(&mut plain, &fixtures);
     while let Some(send) = batch.next_send_with_bodies_aside().unwrap() {
         let (mut send, bodies) = split_aside(&send);
         put_back(std::iter::once(&mut send["email"]), bodies);
@@ -180,11 +233,15 @@ fn an_event_with_its_bodies_beside_the_json_is_the_event() {
     assert_eq!(
         to_value(
             &handle
-                .process_parsed_event(event.clone(), NOW, 7, None)
+                .process_parsed_event(event.clone(), NOW, 7, None, None)
                 .unwrap()
         ),
-        serde_json::from_str::<Value>(&handle.process_event(&event_text, NOW, 7, None).unwrap())
-            .unwrap()
+        serde_json::from_str::<Value>(
+            &handle
+                .process_event(&event_text, NOW, 7, None, None)
+                .unwrap()
+        )
+        .unwrap()
     );
     // Lengths that do not fit the bodies are input errors, never a panic.
     let short = &lengths[1..];
@@ -213,7 +270,7 @@ fn outcomes_by_message_id_replace_the_default_acceptance() {
         json!({ message_id: { "outcome": "failed", "code": "MessageRejected", "message": "no" } });
     let report: Value = serde_json::from_str(
         &handle
-            .process_event(&event_text, NOW, 7, Some(&outcomes.to_string()))
+            .process_event(&event_text, NOW, 7, Some(&outcomes.to_string()), None)
             .unwrap(),
     )
     .unwrap();
@@ -229,14 +286,21 @@ fn decide_is_the_record_report_without_a_provider_id() {
     let handle = example_handle();
     let event_text = std::fs::read_to_string(examples().join("events/welcome-sns.json")).unwrap();
     let event: Value = serde_json::from_str(&event_text).unwrap();
-    let decided: Value = serde_json::from_str(
+    let fixtures = example_fixtures();
+    let record = event["Records"][0].to_string();
+    let decided: Value =
+        serde_json::from_str(&handle.decide(&record, NOW, 7, Some(&fixtures)).unwrap()).unwrap();
+    let report: Value = serde_json::from_str(
         &handle
-            .decide(&event["Records"][0].to_string(), NOW, 7)
+            .process_event(&event_text, NOW, 7, None, Some(&fixtures))
             .unwrap(),
     )
     .unwrap();
-    let report: Value =
-        serde_json::from_str(&handle.process_event(&event_text, NOW, 7, None).unwrap()).unwrap();
+    assert_eq!(report["records"][0]["decision"], "send");
+    // Without fixtures nothing answers the lookups: the record waits for a retry.
+    let unanswered: Value =
+        serde_json::from_str(&handle.decide(&record, NOW, 7, None).unwrap()).unwrap();
+    assert_eq!(unanswered["reason"], "lookup_failed", "{unanswered}");
     let mut expected = report["records"][0].clone();
     expected
         .as_object_mut()
@@ -281,30 +345,30 @@ fn every_failure_is_error_json_with_a_kind() {
         (Handle::new("{}", None, "{}").err().unwrap(), "config"),
         (Handle::new("{}", Some("{"), "{}").err().unwrap(), "config"),
         (
-            handle.process_event("{", NOW, 1, None).unwrap_err(),
+            handle.process_event("{", NOW, 1, None, None).unwrap_err(),
             "event",
         ),
         (
             handle
-                .process_event(r#"{"Records":[]}"#, f64::NAN, 1, None)
+                .process_event(r#"{"Records":[]}"#, f64::NAN, 1, None, None)
                 .unwrap_err(),
             "input",
         ),
         (
             handle
-                .process_event(r#"{"Records":[]}"#, 0.5, 1, None)
+                .process_event(r#"{"Records":[]}"#, 0.5, 1, None, None)
                 .unwrap_err(),
             "input",
         ),
-        (handle.decide("{}", NOW, 1).unwrap_err(), "event"),
+        (handle.decide("{}", NOW, 1, None).unwrap_err(), "event"),
         (
             handle
-                .render("layout.html", "{not json", None, NOW)
+                .render("layout.html", "{not json", None, NOW, None)
                 .unwrap_err(),
             "data",
         ),
         (handle.variables("missing.html").unwrap_err(), "template"),
-        (handle.check("{}", NOW).unwrap_err(), "input"),
+        (handle.check("{}", NOW, None).unwrap_err(), "input"),
     ];
     for (error, kind) in cases {
         let wire = error_json(&error);
@@ -321,7 +385,7 @@ fn template_errors_carry_the_fault_and_name_the_template() {
     assert_eq!(wire["fault"]["kind"], "not_found");
     assert_eq!(wire["fault"]["template"], "missing.html");
     let error = handle
-        .render("orders/confirmation.txt", "{}", Some(""), NOW)
+        .render("orders/confirmation.txt", "{}", Some(""), NOW, None)
         .unwrap_err();
     let wire = error_json(&error);
     assert_eq!(wire["fault"]["kind"], "undefined");
@@ -363,6 +427,18 @@ mod mime_bytes {
         let event: SqsEvent = serde_json::from_value(case.event.clone()).unwrap();
         let now = Timestamp::from_millis(case.now);
         let mut batch = mailroom.start_batch(event, now, case.seed).unwrap();
+        let fixtures = LookupFixtures::parse(case.lookups.as_deref().unwrap_or("{}")).unwrap();
+        loop {
+            let round = batch.lookups();
+            if round.is_empty() {
+                break;
+            }
+            for request in round {
+                batch
+                    .answer_lookup(request.id, fixtures.answer_to(&request))
+                    .unwrap();
+            }
+        }
         let mut messages = Vec::new();
         while let Some(send) = batch.next_send() {
             let message_id = send.message_id.clone();
@@ -439,6 +515,8 @@ mod mime_bytes {
         let mut batch = handle
             .start_batch(&case.event.to_string(), now, case.seed)
             .unwrap();
+        let fixtures = crate::lookups::fixtures(case.lookups.as_deref().unwrap_or("{}")).unwrap();
+        answer_all(&mut batch, &fixtures);
         let mut handed_out = Vec::new();
         while let Some(send) = batch.next_send().unwrap() {
             let send: Value = serde_json::from_str(&send).unwrap();
@@ -463,5 +541,209 @@ mod mime_bytes {
             error_json(&batch.raw_message(0, now).unwrap_err())["kind"],
             "batch"
         );
+    }
+}
+
+/// The host batch's lookup loop, as a Node host drives it.
+mod lookup_loop {
+    use super::*;
+
+    fn quickstart_batch() -> HostBatch {
+        let event_text =
+            std::fs::read_to_string(examples().join("events/quickstart.json")).unwrap();
+        example_handle().start_batch(&event_text, NOW, 7).unwrap()
+    }
+
+    fn ids(round: &[Value]) -> Vec<usize> {
+        round
+            .iter()
+            .map(|request| usize::try_from(request["id"].as_u64().unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn requests_carry_dynamodb_keys_deduplicated_and_chained_in_rounds() {
+        let mut batch = quickstart_batch();
+        let rounds = answer_all(&mut batch, &example_fixtures());
+        // Four welcome records, one student and one course between three of them, and an
+        // unknown student; the instructor's key reads the course, so it comes a round later.
+        assert_eq!(rounds.len(), 2, "{rounds:?}");
+        let keys: Vec<&Value> = rounds[0].iter().map(|request| &request["key"]).collect();
+        assert_eq!(rounds[0].len(), 3, "{keys:?}");
+        let student = rounds[0]
+            .iter()
+            .find(|request| request["key"]["PK"]["S"] == "STUDENT#stu_81723")
+            .unwrap();
+        assert_eq!(
+            student,
+            &json!({"id": student["id"], "table": "enrollments",
+                   "key": {"PK": {"S": "STUDENT#stu_81723"}, "SK": {"S": "PROFILE"}},
+                   "consistentRead": true, "cacheSeconds": 0, "lookup": "student"})
+        );
+        assert!(
+            keys.contains(
+                &&json!({"PK": {"S": "COURSE#rust-backend-101"}, "SK": {"S": "METADATA"}})
+            )
+        );
+        assert!(keys.contains(&&json!({"PK": {"S": "STUDENT#stu_00000"}, "SK": {"S": "PROFILE"}})));
+        assert_eq!(ids(&rounds[0]), [0, 1, 2]);
+        assert_eq!(
+            rounds[1],
+            vec![json!({"id": 3, "table": "enrollments",
+                   "key": {"PK": {"S": "INSTRUCTOR#ins_204"}, "SK": {"S": "PROFILE"}},
+                   "consistentRead": true, "cacheSeconds": 300, "lookup": "instructor"})]
+        );
+        let mut sent = 0;
+        while let Some(send) = batch.next_send().unwrap() {
+            let send: Value = serde_json::from_str(&send).unwrap();
+            let id = usize::try_from(send["id"].as_u64().unwrap()).unwrap();
+            batch
+                .complete_send(id, r#"{"outcome":"accepted","messageId":"ses"}"#)
+                .unwrap();
+            sent += 1;
+        }
+        assert_eq!(sent, 9);
+        let report: Value = serde_json::from_str(&batch.finish().unwrap()).unwrap();
+        let reasons: Vec<&Value> = report["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|record| record.get("reason"))
+            .collect();
+        assert!(reasons.contains(&&json!("lookup_missing")), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_failed_read_retries_the_records_that_need_it() {
+        let mut batch = quickstart_batch();
+        let round: Vec<Value> = serde_json::from_str(&batch.lookups().unwrap()).unwrap();
+        for id in ids(&round) {
+            batch
+                .answer_lookup(id, r#"{"failed": "throttled", "detail": "slow down"}"#)
+                .unwrap();
+        }
+        assert_eq!(batch.lookups().unwrap(), "[]");
+        let report: Value = serde_json::from_str(&batch.finish().unwrap()).unwrap();
+        let welcome: Vec<&Value> = report["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|record| record["route"] == "welcome")
+            .collect();
+        assert_eq!(welcome.len(), 4);
+        for record in welcome {
+            assert_eq!(record["reason"], "throttled", "{record}");
+            assert!(record["detail"].as_str().unwrap().contains("slow down"));
+        }
+    }
+
+    #[test]
+    fn ids_not_handed_out_or_answered_twice_are_batch_errors() {
+        let mut batch = quickstart_batch();
+        let round: Vec<Value> = serde_json::from_str(&batch.lookups().unwrap()).unwrap();
+        let first = ids(&round)[0];
+        batch.answer_lookup(first, r#"{"notFound": true}"#).unwrap();
+        let twice = batch
+            .answer_lookup(first, r#"{"notFound": true}"#)
+            .unwrap_err();
+        assert_eq!(error_json(&twice)["kind"], "batch");
+        assert!(twice.to_string().contains("answered already"), "{twice}");
+        assert!(
+            twice.to_string().contains("COURSE#rust-backend-101"),
+            "{twice}"
+        );
+        let unknown = batch
+            .answer_lookup(99, r#"{"notFound": true}"#)
+            .unwrap_err();
+        assert_eq!(error_json(&unknown)["kind"], "batch");
+        assert!(
+            unknown.to_string().contains("never handed out"),
+            "{unknown}"
+        );
+        // A bad answer is refused before anything changes: the id can still be answered.
+        let second = ids(&round)[1];
+        let bad = batch.answer_lookup(second, r#"{"found": 1}"#).unwrap_err();
+        assert_eq!(error_json(&bad)["kind"], "input");
+        batch
+            .answer_lookup(second, r#"{"notFound": true}"#)
+            .unwrap();
+        batch.finish().unwrap();
+        let finished = batch.lookups().unwrap_err();
+        assert_eq!(error_json(&finished)["kind"], "batch");
+        let finished = batch.answer_lookup(2, r#"{"notFound": true}"#).unwrap_err();
+        assert_eq!(error_json(&finished)["kind"], "batch");
+    }
+
+    #[test]
+    fn a_preview_lists_its_lookups_answered_by_the_fixtures() {
+        let handle = example_handle();
+        let body = r#"{"eventType": "EnrollmentCompleted", "studentId": "stu_81723",
+            "courseId": "rust-backend-101", "enrollmentType": "free",
+            "enrolledAt": "2026-11-23T09:58:12Z", "source": "auto"}"#;
+        let template = "welcome/enrollment-completed.html";
+        let fixtures = example_fixtures();
+        let preview: Value = serde_json::from_str(
+            &handle
+                .render(template, body, None, NOW, Some(&fixtures))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            preview["subject"],
+            "Welcome to Rust for Backend Engineers, Ana"
+        );
+        let names: Vec<&Value> = preview["lookups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|lookup| &lookup["name"])
+            .collect();
+        assert_eq!(names, ["course", "student", "instructor"]);
+        for lookup in preview["lookups"].as_array().unwrap() {
+            assert_eq!(lookup["status"], "found", "{lookup}");
+        }
+        assert_eq!(
+            preview["lookups"][1]["key"],
+            json!({"PK": "STUDENT#stu_81723", "SK": "PROFILE"})
+        );
+        let missing = preview["missing"].as_array().unwrap();
+        assert!(
+            !missing
+                .iter()
+                .any(|path| path.as_str().unwrap().starts_with("lookup.")),
+            "{missing:?}"
+        );
+        // Without the student the template cannot render; the error says what each lookup
+        // answered, so an authoring tool can still show them.
+        let without_student = r#"{"enrollments": [{"key": {"PK": "COURSE#rust-backend-101", "SK": "METADATA"},
+            "item": {"title": "Rust", "instructorId": "i-1", "url": "https://x.example"}}]}"#;
+        let fixtures = crate::lookups::fixtures(without_student).unwrap();
+        let error = handle
+            .render(template, body, None, NOW, Some(&fixtures))
+            .unwrap_err();
+        let wire = error_json(&error);
+        assert_eq!(wire["kind"], "template", "{wire}");
+        assert_eq!(wire["fault"]["kind"], "undefined", "{wire}");
+        let statuses: Vec<(&Value, &Value)> = wire["lookups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|lookup| (&lookup["name"], &lookup["status"]))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                (&json!("course"), &json!("found")),
+                (&json!("student"), &json!("not_found")),
+                (&json!("instructor"), &json!("not_found"))
+            ]
+        );
+        assert_eq!(
+            wire["lookups"][0]["item"],
+            r#"{"instructorId":"i-1","title":"Rust","url":"https://x.example"}"#
+        );
+        // Nothing read, nothing listed: an error without lookups has none.
+        let wire = error_json(&handle.render(template, "{", None, NOW, None).unwrap_err());
+        assert_eq!(wire.get("lookups"), None, "{wire}");
     }
 }

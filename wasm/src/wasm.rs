@@ -1,4 +1,4 @@
-//! The `wasm-bindgen` surface: two classes whose methods take and return JSON text.
+//! The `wasm-bindgen` surface: three classes whose methods take and return JSON text.
 //!
 //! The large JSON arguments (templates, events, records, render data) arrive as UTF-8 bytes
 //! that `js/api.js` encodes with `TextEncoder`: wasm-bindgen copies a `&[u8]` with one
@@ -12,7 +12,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use mailroom_core::SqsEvent;
+use mailroom_core::{LookupFixtures, SqsEvent};
 
 use crate::aside::{event_with_bodies, report_with_bodies_aside};
 use crate::{AdapterError, Handle, HostBatch};
@@ -52,6 +52,37 @@ fn parts(skeleton: &[u8], bodies: &[u8], lengths: &[u32]) -> Result<SqsEvent, Js
     event_with_bodies(utf8("event", skeleton)?, utf8("event", bodies)?, lengths).map_err(thrown)
 }
 
+/// Lookup answers from the core's fixtures format (`lookups.json`), parsed once; or none
+/// ([`none`](Self::none)), where every read fails. wasm-bindgen cannot pass an optional
+/// reference to a class, so "no fixtures" is an instance too (`js/api.js` keeps one).
+#[wasm_bindgen]
+pub struct RawLookupFixtures {
+    fixtures: Option<LookupFixtures>,
+}
+
+#[wasm_bindgen]
+impl RawLookupFixtures {
+    /// See [`crate::lookups::fixtures`].
+    #[wasm_bindgen(constructor)]
+    pub fn new(fixtures: &[u8]) -> Result<RawLookupFixtures, JsValue> {
+        crate::lookups::fixtures(utf8("lookups", fixtures)?)
+            .map(|fixtures| Self {
+                fixtures: Some(fixtures),
+            })
+            .map_err(thrown)
+    }
+
+    /// No fixtures: the calls that take this answer every lookup as failed.
+    #[must_use]
+    pub fn none() -> RawLookupFixtures {
+        Self { fixtures: None }
+    }
+}
+
+fn fixtures_of(lookups: &RawLookupFixtures) -> Option<&LookupFixtures> {
+    lookups.fixtures.as_ref()
+}
+
 /// A configured, compiled mailroom.
 #[wasm_bindgen]
 pub struct RawMailroom {
@@ -87,16 +118,29 @@ impl RawMailroom {
         data: &[u8],
         subject: Option<String>,
         now: f64,
+        lookups: &RawLookupFixtures,
     ) -> Result<String, JsValue> {
         self.handle
-            .render(template, utf8("data", data)?, subject.as_deref(), now)
+            .render(
+                template,
+                utf8("data", data)?,
+                subject.as_deref(),
+                now,
+                fixtures_of(lookups),
+            )
             .map_err(thrown)
     }
 
     /// See [`Handle::decide`].
-    pub fn decide(&self, record: &[u8], now: f64, seed: u64) -> Result<String, JsValue> {
+    pub fn decide(
+        &self,
+        record: &[u8],
+        now: f64,
+        seed: u64,
+        lookups: &RawLookupFixtures,
+    ) -> Result<String, JsValue> {
         self.handle
-            .decide(utf8("record", record)?, now, seed)
+            .decide(utf8("record", record)?, now, seed, fixtures_of(lookups))
             .map_err(thrown)
     }
 
@@ -108,9 +152,16 @@ impl RawMailroom {
         now: f64,
         seed: u64,
         outcomes: Option<String>,
+        lookups: &RawLookupFixtures,
     ) -> Result<String, JsValue> {
         self.handle
-            .process_event_report(utf8("event", event)?, now, seed, outcomes.as_deref())
+            .process_event_report(
+                utf8("event", event)?,
+                now,
+                seed,
+                outcomes.as_deref(),
+                fixtures_of(lookups),
+            )
             .and_then(report_with_bodies_aside)
             .map_err(thrown)
     }
@@ -118,6 +169,9 @@ impl RawMailroom {
     /// [`process_event`](Self::process_event) of an event whose bodies come beside its JSON
     /// ([`crate::aside`]).
     #[wasm_bindgen(js_name = processEventParts)]
+    // processEvent's arguments with the event in its three parts: a struct would have to be built
+    // in JavaScript field by field, which is what the parts avoid.
+    #[allow(clippy::too_many_arguments)]
     pub fn process_event_parts(
         &self,
         skeleton: &[u8],
@@ -126,10 +180,11 @@ impl RawMailroom {
         now: f64,
         seed: u64,
         outcomes: Option<String>,
+        lookups: &RawLookupFixtures,
     ) -> Result<String, JsValue> {
         let event = parts(skeleton, bodies, lengths)?;
         self.handle
-            .process_parsed_event(event, now, seed, outcomes.as_deref())
+            .process_parsed_event(event, now, seed, outcomes.as_deref(), fixtures_of(lookups))
             .and_then(report_with_bodies_aside)
             .map_err(thrown)
     }
@@ -161,8 +216,15 @@ impl RawMailroom {
     }
 
     /// See [`Handle::check`].
-    pub fn check(&self, samples: &str, now: f64) -> Result<String, JsValue> {
-        self.handle.check(samples, now).map_err(thrown)
+    pub fn check(
+        &self,
+        samples: &str,
+        now: f64,
+        lookups: &RawLookupFixtures,
+    ) -> Result<String, JsValue> {
+        self.handle
+            .check(samples, now, fixtures_of(lookups))
+            .map_err(thrown)
     }
 
     /// See [`Handle::variables`].
@@ -179,6 +241,35 @@ pub struct RawBatch {
 
 #[wasm_bindgen]
 impl RawBatch {
+    /// See [`HostBatch::lookups`].
+    pub fn lookups(&mut self) -> Result<String, JsValue> {
+        self.batch.lookups().map_err(thrown)
+    }
+
+    /// See [`HostBatch::answer_lookup`].
+    #[wasm_bindgen(js_name = answerLookup)]
+    pub fn answer_lookup(&mut self, id: usize, answer: &[u8]) -> Result<(), JsValue> {
+        self.batch
+            .answer_lookup(id, utf8("answer", answer)?)
+            .map_err(thrown)
+    }
+
+    /// See [`HostBatch::answer_lookup_from`].
+    #[wasm_bindgen(js_name = answerLookupFrom)]
+    pub fn answer_lookup_from(
+        &mut self,
+        id: usize,
+        fixtures: &RawLookupFixtures,
+    ) -> Result<(), JsValue> {
+        let Some(fixtures) = fixtures_of(fixtures) else {
+            return Err(thrown(AdapterError::Input {
+                argument: "fixtures",
+                message: "give the fixtures that answer the lookup".to_owned(),
+            }));
+        };
+        self.batch.answer_lookup_from(id, fixtures).map_err(thrown)
+    }
+
     /// See [`HostBatch::next_send_with_bodies_aside`].
     #[wasm_bindgen(js_name = nextSend)]
     pub fn next_send(&mut self) -> Result<Option<String>, JsValue> {

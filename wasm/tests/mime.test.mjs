@@ -5,13 +5,14 @@ import assert from "node:assert/strict";
 
 import { Mailroom, MailroomError } from "mailroom-wasm";
 
-import { loadCases, loadGoldenMime, outcomeFor } from "./vectors.mjs";
+import { answerLookups, loadCases, loadGoldenMime, outcomeFor } from "./vectors.mjs";
 
 const vector = loadCases().find((candidate) => candidate.name === "examples-quickstart");
 const golden = loadGoldenMime(vector.name);
 
 test("rawMessage gives the native MIME bytes of every email, byte for byte", () => {
   const batch = new Mailroom(vector.options).startBatch(vector.event, vector.now, vector.seed);
+  answerLookups(batch, vector);
   const seen = [];
   for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) {
     const bytes = batch.rawMessage(send.id, vector.now);

@@ -2,8 +2,14 @@
 // types, so a declaration that drifts from the JavaScript, or an `any`, fails the type check.
 import {
   Batch,
+  LookupFixtures,
   Mailroom,
   MailroomError,
+  type AttributeValue,
+  type LookupAnswer,
+  type LookupFixturesFile,
+  type LookupRequest,
+  type PreviewLookup,
   type BatchReport,
   type BatchResponse,
   type Decided,
@@ -26,7 +32,20 @@ import init, { initSync, Mailroom as WebMailroom } from "mailroom-wasm/web";
 
 const routes: RoutesFile = {
   sender: "Courses <courses@example.com>",
-  routes: [{ name: "orders", events: ["orders/paid"], template: "orders.html", subject: "Order {{ name }}", recipient: ["email", "customer.email"], tags: { category: "orders" } }],
+  routes: [
+    { name: "orders", events: ["orders/paid"], template: "orders.html", subject: "Order {{ name }}", recipient: ["email", "customer.email"], tags: { category: "orders" } },
+    {
+      name: "welcome",
+      events: ["EnrollmentCompleted"],
+      template: "orders.html",
+      subject: "Hi {{ lookup.student.firstName }}",
+      recipient: "lookup.student.email",
+      lookups: {
+        student: { table: "enrollments", tableVariable: "ENROLLMENTS_TABLE", key: { PK: "STUDENT#{{ studentId }}", SK: "PROFILE" }, cacheSeconds: 60 },
+        seat: { table: "seats", key: { n: { N: "{{ seat }}" } }, onMissing: "skip", consistentRead: false },
+      },
+    },
+  ],
   retry: { baseSeconds: 30 },
   limits: { fuel: 100_000 },
 };
@@ -76,6 +95,26 @@ const response: BatchResponse = report.batchResponse;
 names.push(...response.batchItemFailures.map((failure) => failure.itemIdentifier));
 
 const batch: Batch = mailroom.startBatch(event, Date.now(), 7);
+const fixturesFile: LookupFixturesFile = {
+  enrollments: [
+    { key: { PK: "STUDENT#1", SK: "PROFILE" }, item: { firstName: "Ana", email: "ana@example.com" } },
+    { key: { PK: "STUDENT#2", SK: "PROFILE" }, Item: { firstName: { S: "Ben" }, avatar: { B: new Uint8Array([1]) } } },
+    { key: { PK: "STUDENT#3", SK: "PROFILE" }, failure: "throttled" },
+  ],
+  seats: [{ key: { n: 7 }, item: { row: "A" } }],
+};
+const fixtures = new LookupFixtures(fixturesFile);
+for (let round: LookupRequest[] = batch.lookups(); round.length > 0; round = batch.lookups()) {
+  for (const request of round) {
+    const partition = request.key["PK"];
+    names.push(request.table, request.lookup, String(request.consistentRead), String(request.cacheSeconds), partition && "S" in partition ? partition.S : "");
+    // What @aws-sdk/client-dynamodb returns for an item, binary as bytes.
+    const item: Record<string, AttributeValue> = { firstName: { S: "Ana" }, age: { N: "36" }, tags: { SS: ["a"] }, avatar: { B: new Uint8Array([1, 2]) }, address: { M: { city: { S: "Lyon" } } }, gone: { NULL: true } };
+    const answers: LookupAnswer[] = [{ found: item }, { foundPlain: { firstName: "Ana" } }, { notFound: true }, { failed: "throttled", detail: "slow" }, { failed: "unavailable" }];
+    if (request.id % 2 === 0) batch.answerLookup(request.id, answers[request.id % answers.length] ?? { notFound: true });
+    else batch.answerLookupFrom(request.id, fixtures);
+  }
+}
 const inFlight: SendRequest[] = [];
 for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) inFlight.push(send);
 for (const send of inFlight) {
@@ -93,6 +132,15 @@ for (const entry of rejected) {
 const finished: BatchReport = batch.finish();
 batch.free();
 
+const previewed: Rendered = mailroom.render("orders.html", { studentId: "1" }, undefined, Date.now(), fixtures);
+for (const lookup of previewed.lookups ?? ([] satisfies PreviewLookup[])) {
+  names.push(lookup.name, lookup.table, lookup.status, ...Object.values(lookup.key), lookup.detail ?? "", JSON.stringify(lookup.item?.["firstName"] ?? null));
+}
+const decidedWithLookups: Decided = mailroom.decide(record, Date.now(), 7, fixturesFile);
+const processedWithLookups: BatchReport = mailroom.processEvent(event, Date.now(), 7, undefined, JSON.stringify(fixturesFile));
+names.push(decidedWithLookups.decision, String(processedWithLookups.records.length));
+fixtures.free();
+
 const diagnostics: Diagnostic[] = mailroom.check({ sample: record }, Date.now());
 const fromPairs: Diagnostic[] = mailroom.check([["sample", record]]);
 for (const diagnostic of [...diagnostics, ...fromPairs]) {
@@ -106,7 +154,7 @@ try {
 } catch (error) {
   if (error instanceof MailroomError) {
     const kind: MailroomErrorKind = error.kind;
-    names.push(kind, error.message, error.template ?? "", String(error.line ?? 0), String(error.column ?? 0), error.fault?.kind ?? "");
+    names.push(kind, error.message, error.template ?? "", String(error.line ?? 0), String(error.column ?? 0), error.fault?.kind ?? "", ...(error.lookups ?? []).map((lookup) => lookup.status));
   }
 }
 fromText.free();

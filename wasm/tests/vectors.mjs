@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { Mailroom } from "mailroom-wasm";
+import { LookupFixtures, Mailroom } from "mailroom-wasm";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const casesDir = path.join(repoRoot, "tests/vectors/cases");
@@ -55,6 +55,9 @@ export function loadCases() {
       const templates = vector.templates ?? (vector.templateDir ? loadTemplates(path.join(repoRoot, vector.templateDir)) : {});
       const options = { templates, env: vector.env ?? {} };
       if (vector.routes !== undefined) options.routes = vector.routes;
+      // The lookup fixtures, as the harness reads them: inline, else its templateDir's lookups.json.
+      const fixturesFile = vector.templateDir ? path.join(repoRoot, vector.templateDir, "lookups.json") : undefined;
+      const lookups = vector.lookups ?? (fixturesFile && fs.existsSync(fixturesFile) ? fs.readFileSync(fixturesFile, "utf8") : undefined);
       return {
         name,
         description: vector.description,
@@ -63,9 +66,29 @@ export function loadCases() {
         now: vector.now,
         seed,
         outcomes: vector.outcomes ?? {},
+        lookups,
         expected: snapshotFor(name),
       };
     });
+}
+
+/**
+ * Answers every round of `batch`'s lookups from the case's fixtures, as every host's vector test
+ * does before sending: through the core's own fixtures (LookupFixtures), not a matcher of ours.
+ * Returns the requests of each round.
+ */
+export function answerLookups(batch, vector) {
+  const fixtures = new LookupFixtures(vector.lookups ?? {});
+  const rounds = [];
+  try {
+    for (let round = batch.lookups(); round.length > 0; round = batch.lookups()) {
+      for (const request of round) batch.answerLookupFrom(request.id, fixtures);
+      rounds.push(round);
+    }
+  } finally {
+    fixtures.free();
+  }
+  return rounds;
 }
 
 /** The outcome the vectors assume for a send: the case's, else accepted. */

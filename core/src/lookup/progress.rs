@@ -13,6 +13,9 @@ use crate::json::{JsonKind, JsonRef};
 #[derive(Debug, Clone)]
 pub(crate) struct Progress {
     pub slots: Vec<Slot>,
+    /// Optional (`skip`) lookups left out because their key could not be made, with the
+    /// field it lacked: previews show them.
+    pub unkeyed: Vec<(usize, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +37,7 @@ impl Progress {
     pub fn new(count: usize) -> Self {
         Self {
             slots: vec![Slot::Unasked; count],
+            unkeyed: Vec::new(),
         }
     }
 
@@ -181,16 +185,29 @@ pub(crate) fn next_keys(
         if !unasked || !ready {
             continue;
         }
+        let missing = lookup
+            .key
+            .iter()
+            .flat_map(|part| &part.reads)
+            .find(|path| !present(event, progress, lookups, path));
+        if let Some(path) = missing {
+            // A lookup the email can do without (`skip`) is left out when its key cannot be
+            // made, as when its item is not found: an optional instructor whose course names
+            // none. Any other rejects the record, naming the field.
+            if lookup.on_missing == OnMissing::Skip {
+                if let Some(slot) = progress.slots.get_mut(index) {
+                    *slot = Slot::Skipped;
+                }
+                progress.unkeyed.push((index, path.clone()));
+                continue;
+            }
+            return Err(Fault::Message(MessageFault::MissingField {
+                field: path.clone(),
+                lookup: lookup.name.clone(),
+            }));
+        }
         let mut key = Item::new();
         for (part_index, part) in lookup.key.iter().enumerate() {
-            for path in &part.reads {
-                if !present(event, progress, lookups, path) {
-                    return Err(Fault::Message(MessageFault::MissingField {
-                        field: path.clone(),
-                        lookup: lookup.name.clone(),
-                    }));
-                }
-            }
             let context = key_context(event, progress, lookups);
             let rendered = render(index, part_index, &context)
                 .map_err(|fault| Fault::Service(ServiceFault::Template(fault)))?;

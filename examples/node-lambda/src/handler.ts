@@ -1,7 +1,8 @@
 // An SQS-triggered Node Lambda that sends email exactly as the Rust `bootstrap` does: mailroom's
 // WebAssembly package decides and renders every record and builds its MIME message (the same
-// bytes the Rust function builds), SES v2 sends it as raw content, and the Lambda returns the
-// same partial batch response (`ReportBatchItemFailures`).
+// bytes the Rust function builds), the routes' lookups are read from DynamoDB first
+// (src/lookups.ts), SES v2 sends each message as raw content, and the Lambda returns the same
+// partial batch response (`ReportBatchItemFailures`).
 //
 // Templates (and an optional routes.json) are bundled with the function in TEMPLATE_DIR and
 // compiled once per container, at cold start. The other settings are the Rust function's
@@ -13,14 +14,19 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from "@aws-sdk/client-sesv2";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { Mailroom, type BatchReport, type SendOutcome, type SendRequest } from "mailroom-wasm";
+import { Mailroom, type Batch, type BatchReport, type SendOutcome, type SendRequest } from "mailroom-wasm";
+
+import { readLookups } from "./lookups.js";
 
 /** What the handler needs; `handler` below wires the real ones at cold start. */
 export interface Dependencies {
   mailroom: Mailroom;
   ses: Pick<SESv2Client, "send">;
+  /** Reads the routes' lookups (BatchGetItem). */
+  dynamodb: Pick<DynamoDBClient, "send">;
   configurationSet?: string;
   maxConcurrentSends: number;
   deadlineMarginMs: number;
@@ -70,6 +76,7 @@ export function fromEnvironment(): Dependencies {
   return {
     mailroom,
     ses: new SESv2Client({}),
+    dynamodb: new DynamoDBClient({}),
     ...(configurationSet ? { configurationSet } : {}),
     maxConcurrentSends: positiveInteger("MAX_CONCURRENT_SENDS", 10),
     deadlineMarginMs: positiveInteger("DEADLINE_MARGIN_MS", 2000),
@@ -124,13 +131,27 @@ function logReport(report: BatchReport, log: (line: string) => void): void {
   }
 }
 
-/** The handler for given dependencies: decide, send what the batch hands out, report, repeat. */
+/**
+ * Answers the batch's lookups round by round until it asks for none: each round is the batch's
+ * reads deduplicated across its records; a lookup whose key reads another's result comes in a
+ * later round. Ends early when the deadline is near (`expire` then retries what still waits).
+ */
+async function answerLookups(dependencies: Dependencies, batch: Batch, remainingMs: () => number): Promise<void> {
+  for (let round = batch.lookups(); round.length > 0; round = batch.lookups()) {
+    if (remainingMs() < dependencies.deadlineMarginMs) return;
+    const answers = await readLookups({ dynamodb: dependencies.dynamodb, remainingMs: () => remainingMs() - dependencies.deadlineMarginMs }, round);
+    for (const request of round) batch.answerLookup(request.id, answers.get(request.id) ?? { failed: "unavailable", detail: "not read" });
+  }
+}
+
+/** The handler for given dependencies: read the lookups, decide, send what the batch hands out, report, repeat. */
 export function makeHandler(dependencies: Dependencies) {
   const clock = dependencies.clock ?? Date.now;
   return async (event: SQSEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> => {
     // An unreadable event throws: the invocation fails and every record is retried.
     const batch = dependencies.mailroom.startBatch(event, clock(), randomBytes(8).readBigUInt64LE());
     try {
+      await answerLookups(dependencies, batch, () => context.getRemainingTimeInMillis());
       for (;;) {
         if (context.getRemainingTimeInMillis() < dependencies.deadlineMarginMs) {
           batch.expire();

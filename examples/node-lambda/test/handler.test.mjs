@@ -1,7 +1,8 @@
 // The example Lambda end to end: the compiled handler (dist/) with the real package, the real
-// AWS SDK SES v2 client and moto's SES v2 server on 127.0.0.1. The batch response must equal the
-// one the native core gives for the same event; the mail moto received must be, byte for byte,
-// the MIME messages the Rust Lambda sends for the same records at the same time.
+// AWS SDK SES v2 and DynamoDB clients and moto's servers on 127.0.0.1. The lookups are read from
+// a moto table holding the shipped fixtures; the batch response must equal the one the native
+// core gives for the same event; the mail moto received must be, byte for byte, the MIME
+// messages the Rust Lambda sends for the same records at the same time.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -10,7 +11,9 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateEmailIdentityCommand, SESv2Client } from "@aws-sdk/client-sesv2";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import { Mailroom } from "mailroom-wasm";
 
 import { loadCases, loadGoldenMime } from "../../../wasm/tests/vectors.mjs";
@@ -71,6 +74,23 @@ async function resetMoto() {
   await fetch(`${endpoint}/moto-api/reset`, { method: "POST" }).catch(() => undefined);
 }
 
+/** The `enrollments` table with the shipped fixtures' items, written as DynamoDB stores them. */
+async function enrollmentsTable() {
+  const dynamodb = new DynamoDBClient({});
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: "enrollments",
+      KeySchema: [{ AttributeName: "PK", KeyType: "HASH" }, { AttributeName: "SK", KeyType: "RANGE" }],
+      AttributeDefinitions: [{ AttributeName: "PK", AttributeType: "S" }, { AttributeName: "SK", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  const fixtures = JSON.parse(vector.lookups);
+  const items = fixtures.enrollments.map((entry) => ({ ...(entry.Item ?? marshall(entry.item)), ...marshall(entry.key) }));
+  await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { enrollments: items.map((Item) => ({ PutRequest: { Item } })) } }));
+  return items.length;
+}
+
 async function received() {
   const data = await (await fetch(`${endpoint}/moto-api/data.json`)).json();
   // Raw content: moto keeps the whole MIME message, decoded to text.
@@ -79,25 +99,28 @@ async function received() {
 
 function handlerWith(mailroom, overrides = {}) {
   const lines = [];
-  const handler = makeHandler({ mailroom, ses: new SESv2Client({}), maxConcurrentSends: 4, deadlineMarginMs: 1000, log: (line) => lines.push(JSON.parse(line)), ...overrides });
+  const handler = makeHandler({ mailroom, ses: new SESv2Client({}), dynamodb: new DynamoDBClient({}), maxConcurrentSends: 4, deadlineMarginMs: 1000, log: (line) => lines.push(JSON.parse(line)), ...overrides });
   return { handler, lines };
 }
 
 const plenty = { getRemainingTimeInMillis: () => 60_000 };
 
-test("the quickstart event: nine emails through SES, the Rust Lambda's bytes and its batch response", async () => {
+test("the quickstart event: lookups from DynamoDB, nine emails through SES, the Rust Lambda's bytes and its batch response", async () => {
   await resetMoto();
   const ses = new SESv2Client({});
   await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: "academy.example.com" }));
+  assert.equal(await enrollmentsTable(), 3);
   const mailroom = new Mailroom(vector.options);
   // The vector's clock: the batch's time and every message's Date header.
   const { handler, lines } = handlerWith(mailroom, { clock: () => vector.now });
 
   const response = await handler(vector.event, plenty);
 
-  const expected = mailroom.processEvent(vector.event, vector.now, 1);
+  // What the native core reports with the same items answered from the fixtures file.
+  const expected = mailroom.processEvent(vector.event, vector.now, 1, undefined, vector.lookups);
+  assert.ok(expected.records.some((record) => record.route === "welcome" && record.decision === "send"));
   assert.deepStrictEqual(response, expected.batchResponse);
-  assert.equal(response.batchItemFailures.length, 2);
+  assert.equal(response.batchItemFailures.length, 3);
   assert.deepStrictEqual(lines.map((line) => line.decision), expected.records.map((record) => record.decision));
   const mail = await received();
   const sent = expected.records.filter((record) => record.decision === "send");
@@ -113,6 +136,19 @@ test("the quickstart event: nine emails through SES, the Rust Lambda's bytes and
     assert.match(message.source, /^"Mailroom Academy" <notifications@academy\.example\.com>$/);
   }
   for (const line of lines.filter((entry) => entry.decision === "send")) assert.ok(line.providerMessageId, "SES message id logged");
+});
+
+test("a table DynamoDB does not have: the records that need it are retried (lookup_failed), the others are sent", async () => {
+  await resetMoto();
+  await new SESv2Client({}).send(new CreateEmailIdentityCommand({ EmailIdentity: "academy.example.com" }));
+  const { handler, lines } = handlerWith(new Mailroom({ templates, routes, env: { ENROLLMENTS_TABLE: "no-such-table" } }));
+  const welcome = quickstart.Records.find((record) => record.body.includes("EnrollmentCompleted"));
+  const order = quickstart.Records.find((record) => record.body.includes('"order_number"'));
+  const response = await handler({ Records: [welcome, order] }, plenty);
+  assert.deepStrictEqual(response.batchItemFailures, [{ itemIdentifier: welcome.messageId }]);
+  assert.deepStrictEqual(lines.map((line) => line.reason ?? line.decision), ["lookup_failed", "send"]);
+  assert.match(lines[0].detail, /ResourceNotFoundException/);
+  assert.equal((await received()).length, 1);
 });
 
 test("an SES refusal (unverified sender) rejects every record with ses_rejected", async () => {

@@ -2,7 +2,8 @@
 """Writes a Lambda SQS event of N records for benchmarking `mailroom process`.
 
 The records cycle through examples/events/quickstart.json (every envelope, plus its malformed
-body and missing recipient). Each copy gets its own SQS message id and its own event identity
+body, missing recipient and unknown student; the welcome records read their lookups from
+examples/templates/lookups.json). Each copy gets its own SQS message id and its own event identity
 (eventId, EventBridge id, SNS MessageId, X-Shopify-Event-Id, or content), so every email has its
 own idempotency key and the outbox really writes one file per sent record.
 

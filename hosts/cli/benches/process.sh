@@ -5,7 +5,7 @@
 #   hosts/cli/benches/process.sh [RECORDS] [RUNS]        defaults: 10000 records, 5 runs
 #
 # The event cycles through examples/events/quickstart.json (every envelope, a malformed body, a
-# missing recipient) with a unique identity per copy, so every sent record writes its own file.
+# missing recipient, a student the lookups do not find) with a unique identity per copy, so every sent record writes its own file.
 # MAILROOM_BENCH_PROFILE=debug uses the debug build (the smoke run of scripts/test does, with few
 # records: it checks that the script works, not how fast the binary is).
 set -euo pipefail

@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
     after_help = "Examples:\n  \
         mailroom process examples/events/quickstart.json\n  \
         mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  \
+        mailroom render welcome/enrollment-completed.html --data examples/events/welcome-raw.json\n  \
         mailroom check examples/templates --events examples/events"
 )]
 pub struct Cli {
@@ -52,21 +53,27 @@ macro_rules! configuration {
             "With a routes file, it holds the routes; without one, the Lambda's variables SENDER,\n  ",
             "SUBJECT, SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL and RECIPIENT_FIELD describe one default\n  ",
             "route. sender, replyTo and sandboxRecipient come from the routes file, else from SENDER,\n  ",
-            "REPLY_TO and SANDBOX_RECIPIENT. A variable that is set but not used is warned about.\n",
+            "REPLY_TO and SANDBOX_RECIPIENT. A variable that is set but not used is warned about.\n  ",
+            "Lookups a route declares are answered from --lookups FILE, else lookups.json in the\n  ",
+            "templates folder; without one every lookup fails and its record is retried. The file\n  ",
+            "maps tables to entries, e.g. {\"enrollments\": [{\"key\": {\"PK\": \"STUDENT#1\", \"SK\":\n  ",
+            "\"PROFILE\"}, \"item\": {\"firstName\": \"Ana\"}}]} (README.md, section Lookups).\n",
         )
     };
 }
 
 const PREVIEW_EXAMPLES: &str = concat!(
     "The page renders and decides in the browser (mailroom's WebAssembly build); the server \
-     only hands out files, on 127.0.0.1, and the configuration variables of its environment \
-     (GET /env.json), so the page configures exactly as `mailroom process` does. Reload the \
-     page after editing a template on disk. Needs the web build: wasm/build.sh.\n\n",
+     only hands out files, on 127.0.0.1, the lookup fixtures (GET /lookups.json) and the \
+     configuration variables of its environment (GET /env.json), so the page configures exactly \
+     as `mailroom process` does. Reload the page after editing a template on disk. Needs the \
+     web build: wasm/build.sh.\n\n",
     configuration!(),
     "\n",
     "Examples:\n  ",
     "mailroom preview\n  ",
-    "mailroom preview ./emails/templates --routes ./emails/routes.json --port 8080"
+    "mailroom preview ./emails/templates --routes ./emails/routes.json --port 8080\n  ",
+    "mailroom preview ./emails/templates --lookups ./emails/fixtures.json"
 );
 
 const PROCESS_EXAMPLES: &str = concat!(
@@ -85,6 +92,7 @@ const PROCESS_EXAMPLES: &str = concat!(
     "mailroom process examples/events/quickstart.json\n  ",
     "mailroom process examples/events/order-raw.json --json > report.json\n  ",
     "mailroom process examples/events/quickstart.json --outcomes throttled.json\n  ",
+    "mailroom process examples/events/welcome-raw.json --lookups ./staging-items.json\n  ",
     "mailroom process event.json --templates ./emails --routes ./emails/routes.json --outbox /tmp/mail\n  ",
     "SENDER='Courses <courses@example.com>' SUBJECT='New enrollment' \\\n    ",
     "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL=enrollment/organizer.html \\\n    ",
@@ -100,7 +108,9 @@ const RENDER_EXAMPLES: &str = concat!(
     "Examples:\n  ",
     "mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  ",
     "mailroom render enrollment/organizer.html --data '{\"studentName\":\"Ana\",\"courseName\":\"Rust\"}' \\\n    ",
-    "--subject 'New enrollment: {{ studentName }}'"
+    "--subject 'New enrollment: {{ studentName }}'\n  ",
+    "mailroom render welcome/enrollment-completed.html --data examples/events/welcome-raw.json \\\n    ",
+    "--lookups ./staging-items.json   # the lookups it read are listed after the HTML"
 );
 
 const CHECK_EXAMPLES: &str = concat!(
@@ -109,6 +119,8 @@ const CHECK_EXAMPLES: &str = concat!(
     "DIR is the templates folder. With no configuration at all (no routes file, no\n",
     "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL), every template is rendered on its own against\n",
     "every sample.\n\n",
+    "A lookup a sample needs that no fixture answers is a problem (error[lookup]) with the entry\n",
+    "to add; so is a template reading lookup.<name> for a lookup its route does not declare.\n\n",
     "Exit status: 0 when everything compiles and renders, 1 when a problem was found, 2 when an \
      input is unusable.\n\n",
     "Examples:\n  ",
@@ -126,6 +138,10 @@ pub struct ConfigArgs {
     /// Routes file (JSON) [default: routes.json in the templates folder, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
+    /// Lookup fixtures: what each lookup of a route finds
+    /// [default: lookups.json in the templates folder, when there is one]
+    #[arg(long, value_name = "FILE")]
+    pub lookups: Option<PathBuf>,
     /// The current time: RFC 3339 (2026-11-23T10:00:00Z) or Unix milliseconds
     /// [default: the system clock]
     #[arg(long, value_name = "TIME")]
@@ -193,6 +209,10 @@ pub struct CheckArgs {
     /// Routes file [default: DIR/routes.json, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
+    /// Lookup fixtures: what each lookup of a route finds
+    /// [default: DIR/lookups.json, when there is one]
+    #[arg(long, value_name = "FILE")]
+    pub lookups: Option<PathBuf>,
     /// The current time: RFC 3339 or Unix milliseconds [default: the system clock]
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,

@@ -1,10 +1,14 @@
 //! Template problems as an author wants to see them: the file, line and column, the offending
-//! source line, and a caret under the column.
+//! source line, and a caret under the column; then where it was found and, when the CLI can
+//! tell, what would fix it.
 //!
 //! ```text
 //! error[syntax]: orders/confirmation.html:3:12: unexpected end of input
 //!     3 | <p>{{ name }</p>
 //!       |            ^
+//! error[lookup]: lookup "student" found nothing in enrollments for PK=STUDENT#9, SK=PROFILE
+//!   = sample welcome.json, route welcome
+//!   = help: add {"key": {"PK": "STUDENT#9", "SK": "PROFILE"}, "item": {}} to "enrollments" in ...
 //! ```
 
 use std::io::{self, Write};
@@ -38,6 +42,14 @@ pub fn write_fault(
     Ok(())
 }
 
+/// Writes what would fix a problem, one `= help:` line each, under it.
+pub fn write_help(out: &mut impl Write, help: &[String]) -> io::Result<()> {
+    for line in help {
+        writeln!(out, "  = help: {line}")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +68,17 @@ mod tests {
         assert_eq!(
             text,
             "error[syntax]: a.html:3:5: unexpected end of input\n  3 | <p>{{ x }</p>\n    |     ^\n  = sample order.json\n"
+        );
+    }
+
+    #[test]
+    fn each_help_is_a_line_under_the_problem() {
+        let mut out = Vec::new();
+        write_help(&mut out, &["add a".to_owned(), "or b".to_owned()]).unwrap();
+        write_help(&mut out, &[]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  = help: add a\n  = help: or b\n"
         );
     }
 }

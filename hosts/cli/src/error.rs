@@ -13,6 +13,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use mailroom_core::lookup::fixtures::FixturesError;
 use mailroom_core::{ConfigError, EventError};
 use thiserror::Error;
 
@@ -95,6 +96,15 @@ pub enum InputError {
     NoConfig {
         /// The templates folder that has no routes.json.
         templates: PathBuf,
+    },
+    /// The lookups file (`--lookups`, or `lookups.json` beside the templates) is not fixtures
+    /// the core can read; the core's message names the line and column, or the entry.
+    #[error("{}: {source}", path.display())]
+    Lookups {
+        /// The fixtures file.
+        path: PathBuf,
+        /// What the core found wrong.
+        source: FixturesError,
     },
     /// The `--outcomes` file is unusable, or names a record the event does not have.
     #[error("--outcomes {}: {message}", path.display())]

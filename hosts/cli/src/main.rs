@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod diagnostic;
 mod error;
+mod lookups;
 mod outbox;
 mod parts;
 mod report;

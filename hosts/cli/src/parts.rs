@@ -3,9 +3,10 @@
 //! The core decides a batch on one thread. Records of a standard (non-FIFO) queue are
 //! independent of each other: a record's decision, its back-off (the jitter mixes the seed with
 //! the message id) and its email depend on that record alone. So a large event splits into
-//! contiguous parts, each part runs the whole batch protocol on its own thread (decide, write
-//! the emails, finish), and the parts' reports, concatenated in order, are exactly the report
-//! of the whole batch. FIFO batches keep one part: a failure in a message group must hold back
+//! contiguous parts, each part runs the whole batch protocol on its own thread (decide, answer
+//! the lookups, write the emails, finish), and the parts' reports, concatenated in order, are
+//! exactly the report of the whole batch: a record's lookups depend on its own event alone, and
+//! every part answers them from the same fixtures. FIFO batches keep one part: a failure in a message group must hold back
 //! the group's later records, which may sit in another part.
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use mailroom_core::{
     BatchReport, Mailroom, SendOutcome, SendRequest, SqsEvent, SqsRecord, Timestamp,
 };
 
+use crate::lookups::Fixtures;
 use crate::outbox::Outbox;
 
 /// Fewer records than this per part, and a thread costs more than it saves.
@@ -24,13 +26,24 @@ const MIN_PART: usize = 256;
 /// instead of going to the outbox.
 pub type Outcomes = BTreeMap<String, SendOutcome>;
 
-/// Where each send goes.
+/// What answers the batch: the fixtures its lookups, the outbox or `--outcomes` its sends.
 #[derive(Clone, Copy)]
 pub struct Sender<'a> {
+    /// The lookup fixtures (or none).
+    pub lookups: &'a Fixtures,
     /// The outbox, for every send not answered in advance.
     pub outbox: &'a Outbox,
     /// Answers given in advance, by message id.
     pub outcomes: &'a Outcomes,
+}
+
+/// The report of a whole batch, and whether any of its records asked for a lookup (whatever the
+/// split: each part asks for the lookups of its own records).
+pub struct Processed {
+    /// The batch report.
+    pub report: BatchReport,
+    /// Whether a lookup was read.
+    pub asked_lookups: bool,
 }
 
 impl Sender<'_> {
@@ -75,15 +88,30 @@ pub fn run_all(
     now: Timestamp,
     seed: u64,
     sender: Sender<'_>,
-) -> BatchReport {
-    if parts.len() == 1 {
-        return BatchReport::concat(
-            parts
-                .into_iter()
-                .map(|records| run_part(mailroom, records, now, seed, sender)),
-        );
+) -> Processed {
+    let parts: Vec<(BatchReport, bool)> = if parts.len() == 1 {
+        parts
+            .into_iter()
+            .map(|records| run_part(mailroom, records, now, seed, sender))
+            .collect()
+    } else {
+        run_threads(mailroom, parts, now, seed, sender)
+    };
+    let asked_lookups = parts.iter().any(|(_, asked)| *asked);
+    Processed {
+        report: BatchReport::concat(parts.into_iter().map(|(report, _)| report)),
+        asked_lookups,
     }
-    let reports: Vec<BatchReport> = thread::scope(|scope| {
+}
+
+fn run_threads(
+    mailroom: &Mailroom,
+    parts: Vec<Vec<SqsRecord>>,
+    now: Timestamp,
+    seed: u64,
+    sender: Sender<'_>,
+) -> Vec<(BatchReport, bool)> {
+    thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
             .map(|records| scope.spawn(move || run_part(mailroom, records, now, seed, sender)))
@@ -96,26 +124,42 @@ pub fn run_all(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
-    });
-    BatchReport::concat(reports)
+    })
 }
 
-/// The Lambda's loop with the outbox in place of SES: take every send the batch allows now,
-/// deliver it, report the outcome, repeat until nothing is left (a FIFO group releases its
-/// next email only once the previous one is done); then finish.
+/// The Lambda's loop with fixtures in place of DynamoDB and the outbox in place of SES: answer
+/// every lookup the batch asks for, round by round (an answer can bring the next lookup of a
+/// chain), before any send; then take every send the batch allows now, deliver it, report the
+/// outcome, repeat until nothing is left (a FIFO group releases its next email only once the
+/// previous one is done); then finish. Also says whether any lookup was asked.
 fn run_part(
     mailroom: &Mailroom,
     records: Vec<SqsRecord>,
     now: Timestamp,
     seed: u64,
     sender: Sender<'_>,
-) -> BatchReport {
+) -> (BatchReport, bool) {
     let mut batch = match mailroom.start_batch(SqsEvent { records }, now, seed) {
         Ok(batch) => batch,
         // Unreachable: the event was validated before splitting. A panic here is a bug,
         // reported as one line by main's panic hook, never a silent loss.
         Err(error) => panic!("a part failed as a whole: {error}"),
     };
+    let mut asked_lookups = false;
+    loop {
+        let round = batch.lookups();
+        if round.is_empty() {
+            break;
+        }
+        asked_lookups = true;
+        for request in round {
+            let answer = sender.lookups.answer(&request);
+            if let Err(error) = batch.answer_lookup(request.id, answer) {
+                // Each request handed out is answered once, here: an error is a bug.
+                panic!("the batch refused a lookup answer: {error}");
+            }
+        }
+    }
     let mut sends: Vec<SendRequest> = Vec::new();
     loop {
         while let Some(send) = batch.next_send() {
@@ -132,7 +176,7 @@ fn run_part(
             }
         }
     }
-    batch.finish()
+    (batch.finish(), asked_lookups)
 }
 
 #[cfg(test)]
@@ -177,6 +221,33 @@ mod tests {
         assert_eq!(split(fifo, 4).len(), 1);
     }
 
+    /// The report of `records` decided as one batch, every lookup and send answered as
+    /// `sender` answers them.
+    fn whole_batch(
+        mailroom: &Mailroom,
+        records: Vec<SqsRecord>,
+        now: Timestamp,
+        sender: Sender<'_>,
+    ) -> String {
+        let mut whole = mailroom.start_batch(SqsEvent { records }, now, 9).unwrap();
+        loop {
+            let round = whole.lookups();
+            if round.is_empty() {
+                break;
+            }
+            for request in round {
+                whole
+                    .answer_lookup(request.id, sender.lookups.answer(&request))
+                    .unwrap();
+            }
+        }
+        while let Some(send) = whole.next_send() {
+            let outcome = sender.send(&send, now);
+            whole.complete_send(send.id, outcome).unwrap();
+        }
+        serde_json::to_string(&whole.finish()).unwrap()
+    }
+
     #[test]
     fn split_output_is_the_report_of_the_whole_batch() {
         let config = Config::resolve(None, |name| match name {
@@ -201,30 +272,78 @@ mod tests {
         )]
         .into_iter()
         .collect();
+        let lookups = Fixtures::None {
+            expected: "lookups.json".into(),
+        };
         let sender = Sender {
+            lookups: &lookups,
             outbox: &Outbox::Discard,
             outcomes: &outcomes,
         };
-
-        let mut whole = mailroom
-            .start_batch(
-                SqsEvent {
-                    records: records.clone(),
-                },
-                now,
-                9,
-            )
-            .unwrap();
-        while let Some(send) = whole.next_send() {
-            let outcome = sender.send(&send, now);
-            whole.complete_send(send.id, outcome).unwrap();
-        }
-        let expected = serde_json::to_string(&whole.finish()).unwrap();
+        let expected = whole_batch(&mailroom, records.clone(), now, sender);
 
         let parts = split(records, 3);
         assert_eq!(parts.len(), 2);
-        let report = run_all(&mailroom, parts, now, 9, sender);
-        assert_eq!(serde_json::to_string(&report).unwrap(), expected);
-        assert_eq!(report.counts().throttled, 1);
+        let processed = run_all(&mailroom, parts, now, 9, sender);
+        assert_eq!(serde_json::to_string(&processed.report).unwrap(), expected);
+        assert_eq!(processed.report.counts().throttled, 1);
+        assert!(!processed.asked_lookups);
+    }
+
+    #[test]
+    fn split_lookups_give_the_report_of_the_whole_batch() {
+        let routes = r#"{"sender": "a@example.com", "routes": [{
+            "name": "r", "events": ["*"], "template": "t.html", "subject": "Hi {{ lookup.u.name }}",
+            "recipient": "lookup.u.email",
+            "lookups": {
+                "u": {"table": "t", "key": {"PK": "U#{{ u }}"}},
+                "team": {"table": "t", "key": {"PK": "T#{{ lookup.u.team }}"}, "onMissing": "skip"}
+            }}]}"#;
+        let config = Config::resolve(Some(routes), |_| None).unwrap();
+        let templates: TemplateSet = [(
+            "t.html",
+            "<p>{{ lookup.u.name }}{% if lookup.team is defined %} of {{ lookup.team.name }}{% endif %}</p>",
+        )]
+        .into_iter()
+        .collect();
+        let mailroom = Mailroom::new(config, &templates).unwrap();
+        // Ten users, half in a team that has an entry; every eleventh record names nobody.
+        let mut entries = Vec::new();
+        for user in 0..10 {
+            entries.push(format!(
+                r#"{{"key": {{"PK": "U#{user}"}}, "item": {{"name": "N{user}", "email": "u{user}@example.com", "team": "{}"}}}}"#,
+                user % 2
+            ));
+        }
+        entries.push(r#"{"key": {"PK": "T#0"}, "item": {"name": "Zero"}}"#.to_owned());
+        let fixtures = crate::lookups::Fixtures::File {
+            path: "lookups.json".into(),
+            fixtures: mailroom_core::LookupFixtures::parse(&format!(
+                r#"{{"t": [{}]}}"#,
+                entries.join(",")
+            ))
+            .unwrap(),
+        };
+        let records: Vec<SqsRecord> = (0..700)
+            .map(|n| SqsRecord {
+                message_id: format!("m-{n}"),
+                body: format!(r#"{{"u": "{}"}}"#, if n % 11 == 0 { 99 } else { n % 10 }),
+                ..SqsRecord::default()
+            })
+            .collect();
+        let now = Timestamp::from_millis(1_795_428_000_000);
+        let outcomes = Outcomes::new();
+        let sender = Sender {
+            lookups: &fixtures,
+            outbox: &Outbox::Discard,
+            outcomes: &outcomes,
+        };
+        let expected = whole_batch(&mailroom, records.clone(), now, sender);
+        let processed = run_all(&mailroom, split(records, 3), now, 9, sender);
+        assert_eq!(serde_json::to_string(&processed.report).unwrap(), expected);
+        assert!(processed.asked_lookups);
+        let counts = processed.report.counts();
+        assert_eq!((counts.sent, counts.rejected), (636, 64));
+        assert!(expected.contains("N3 of Zero") || expected.contains("<p>N2 of Zero</p>"));
     }
 }

@@ -4,7 +4,8 @@
 //! send    4387e686…  orders/paid → ana.nunez@example.org  "Order #1071 confirmed"
 //! retry   8d0b1c2e…  template_error, again in 24s: orders/confirmation.html:3:7: ...
 //! reject  9f1e2d3c…  malformed_body: the body is not JSON: ...
-//! 11 records: 9 sent, 0 retried, 2 rejected · outbox: outbox/
+//! reject  8d2affd6…  lookup_missing: lookup "student" found nothing in enrollments for PK=...
+//! 12 records: 9 sent, 0 retried, 3 rejected · lookups: examples/templates/lookups.json · outbox: outbox/
 //! ```
 
 use std::io::{self, Write};
@@ -15,10 +16,11 @@ use mailroom_core::{Counts, Disposition, RecordReport};
 /// How many characters of a message id a line shows: enough to tell records apart.
 const SHORT_ID: usize = 8;
 
-/// Writes the summary line.
+/// Writes the summary line; `lookups` names where lookups came from, when records read any.
 pub fn write_summary(
     out: &mut impl Write,
     counts: Counts,
+    lookups: Option<&str>,
     outbox: Option<&Path>,
 ) -> io::Result<()> {
     let total = counts.records;
@@ -28,6 +30,9 @@ pub fn write_summary(
         "{total} {noun}: {} sent, {} retried, {} rejected",
         counts.sent, counts.retried, counts.rejected
     )?;
+    if let Some(source) = lookups {
+        write!(out, " · lookups: {source}")?;
+    }
     match outbox {
         Some(dir) => writeln!(
             out,

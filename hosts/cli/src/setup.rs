@@ -2,9 +2,10 @@
 //! configuration, read from the places the Lambda reads them (environment variables, a routes
 //! file, a folder standing in for the CodeCommit repository).
 //!
-//! This is IO only. Every command finds the routes file the same way ([`routes_path`]) and
-//! hands its text and the environment to [`Config::resolve`], which alone decides what they
-//! mean (see the precedence in `mailroom_core::config`).
+//! This is IO only. Every command finds the routes file and the lookups file the same way
+//! ([`beside_templates`]) and hands the routes file's text and the environment to
+//! [`Config::resolve`], which alone decides what they mean (see the precedence in
+//! `mailroom_core::config`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,15 +43,29 @@ pub fn templates_dir(given: Option<&Path>) -> PathBuf {
     given.map_or_else(|| examples_dir().join("templates"), Path::to_path_buf)
 }
 
-/// Where the routes file is, the same for every command: `--routes FILE` when given, else
-/// [`ROUTES_FILE`] in the templates folder when there is one, else none (the Lambda reads it
-/// from beside the templates in its repository the same way).
+pub use mailroom_core::lookup::LOOKUPS_FILE;
+
+/// Where a file that configures the templates is, the same rule for every command and every
+/// such file: the one given on the command line, else `name` in the templates folder when there
+/// is one, else none (the Lambda reads its routes file from beside the templates the same way).
 #[must_use]
-pub fn routes_path(given: Option<&Path>, templates: &Path) -> Option<PathBuf> {
+pub fn beside_templates(given: Option<&Path>, templates: &Path, name: &str) -> Option<PathBuf> {
     match given {
         Some(file) => Some(file.to_path_buf()),
-        None => Some(templates.join(ROUTES_FILE)).filter(|file| file.is_file()),
+        None => Some(templates.join(name)).filter(|file| file.is_file()),
     }
+}
+
+/// Where the routes file is: `--routes FILE`, else [`ROUTES_FILE`] beside the templates.
+#[must_use]
+pub fn routes_path(given: Option<&Path>, templates: &Path) -> Option<PathBuf> {
+    beside_templates(given, templates, ROUTES_FILE)
+}
+
+/// Where the lookup fixtures are: `--lookups FILE`, else [`LOOKUPS_FILE`] beside the templates.
+#[must_use]
+pub fn lookups_path(given: Option<&Path>, templates: &Path) -> Option<PathBuf> {
+    beside_templates(given, templates, LOOKUPS_FILE)
 }
 
 /// A variable of this process's environment.
@@ -240,5 +255,24 @@ mod tests {
             Some(dir.path().join(ROUTES_FILE))
         );
         assert_eq!(routes_path(Some(given), dir.path()).as_deref(), Some(given));
+    }
+
+    #[test]
+    fn the_lookups_file_is_found_by_the_same_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = Path::new("elsewhere/fixtures.json");
+        assert_eq!(lookups_path(None, dir.path()), None);
+        // A routes file is not a lookups file.
+        std::fs::write(dir.path().join(ROUTES_FILE), "{}").unwrap();
+        assert_eq!(lookups_path(None, dir.path()), None);
+        std::fs::write(dir.path().join(LOOKUPS_FILE), "{}").unwrap();
+        assert_eq!(
+            lookups_path(None, dir.path()),
+            Some(dir.path().join(LOOKUPS_FILE))
+        );
+        assert_eq!(
+            lookups_path(Some(given), dir.path()).as_deref(),
+            Some(given)
+        );
     }
 }

@@ -169,7 +169,7 @@ fn check_passes_on_the_examples_and_every_good_sample() {
 #[test]
 fn check_reports_the_samples_that_would_not_be_sent() {
     let dir = tempfile::tempdir().unwrap();
-    // The README's command on the shipped examples: the only problems are the two records
+    // The README's command on the shipped examples: the only problems are the three records
     // quickstart.json carries on purpose, to show rejects.
     mailroom(dir.path())
         .arg("check")
@@ -186,9 +186,13 @@ fn check_reports_the_samples_that_would_not_be_sent() {
         .stdout(predicate::str::contains(
             "= sample quickstart.json#10, route organizer-enrollment\n",
         ))
-        .stdout(predicate::str::ends_with("2 problems\n"))
+        .stdout(predicate::str::contains(
+            "error[lookup]: lookup \"student\" found nothing in enrollments for \
+             PK=STUDENT#stu_00000, SK=PROFILE\n  = sample quickstart.json#11, route welcome\n",
+        ))
+        .stdout(predicate::str::ends_with("3 problems\n"))
         .stdout(predicate::function(|out: &str| {
-            out.matches("error[").count() == 2
+            out.matches("error[").count() == 3
         }));
 }
 

@@ -5,8 +5,9 @@
 //! A case becomes what a user of the CLI would have: a templates folder holding the case's
 //! templates (by the core's rule for which files are templates) and its routes as `routes.json`
 //! (found there as every command finds it), the event as a file, the case's variables as the
-//! only configuration variables of the environment, and an `--outcomes` file answering every
-//! record's send as the case answers it.
+//! only configuration variables of the environment, an `--outcomes` file answering every
+//! record's send as the case answers it, and a `--lookups` file holding the case's lookup
+//! fixtures (`{}` when it has none, as the core's runner answers: every read not found).
 
 mod common;
 
@@ -53,6 +54,12 @@ fn lay_out(case: &Case, dir: &Path) -> Vec<String> {
         Value::Object(outcomes).to_string(),
     )
     .unwrap();
+    // Outside the templates folder, so it is the flag that finds it.
+    std::fs::write(
+        dir.join("fixtures.json"),
+        case.lookups.as_deref().unwrap_or("{}"),
+    )
+    .unwrap();
     [
         "process",
         "event.json",
@@ -60,6 +67,8 @@ fn lay_out(case: &Case, dir: &Path) -> Vec<String> {
         "templates",
         "--outcomes",
         "outcomes.json",
+        "--lookups",
+        "fixtures.json",
         "--no-outbox",
         "--json",
         "--now",

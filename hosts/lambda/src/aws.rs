@@ -7,7 +7,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// Shared configuration: the region from the settings; credentials and endpoints from the
-/// environment as usual (`AWS_ENDPOINT_URL_SESV2`, `..._SQS`, `..._CODECOMMIT` included).
+/// environment as usual (`AWS_ENDPOINT_URL_SESV2`, `..._SQS`, `..._CODECOMMIT`, `..._DYNAMODB` included).
 pub async fn sdk_config(region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
@@ -33,6 +33,25 @@ pub fn ses_client(config: &SdkConfig) -> aws_sdk_sesv2::Client {
 /// SQS with the SDK's standard retries: its batch calls are safe to repeat.
 pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
+}
+
+/// DynamoDB for lookups: reads, safe to repeat, so the SDK's standard retries, but starting
+/// after 50 ms rather than a second (and at most 1 s apart): the whole batch waits for its
+/// lookups, and a table that stays throttled is better left to the queue's back-off.
+pub fn dynamodb_lookup_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(config)
+        .retry_config(lookup_retries())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// The lookup client's retries: three attempts, 50 ms to 1 s apart.
+#[must_use]
+pub fn lookup_retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(1))
 }
 
 /// CodeCommit with the SDK's standard retries: reads only.

@@ -1,5 +1,5 @@
-//! One invocation: templates from the cache, decisions from the core, sends through the
-//! [`Mailer`], then the queue work (back-off, dead-letter queue, compatibility deletes), one log
+//! One invocation: templates from the cache, decisions from the core, lookups through the
+//! [`LookupReader`], sends through the [`Mailer`], then the queue work (back-off, dead-letter queue, compatibility deletes), one log
 //! line per record, the metrics line, and the partial batch response.
 //!
 //! Every call to AWS has a share of the invocation's time, so that a service that does not
@@ -8,6 +8,9 @@
 //!
 //! * the template refresh: [`TEMPLATE_REFRESH_SHARE`] of the time left at the start, then the
 //!   cached templates (or, with none, every record retried);
+//! * the lookups, every round together: [`LOOKUP_SHARE`] of the time left until sends stop
+//!   starting, so that at least as much is left for the sends; a read without an answer by then
+//!   fails, and the records that need it are retried;
 //! * the sends: see [`crate::dispatch`];
 //! * the SQS calls after the sends: together, what is left until a quarter of
 //!   `DEADLINE_MARGIN_MS` before the deadline (the rest is for the logs and the response).
@@ -27,10 +30,11 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 
 use crate::dispatch::{SendWindow, send_all};
+use crate::lookups::{LookupCache, LookupCounts, LookupReader, answer_all};
 use crate::mailer::Mailer;
 use crate::queue::{Delay, Queue, QueueError, SQS_BATCH_LIMIT, dead_letter_batches, queue_url};
 use crate::settings::Settings;
-use crate::telemetry::{BatchMetrics, emf_document, emit_metrics, mask_address};
+use crate::telemetry::{BatchMetrics, emf_document, emit_metrics, mask_address, mask_text};
 use crate::templates::{TemplateCache, TemplateSource};
 use crate::{timestamp, unix_millis};
 
@@ -38,6 +42,11 @@ use crate::{timestamp, unix_millis};
 /// CodeCommit that does not answer still leaves two thirds for the sends with the cached copy,
 /// and a cold load of a template folder takes well under that.
 pub const TEMPLATE_REFRESH_SHARE: u32 = 3;
+
+/// The lookups may use half the time left until sends stop starting: a table that does not
+/// answer still leaves the other half for the records that need no lookup, and a round of
+/// `BatchGetItem` calls takes milliseconds.
+pub const LOOKUP_SHARE: u32 = 2;
 
 /// Why an invocation fails as a whole (Lambda then retries every record of the batch).
 #[derive(Debug, Error)]
@@ -98,29 +107,36 @@ impl Invocation {
     }
 }
 
-/// The function: settings, the AWS clients behind their traits, and the template cache.
-pub struct Notifier<M, Q, S> {
+/// The function: settings, the AWS clients behind their traits, and the template and lookup
+/// caches.
+pub struct Notifier<M, Q, S, L> {
     settings: Settings,
     mailer: M,
     queue: Q,
     templates: Mutex<TemplateCache<S>>,
+    reader: L,
+    lookup_cache: std::sync::Mutex<LookupCache>,
     function_name: String,
 }
 
-impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
+impl<M: Mailer, Q: Queue, S: TemplateSource, L: LookupReader> Notifier<M, Q, S, L> {
     /// Assembles the function; nothing is called until the first invocation.
     pub fn new(
         settings: Settings,
         mailer: M,
         queue: Q,
         templates: TemplateCache<S>,
+        reader: L,
         function_name: String,
     ) -> Self {
+        let lookup_cache = std::sync::Mutex::new(LookupCache::new(settings.lookup_cache_bytes));
         Self {
             settings,
             mailer,
             queue,
             templates: Mutex::new(templates),
+            reader,
+            lookup_cache,
             function_name,
         }
     }
@@ -159,8 +175,9 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
             .deadline
             .checked_sub(self.settings.deadline_margin / 4)
             .unwrap_or(started);
-        let lookup = self.templates.lock().await.get(started, refresh_by).await;
-        let report = match &lookup.mailroom {
+        let loaded = self.templates.lock().await.get(started, refresh_by).await;
+        let mut lookups = LookupCounts::default();
+        let report = match &loaded.mailroom {
             Some(mailroom) => {
                 let mut batch = mailroom.start_batch(event, invocation.now, invocation.seed)?;
                 let window = SendWindow {
@@ -168,6 +185,15 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                     margin: self.settings.deadline_margin,
                     max_concurrent: self.settings.max_concurrent_sends,
                 };
+                let lookups_by = lookup_deadline(&window);
+                lookups = answer_all(
+                    &mut batch,
+                    &self.reader,
+                    &self.lookup_cache,
+                    lookups_by,
+                    unix_millis,
+                )
+                .await;
                 send_all(&mut batch, &self.mailer, window).await;
                 // Completion writes of the idempotency store, within what is left.
                 self.mailer.settle(window.answer_by()).await;
@@ -193,7 +219,7 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
                 batch.finish()
             }
             None => {
-                let problem = lookup.problem.clone().unwrap_or_default();
+                let problem = loaded.problem.clone().unwrap_or_default();
                 let fault = ServiceFault::TemplatesUnavailable(problem);
                 BatchReport::retry_all(event, &fault, invocation.seed)?
             }
@@ -205,7 +231,8 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
         log_records(&report.records);
         let metrics = BatchMetrics {
             counts: report.counts(),
-            template_fetches: lookup.calls,
+            template_fetches: loaded.calls,
+            lookups,
             batch_duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         emit_metrics(&emf_document(
@@ -279,6 +306,14 @@ impl<M: Mailer, Q: Queue, S: TemplateSource> Notifier<M, Q, S> {
     }
 }
 
+/// When the lookups must be answered: [`LOOKUP_SHARE`] of the time left until sends stop
+/// starting.
+fn lookup_deadline(window: &SendWindow) -> Instant {
+    let now = Instant::now();
+    let sends_stop = window.deadline.checked_sub(window.margin).unwrap_or(now);
+    now + sends_stop.saturating_duration_since(now) / LOOKUP_SHARE
+}
+
 /// One SQS call with `entries` entries, answered by `until` or failed for every entry: the
 /// caller then treats those records as it treats any failed call (nothing is lost), and the
 /// invocation ends in time.
@@ -288,15 +323,14 @@ async fn within(
     entries: usize,
     call: impl Future<Output = Vec<Result<(), QueueError>>>,
 ) -> Vec<Result<(), QueueError>> {
-    tokio::time::timeout_at(until.into(), call)
-        .await
-        .unwrap_or_else(|_| {
-            let error = QueueError {
-                operation,
-                detail: "no answer before the invocation's deadline".to_owned(),
-            };
-            vec![Err(error); entries]
-        })
+    crate::budget::within(until, call, || {
+        let error = QueueError {
+            operation,
+            detail: "no answer before the invocation's deadline".to_owned(),
+        };
+        vec![Err(error); entries]
+    })
+    .await
 }
 
 fn log_records(records: &[RecordReport]) {
@@ -356,23 +390,6 @@ fn log_records(records: &[RecordReport]) {
             ),
         }
     }
-}
-
-/// Masks every address-like word of a free-text detail.
-fn mask_text(text: &str) -> String {
-    text.split(' ')
-        .map(|word| {
-            if word.contains('@') {
-                let core = word.trim_matches(|c: char| {
-                    !c.is_alphanumeric() && c != '@' && c != '.' && c != '-' && c != '_'
-                });
-                word.replace(core, &mask_address(core))
-            } else {
-                word.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

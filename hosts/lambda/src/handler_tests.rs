@@ -1,6 +1,7 @@
-//! The handler with fixture events and in-memory stand-ins for SES, SQS and CodeCommit, and the
-//! shared vectors of `tests/vectors/` through it. (The real binary against moto is tested end to
-//! end in `tests/lambda-e2e/`.)
+//! The handler with fixture events and in-memory stand-ins for SES, SQS, CodeCommit and the
+//! lookup tables (answered from lookup fixtures, the format the CLI reads), and the shared
+//! vectors of `tests/vectors/` through it. (The real binary against moto is tested end to end
+//! in `tests/lambda-e2e/`; the DynamoDB reader against moto in `lookups::dynamodb`.)
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,9 +10,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mailroom_core::{Email, ParkRequest, SendFailure, SendOutcome, SqsEvent, Timestamp};
+use mailroom_core::{
+    Email, LookupAnswer, LookupFailure, LookupFixtures, LookupRequest, ParkRequest, SendFailure,
+    SendOutcome, SqsEvent, Timestamp,
+};
 
 use crate::handler::{HandlerError, Invocation, Notifier};
+use crate::lookups::{LookupReader, Reads};
 use crate::mailer::Mailer;
 use crate::queue::{Delay, Queue, QueueError};
 use crate::settings::Settings;
@@ -28,10 +33,15 @@ struct FakeMailer {
     sent: Mutex<Vec<Arc<Email>>>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
+    /// What the function did, in order, shared with a [`FakeReader`].
+    events: Events,
 }
+
+type Events = Arc<Mutex<Vec<&'static str>>>;
 
 impl Mailer for FakeMailer {
     async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
+        self.events.lock().unwrap().push("send");
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
@@ -165,6 +175,67 @@ impl Queue for FakeQueue {
     }
 }
 
+/// The lookup tables in memory: answers from lookup fixtures, or `fail` for every read, or no
+/// answer at all (`hang`). Keeps each round's requests.
+#[derive(Default)]
+struct FakeReader {
+    fixtures: LookupFixtures,
+    fail: Option<LookupFailure>,
+    hang: bool,
+    rounds: Mutex<Vec<Vec<LookupRequest>>>,
+    events: Events,
+}
+
+impl FakeReader {
+    fn with_fixtures(json: &str) -> Self {
+        Self {
+            fixtures: LookupFixtures::parse(json).unwrap(),
+            ..Self::default()
+        }
+    }
+
+    /// `examples/templates/lookups.json`, what the shipped welcome route reads.
+    fn examples() -> Self {
+        Self::with_fixtures(
+            &std::fs::read_to_string(examples().join("templates/lookups.json")).unwrap(),
+        )
+    }
+
+    /// The keys asked for, round by round, as `PK=..., SK=...`.
+    fn keys(&self) -> Vec<Vec<String>> {
+        self.rounds
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|round| {
+                let mut keys: Vec<String> = round.iter().map(LookupRequest::key_text).collect();
+                keys.sort();
+                keys
+            })
+            .collect()
+    }
+}
+
+impl LookupReader for FakeReader {
+    async fn read(&self, requests: &[LookupRequest], _until: Instant) -> Reads {
+        self.events.lock().unwrap().push("read");
+        self.rounds.lock().unwrap().push(requests.to_vec());
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        let answers = requests
+            .iter()
+            .map(|request| match &self.fail {
+                Some(failure) => LookupAnswer::Failed(failure.clone()),
+                None => self.fixtures.answer_to(request),
+            })
+            .collect();
+        Reads { answers, calls: 1 }
+    }
+}
+
+type TestNotifier = Notifier<FakeMailer, FakeQueue, FakeSource, FakeReader>;
+
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
@@ -190,11 +261,7 @@ fn event(name: &str) -> SqsEvent {
         .unwrap()
 }
 
-fn notifier(
-    extra: &[(&str, &str)],
-    mailer: FakeMailer,
-    source: FakeSource,
-) -> Notifier<FakeMailer, FakeQueue, FakeSource> {
+fn notifier(extra: &[(&str, &str)], mailer: FakeMailer, source: FakeSource) -> TestNotifier {
     notifier_with(extra, mailer, source, FakeQueue::default())
 }
 
@@ -203,7 +270,17 @@ fn notifier_with(
     mailer: FakeMailer,
     source: FakeSource,
     queue: FakeQueue,
-) -> Notifier<FakeMailer, FakeQueue, FakeSource> {
+) -> TestNotifier {
+    notifier_reading(extra, mailer, source, queue, FakeReader::examples())
+}
+
+fn notifier_reading(
+    extra: &[(&str, &str)],
+    mailer: FakeMailer,
+    source: FakeSource,
+    queue: FakeQueue,
+    reader: FakeReader,
+) -> TestNotifier {
     let vars: BTreeMap<String, String> =
         [("REGION", "us-east-1"), ("CODECOMMIT_REPO", "templates")]
             .iter()
@@ -217,7 +294,7 @@ fn notifier_with(
         vars: Arc::new(vars.clone()),
     };
     let cache = TemplateCache::new(source, options, settings.template_cache);
-    Notifier::new(settings, mailer, queue, cache, "notifier".into())
+    Notifier::new(settings, mailer, queue, cache, reader, "notifier".into())
 }
 
 fn in_seconds(seconds: u64) -> Invocation {
@@ -239,6 +316,14 @@ fn failures(response: &mailroom_core::BatchResponse) -> Vec<&str> {
 
 const MALFORMED: &str = "7d9cac3d-5d90-729e-93be-a674ae64952f";
 const NO_RECIPIENT: &str = "aa097be8-504c-93c7-a8da-82a61ffaff65";
+/// The welcome of a student the table does not have.
+const UNKNOWN_STUDENT: &str = "8d2affd6-4f4c-79aa-fcdf-a76f27bbaf93";
+/// The three welcomes of quickstart.json, which need lookups.
+const WELCOMES: [&str; 3] = [
+    "fee4274a-0e76-1a0c-cad0-3747fa85e35c",
+    "a4c8208b-1823-6009-66b5-d485cf581847",
+    "c3c59317-1047-d4ac-7eb6-b78f4ad20291",
+];
 const DLQ: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/mailroom-dlq";
 
 /// `count` records rejected for a malformed body of about `body_bytes` each.
@@ -265,7 +350,7 @@ fn malformed_records(count: usize, body_bytes: usize) -> SqsEvent {
 /// The handler, failing instead of hanging when the invocation would outlive its deadline. Under
 /// tokio's paused clock a wait costs no real time: the clock jumps to the next timer.
 async fn handle_in_time(
-    notifier: &Notifier<FakeMailer, FakeQueue, FakeSource>,
+    notifier: &TestNotifier,
     event: SqsEvent,
     invocation: &Invocation,
 ) -> Result<mailroom_core::BatchResponse, HandlerError> {
@@ -301,7 +386,8 @@ async fn a_mixed_batch_sends_the_good_and_parks_the_bad_in_the_dead_letter_queue
         reasons,
         BTreeMap::from([
             (MALFORMED, "malformed_body"),
-            (NO_RECIPIENT, "missing_recipient")
+            (NO_RECIPIENT, "missing_recipient"),
+            (UNKNOWN_STUDENT, "lookup_missing")
         ])
     );
     assert!(notifier.queue.delays.lock().unwrap().is_empty());
@@ -314,11 +400,14 @@ async fn without_a_dead_letter_queue_rejected_records_are_reported_failed() {
         .handle(event("quickstart.json"), &in_seconds(30))
         .await
         .unwrap();
-    assert_eq!(failures(&response), [MALFORMED, NO_RECIPIENT]);
+    assert_eq!(
+        failures(&response),
+        [MALFORMED, NO_RECIPIENT, UNKNOWN_STUDENT]
+    );
     // The response is what Lambda's own event types expect.
     let json = serde_json::to_string(&response).unwrap();
     let parsed: aws_lambda_events::sqs::SqsBatchResponse = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed.batch_item_failures.len(), 2);
+    assert_eq!(parsed.batch_item_failures.len(), 3);
     assert_eq!(parsed.batch_item_failures[0].item_identifier, MALFORMED);
 }
 
@@ -338,7 +427,7 @@ async fn throttled_sends_are_retried_with_the_back_off_as_visibility_timeout() {
         "sent {sent}, delayed {}",
         delays.len()
     );
-    assert_eq!(failures(&response).len(), delays.len() + 2);
+    assert_eq!(failures(&response).len(), delays.len() + 3);
     for (url, delay) in delays.iter() {
         assert_eq!(
             url,
@@ -383,13 +472,33 @@ async fn near_the_deadline_no_send_starts_and_every_record_is_retried_at_once() 
         .await
         .unwrap();
     assert!(notifier.mailer.sent.lock().unwrap().is_empty());
-    assert_eq!(failures(&response).len(), 11);
-    let delays = notifier.queue.delays.lock().unwrap();
-    assert_eq!(delays.len(), 9);
     assert!(
-        delays.iter().all(|(_, d)| d.seconds == 0),
-        "a deadline retry is not the message's fault"
+        notifier.reader.rounds.lock().unwrap().is_empty(),
+        "no time for lookups either: the table is not called"
     );
+    assert_eq!(failures(&response).len(), 12);
+    let delays = notifier.queue.delays.lock().unwrap();
+    assert_eq!(delays.len(), 10);
+    let event = event("quickstart.json");
+    let handle_of = |id: &str| {
+        let record = event.records.iter().find(|r| r.message_id == id).unwrap();
+        record.receipt_handle.clone()
+    };
+    let needs_lookups: Vec<String> = WELCOMES
+        .iter()
+        .chain([&UNKNOWN_STUDENT])
+        .map(|id| handle_of(id))
+        .collect();
+    for (_, delay) in delays.iter() {
+        if needs_lookups.contains(&delay.receipt_handle) {
+            assert!(delay.seconds >= 15, "lookups not read: the usual back-off");
+        } else {
+            assert_eq!(
+                delay.seconds, 0,
+                "a deadline retry is not the message's fault"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -407,7 +516,7 @@ async fn without_templates_every_record_is_retried_and_nothing_is_sent() {
         .unwrap();
     assert_eq!(
         failures(&response).len(),
-        11,
+        12,
         "malformed records too: nothing is decided without templates"
     );
     assert!(notifier.mailer.sent.lock().unwrap().is_empty());
@@ -440,8 +549,8 @@ async fn compatibility_mode_deletes_what_was_processed_and_fails_the_invocation_
         matches!(
             error,
             HandlerError::RecordsToRetry {
-                failed: 2,
-                total: 11
+                failed: 3,
+                total: 12
             }
         ),
         "{error}"
@@ -458,7 +567,7 @@ async fn compatibility_mode_deletes_what_was_processed_and_fails_the_invocation_
         .filter(|r| !deleted.iter().any(|(_, h)| *h == r.receipt_handle))
         .map(|r| r.message_id.as_str())
         .collect();
-    assert_eq!(kept, [MALFORMED, NO_RECIPIENT]);
+    assert_eq!(kept, [MALFORMED, NO_RECIPIENT, UNKNOWN_STUDENT]);
 }
 
 #[tokio::test]
@@ -507,7 +616,8 @@ async fn a_fifo_group_stops_at_its_first_failure() {
     );
 }
 
-/// Every shared vector through the handler, with CodeCommit, SES and SQS faked in-process: the
+/// Every shared vector through the handler, with CodeCommit, SES and SQS faked in-process and
+/// the lookups answered from the case's fixtures, round by round, through the reader: the
 /// report must equal the one the native core pinned, key for key.
 #[tokio::test]
 async fn the_shared_vectors_decide_exactly_as_the_core_pinned_them() {
@@ -537,7 +647,14 @@ async fn the_shared_vectors_decide_exactly_as_the_core_pinned_them() {
                 .collect(),
             ..FakeMailer::default()
         };
-        let notifier = notifier(&env, mailer, repository(&files));
+        let reader = FakeReader::with_fixtures(case.lookups.as_deref().unwrap_or("{}"));
+        let notifier = notifier_reading(
+            &env,
+            mailer,
+            repository(&files),
+            FakeQueue::default(),
+            reader,
+        );
         let event: SqsEvent = serde_json::from_value(case.event.clone()).unwrap();
         let invocation = Invocation {
             now: Timestamp::from_millis(case.now),
@@ -593,12 +710,12 @@ async fn a_hanging_codecommit_with_nothing_cached_retries_the_whole_batch_in_tim
     let response = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
         .await
         .unwrap();
-    assert_eq!(failures(&response).len(), 11);
+    assert_eq!(failures(&response).len(), 12);
     assert!(notifier.mailer.sent.lock().unwrap().is_empty());
     let delays = notifier.queue.delays.lock().unwrap();
     assert_eq!(
         delays.len(),
-        11,
+        12,
         "every record gets the templates' back-off"
     );
     assert!(delays.iter().all(|(_, d)| d.seconds >= 15));
@@ -617,7 +734,7 @@ async fn a_hanging_dead_letter_queue_leaves_the_rejects_failed_and_the_invocatio
         .unwrap();
     assert_eq!(
         failures(&response),
-        [MALFORMED, NO_RECIPIENT],
+        [MALFORMED, NO_RECIPIENT, UNKNOWN_STUDENT],
         "not parked, so the redrive policy moves them"
     );
     assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 9);
@@ -661,7 +778,7 @@ async fn a_hanging_visibility_change_does_not_hold_the_invocation_past_its_deadl
     assert!(sent < 9);
     assert_eq!(
         failures(&response).len(),
-        9 - sent + 2,
+        9 - sent + 3,
         "the throttled and the rejected records are still reported failed"
     );
 }
@@ -702,4 +819,203 @@ async fn large_rejects_are_parked_in_calls_within_the_batch_payload_limit() {
         [3, 3, 3, 1],
         "as many 300 KiB messages as fit in 1 MiB per call"
     );
+}
+
+fn welcome_emails(notifier: &TestNotifier) -> Vec<Arc<Email>> {
+    notifier
+        .mailer
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|email| email.subject().starts_with("Welcome"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn lookups_are_read_round_by_round_deduplicated_across_the_batch_before_any_send() {
+    let events = Events::default();
+    let mailer = FakeMailer {
+        events: Arc::clone(&events),
+        ..FakeMailer::default()
+    };
+    let reader = FakeReader {
+        events: Arc::clone(&events),
+        ..FakeReader::examples()
+    };
+    let notifier = notifier_reading(
+        &[("DLQ_URL", DLQ)],
+        mailer,
+        example_repository(),
+        FakeQueue::default(),
+        reader,
+    );
+    let response = notifier
+        .handle(event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty(), "{response:?}");
+    // Four welcomes: three of one student, one of a student the table does not have, all of one
+    // course. Then the instructor the course names, once.
+    assert_eq!(
+        notifier.reader.keys(),
+        [
+            vec![
+                "PK=COURSE#rust-backend-101, SK=METADATA",
+                "PK=STUDENT#stu_00000, SK=PROFILE",
+                "PK=STUDENT#stu_81723, SK=PROFILE",
+            ],
+            vec!["PK=INSTRUCTOR#ins_204, SK=PROFILE"],
+        ]
+    );
+    let events = events.lock().unwrap();
+    assert_eq!(
+        &events[..2],
+        ["read", "read"],
+        "every read before the first send"
+    );
+    assert_eq!(events.iter().filter(|e| **e == "send").count(), 9);
+    let welcomes = welcome_emails(&notifier);
+    assert_eq!(welcomes.len(), 3);
+    for email in &welcomes {
+        assert_eq!(
+            email.subject(),
+            "Welcome to Rust for Backend Engineers, Ana"
+        );
+        assert_eq!(email.to()[0].address(), "ana.nunez@example.org");
+        let html = email.html();
+        assert!(html.contains("Grace Okafor, Staff Engineer"), "{html}");
+        assert!(
+            email
+                .text()
+                .contains("https://academy.example.com/courses/rust-backend-101"),
+            "{}",
+            email.text()
+        );
+    }
+    let parked = notifier.queue.parked.lock().unwrap();
+    let unknown = parked
+        .iter()
+        .find(|(_, p)| p.message_id == UNKNOWN_STUDENT)
+        .unwrap();
+    assert_eq!(unknown.1.reason.as_str(), "lookup_missing");
+    assert!(unknown.1.detail.contains("STUDENT#stu_00000"));
+}
+
+#[tokio::test]
+async fn cached_items_answer_the_next_batch_and_lookups_without_cache_seconds_are_read_again() {
+    let notifier = notifier(
+        &[("DLQ_URL", DLQ)],
+        FakeMailer::default(),
+        example_repository(),
+    );
+    for _ in 0..2 {
+        let response = notifier
+            .handle(event("quickstart.json"), &in_seconds(30))
+            .await
+            .unwrap();
+        assert!(failures(&response).is_empty(), "{response:?}");
+    }
+    let keys = notifier.reader.keys();
+    assert_eq!(keys.len(), 3, "two rounds, then one: {keys:?}");
+    assert_eq!(
+        keys[2],
+        [
+            "PK=STUDENT#stu_00000, SK=PROFILE",
+            "PK=STUDENT#stu_81723, SK=PROFILE"
+        ],
+        "the course and the instructor (cacheSeconds 300) come from the cache; students (0) \
+         and the student that was not found are read again"
+    );
+    assert_eq!(welcome_emails(&notifier).len(), 6);
+    assert!(
+        welcome_emails(&notifier)
+            .iter()
+            .all(|email| email.subject() == "Welcome to Rust for Backend Engineers, Ana"),
+        "cached items render as read ones"
+    );
+}
+
+#[tokio::test]
+async fn without_a_cache_every_batch_reads_its_lookups() {
+    let notifier = notifier(
+        &[("DLQ_URL", DLQ), ("LOOKUP_CACHE_BYTES", "0")],
+        FakeMailer::default(),
+        example_repository(),
+    );
+    for _ in 0..2 {
+        notifier
+            .handle(event("quickstart.json"), &in_seconds(30))
+            .await
+            .unwrap();
+    }
+    let keys = notifier.reader.keys();
+    assert_eq!(keys.len(), 4);
+    assert_eq!(keys[0], keys[2]);
+    assert_eq!(keys[1], keys[3]);
+}
+
+#[tokio::test]
+async fn a_throttled_table_retries_the_records_that_need_it_and_the_others_go_out() {
+    let reader = FakeReader {
+        fail: Some(LookupFailure::Throttled(
+            "BatchGetItem: ProvisionedThroughputExceededException: slow down".into(),
+        )),
+        ..FakeReader::examples()
+    };
+    let notifier = notifier_reading(
+        &[("DLQ_URL", DLQ)],
+        FakeMailer::default(),
+        example_repository(),
+        FakeQueue::default(),
+        reader,
+    );
+    let response = handle_in_time(&notifier, event("quickstart.json"), &in_seconds(30))
+        .await
+        .unwrap();
+    let mut failed = failures(&response);
+    failed.sort_unstable();
+    let mut expected: Vec<&str> = WELCOMES.iter().copied().chain([UNKNOWN_STUDENT]).collect();
+    expected.sort_unstable();
+    assert_eq!(failed, expected, "nothing is rejected on a failed read");
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 6);
+    assert_eq!(
+        notifier.reader.rounds.lock().unwrap().len(),
+        1,
+        "the instructor is never asked for without the course"
+    );
+    let delays = notifier.queue.delays.lock().unwrap();
+    assert_eq!(delays.len(), 4);
+    assert!(
+        delays.iter().all(|(_, d)| (15..=30).contains(&d.seconds)),
+        "throttled on a first receive: 15-30 s"
+    );
+    assert!(notifier.queue.parked.lock().unwrap().len() == 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_table_that_does_not_answer_leaves_the_sends_their_time() {
+    let reader = FakeReader {
+        hang: true,
+        ..FakeReader::examples()
+    };
+    let notifier = notifier_reading(
+        &[],
+        FakeMailer::default(),
+        example_repository(),
+        FakeQueue::default(),
+        reader,
+    );
+    let invocation = in_seconds(30);
+    let response = handle_in_time(&notifier, event("quickstart.json"), &invocation)
+        .await
+        .unwrap();
+    let left = tokio::time::Instant::from_std(invocation.deadline) - tokio::time::Instant::now();
+    assert!(
+        left >= Duration::from_secs(13),
+        "the lookups gave up after half of the 28 s before sends stop: {left:?} left"
+    );
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 6);
+    assert_eq!(failures(&response).len(), 4 + 2);
 }

@@ -2,7 +2,8 @@
 //!
 //! `main` reads the [`settings`], builds the AWS clients once ([`aws`]) and hands each
 //! invocation to [`handler::Notifier`], which drives `mailroom-core`: the core decides every
-//! record, the [`dispatch`] loop sends through the [`mailer`] concurrently, the [`queue`] module
+//! record, [`lookups`] reads the items records name by id from DynamoDB (with a cache across
+//! invocations), the [`dispatch`] loop sends through the [`mailer`] concurrently, the [`queue`] module
 //! applies back-off and moves rejected records to the dead-letter queue, and the [`templates`]
 //! cache keeps the CodeCommit templates between invocations. [`telemetry`] writes JSON logs
 //! and embedded metrics. With `IDEMPOTENCY_TABLE` set, [`idempotency`] claims each email's key
@@ -14,10 +15,14 @@
 )]
 
 pub mod aws;
+pub mod budget;
 pub mod dispatch;
 pub mod handler;
 pub mod idempotency;
+pub mod lookups;
 pub mod mailer;
+#[cfg(test)]
+pub(crate) mod moto;
 pub mod queue;
 pub mod settings;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use mailroom_core::{BatchResponse, SqsEvent};
 use mailroom_lambda::handler::{HandlerError, Invocation, Notifier};
 use mailroom_lambda::idempotency::dynamodb::{self, DynamoDbStore};
 use mailroom_lambda::idempotency::{IdempotencySettings, IdempotentMailer, LeaseClock};
+use mailroom_lambda::lookups::DynamoDbReader;
 use mailroom_lambda::mailer::SesMailer;
 use mailroom_lambda::queue::SqsQueue;
 use mailroom_lambda::settings::Settings;
@@ -63,11 +64,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         clock.clone(),
     );
     let queue = SqsQueue::new(aws::sqs_client(&sdk));
+    // Lookups read the tables the routes name; building the client calls nothing, so a
+    // deployment without lookups pays nothing for it.
+    let reader = DynamoDbReader::new(aws::dynamodb_lookup_client(&sdk));
     let function_name = vars
         .get("AWS_LAMBDA_FUNCTION_NAME")
         .cloned()
         .unwrap_or_default();
-    let notifier = Notifier::new(settings, mailer, queue, cache, function_name);
+    let notifier = Notifier::new(settings, mailer, queue, cache, reader, function_name);
     let notifier = &notifier;
     let clock = &clock;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

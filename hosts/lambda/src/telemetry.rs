@@ -9,6 +9,8 @@ use std::io::Write;
 use mailroom_core::Counts;
 use serde_json::{Value, json};
 
+use crate::lookups::LookupCounts;
+
 /// JSON logs on stdout. The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging
 /// controls) or `RUST_LOG`, default `info`; the SDK's own logs stay quiet below `warn`.
 pub fn init_logging() {
@@ -43,6 +45,36 @@ pub fn mask_address(address: &str) -> String {
     }
 }
 
+/// Masks every address in a free-text detail (a reason's detail, a lookup's key): the run of
+/// address characters around each `@`, wherever it sits in its word (`PK=USER#ana@x.org`).
+pub fn mask_text(text: &str) -> String {
+    let in_address = |c: char| c.is_alphanumeric() || "._-+".contains(c);
+    text.split(' ')
+        .map(|word| {
+            let Some(at) = word.find('@') else {
+                return word.to_owned();
+            };
+            let start = word[..at]
+                .rfind(|c: char| !in_address(c))
+                .map_or(0, |i| i + 1);
+            let end = word[at + 1..]
+                .find(|c: char| !in_address(c))
+                .map_or(word.len(), |i| at + 1 + i);
+            let address = &word[start..end];
+            // A trailing dot ends the sentence, not the domain.
+            let address = address.trim_end_matches('.');
+            let end = start + address.len();
+            format!(
+                "{}{}{}",
+                &word[..start],
+                mask_address(address),
+                &word[end..]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The counters of one batch: the core's counts of its decisions, and this host's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchMetrics {
@@ -50,6 +82,8 @@ pub struct BatchMetrics {
     pub counts: Counts,
     /// CodeCommit calls made for templates.
     pub template_fetches: u32,
+    /// What the lookups came to.
+    pub lookups: LookupCounts,
     /// Milliseconds from the start of the invocation to the response.
     pub batch_duration_ms: u64,
 }
@@ -71,6 +105,13 @@ pub fn emf_document(
         ("Throttled", decided.throttled),
         ("TemplateFetches", metrics.template_fetches),
         ("Records", decided.records),
+        ("LookupRounds", metrics.lookups.rounds),
+        ("LookupReads", metrics.lookups.read),
+        ("LookupsNotFound", metrics.lookups.not_found),
+        ("LookupsFailed", metrics.lookups.failed),
+        ("LookupsThrottled", metrics.lookups.throttled),
+        ("LookupCacheHits", metrics.lookups.cache_hits),
+        ("LookupCalls", metrics.lookups.calls),
     ];
     let mut definitions: Vec<Value> = counts
         .iter()
@@ -112,6 +153,14 @@ mod tests {
     fn addresses_are_masked() {
         assert_eq!(mask_address("ana.nunez@example.org"), "a***@example.org");
         assert_eq!(mask_address("nobody"), "***");
+        assert_eq!(
+            mask_text("PK=USER#ana.nunez@example.org, SK=PROFILE"),
+            "PK=USER#a***@example.org, SK=PROFILE"
+        );
+        assert_eq!(
+            mask_text("rejected <ana.nunez@example.org>. (\"dana@x.org\")"),
+            "rejected <a***@example.org>. (\"d***@x.org\")"
+        );
     }
 
     #[test]
@@ -126,6 +175,15 @@ mod tests {
                 ..Counts::default()
             },
             template_fetches: 4,
+            lookups: LookupCounts {
+                rounds: 2,
+                read: 5,
+                not_found: 1,
+                failed: 2,
+                throttled: 2,
+                cache_hits: 3,
+                calls: 2,
+            },
             batch_duration_ms: 12,
         };
         let document = emf_document("Mailroom", "notifier", &metrics, 1_795_428_000_000);
@@ -136,6 +194,16 @@ mod tests {
             assert!(document[name].is_u64(), "{name} has no value");
         }
         assert_eq!(document["Throttled"], 1);
+        assert_eq!(
+            (
+                &document["LookupReads"],
+                &document["LookupsNotFound"],
+                &document["LookupsFailed"],
+                &document["LookupCacheHits"],
+                &document["LookupCalls"]
+            ),
+            (&json!(5), &json!(1), &json!(2), &json!(3), &json!(2))
+        );
         assert_eq!(document["BatchDuration"], 12);
         assert_eq!(document["FunctionName"], "notifier");
     }

@@ -6,6 +6,11 @@
 //! resolved with the environment by the core). When nothing configures routes (no routes file,
 //! and the core reports the default route's template variable missing), every template is
 //! rendered on its own against every sample (a `.txt` sibling with its HTML template).
+//!
+//! Lookups are answered from the fixtures (`--lookups`, else `DIR/lookups.json`). A sample whose
+//! lookup no fixture answers is a problem (`error[lookup]`) with a `help` line giving the entry
+//! to add and the file to add it to; so is a route's template reading `lookup.<name>` for a
+//! lookup the route does not declare, which is undefined for every event.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -13,14 +18,30 @@ use std::path::{Path, PathBuf};
 
 use mailroom_core::render::text_sibling;
 use mailroom_core::{
-    Config, Diagnostic, FaultKind, Mailroom, PreviewError, SqsEvent, SqsRecord, TemplateFault,
-    TemplateSet, Timestamp,
+    Config, Diagnostic, FaultKind, Mailroom, OnMissing, PreviewError, SqsEvent, SqsRecord,
+    TemplateFault, TemplateSet, Timestamp,
 };
 
 use crate::cli::CheckArgs;
 use crate::diagnostic;
 use crate::error::{CliError, HostError, InputError};
+use crate::lookups::{Fixtures, Recorder};
 use crate::setup;
+
+/// A problem, and what would fix it when the CLI can tell (`= help: ...` lines).
+struct Finding {
+    diagnostic: Diagnostic,
+    help: Vec<String>,
+}
+
+impl From<Diagnostic> for Finding {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Self {
+            diagnostic,
+            help: Vec::new(),
+        }
+    }
+}
 
 /// Runs the command, writing every problem and a summary to `out`, warnings to `err`.
 pub fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
@@ -30,6 +51,7 @@ pub fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> Resu
         Some(dir) => load_samples(dir)?,
         None => Vec::new(),
     };
+    let fixtures = Fixtures::load(args.lookups.as_deref(), &args.dir)?;
     let (diagnostics, origin) = match setup::resolve_config(args.routes.as_deref(), &args.dir, err)?
     {
         Some(resolved) => {
@@ -39,10 +61,17 @@ pub fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> Resu
                     source,
                 }
             })?;
-            (mailroom.check(&samples, now), resolved.origin)
+            let routes_file = setup::routes_path(args.routes.as_deref(), &args.dir);
+            (
+                check_routes(&mailroom, &samples, now, &fixtures, routes_file.as_deref()),
+                resolved.origin,
+            )
         }
         None => (
-            check_each_template(&templates, &samples, now)?,
+            check_each_template(&templates, &samples, now, &fixtures)?
+                .into_iter()
+                .map(Finding::from)
+                .collect(),
             "no routes: each template on its own".to_owned(),
         ),
     };
@@ -50,7 +79,12 @@ pub fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> Resu
     let write = |out: &mut dyn Write| -> std::io::Result<()> {
         for found in &diagnostics {
             let mut buffer = Vec::new();
-            diagnostic::write_fault(&mut buffer, &found.fault, context(found).as_deref())?;
+            diagnostic::write_fault(
+                &mut buffer,
+                &found.diagnostic.fault,
+                context(&found.diagnostic).as_deref(),
+            )?;
+            diagnostic::write_help(&mut buffer, &found.help)?;
             out.write_all(&buffer)?;
         }
         let templates_noun = if templates.len() == 1 {
@@ -97,11 +131,85 @@ fn context(found: &Diagnostic) -> Option<String> {
     }
 }
 
+/// With routes: the core's check, one sample at a time so that every lookup problem of a sample
+/// gets the fixtures it lacks as help; then the lookups templates read but their route does not
+/// declare.
+fn check_routes(
+    mailroom: &Mailroom,
+    samples: &[(String, SqsRecord)],
+    now: Timestamp,
+    fixtures: &Fixtures,
+    routes_file: Option<&Path>,
+) -> Vec<Finding> {
+    // Compile errors and routes whose template is missing: the same for every sample.
+    let file = routes_file.map_or_else(
+        || "the routes file".to_owned(),
+        |file| file.display().to_string(),
+    );
+    let findings_of_the_set =
+        mailroom
+            .check(&[], now, &mut &*fixtures)
+            .into_iter()
+            .map(|diagnostic| {
+                // A template reading a lookup its route does not declare (the core finds these).
+                let help = match (&diagnostic.route, diagnostic.fault.kind) {
+                    (Some(route), FaultKind::Lookup) => vec![format!(
+                        "declare it in the \"lookups\" of route {route} in {file}, or read one the \
+                 route declares"
+                    )],
+                    _ => Vec::new(),
+                };
+                Finding { diagnostic, help }
+            });
+    let mut findings: Vec<Finding> = findings_of_the_set.collect();
+    for sample in samples {
+        let mut recorder = Recorder::new(fixtures);
+        let found = mailroom.check(std::slice::from_ref(sample), now, &mut recorder);
+        for diagnostic in found.into_iter().filter(|d| d.sample.is_some()) {
+            let help = if diagnostic.fault.kind == FaultKind::Lookup {
+                lookup_help(mailroom, diagnostic.route.as_deref(), &recorder, fixtures)
+            } else {
+                Vec::new()
+            };
+            findings.push(Finding { diagnostic, help });
+        }
+    }
+    findings
+}
+
+/// The fixtures a sample's lookup problem lacks: one entry per read nothing answered, except
+/// reads of lookups that go on without their item (`onMissing: skip`).
+fn lookup_help(
+    mailroom: &Mailroom,
+    route: Option<&str>,
+    recorder: &Recorder<'_>,
+    fixtures: &Fixtures,
+) -> Vec<String> {
+    let declared = mailroom
+        .config()
+        .routes()
+        .iter()
+        .find(|r| Some(r.name()) == route)
+        .map(|r| r.lookups())
+        .unwrap_or_default();
+    recorder
+        .unanswered()
+        .filter(|request| {
+            declared
+                .iter()
+                .find(|lookup| lookup.name() == request.lookup)
+                .is_none_or(|lookup| lookup.on_missing() != OnMissing::Skip)
+        })
+        .map(|request| fixtures.help_for(request))
+        .collect()
+}
+
 /// Without routes: compile errors once, then every template rendered against every sample.
 fn check_each_template(
     templates: &TemplateSet,
     samples: &[(String, SqsRecord)],
     now: Timestamp,
+    fixtures: &Fixtures,
 ) -> Result<Vec<Diagnostic>, InputError> {
     let Some((first, _)) = templates.iter().next() else {
         return Ok(Vec::new());
@@ -111,7 +219,8 @@ fn check_each_template(
             origin: "a preview".to_owned(),
             source,
         })?;
-    let mut diagnostics = mailroom.check(&[], now);
+    // A template on its own declares no lookups; the fixtures are never asked.
+    let mut diagnostics = mailroom.check(&[], now, &mut &*fixtures);
     let broken: BTreeSet<String> = diagnostics
         .iter()
         .filter_map(|d| d.fault.template.clone())
@@ -127,19 +236,22 @@ fn check_each_template(
             if broken.contains(*template) {
                 continue;
             }
-            let fault = match mailroom.preview(template, Some(""), &record.body, now) {
-                Ok(_) => continue,
-                Err(PreviewError::Template(fault)) if fault.kind == FaultKind::Syntax => continue,
-                Err(PreviewError::Template(fault)) => fault,
-                Err(PreviewError::Data(fault)) => {
-                    diagnostics.push(Diagnostic {
-                        sample: Some(label.clone()),
-                        route: None,
-                        fault: TemplateFault::new(FaultKind::Sample, fault.to_string()),
-                    });
-                    break;
-                }
-            };
+            let fault =
+                match mailroom.preview(template, Some(""), &record.body, now, &mut &*fixtures) {
+                    Ok(_) => continue,
+                    Err(PreviewError::Template(fault)) if fault.kind == FaultKind::Syntax => {
+                        continue;
+                    }
+                    Err(PreviewError::Template(fault)) => fault,
+                    Err(PreviewError::Data(fault)) => {
+                        diagnostics.push(Diagnostic {
+                            sample: Some(label.clone()),
+                            route: None,
+                            fault: TemplateFault::new(FaultKind::Sample, fault.to_string()),
+                        });
+                        break;
+                    }
+                };
             diagnostics.push(Diagnostic {
                 sample: Some(label.clone()),
                 route: None,

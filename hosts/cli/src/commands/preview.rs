@@ -7,14 +7,21 @@
 //!
 //! * `/` the page (`wasm/preview`), `/pkg/` the wasm web build (`wasm/pkg/web`),
 //!   `/examples/` the shipped examples: the same layout as `wasm/preview/serve.mjs`;
-//! * `/templates.json`: DIR's templates, its routes file and sample events, read afresh on every
-//!   request, so editing a template on disk and reloading the page shows the edit;
-//! * `/env.json`: the configuration variables (`mailroom_core::config::vars::ALL`) set in this
-//!   process's environment, as `{name: value}`. The page's engine lays them over its own
-//!   defaults, so the page resolves the same routes file and variables `mailroom process` does.
+//! * `/templates.json`: DIR's templates, its routes file, its lookup fixtures and sample events,
+//!   read afresh on every request, so editing a file on disk and reloading the page shows the
+//!   edit: `{"root": DIR, "templates": {path: source}, "routes"?: text, "lookups"?: text,
+//!   "events": {name: text}}`, where `routes` and `lookups` are the files' text as on disk and
+//!   are left out when there is no such file;
+//! * `/lookups.json`: the lookup fixtures file itself, as on disk (the core's `LookupFixtures`
+//!   format, `{table: [{key, item | Item | failure}]}`), read afresh on every request; 404 when
+//!   there is none, as a static server without the file answers;
+//! * `/env.json`: the configuration variables (`mailroom_core::config::vars::ALL`, and every
+//!   `tableVariable` the routes file names) set in this process's environment, as
+//!   `{name: value}`. The page's engine lays them over its own defaults, so the page resolves
+//!   the same routes file, variables and lookup tables `mailroom process` does.
 //!
-//! The routes file is found as every command finds it: `--routes FILE`, else `routes.json` in
-//! DIR, else none.
+//! The routes file and the lookups file are found as every command finds them: `--routes FILE`
+//! / `--lookups FILE`, else `routes.json` / `lookups.json` in DIR, else none.
 //!
 //! Requests whose `Host` is not this loopback address are refused, so a web page elsewhere
 //! cannot read the templates through DNS rebinding.
@@ -31,6 +38,7 @@ use serde::Serialize;
 use mailroom_core::config::vars;
 
 use crate::error::{CliError, HostError, InputError};
+use crate::lookups::Fixtures;
 use crate::setup;
 
 /// `mailroom preview`.
@@ -42,6 +50,10 @@ pub struct PreviewArgs {
     /// Routes file [default: DIR/routes.json, when there is one]
     #[arg(long, value_name = "FILE")]
     pub routes: Option<PathBuf>,
+    /// Lookup fixtures, served to the page as /lookups.json
+    /// [default: DIR/lookups.json, when there is one]
+    #[arg(long, value_name = "FILE")]
+    pub lookups: Option<PathBuf>,
     /// Folder of sample events (*.json) [default: events/ beside DIR, else the shipped examples]
     #[arg(long, value_name = "DIR")]
     pub events: Option<PathBuf>,
@@ -75,6 +87,7 @@ pub struct Site {
     examples: PathBuf,
     templates: PathBuf,
     routes: Option<PathBuf>,
+    lookups: Option<PathBuf>,
     events: Option<PathBuf>,
     /// The configuration variables set at start, as `/env.json` serves them.
     env: BTreeMap<String, String>,
@@ -104,6 +117,8 @@ struct Folder {
     templates: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     routes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lookups: Option<String>,
     events: BTreeMap<String, String>,
 }
 
@@ -125,6 +140,10 @@ impl Site {
         let routes = setup::routes_path(args.routes.as_deref(), &templates);
         if let Some(file) = routes.as_ref().filter(|file| !file.is_file()) {
             return Err(missing(file, "no such routes file"));
+        }
+        let lookups = setup::lookups_path(args.lookups.as_deref(), &templates);
+        if let Some(file) = lookups.as_ref().filter(|file| !file.is_file()) {
+            return Err(missing(file, "no such lookups file"));
         }
         let events = match &args.events {
             Some(dir) if dir.is_dir() => Some(dir.clone()),
@@ -150,14 +169,21 @@ impl Site {
                 "no wasm web build; run wasm/build.sh or pass --pkg DIR",
             ));
         }
+        // The tables lookups read may be named by variables of the routes file's choosing.
+        let table_variables = routes
+            .as_deref()
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .map(|text| table_variables(&text))
+            .unwrap_or_default();
         Ok(Self {
             page,
             pkg,
             examples: setup::examples_dir(),
             templates,
             routes,
+            lookups,
             events,
-            env: environment(setup::env_lookup),
+            env: environment(&table_variables, setup::env_lookup),
         })
     }
 
@@ -179,6 +205,12 @@ impl Site {
             return match self.folder_json() {
                 Ok(json) => Reply::Json(json),
                 Err(error) => Reply::Unavailable(error.to_string()),
+            };
+        }
+        if path == "/lookups.json" {
+            return match &self.lookups {
+                Some(file) => Reply::File(file.clone(), media_type(file)),
+                None => Reply::NotFound,
             };
         }
         if path == "/env.json" {
@@ -221,6 +253,7 @@ impl Site {
             .map(|(path, source)| (path.to_owned(), source.to_owned()))
             .collect();
         let routes = self.routes.as_deref().map(setup::read_text).transpose()?;
+        let lookups = self.lookups.as_deref().map(setup::read_text).transpose()?;
         let mut events = BTreeMap::new();
         if let Some(dir) = &self.events {
             let entries = std::fs::read_dir(dir).map_err(|source| InputError::Unreadable {
@@ -239,6 +272,7 @@ impl Site {
             root: self.templates.display().to_string(),
             templates,
             routes,
+            lookups,
             events,
         };
         serde_json::to_string(&folder).map_err(|error| InputError::Data(error.to_string()))
@@ -248,6 +282,10 @@ impl Site {
     fn describe(&self) -> String {
         let routes = self
             .routes
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |file| file.display().to_string());
+        let lookups = self
+            .lookups
             .as_ref()
             .map_or_else(|| "none".to_owned(), |file| file.display().to_string());
         let events = self
@@ -264,20 +302,48 @@ impl Site {
                 .join(", ")
         };
         format!(
-            "templates: {}\nroutes:    {routes}\nenv:       {env}\nevents:    {events}\npage:      {}",
+            "templates: {}\nroutes:    {routes}\nlookups:   {lookups}\nenv:       {env}\n\
+             events:    {events}\npage:      {}",
             self.templates.display(),
             self.page.display()
         )
     }
 }
 
-/// The configuration variables that `lookup` has, by name: what `/env.json` serves. Values
-/// are passed on as they are; what they mean is for the core to resolve in the page.
-fn environment(lookup: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
+/// The configuration variables that `lookup` has, by name: what `/env.json` serves. Those are
+/// the core's (`vars::ALL`) and `extra`, the variables the routes file names. Values are passed
+/// on as they are; what they mean is for the core to resolve in the page.
+fn environment(
+    extra: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
     vars::ALL
         .iter()
-        .filter_map(|name| lookup(name).map(|value| ((*name).to_owned(), value)))
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+        .filter_map(|name| lookup(name).map(|value| (name.to_owned(), value)))
         .collect()
+}
+
+/// Every `tableVariable` a routes file's lookups name (`routes[].lookups.<name>.tableVariable`):
+/// variables the core reads for the page as it does for `process`. A file that is not JSON
+/// names none; the page reports what is wrong with it.
+fn table_variables(routes: &str) -> Vec<String> {
+    let Ok(file) = serde_json::from_str::<serde_json::Value>(routes) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = file["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|route| route["lookups"].as_object())
+        .flat_map(|lookups| lookups.values())
+        .filter_map(|lookup| lookup["tableVariable"].as_str())
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The page of this source tree: `./wasm/preview` from the repository root, else the one
@@ -443,6 +509,12 @@ pub fn run(args: &PreviewArgs, out: &mut impl Write, err: &mut impl Write) -> Re
         // The page shows it too; the server still serves, so the author can fix it there.
         let _ = writeln!(err, "mailroom: warning: {error}");
     }
+    if let Some(file) = &site.lookups
+        && let Err(error) = setup::read_text(file).and_then(|text| Fixtures::parse(file, &text))
+    {
+        // Likewise: served as it is, for the page to show and the author to fix.
+        let _ = writeln!(err, "mailroom: warning: {error}");
+    }
     let (listener, port) = bind(args.port)?;
     writeln!(
         out,
@@ -487,6 +559,10 @@ mod tests {
                 "emails/templates/routes.json",
                 r#"{"sender":"a@example.com","routes":[]}"#,
             ),
+            (
+                "emails/templates/lookups.json",
+                r#"{"people": [{"key": {"PK": "P#1"}, "item": {"name": "Ada"}}]}"#,
+            ),
             ("emails/events/order.json", r##"{"name":"#1"}"##),
             ("emails/events/readme.txt", "not an event"),
             ("secret.txt", "outside"),
@@ -498,6 +574,7 @@ mod tests {
         let args = PreviewArgs {
             dir: Some(base.join("emails/templates")),
             routes: None,
+            lookups: None,
             events: None,
             port: 0,
             page: Some(base.join("wasm/preview")),
@@ -585,15 +662,17 @@ mod tests {
 
     #[test]
     fn env_json_carries_the_configuration_variables_that_are_set() {
-        let env = environment(|name| match name {
+        let env = environment(&["PEOPLE_TABLE".to_owned()], |name| match name {
             "SENDER" => Some("Shop <shop@example.com>".to_owned()),
             "SUBJECT" => Some(String::new()),
+            "PEOPLE_TABLE" => Some("people-prod".to_owned()),
             "HOME" | "AWS_SECRET_ACCESS_KEY" => Some("not configuration".to_owned()),
             _ => None,
         });
         assert_eq!(
             env.into_iter().collect::<Vec<_>>(),
             [
+                ("PEOPLE_TABLE".to_owned(), "people-prod".to_owned()),
                 ("SENDER".to_owned(), "Shop <shop@example.com>".to_owned()),
                 ("SUBJECT".to_owned(), String::new())
             ]
@@ -605,6 +684,66 @@ mod tests {
             site.route("GET", "/env.json", HOST, PORT),
             Reply::Json(r#"{"SENDER":"a@example.com"}"#.to_owned())
         );
+    }
+
+    #[test]
+    fn the_table_variables_of_the_routes_file_reach_env_json() {
+        let routes = r#"{"routes": [
+            {"name": "a", "lookups": {
+                "x": {"table": "t", "tableVariable": "PEOPLE_TABLE", "key": {"PK": "1"}},
+                "y": {"table": "t", "key": {"PK": "1"}}}},
+            {"name": "b", "lookups": {"z": {"tableVariable": "COURSES_TABLE", "key": {}}}},
+            {"name": "c", "lookups": {"w": {"tableVariable": "PEOPLE_TABLE", "key": {}}}},
+            {"name": "d"}
+        ]}"#;
+        assert_eq!(table_variables(routes), ["COURSES_TABLE", "PEOPLE_TABLE"]);
+        assert!(table_variables("{not json").is_empty());
+        assert!(table_variables(r#"{"routes": {}}"#).is_empty());
+    }
+
+    #[test]
+    fn the_lookup_fixtures_are_served_as_on_disk() {
+        let (root, mut args) = layout();
+        let site = Site::resolve(&args).unwrap();
+        let fixtures = root.path().join("emails/templates/lookups.json");
+        assert_eq!(
+            site.route("GET", "/lookups.json", HOST, PORT),
+            Reply::File(fixtures.clone(), "application/json; charset=utf-8")
+        );
+        let Reply::Json(json) = site.route("GET", "/templates.json", HOST, PORT) else {
+            panic!("templates.json is not JSON");
+        };
+        let folder: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            folder["lookups"],
+            r#"{"people": [{"key": {"PK": "P#1"}, "item": {"name": "Ada"}}]}"#
+        );
+        assert!(folder["templates"].get("lookups.json").is_none());
+        // --lookups names another file; one that is not there stops the server at start.
+        let other = root.path().join("fixtures.json");
+        fs::write(&other, "{}").unwrap();
+        args.lookups = Some(other.clone());
+        let site = Site::resolve(&args).unwrap();
+        assert_eq!(
+            site.route("GET", "/lookups.json", HOST, PORT),
+            Reply::File(other, "application/json; charset=utf-8")
+        );
+        args.lookups = Some(root.path().join("nowhere.json"));
+        let error = Site::resolve(&args).unwrap_err().to_string();
+        assert!(error.contains("no such lookups file"), "{error}");
+        // Without a file: 404 from /lookups.json, no `lookups` in templates.json.
+        fs::remove_file(&fixtures).unwrap();
+        args.lookups = None;
+        let site = Site::resolve(&args).unwrap();
+        assert_eq!(
+            site.route("GET", "/lookups.json", HOST, PORT),
+            Reply::NotFound
+        );
+        let Reply::Json(json) = site.route("GET", "/templates.json", HOST, PORT) else {
+            panic!("templates.json is not JSON");
+        };
+        let folder: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(folder.get("lookups").is_none(), "{folder}");
     }
 
     #[test]
@@ -720,6 +859,10 @@ mod tests {
             folder["templates"]["orders/confirmation.html"],
             "<p>{{ name }}</p>"
         );
+        let (head, body) = http_get(port, "/lookups.json", &host);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let fixtures: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(fixtures["people"][0]["item"]["name"], "Ada");
         let (head, _) = http_get(port, "/pkg/mailroom_wasm_bg.wasm", &host);
         assert!(
             head.to_ascii_lowercase()

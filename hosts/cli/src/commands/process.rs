@@ -1,6 +1,9 @@
-//! `mailroom process`: a Lambda SQS event in, the batch decided by the core, every email
-//! written to the outbox (or answered from `--outcomes`), one line per record (or the batch
-//! report as JSON) out.
+//! `mailroom process`: a Lambda SQS event in, the batch decided by the core with its lookups
+//! answered from the fixtures, every email written to the outbox (or answered from
+//! `--outcomes`), one line per record (or the batch report as JSON) out.
+//!
+//! A record whose lookups decided it says so on its line (the core's reason and detail name
+//! the lookup, table and key); the summary names the fixtures file when any record read one.
 //!
 //! Large standard-queue events are decided in parts on all cores ([`crate::parts`]); the output
 //! is the same as for one batch.
@@ -12,6 +15,7 @@ use mailroom_core::Mailroom;
 
 use crate::cli::ProcessArgs;
 use crate::error::{CliError, HostError, InputError};
+use crate::lookups::Fixtures;
 use crate::outbox::Outbox;
 use crate::parts::{self, Outcomes, Sender};
 use crate::report;
@@ -26,6 +30,8 @@ pub fn run(args: &ProcessArgs, out: &mut impl Write, err: &mut impl Write) -> Re
             templates: templates_dir.clone(),
         })?;
     let templates = setup::load_templates(&templates_dir)?;
+    // Read before anything is sent: an unusable fixtures file stops the command, not a record.
+    let lookups = Fixtures::load(args.config.lookups.as_deref(), &templates_dir)?;
     let event = setup::read_event(&args.event)?;
     // The one thing that fails a batch as a whole; checked before the batch is split.
     event.validate().map_err(|source| InputError::Event {
@@ -52,28 +58,39 @@ pub fn run(args: &ProcessArgs, out: &mut impl Write, err: &mut impl Write) -> Re
         usize::from,
     );
     let sender = Sender {
+        lookups: &lookups,
         outbox: &outbox,
         outcomes: &outcomes,
     };
-    let report = parts::run_all(
+    let processed = parts::run_all(
         &mailroom,
         parts::split(event.records, jobs),
         now,
         args.seed,
         sender,
     );
+    let report = &processed.report;
 
     let written = if args.json {
-        serde_json::to_writer(&mut *out, &report)
+        serde_json::to_writer(&mut *out, report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
         let files = outbox.dir().is_some();
+        // Where lookups came from, when any record read one.
+        let source = processed.asked_lookups.then(|| {
+            lookups.file().map_or_else(
+                || format!("none (no {})", setup::LOOKUPS_FILE),
+                |file| file.display().to_string(),
+            )
+        });
         report
             .records
             .iter()
             .try_for_each(|record| report::write_line(out, record, files))
-            .and_then(|()| report::write_summary(out, report.counts(), outbox.dir()))
+            .and_then(|()| {
+                report::write_summary(out, report.counts(), source.as_deref(), outbox.dir())
+            })
     };
     written
         .and_then(|()| out.flush())

@@ -1,14 +1,20 @@
 //! `mailroom render`: one template, one piece of sample data, the subject, text and HTML out.
 //! A template error is shown with its location and source line.
+//!
+//! When the template's route declares lookups, they are answered from the fixtures
+//! (`--lookups`, else `lookups.json` beside the templates) and listed after the HTML with what
+//! each found; a read no fixture answers gets a note saying what to add to which file.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use mailroom_core::{Config, Mailroom, PreviewError};
+use mailroom_core::preview::PreviewLookup;
+use mailroom_core::{Config, Mailroom, Preview, PreviewError};
 
 use crate::cli::RenderArgs;
 use crate::diagnostic;
 use crate::error::{CliError, HostError, InputError};
+use crate::lookups::{self, Fixtures, Recorder};
 use crate::setup;
 
 /// Runs the command: the rendering to `out`, a template error to `err`.
@@ -33,14 +39,25 @@ pub fn run(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write) -> Res
             None => (Config::preview(&args.template), "a preview".to_owned()),
         };
     let body = sample_body(&args.data)?;
+    let fixtures = Fixtures::load(args.config.lookups.as_deref(), &templates_dir)?;
     let mailroom = Mailroom::new(config, &templates)
         .map_err(|source| InputError::Config { origin, source })?;
 
-    let preview = match mailroom.preview(&args.template, args.subject.as_deref(), &body, now) {
+    let mut recorder = Recorder::new(&fixtures);
+    let rendered = mailroom.preview(
+        &args.template,
+        args.subject.as_deref(),
+        &body,
+        now,
+        &mut recorder,
+    );
+    let preview = match rendered {
         Ok(preview) => preview,
         Err(PreviewError::Data(fault)) => return Err(InputError::Data(fault.to_string()).into()),
         Err(PreviewError::Template(fault)) => {
-            diagnostic::write_fault(err, &fault, None).map_err(HostError::Output)?;
+            diagnostic::write_fault(err, &fault, None)
+                .and_then(|()| write_lookup_notes(err, &recorder, &fixtures))
+                .map_err(HostError::Output)?;
             return Err(CliError::Findings(format!(
                 "{} does not render",
                 args.template
@@ -60,16 +77,97 @@ pub fn run(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write) -> Res
             preview.html.trim_end()
         )
         .map_err(HostError::Output)?;
-        if !preview.missing.is_empty() {
-            writeln!(
-                err,
-                "note: the data has no value for: {}",
-                preview.missing.join(", ")
-            )
+        write_lookups(out, &preview.lookups).map_err(HostError::Output)?;
+        write_missing(err, &mailroom, &preview)
+            .and_then(|()| write_lookup_notes(err, &recorder, &fixtures))
             .map_err(HostError::Output)?;
-        }
     }
     out.flush().map_err(HostError::Output)?;
+    Ok(())
+}
+
+/// The lookups the rendering read, after the HTML: name, status, table and key, then the item
+/// (as templates saw it) or why there is none.
+fn write_lookups(out: &mut impl Write, asked: &[PreviewLookup]) -> std::io::Result<()> {
+    if asked.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n--- lookups ---")?;
+    let width = asked.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    for lookup in asked {
+        let key: Vec<String> = lookup
+            .key
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        writeln!(
+            out,
+            "{:<width$}  {:<9}  {} {}",
+            lookup.name,
+            lookup.status,
+            lookup.table,
+            key.join(", ")
+        )?;
+        if let Some(item) = &lookup.item {
+            writeln!(out, "{:width$}  {item}", "")?;
+        }
+        if let Some(detail) = &lookup.detail {
+            writeln!(out, "{:width$}  {detail}", "")?;
+        }
+    }
+    Ok(())
+}
+
+/// What the data lacks, on standard error; a `lookup.<name>` the route does not declare is
+/// named as such, since no fixture can fill it.
+fn write_missing(
+    err: &mut impl Write,
+    mailroom: &Mailroom,
+    preview: &Preview,
+) -> std::io::Result<()> {
+    if preview.missing.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        err,
+        "note: the data has no value for: {}",
+        preview.missing.join(", ")
+    )?;
+    let route = mailroom
+        .config()
+        .routes()
+        .iter()
+        .find(|route| preview.route.as_deref() == Some(route.name()));
+    if let Some(route) = route {
+        for name in route.undeclared_lookups(&preview.missing) {
+            writeln!(
+                err,
+                "note: route {} declares no lookup {name:?} (it declares {}); declare it in \
+                 its \"lookups\" in the routes file",
+                route.name(),
+                lookups::declared(route)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One note per read no fixture answered, with the entry to add.
+fn write_lookup_notes(
+    err: &mut impl Write,
+    recorder: &Recorder<'_>,
+    fixtures: &Fixtures,
+) -> std::io::Result<()> {
+    for request in recorder.unanswered() {
+        writeln!(
+            err,
+            "note: nothing answers lookup {:?} ({} {}): {}",
+            request.lookup,
+            request.table,
+            request.key_text(),
+            fixtures.help_for(request)
+        )?;
+    }
     Ok(())
 }
 

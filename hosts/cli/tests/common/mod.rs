@@ -10,14 +10,16 @@ use serde_json::{Value, json};
 /// 2026-11-23T10:00:00Z: the examples' own clock, so outputs are reproducible.
 pub const NOW: &str = "2026-11-23T10:00:00Z";
 
-/// The variables the Lambda reads; removed so the developer's shell cannot change a test.
-const CONFIG_VARS: [&str; 6] = [
+/// The variables the Lambda reads, and the one the example routes name for their lookups'
+/// table; removed so the developer's shell cannot change a test.
+const CONFIG_VARS: [&str; 7] = [
     "SENDER",
     "SUBJECT",
     "SUCCESSFUL_ENROLLMENT_NOTIFICATION_EMAIL",
     "REPLY_TO",
     "RECIPIENT_FIELD",
     "SANDBOX_RECIPIENT",
+    "ENROLLMENTS_TABLE",
 ];
 
 /// The binary, run in `cwd` with a clean configuration environment.

@@ -1,93 +1,20 @@
 //! `DynamoDbStore` against moto's DynamoDB on loopback. Each test starts its own
-//! `moto_server` on a free port and stops it by PID. `moto_server` comes from
-//! `scripts/steps/15-services.sh` (on PATH, or in `$MAILROOM_TOOLS/python/bin`).
+//! `moto_server` ([`crate::moto`]).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 
 use super::*;
+use crate::moto::Moto;
 use crate::unix_millis;
 
-/// `moto_server` as a child process, killed when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(moto_server())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server installed (scripts/steps/15-services.sh)");
-        let moto = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while !answers(port) {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto_server did not answer on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        moto
-    }
-
-    async fn client(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .load()
-            .await;
-        client(&config)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `moto_server` from the tools folder the test command installs into, else from PATH.
-fn moto_server() -> std::path::PathBuf {
-    std::env::var_os("MAILROOM_TOOLS")
-        .map(|tools| std::path::Path::new(&tools).join("python/bin/moto_server"))
-        .filter(|path| path.is_file())
-        .unwrap_or_else(|| "moto_server".into())
-}
-
-/// moto answers its own API once it is ready.
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = "GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    let mut head = [0u8; 12];
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_exact(&mut head).is_ok()
-        && head.starts_with(b"HTTP/1.")
-        && &head[9..12] == b"200"
+/// moto's DynamoDB, with the store's client configuration.
+async fn client_of(moto: &Moto) -> aws_sdk_dynamodb::Client {
+    client(&moto.sdk_config().await)
 }
 
 async fn table(client: &aws_sdk_dynamodb::Client, name: &str) {
@@ -141,7 +68,7 @@ async fn item(
 #[tokio::test]
 async fn claims_follow_the_lifecycle_of_a_key() {
     let moto = Moto::start();
-    let client = moto.client().await;
+    let client = client_of(&moto).await;
     table(&client, "keys").await;
     let store = DynamoDbStore::new(client.clone(), "keys", Duration::from_secs(3600));
     let now = unix_millis();
@@ -187,7 +114,7 @@ async fn claims_follow_the_lifecycle_of_a_key() {
 #[tokio::test]
 async fn an_expired_claim_is_taken_over_and_a_released_one_is_free() {
     let moto = Moto::start();
-    let client = moto.client().await;
+    let client = client_of(&moto).await;
     table(&client, "keys").await;
     let store = DynamoDbStore::new(client.clone(), "keys", Duration::from_secs(3600));
     let now = unix_millis();
@@ -208,7 +135,7 @@ async fn an_expired_claim_is_taken_over_and_a_released_one_is_free() {
 #[tokio::test]
 async fn of_many_concurrent_claims_exactly_one_wins() {
     let moto = Moto::start();
-    let client = moto.client().await;
+    let client = client_of(&moto).await;
     table(&client, "keys").await;
     let store = Arc::new(DynamoDbStore::new(
         client,
@@ -244,7 +171,7 @@ async fn of_many_concurrent_claims_exactly_one_wins() {
 #[tokio::test]
 async fn a_missing_table_is_an_error_not_a_send() {
     let moto = Moto::start();
-    let store = DynamoDbStore::new(moto.client().await, "absent", Duration::from_secs(3600));
+    let store = DynamoDbStore::new(client_of(&moto).await, "absent", Duration::from_secs(3600));
     let now = unix_millis();
     let error = store
         .claim(&lease("k", "a", now, now + 1_000))

@@ -1,0 +1,85 @@
+//! `moto_server` for the tests that need real AWS APIs on loopback (DynamoDB): each test starts
+//! its own on a free port and it is stopped by PID when dropped. `moto_server` comes from
+//! `scripts/steps/15-services.sh` (on PATH, or in `$MAILROOM_TOOLS/python/bin`).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `moto_server` as a child process, killed when dropped.
+pub struct Moto {
+    child: Child,
+    /// Where it listens.
+    pub url: String,
+}
+
+impl Moto {
+    /// Starts a server on a free loopback port and waits until it answers.
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server installed (scripts/steps/15-services.sh)");
+        let moto = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while !answers(port) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server did not answer on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    /// The SDK configuration that points every client at this server.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `moto_server` from the tools folder the test command installs into, else from PATH.
+fn moto_server() -> std::path::PathBuf {
+    std::env::var_os("MAILROOM_TOOLS")
+        .map(|tools| std::path::Path::new(&tools).join("python/bin/moto_server"))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| "moto_server".into())
+}
+
+/// moto answers its own API once it is ready.
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut head = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.")
+        && &head[9..12] == b"200"
+}
