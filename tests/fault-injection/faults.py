@@ -138,10 +138,11 @@ class Ledger:
             return "kill"
         if acceptance.response_lost:
             return "lost-response"
-        frozen_at = self.frozen.get((acceptance.worker, acceptance.generation))
-        if frozen_at is not None and acceptance.at <= frozen_at:
-            # Accepted before the instance was stopped, and not completed once it was continued
-            # past its deadline: the send's time limit fired before the answer was read.
+        thawed_at = self.frozen.get((acceptance.worker, acceptance.generation))
+        if thawed_at is not None and acceptance.at <= thawed_at:
+            # Accepted before the instance was continued (the frozen send, and every other send
+            # of its batch SES answered while it was stopped), and not completed after: the
+            # SDK's attempt timeout fired on waking before the buffered answer was read.
             return "frozen"
         if acceptance.unheard:
             return "unheard"

@@ -130,7 +130,9 @@ class Worker:
             self.freezes += 1
             self.thaw_at = self.invocation_started + self.plan.thaw_after_s
             self.ledger.frozen_keys[key] = (self.index, self.thaw_at)
-            self.ledger.frozen[(self.index, self.generation)] = time.monotonic()
+            # Until the instance is continued: every SES answer of its in-flight sends waits
+            # in its socket, and the SDK's attempt timeout may fire first on waking.
+            self.ledger.frozen[(self.index, self.generation)] = self.thaw_at
             process = self.function.process
         self.touch(every_record=True)
         threading.Timer(max(0.0, self.thaw_at - time.monotonic()), self.thaw, args=(process,)).start()
