@@ -122,6 +122,15 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
         if receives_by_seq.get(item.seq, 0) > 1:
             poison_retried.append(item.seq)
 
+    # A good event dead-lettered without an email: SQS's redrive moved it after maxReceiveCount
+    # receives. Allowed only when an injected fault touched every one of those receives (kills,
+    # freezes, hangs, SES and SQS errors, claims held by a faulted invocation): then the faults
+    # outnumbered the redrive policy. Any receive the function failed on its own is a defect.
+    dead_lettered_by_faults, good_in_dlq_defects = [], []
+    for seq in good_in_dlq:
+        copies = [s for s in items if event_of(items[s]) == seq and items[s].body in dlq_by_body]
+        (dead_lettered_by_faults if all(receives_by_seq.get(s, 0) == 0 for s in copies) else good_in_dlq_defects).append(seq)
+
     good_bodies = {i.body for i in items.values() if i.kind == "good"}
     dlq_good_messages = sum(len(v) for body, v in dlq_by_body.items() if body in good_bodies)
     lost = len(lost_good) + len(poison_lost)
@@ -156,7 +165,11 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
                 {"seq": seq, "kind": items[seq].kind, "receives": receives_by_seq[seq]} for seq in poison_retried[:10]
             ],
             "good_events_in_dlq": len(good_in_dlq),
+            "good_events_dead_lettered_by_faults": dead_lettered_by_faults[:10],
+            "good_events_in_dlq_defects": good_in_dlq_defects[:10],
             "good_messages_in_dlq": dlq_good_messages,
+            "good_in_dlq_seqs": sorted(i.seq for i in items.values() if i.kind == "good" and i.body in dlq_by_body)[:10],
+            "good_in_dlq_reasons": dict(Counter(reason(m) for body, v in dlq_by_body.items() if body in good_bodies for m in v)),
         },
         "lost": {"total": lost, "good_events": lost_good[:20], "poison": poison_lost[:20]},
         "stuck_on_queue": stuck,
@@ -164,7 +177,7 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
         "max_receive_count": max_receive_count,
     }
     result["passed"] = (
-        lost == 0 and unexplained == 0 and not poison_retried and not wrong_reason and not good_in_dlq
+        lost == 0 and unexplained == 0 and not poison_retried and not wrong_reason and not good_in_dlq_defects
         and stuck == 0 and strays == 0
         # The redrive policy is in force: no message was received more often than it allows.
         and 0 < result["max_receive_count_seen"] <= max_receive_count
@@ -188,6 +201,8 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         ("duplicates outside those windows", str(e["unexplained_duplicates"])),
         ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, "
                 f"{d.get('second_copies', 0)} second copies, {d['good_messages_in_dlq']} good)"),
+        ("good events dead-lettered, every receive faulted", str(len(d.get("good_events_dead_lettered_by_faults", [])))),
+        ("good events dead-lettered otherwise", str(len(d.get("good_events_in_dlq_defects", [])))),
         ("poison retried more than once", str(d["poison_retried_more_than_once"])),
         ("max receive count seen", f"{result.get('max_receive_count_seen')} (maxReceiveCount {result.get('max_receive_count', result['run']['max_receive_count'])})"),
         ("frozen instances", f"{result['run'].get('frozen_instances', 0)} (continued {result['run'].get('thaw_after_s')} s after the invocation started; "

@@ -102,6 +102,13 @@ class Ledger:
     claims_while_frozen: int = 0
     # (worker, generation) -> when that instance was stopped
     frozen: dict[tuple[int, int], float] = field(default_factory=dict)
+    # idempotency key -> what the faults of the invocation that last claimed it touched
+    holders: dict[str, object] = field(default_factory=dict)
+    # claims refused because the key was held by an invocation a fault touched (killed, frozen,
+    # its SES call hung or its claim answered late): the retry that follows is the fault's
+    held_by_faulted: int = 0
+    # receipt handles the function changed the visibility of (a retry's back-off, or at once)
+    visibility_changed: set = field(default_factory=set)
 
     def fault(self, kind: str) -> None:
         with self.lock:
@@ -128,6 +135,21 @@ class Ledger:
             holder, until = self.frozen_keys.get(key, (worker, 0.0))
             if holder != worker and time.monotonic() < until:
                 self.claims_while_frozen += 1
+
+    def held(self, key: str, worker) -> None:
+        """A claim of `key` by `worker` was refused: another invocation holds it. If a fault
+        touched that invocation, the record's receive is the fault's doing and is excused."""
+        with self.lock:
+            holder = self.holders.get(key)
+            if holder is None:
+                return
+            with holder.lock:
+                faulted = (holder.every_record or key in holder.keys
+                           or bool(holder.addresses & self.recipients_by_key.get(key, set())))
+            if faulted:
+                self.held_by_faulted += 1
+        if faulted:
+            worker.touch(keys=[key])
 
     def window(self, acceptance: Acceptance) -> str:
         """Why an acceptance may be followed by a second send of its key ("" if it may not)."""
@@ -198,6 +220,7 @@ class _FaultHandler(_FrontHandler):
         self._ses_key = None
         self._after = ""
         self._completing = None
+        self._claiming = None
         target = self.headers.get("X-Amz-Target", "")
         plan, ledger = front.plan, front.ledger
         if target.startswith("CodeCommit_20150413."):
@@ -266,6 +289,9 @@ class _FaultHandler(_FrontHandler):
             named = strings_in(json.loads(self._body or b"{}"))
         except ValueError:
             named = set()
+        if operation.startswith("ChangeMessageVisibility"):
+            with ledger.lock:
+                ledger.visibility_changed |= named
         # An outage lasts for the call and the SDK's retries of it (three attempts).
         remaining = front.sqs_failing.get(operation, 0)
         if remaining or front.roll(plan.sqs_outage):
@@ -288,6 +314,7 @@ class _FaultHandler(_FrontHandler):
         if operation == "PutItem":
             key = request.get("Item", {}).get("pk", {}).get("S", "")
             ledger.claimed(key, front.worker.index)
+            self._claiming = key
             if front.roll(plan.kill_before_claim):
                 ledger.fault("killed_before_claim")
                 return self.kill()
@@ -318,6 +345,12 @@ class _FaultHandler(_FrontHandler):
                 front.ledger.fault("ses_answer_after_deadline")
         if self._completing and status == 200:
             front.ledger.completed(self._completing, front.worker.index)
+        if self._claiming:
+            if status == 200:
+                with front.ledger.lock:
+                    front.ledger.holders[self._claiming] = front.worker.touched
+            elif b"ConditionalCheckFailed" in body:
+                front.ledger.held(self._claiming, front.worker)
         if self._after == "freeze" and self._ses_key is not None and status == 200:
             front.ledger.fault("frozen_after_ses_accept")
             try:

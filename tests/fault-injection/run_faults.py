@@ -48,7 +48,7 @@ from harness import (Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootst
 
 from accounting import account, excused_receives, print_summary  # noqa: E402
 from faults import FaultFront, FaultPlan, Ledger  # noqa: E402
-from workload import DOMAIN, build, students  # noqa: E402
+from workload import DOMAIN, build, event_of, students  # noqa: E402
 
 TABLE = "mailroom-idempotency"
 TEMPLATE = HERE.parents[1] / "deploy" / "template.yaml"
@@ -103,6 +103,7 @@ class Worker:
         self.front.repository = repository
         self.lock = threading.Lock()
         self.function = Function(self.runtime, self.front, env)
+        self.logs = [self.function.log_path]  # every instance's log, for the diagnostics
         self.invocations = 0
         self.restarts = 0
         self.timeouts = 0
@@ -113,6 +114,9 @@ class Worker:
         self.freezes = 0
         # (records, touched) per invocation, resolved to excused receives at the end
         self.log: list[tuple[list[dict], Touched]] = []
+        # message id -> what happened at each receive, for the report on messages that went wrong
+        self.timeline: dict[str, list[dict]] = {}
+        self.clock_zero = time.monotonic()
 
     def touch(self, every_record: bool = False, strings=(), addresses=(), keys=()) -> None:
         touched = self.touched
@@ -154,7 +158,7 @@ class Worker:
             if self.function.process.poll() is None:
                 self.function.process.kill()
             self.function.process.wait()
-            self.function.stop()
+            self.function.stop(keep_log=True)
             # A fresh Runtime API per instance: a request the dead instance left waiting for
             # its next invocation must not take the next instance's.
             self.runtime.stop()
@@ -162,6 +166,7 @@ class Worker:
             self.generation += 1
             self.restarts += 1
             self.function = Function(self.runtime, self.front, self.env)
+            self.logs.append(self.function.log_path)
 
     def invoke(self, event: dict) -> tuple[str, dict | None]:
         request_id = str(uuid.uuid4())
@@ -195,7 +200,7 @@ class Worker:
         finally:
             self.runtime.answers.pop(request_id, None)
 
-    def run(self, stop: threading.Event, receives: dict[str, int]) -> None:
+    def run(self, stop: threading.Event, receives: dict[str, int], in_invocation: dict) -> None:
         while not stop.is_set():
             answer = self.sqs.receive_message(
                 QueueUrl=self.queues.url,
@@ -210,20 +215,45 @@ class Worker:
                 time.sleep(0.2)
                 continue
             self.idle = False
+            self.touched = touched = Touched()
             for message in messages:
                 count = int(message["Attributes"]["ApproximateReceiveCount"])
                 receives[message["MessageId"]] = max(receives.get(message["MessageId"], 0), count)
+                # moto's queue can hand a message out again while another receiver still holds
+                # it within its visibility timeout (the function did not change it): that
+                # second receive is the test bed's, not the function's, and is excused.
+                with self.ledger.lock:
+                    earlier = in_invocation.get(message["MessageId"])
+                    in_invocation[message["MessageId"]] = (self.index, message["ReceiptHandle"])
+                    if earlier is not None and earlier[0] != self.index and earlier[1] not in self.ledger.visibility_changed:
+                        self.ledger.faults["queue_handed_out_an_in_flight_message"] += 1
+                        touched.strings.add(message["ReceiptHandle"])
             event = {"Records": [self.queues.record(m) for m in messages]}
             self.invocations += 1
-            self.touched = touched = Touched()
             started = time.monotonic()
             kind, response = self.invoke(event)
+            with self.ledger.lock:
+                for message in messages:
+                    if in_invocation.get(message["MessageId"], (None, None))[1] == message["ReceiptHandle"]:
+                        del in_invocation[message["MessageId"]]
             if kind == "response" and time.monotonic() > started + self.plan.invocation_timeout_s:
                 # A frozen instance answered after its deadline: Lambda discards that answer.
                 kind = "late"
             if kind in ("killed", "late"):
                 self.touch(every_record=True)
             self.log.append((messages, touched))
+            failed = {f.get("itemIdentifier") for f in (response or {}).get("batchItemFailures") or [] if isinstance(f, dict)}
+            for message in messages:
+                self.timeline.setdefault(message["MessageId"], []).append({
+                    "at_s": round(started - self.clock_zero, 1),
+                    "worker": f"{self.index}.{self.generation}",
+                    "receive": int(message["Attributes"]["ApproximateReceiveCount"]),
+                    "invocation": kind,
+                    "failed": kind != "response" or message["MessageId"] in failed,
+                    "took_s": round(time.monotonic() - started, 1),
+                    "fault_touched": touched.every_record or message["ReceiptHandle"] in touched.strings
+                    or message["Body"] in touched.strings,
+                })
             if kind == "response":
                 self.acknowledge(event, response)
             elif kind == "killed":
@@ -249,6 +279,8 @@ class Worker:
         self.function.stop()
         self.runtime.stop()
         self.front.stop()
+        for log in self.logs:
+            log.unlink(missing_ok=True)
 
 
 class Producer:
@@ -335,14 +367,19 @@ def main() -> int:
             "TEMPLATE_CACHE_SECONDS": "1",
             "DEADLINE_MARGIN_MS": "1500",
             "MAX_CONCURRENT_SENDS": "10",
-            "AWS_LAMBDA_LOG_LEVEL": "error",
+            # Warnings hold every retry and reject with its reason: the report's diagnostics
+            # read them.
+            "AWS_LAMBDA_LOG_LEVEL": "warn",
             "IDEMPOTENCY_LEASE_GRACE_SECONDS": str(LEASE_GRACE_S),
         }
         workers = [Worker(i, moto, queues, plan, ledger, env, repository) for i in range(workers_wanted)]
+        for worker in workers:
+            worker.clock_zero = time.monotonic()
         receives: dict[str, int] = {}
+        in_invocation: dict[str, tuple[int, str]] = {}  # message id -> (worker, receipt handle) while invoked
         stop = threading.Event()
         started = time.monotonic()
-        threads = [threading.Thread(target=w.run, args=(stop, receives), daemon=True) for w in workers]
+        threads = [threading.Thread(target=w.run, args=(stop, receives, in_invocation), daemon=True) for w in workers]
         for thread in threads:
             thread.start()
         feeding = threading.Thread(target=producer.run, args=(stop,), daemon=True)
@@ -392,8 +429,10 @@ def main() -> int:
             "thaw_after_s": plan.thaw_after_s,
             "frozen_instances": sum(w.freezes for w in workers),
             "claims_while_frozen": ledger.claims_while_frozen,
+            "claims_held_by_faulted_invocations": ledger.held_by_faulted,
             "idempotency_store": not os.environ.get("MAILROOM_FI_WITHOUT_STORE"),
         }
+        result["diagnostics"] = diagnostics(result, by_seq, by_message_id, workers)
         print_summary(result)
         if os.environ.get("MAILROOM_FI_REPORT"):
             Path(os.environ["MAILROOM_FI_REPORT"]).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -403,6 +442,44 @@ def main() -> int:
             worker.stop()
         moto.stop()
         scratch.cleanup()
+
+
+def diagnostics(result: dict, items: dict, by_message_id: dict[str, int], workers: list) -> dict:
+    """The receive timeline of every message the run found wrong (lost, poison retried, good in
+    the dead-letter queue), so a failure says what happened to them."""
+    wanted = set(result["lost"]["good_events"]) | set(result["lost"]["poison"])
+    wanted |= {d["seq"] for d in result["dlq"]["poison_retried_more_than_once_detail"]}
+    wanted |= set(result["dlq"].get("good_in_dlq_seqs", []))
+    wanted |= {seq for seq, _, _ in result["dlq"]["poison_wrong_reason"]}
+    timelines = {}
+    for message_id, seq in by_message_id.items():
+        if seq in wanted or event_of(items[seq]) in wanted:
+            receives = sorted((r for w in workers for r in w.timeline.get(message_id, [])), key=lambda r: r["at_s"])
+            decisions = [d for w in workers for d in decisions_in(w.logs, message_id)]
+            timelines[f"{seq} ({items[seq].kind}{', duplicate of %d' % items[seq].duplicate_of if items[seq].duplicate_of is not None else ''})"] = {
+                "receives": receives, "decisions": decisions}
+    return timelines
+
+
+def decisions_in(logs: list[Path], message_id: str) -> list[dict]:
+    """The function's logged retries and rejects of one message, from its JSON log lines."""
+    found = []
+    for log in logs:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if message_id not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            fields = entry.get("fields", entry)
+            if fields.get("message_id") == message_id:
+                found.append({k: fields.get(k) for k in ("decision", "reason", "detail", "retry_after_seconds") if k in fields})
+    return found
 
 
 def drain(queues: Queues) -> list[dict]:
