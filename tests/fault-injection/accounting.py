@@ -52,7 +52,7 @@ def excused_receives(invocations: list, recipients_by_key: dict[str, set]) -> di
 
 def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dict[str, int], sent: list[dict],
             dead_letters: list[dict], ledger: Ledger, stuck: int, fault_receives: dict[str, int],
-            max_receive_count: int) -> dict:
+            max_receive_count: int, waits: dict[str, int] | None = None) -> dict:
     # Emails SES accepted, by the event they belong to (the recipient names it).
     emails_by_event: dict[int, list[str]] = defaultdict(list)
     strays = 0
@@ -101,7 +101,8 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
             window = ledger.window(acceptance) or "after_completion"
             duplicates[window] += 1
             if window in ("unexplained", "after_completion") and len(defects) < 10:
-                defects.append({"event": seq, "key": keys[0], "acceptances": [vars(a) for a in history]})
+                defects.append({"event": seq, "key": keys[0], "acceptances": [vars(a) for a in history],
+                                "store_calls": ledger.store_calls.get(keys[0], [])})
         # Acceptances moto saw but the ledger did not (should not happen) count as defects.
         missing = max(0, len(keys) - 1 - max(0, len(history) - 1))
         if missing:
@@ -123,13 +124,18 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
             poison_retried.append(item.seq)
 
     # A good event dead-lettered without an email: SQS's redrive moved it after maxReceiveCount
-    # receives. Allowed only when an injected fault touched every one of those receives (kills,
-    # freezes, hangs, SES and SQS errors, claims held by a faulted invocation): then the faults
-    # outnumbered the redrive policy. Any receive the function failed on its own is a defect.
+    # receives. Allowed only when every one of those receives was either touched by an injected
+    # fault (kills, freezes, hangs, SES and SQS errors, claims held by a faulted invocation) or
+    # waited for another invocation's claim of its key (`in_progress`, what a concurrent copy or
+    # a dead claimer's lease makes it do, with a delay that covers the lease): then the faults
+    # outnumbered the redrive policy. Any other receive the function failed is a defect.
+    waits = waits or {}
+    message_ids = {seq: mid for mid, seq in by_message_id.items()}
     dead_lettered_by_faults, good_in_dlq_defects = [], []
     for seq in good_in_dlq:
         copies = [s for s in items if event_of(items[s]) == seq and items[s].body in dlq_by_body]
-        (dead_lettered_by_faults if all(receives_by_seq.get(s, 0) == 0 for s in copies) else good_in_dlq_defects).append(seq)
+        explained = all(receives_by_seq.get(s, 0) <= waits.get(message_ids.get(s, ""), 0) for s in copies)
+        (dead_lettered_by_faults if explained else good_in_dlq_defects).append(seq)
 
     good_bodies = {i.body for i in items.values() if i.kind == "good"}
     dlq_good_messages = sum(len(v) for body, v in dlq_by_body.items() if body in good_bodies)
@@ -201,7 +207,7 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         ("duplicates outside those windows", str(e["unexplained_duplicates"])),
         ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, "
                 f"{d.get('second_copies', 0)} second copies, {d['good_messages_in_dlq']} good)"),
-        ("good events dead-lettered, every receive faulted", str(len(d.get("good_events_dead_lettered_by_faults", [])))),
+        ("good events dead-lettered, every receive faulted or waiting", str(len(d.get("good_events_dead_lettered_by_faults", [])))),
         ("good events dead-lettered otherwise", str(len(d.get("good_events_in_dlq_defects", [])))),
         ("poison retried more than once", str(d["poison_retried_more_than_once"])),
         ("max receive count seen", f"{result.get('max_receive_count_seen')} (maxReceiveCount {result.get('max_receive_count', result['run']['max_receive_count'])})"),

@@ -109,6 +109,9 @@ class Ledger:
     held_by_faulted: int = 0
     # receipt handles the function changed the visibility of (a retry's back-off, or at once)
     visibility_changed: set = field(default_factory=set)
+    # idempotency key -> every store call about it (time, instance, operation, status, owner),
+    # shown for a duplicate no window explains
+    store_calls: dict[str, list] = field(default_factory=dict)
 
     def fault(self, kind: str) -> None:
         with self.lock:
@@ -221,6 +224,9 @@ class _FaultHandler(_FrontHandler):
         self._after = ""
         self._completing = None
         self._claiming = None
+        self._store_key = None
+        self._store_operation = ""
+        self._store_owner = ""
         target = self.headers.get("X-Amz-Target", "")
         plan, ledger = front.plan, front.ledger
         if target.startswith("CodeCommit_20150413."):
@@ -267,7 +273,9 @@ class _FaultHandler(_FrontHandler):
             return self.reply(*_json(500 if code == "InternalFailure" else 503, code, "injected", "application/json"))
         if front.roll(plan.ses_hang):
             ledger.fault("ses_hang")
-            touch()
+            # A call that never answers takes the invocation's time from every record of the
+            # batch (their sends and dead-letter moves wait behind its budget).
+            front.worker.touch(every_record=True)
             return self.hang()
         if front.roll(plan.kill_after_ses_accept):
             self._after = "kill"
@@ -304,13 +312,16 @@ class _FaultHandler(_FrontHandler):
             return self.reply(*_json(500, "InternalError", "injected"))
         if front.roll(plan.sqs_hang):
             ledger.fault("sqs_hang")
-            front.worker.touch(strings=named)
+            front.worker.touch(every_record=True)
             return self.hang()
         self.forward(front, self._body)
 
     def dynamodb(self, front: FaultFront, plan: FaultPlan, ledger: Ledger, operation: str) -> None:
         front.count("DynamoDB." + operation)
         request = json.loads(self._body or b"{}")
+        self._store_key = (request.get("Item") or request.get("Key") or {}).get("pk", {}).get("S")
+        self._store_operation = operation
+        self._store_owner = ((request.get("Item") or {}).get("owner") or request.get("ExpressionAttributeValues", {}).get(":owner") or {}).get("S", "")
         if operation == "PutItem":
             key = request.get("Item", {}).get("pk", {}).get("S", "")
             ledger.claimed(key, front.worker.index)
@@ -345,6 +356,13 @@ class _FaultHandler(_FrontHandler):
                 front.ledger.fault("ses_answer_after_deadline")
         if self._completing and status == 200:
             front.ledger.completed(self._completing, front.worker.index)
+        if self._store_key:
+            with front.ledger.lock:
+                front.ledger.store_calls.setdefault(self._store_key, []).append({
+                    "at": round(time.monotonic(), 3), "worker": f"{front.worker.index}.{front.worker.generation}",
+                    "operation": self._store_operation, "status": status,
+                    "answer": body[:160].decode(errors="replace") if status != 200 else "",
+                    "owner": self._store_owner})
         if self._claiming:
             if status == 200:
                 with front.ledger.lock:

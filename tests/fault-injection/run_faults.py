@@ -413,6 +413,7 @@ def main() -> int:
             stuck=stuck,
             fault_receives=excused_receives([entry for w in workers for entry in w.log], ledger.recipients_by_key),
             max_receive_count=max_receive_count,
+            waits=claim_waits([log for w in workers for log in w.logs]),
         )
         result["run"] = {
             "messages": len(items),
@@ -459,6 +460,28 @@ def diagnostics(result: dict, items: dict, by_message_id: dict[str, int], worker
             timelines[f"{seq} ({items[seq].kind}{', duplicate of %d' % items[seq].duplicate_of if items[seq].duplicate_of is not None else ''})"] = {
                 "receives": receives, "decisions": decisions}
     return timelines
+
+
+def claim_waits(logs: list[Path]) -> dict[str, int]:
+    """Per SQS message id, how often the function retried it because another invocation held
+    its key's claim (`in_progress`), from its JSON log lines."""
+    waits: dict[str, int] = {}
+    for log in logs:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if '"in_progress"' not in line:
+                continue
+            try:
+                fields = json.loads(line)
+            except ValueError:
+                continue
+            fields = fields.get("fields", fields)
+            if fields.get("reason") == "in_progress" and fields.get("message_id"):
+                waits[fields["message_id"]] = waits.get(fields["message_id"], 0) + 1
+    return waits
 
 
 def decisions_in(logs: list[Path], message_id: str) -> list[dict]:
