@@ -1,6 +1,6 @@
 # Fault injection: a few thousand messages through the real bootstrap against moto (SQS, SES v2,
-# DynamoDB) with SES throttling and 5xx, lost answers, a CodeCommit outage, SQS failures and
-# killed instances; every message must be accounted for (tests/fault-injection/run_faults.py).
+# DynamoDB) with SES throttling and 5xx, lost answers, a CodeCommit outage, SQS failures, hung
+# SES / SQS / CodeCommit calls, killed and frozen instances; every message must be accounted for (tests/fault-injection/run_faults.py).
 # moto comes from 15-services; the idempotency store's own moto tests run in 20-rust.
 # MAILROOM_FI_MESSAGES sets the message count (default 2000), MAILROOM_FI_SEED the seed.
 set -euo pipefail

@@ -26,8 +26,33 @@ def _recipient_and_key(raw: str) -> tuple[str, str]:
     return address.lower(), str(message.get("X-Mailroom-Idempotency-Key") or "")
 
 
+def excused_receives(invocations: list, recipients_by_key: dict[str, set]) -> dict[str, int]:
+    """Per SQS message id, how many of its receives an injected fault touched, and so may have
+    brought back rather than the function's own decision. A receive is excused when its
+    invocation was killed, frozen or answered late, or met a CodeCommit outage or hang (every
+    record of the batch then); or when a faulted call named the record: an SQS call with its
+    receipt handle or body, an SES call to its recipient, a claim of a key SES was (then or
+    later) asked to send to its recipient. No other receive is excused."""
+    excused: dict[str, int] = Counter()
+    for records, touched in invocations:
+        addresses = set(touched.addresses)
+        for key in touched.keys:
+            addresses |= recipients_by_key.get(key, set())
+        for record in records:
+            if (
+                touched.every_record
+                or record["ReceiptHandle"] in touched.strings
+                or record["Body"] in touched.strings
+                or record["MessageId"] in touched.strings
+                or any(address in record["Body"].lower() for address in addresses)
+            ):
+                excused[record["MessageId"]] += 1
+    return dict(excused)
+
+
 def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dict[str, int], sent: list[dict],
-            dead_letters: list[dict], ledger: Ledger, stuck: int, fault_receives: dict[str, int]) -> dict:
+            dead_letters: list[dict], ledger: Ledger, stuck: int, fault_receives: dict[str, int],
+            max_receive_count: int, waits: dict[str, int] | None = None) -> dict:
     # Emails SES accepted, by the event they belong to (the recipient names it).
     emails_by_event: dict[int, list[str]] = defaultdict(list)
     strays = 0
@@ -47,8 +72,7 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
     def reason(message: dict) -> str:
         return message.get("MessageAttributes", {}).get("mailroom.reason", {}).get("StringValue", "")
 
-    # Receives of each message, less those whose invocation was killed or met an injected SQS or
-    # CodeCommit failure (the fault, not the function's decision, may have brought those back).
+    # Receives of each message, less those an injected fault touched (`excused_receives`).
     receives_by_seq: dict[int, int] = Counter()
     for message_id, count in receives.items():
         seq = by_message_id.get(message_id)
@@ -77,7 +101,8 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
             window = ledger.window(acceptance) or "after_completion"
             duplicates[window] += 1
             if window in ("unexplained", "after_completion") and len(defects) < 10:
-                defects.append({"event": seq, "key": keys[0], "acceptances": [vars(a) for a in history]})
+                defects.append({"event": seq, "key": keys[0], "acceptances": [vars(a) for a in history],
+                                "store_calls": ledger.store_calls.get(keys[0], [])})
         # Acceptances moto saw but the ledger did not (should not happen) count as defects.
         missing = max(0, len(keys) - 1 - max(0, len(history) - 1))
         if missing:
@@ -93,8 +118,24 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
             wrong_reason.append((item.seq, item.expected_reason, reason(parked[0])))
         else:
             poison_in_dlq += 1
-        if receives_by_seq.get(item.seq, 0) > 2:
+        # Parked on its first receive that no fault touched: a second one is a retry the
+        # function decided for a message it should have rejected.
+        if receives_by_seq.get(item.seq, 0) > 1:
             poison_retried.append(item.seq)
+
+    # A good event dead-lettered without an email: SQS's redrive moved it after maxReceiveCount
+    # receives. Allowed only when every one of those receives was either touched by an injected
+    # fault (kills, freezes, hangs, SES and SQS errors, claims held by a faulted invocation) or
+    # waited for another invocation's claim of its key (`in_progress`, what a concurrent copy or
+    # a dead claimer's lease makes it do, with a delay that covers the lease): then the faults
+    # outnumbered the redrive policy. Any other receive the function failed is a defect.
+    waits = waits or {}
+    message_ids = {seq: mid for mid, seq in by_message_id.items()}
+    dead_lettered_by_faults, good_in_dlq_defects = [], []
+    for seq in good_in_dlq:
+        copies = [s for s in items if event_of(items[s]) == seq and items[s].body in dlq_by_body]
+        explained = all(receives_by_seq.get(s, 0) <= waits.get(message_ids.get(s, ""), 0) for s in copies)
+        (dead_lettered_by_faults if explained else good_in_dlq_defects).append(seq)
 
     good_bodies = {i.body for i in items.values() if i.kind == "good"}
     dlq_good_messages = sum(len(v) for body, v in dlq_by_body.items() if body in good_bodies)
@@ -130,15 +171,22 @@ def account(items: dict[int, Item], by_message_id: dict[str, int], receives: dic
                 {"seq": seq, "kind": items[seq].kind, "receives": receives_by_seq[seq]} for seq in poison_retried[:10]
             ],
             "good_events_in_dlq": len(good_in_dlq),
+            "good_events_dead_lettered_by_faults": dead_lettered_by_faults[:10],
+            "good_events_in_dlq_defects": good_in_dlq_defects[:10],
             "good_messages_in_dlq": dlq_good_messages,
+            "good_in_dlq_seqs": sorted(i.seq for i in items.values() if i.kind == "good" and i.body in dlq_by_body)[:10],
+            "good_in_dlq_reasons": dict(Counter(reason(m) for body, v in dlq_by_body.items() if body in good_bodies for m in v)),
         },
         "lost": {"total": lost, "good_events": lost_good[:20], "poison": poison_lost[:20]},
         "stuck_on_queue": stuck,
         "max_receive_count_seen": max(receives.values(), default=0),
+        "max_receive_count": max_receive_count,
     }
     result["passed"] = (
-        lost == 0 and unexplained == 0 and not poison_retried and not wrong_reason and not good_in_dlq
+        lost == 0 and unexplained == 0 and not poison_retried and not wrong_reason and not good_in_dlq_defects
         and stuck == 0 and strays == 0
+        # The redrive policy is in force: no message was received more often than it allows.
+        and 0 < result["max_receive_count_seen"] <= max_receive_count
     )
     return result
 
@@ -155,10 +203,16 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         ("duplicates, killed after SES accepted", str(e["duplicates_by_window"].get("kill", 0))),
         ("duplicates, SES answer lost", str(e["duplicates_by_window"].get("lost-response", 0))),
         ("duplicates, SES answered after the function gave up", str(e["duplicates_by_window"].get("unheard", 0))),
+        ("duplicates, frozen between SES's answer and the completion write", str(e["duplicates_by_window"].get("frozen", 0))),
         ("duplicates outside those windows", str(e["unexplained_duplicates"])),
         ("DLQ", f"{d['messages']} ({d['poison_with_expected_reason']} poison with the expected reason, "
                 f"{d.get('second_copies', 0)} second copies, {d['good_messages_in_dlq']} good)"),
+        ("good events dead-lettered, every receive faulted or waiting", str(len(d.get("good_events_dead_lettered_by_faults", [])))),
+        ("good events dead-lettered otherwise", str(len(d.get("good_events_in_dlq_defects", [])))),
         ("poison retried more than once", str(d["poison_retried_more_than_once"])),
+        ("max receive count seen", f"{result.get('max_receive_count_seen')} (maxReceiveCount {result.get('max_receive_count', result['run']['max_receive_count'])})"),
+        ("frozen instances", f"{result['run'].get('frozen_instances', 0)} (continued {result['run'].get('thaw_after_s')} s after the invocation started; "
+                             f"{result['run'].get('claims_while_frozen', 0)} claims of a frozen key by another instance, lease grace {result['run'].get('lease_grace_s')} s)"),
         ("lost", str(result["lost"]["total"])),
         ("left on the queue", str(result["stuck_on_queue"])),
         ("seconds", str(result["run"]["seconds"])),

@@ -29,6 +29,19 @@ from dataclasses import dataclass, field
 from harness import AwsFront, _FrontHandler, _Handler
 
 KEY_HEADER = re.compile(rb"^X-Mailroom-Idempotency-Key:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
+TO_HEADER = re.compile(rb"^To:(.*)$", re.MULTILINE | re.IGNORECASE)
+ADDRESS = re.compile(rb"[\w.+-]+@[\w.-]+\w")
+
+
+def strings_in(value) -> set[str]:
+    """Every string in a decoded JSON request (receipt handles, message bodies, ids)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*(strings_in(v) for v in value)) if value else set()
+    return set()
 
 
 @dataclass
@@ -48,6 +61,17 @@ class FaultPlan:
     dynamodb_throttle: float = 0.02  # a claim is throttled (the SDK retries)
     claim_delayed: float = 0.002  # the claim's answer comes after the deadline
     codecommit_down: tuple[float, float] = (8.0, 20.0)  # seconds after the start
+    # Hangs: the endpoint takes the request and never answers; the connection is held until
+    # the function gives up on it (or for a little longer than an invocation).
+    ses_hang: float = 0.003  # SES never saw the email: the claim holds, the retry waits
+    sqs_hang: float = 0.005  # a visibility / dead-letter call
+    codecommit_hang: float = 0.01  # a template refresh call
+    # The instance is stopped (SIGSTOP) as SES's answer goes out, before the completion write,
+    # and continued `thaw_after_s` after its invocation started: past its deadline and past
+    # the visibility timeout, so another instance receives the record while the claim is held
+    # by the grace alone (without it the claim would have expired at the deadline).
+    freeze_after_ses_accept: float = 0.004
+    thaw_after_s: float = 23.0
 
 
 @dataclass
@@ -68,6 +92,26 @@ class Ledger:
     acceptances: list[Acceptance] = field(default_factory=list)
     # (worker, generation) -> when the invocation it was killed in had started
     killed: dict[tuple[int, int], float] = field(default_factory=dict)
+    # idempotency key -> the recipient addresses of the SES requests that carried it, to trace
+    # a DynamoDB fault (which names only the key) back to its record
+    recipients_by_key: dict[str, set] = field(default_factory=dict)
+    # idempotency key -> (worker, until): keys whose sender is frozen, until it is continued
+    frozen_keys: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # claims of a frozen key by another instance while its sender was stopped: each is a
+    # retry that met a claim only the grace kept alive
+    claims_while_frozen: int = 0
+    # (worker, generation) -> when that instance was stopped
+    frozen: dict[tuple[int, int], float] = field(default_factory=dict)
+    # idempotency key -> what the faults of the invocation that last claimed it touched
+    holders: dict[str, object] = field(default_factory=dict)
+    # claims refused because the key was held by an invocation a fault touched (killed, frozen,
+    # its SES call hung or its claim answered late): the retry that follows is the fault's
+    held_by_faulted: int = 0
+    # receipt handles the function changed the visibility of (a retry's back-off, or at once)
+    visibility_changed: set = field(default_factory=set)
+    # idempotency key -> every store call about it (time, instance, operation, status, owner),
+    # shown for a duplicate no window explains
+    store_calls: dict[str, list] = field(default_factory=dict)
 
     def fault(self, kind: str) -> None:
         with self.lock:
@@ -85,6 +129,31 @@ class Ledger:
                     acceptance.completed = True
                     return
 
+    def recipients(self, key: str, addresses: list[str]) -> None:
+        with self.lock:
+            self.recipients_by_key.setdefault(key, set()).update(addresses)
+
+    def claimed(self, key: str, worker: int) -> None:
+        with self.lock:
+            holder, until = self.frozen_keys.get(key, (worker, 0.0))
+            if holder != worker and time.monotonic() < until:
+                self.claims_while_frozen += 1
+
+    def held(self, key: str, worker) -> None:
+        """A claim of `key` by `worker` was refused: another invocation holds it. If a fault
+        touched that invocation, the record's receive is the fault's doing and is excused."""
+        with self.lock:
+            holder = self.holders.get(key)
+            if holder is None:
+                return
+            with holder.lock:
+                faulted = (holder.every_record or key in holder.keys
+                           or bool(holder.addresses & self.recipients_by_key.get(key, set())))
+            if faulted:
+                self.held_by_faulted += 1
+        if faulted:
+            worker.touch(keys=[key])
+
     def window(self, acceptance: Acceptance) -> str:
         """Why an acceptance may be followed by a second send of its key ("" if it may not)."""
         if acceptance.completed:
@@ -94,6 +163,12 @@ class Ledger:
             return "kill"
         if acceptance.response_lost:
             return "lost-response"
+        thawed_at = self.frozen.get((acceptance.worker, acceptance.generation))
+        if thawed_at is not None and acceptance.at <= thawed_at:
+            # Accepted before the instance was continued (the frozen send, and every other send
+            # of its batch SES answered while it was stopped), and not completed after: the
+            # SDK's attempt timeout fired on waking before the buffered answer was read.
+            return "frozen"
         if acceptance.unheard:
             return "unheard"
         # SES accepted, the instance lived on, and the key was never completed: a defect.
@@ -111,9 +186,6 @@ class FaultFront(AwsFront):
         self.worker = worker
         self.started = time.monotonic()
         self.sqs_failing: dict[str, int] = {}
-        # Injected failures this worker's function has met so far (SQS calls refused, CodeCommit
-        # down): an invocation that met one may hand its records back because of it.
-        self.injected_failures = 0
         super().__init__(moto_url)
         # The harness sets its handler's owner at class level; with one front per worker each
         # front gets a handler class of its own.
@@ -151,13 +223,22 @@ class _FaultHandler(_FrontHandler):
         self._ses_key = None
         self._after = ""
         self._completing = None
+        self._claiming = None
+        self._store_key = None
+        self._store_operation = ""
+        self._store_owner = ""
         target = self.headers.get("X-Amz-Target", "")
         plan, ledger = front.plan, front.ledger
         if target.startswith("CodeCommit_20150413."):
             front.codecommit_down = front.codecommit_is_down()
             if front.codecommit_down:
                 ledger.fault("codecommit_unavailable")
-                front.injected_failures += 1
+                # No templates: every record of the invocation is the outage's.
+                front.worker.touch(every_record=True)
+            elif front.roll(plan.codecommit_hang):
+                ledger.fault("codecommit_hang")
+                front.worker.touch(every_record=True)
+                return self.hang()
             return super().do_POST()
         if self.path.startswith("/v2/email/outbound-emails"):
             return self.ses(front, plan, ledger)
@@ -172,19 +253,37 @@ class _FaultHandler(_FrontHandler):
         raw = base64.b64decode(request.get("Content", {}).get("Raw", {}).get("Data", ""))
         found = KEY_HEADER.search(raw)
         self._ses_key = found.group(1).decode() if found else ""
-        if b"bounce-" in raw.split(b"\r\n\r\n", 1)[0]:
+        headers = raw.split(b"\r\n\r\n", 1)[0]
+        to = TO_HEADER.search(headers)
+        addresses = [a.decode().lower() for a in ADDRESS.findall(to.group(1))] if to else []
+        if self._ses_key:
+            ledger.recipients(self._ses_key, addresses)
+        if b"bounce-" in headers:
             return self.reply(*_json(400, "MessageRejected", "Email address is on the suppression list.", "application/json"))
+        # Every fault below touches the record this email is for (found by its recipient).
+        touch = lambda: front.worker.touch(addresses=addresses)  # noqa: E731
         if front.roll(plan.ses_throttle):
             ledger.fault("ses_throttled")
+            touch()
             return self.reply(*_json(429, "TooManyRequestsException", "Maximum sending rate exceeded.", "application/json"))
         if front.roll(plan.ses_5xx):
             ledger.fault("ses_5xx")
+            touch()
             code = "InternalFailure" if front.roll(0.5) else "ServiceUnavailable"
             return self.reply(*_json(500 if code == "InternalFailure" else 503, code, "injected", "application/json"))
+        if front.roll(plan.ses_hang):
+            ledger.fault("ses_hang")
+            # A call that never answers takes the invocation's time from every record of the
+            # batch (their sends and dead-letter moves wait behind its budget).
+            front.worker.touch(every_record=True)
+            return self.hang()
         if front.roll(plan.kill_after_ses_accept):
             self._after = "kill"
         elif front.roll(plan.ses_lost_response):
             self._after = "lost"
+            touch()
+        elif front.roll(plan.freeze_after_ses_accept):
+            self._after = "freeze"
         front.count("SESv2.SendEmail")
         self.forward(front, self._body)
 
@@ -193,6 +292,14 @@ class _FaultHandler(_FrontHandler):
         if front.roll(plan.kill_during_sqs):
             ledger.fault("killed_during_sqs_call")
             return self.kill()
+        # The records this call is about: their receipt handles (visibility) or bodies (DLQ).
+        try:
+            named = strings_in(json.loads(self._body or b"{}"))
+        except ValueError:
+            named = set()
+        if operation.startswith("ChangeMessageVisibility"):
+            with ledger.lock:
+                ledger.visibility_changed |= named
         # An outage lasts for the call and the SDK's retries of it (three attempts).
         remaining = front.sqs_failing.get(operation, 0)
         if remaining or front.roll(plan.sqs_outage):
@@ -201,22 +308,34 @@ class _FaultHandler(_FrontHandler):
                 remaining = 3
             front.sqs_failing[operation] = remaining - 1
             ledger.fault("sqs_failed_calls")
-            front.injected_failures += 1
+            front.worker.touch(strings=named)
             return self.reply(*_json(500, "InternalError", "injected"))
+        if front.roll(plan.sqs_hang):
+            ledger.fault("sqs_hang")
+            front.worker.touch(every_record=True)
+            return self.hang()
         self.forward(front, self._body)
 
     def dynamodb(self, front: FaultFront, plan: FaultPlan, ledger: Ledger, operation: str) -> None:
         front.count("DynamoDB." + operation)
         request = json.loads(self._body or b"{}")
+        self._store_key = (request.get("Item") or request.get("Key") or {}).get("pk", {}).get("S")
+        self._store_operation = operation
+        self._store_owner = ((request.get("Item") or {}).get("owner") or request.get("ExpressionAttributeValues", {}).get(":owner") or {}).get("S", "")
         if operation == "PutItem":
+            key = request.get("Item", {}).get("pk", {}).get("S", "")
+            ledger.claimed(key, front.worker.index)
+            self._claiming = key
             if front.roll(plan.kill_before_claim):
                 ledger.fault("killed_before_claim")
                 return self.kill()
             if front.roll(plan.dynamodb_throttle):
                 ledger.fault("dynamodb_throttled")
+                front.worker.touch(keys=[key])
                 return self.reply(*_json(400, "ProvisionedThroughputExceededException", "injected"))
             if front.roll(plan.claim_delayed):
                 ledger.fault("claim_answer_after_deadline")
+                front.worker.touch(keys=[key])
                 self._after = "lost"
         elif operation == "UpdateItem":
             if front.roll(plan.kill_before_complete):
@@ -237,6 +356,28 @@ class _FaultHandler(_FrontHandler):
                 front.ledger.fault("ses_answer_after_deadline")
         if self._completing and status == 200:
             front.ledger.completed(self._completing, front.worker.index)
+        if self._store_key:
+            with front.ledger.lock:
+                front.ledger.store_calls.setdefault(self._store_key, []).append({
+                    "at": round(time.monotonic(), 3), "worker": f"{front.worker.index}.{front.worker.generation}",
+                    "operation": self._store_operation, "status": status,
+                    "answer": body[:160].decode(errors="replace") if status != 200 else "",
+                    "owner": self._store_owner})
+        if self._claiming:
+            if status == 200:
+                with front.ledger.lock:
+                    front.ledger.holders[self._claiming] = front.worker.touched
+            elif b"ConditionalCheckFailed" in body:
+                front.ledger.held(self._claiming, front.worker)
+        if self._after == "freeze" and self._ses_key is not None and status == 200:
+            front.ledger.fault("frozen_after_ses_accept")
+            try:
+                super().reply(status, body, headers)
+            except OSError:
+                pass
+            # The answer is out; the instance stops before it can write the completion.
+            front.worker.freeze(self._ses_key)
+            return
         if self._after == "lost":
             time.sleep(front.plan.invocation_timeout_s + 1)
         try:
@@ -254,4 +395,12 @@ class _FaultHandler(_FrontHandler):
 
     def kill(self) -> None:
         self.front.worker.kill(signal.SIGKILL)
+        self.close_connection = True
+
+    def hang(self) -> None:
+        """Never answers: holds the connection until the function closes it (its time budget
+        ran out) or a little longer than an invocation lasts, then drops it."""
+        give_up = time.monotonic() + self.front.plan.invocation_timeout_s + 1
+        while time.monotonic() < give_up and not self.peer_gone():
+            time.sleep(0.05)
         self.close_connection = True

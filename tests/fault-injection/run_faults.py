@@ -5,7 +5,7 @@ account of every one of them.
         ^                                   ^
         | event source mapping (this file)  | FaultFront per instance: SES throttling and 5xx,
         | receive, invoke, delete           | lost answers, CodeCommit outage, SQS failures,
-        v                                   | DynamoDB throttling, kills
+        v                                   | DynamoDB throttling, hangs, kills, freezes
     RuntimeApi <--> bootstrap x WORKERS ----+
 
 Each worker is one function instance with its own Runtime API: it receives up to 10 messages
@@ -14,8 +14,10 @@ does not list, and when the instance dies or overruns its deadline starts a new 
 messages come back after the visibility timeout, as on AWS).
 
 At the end every good event must have produced exactly one accepted email (a second one only
-where SES accepted and the key was never completed), every poison message must be in the
-dead-letter queue with its reason, and nothing may be left over. Exit status 1 otherwise.
+where SES accepted and the key was never completed because of a kill, a lost answer or a
+freeze), every poison message must be in the dead-letter queue with its reason after one
+receive no fault touched, no message may have been received more than the deployed
+maxReceiveCount, and nothing may be left over. Exit status 1 otherwise.
 
 Settings (environment): MAILROOM_FI_MESSAGES (default 2000), MAILROOM_FI_WORKERS (3),
 MAILROOM_FI_SEED (7), MAILROOM_FI_TIME_LIMIT (seconds, 360), MAILROOM_FI_REPORT (a path for
@@ -28,6 +30,7 @@ import json
 import os
 import queue
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -43,12 +46,37 @@ sys.path.insert(0, str(HERE))
 from harness import (Function, Moto, Queues, RuntimeApi, _RuntimeHandler, bootstrap_path, example_repository_with,  # noqa: E402
                      seed_lookups)
 
-from accounting import account, print_summary  # noqa: E402
+from accounting import account, excused_receives, print_summary  # noqa: E402
 from faults import FaultFront, FaultPlan, Ledger  # noqa: E402
-from workload import DOMAIN, build, students  # noqa: E402
+from workload import DOMAIN, build, event_of, students  # noqa: E402
 
 TABLE = "mailroom-idempotency"
-MAX_RECEIVE_COUNT = 10
+TEMPLATE = HERE.parents[1] / "deploy" / "template.yaml"
+# Claims outlive their invocation by this much here (the Lambda's test knob), not 2 minutes:
+# long enough to cover a frozen instance (continued `FaultPlan.thaw_after_s` after its
+# invocation started) and the retry that meets its claim, short enough for the step's time limit.
+LEASE_GRACE_S = 30
+
+
+def deployed_max_receive_count() -> int:
+    """The redrive policy's maxReceiveCount of the SAM template, so the run uses what is deployed."""
+    found = re.search(r"maxReceiveCount:\s*(\d+)", TEMPLATE.read_text())
+    if not found:
+        raise RuntimeError(f"no maxReceiveCount in {TEMPLATE}")
+    return int(found.group(1))
+
+
+class Touched:
+    """What the injected faults of one invocation touched: every record (a kill, a freeze, a
+    CodeCommit outage or hang), or the records named by a failed or hung SQS call (receipt
+    handles, bodies), by a faulted SES call (recipients) or by a faulted claim (keys)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.every_record = False
+        self.strings: set[str] = set()
+        self.addresses: set[str] = set()
+        self.keys: set[str] = set()
 
 
 def private_runtime() -> RuntimeApi:
@@ -75,11 +103,49 @@ class Worker:
         self.front.repository = repository
         self.lock = threading.Lock()
         self.function = Function(self.runtime, self.front, env)
+        self.logs = [self.function.log_path]  # every instance's log, for the diagnostics
         self.invocations = 0
         self.restarts = 0
         self.timeouts = 0
         self.idle = True
         self.invocation_started = time.monotonic()
+        self.touched = Touched()
+        self.thaw_at = 0.0  # while frozen: when the instance is continued
+        self.freezes = 0
+        # (records, touched) per invocation, resolved to excused receives at the end
+        self.log: list[tuple[list[dict], Touched]] = []
+        # message id -> what happened at each receive, for the report on messages that went wrong
+        self.timeline: dict[str, list[dict]] = {}
+        self.clock_zero = time.monotonic()
+
+    def touch(self, every_record: bool = False, strings=(), addresses=(), keys=()) -> None:
+        touched = self.touched
+        with touched.lock:
+            touched.every_record |= every_record
+            touched.strings.update(strings)
+            touched.addresses.update(addresses)
+            touched.keys.update(keys)
+
+    def freeze(self, key: str) -> None:
+        with self.lock:
+            if self.function.process.poll() is not None:
+                return
+            self.function.process.send_signal(signal.SIGSTOP)
+            self.freezes += 1
+            self.thaw_at = self.invocation_started + self.plan.thaw_after_s
+            self.ledger.frozen_keys[key] = (self.index, self.thaw_at)
+            # Until the instance is continued: every SES answer of its in-flight sends waits
+            # in its socket, and the SDK's attempt timeout may fire first on waking.
+            self.ledger.frozen[(self.index, self.generation)] = self.thaw_at
+            process = self.function.process
+        self.touch(every_record=True)
+        threading.Timer(max(0.0, self.thaw_at - time.monotonic()), self.thaw, args=(process,)).start()
+
+    def thaw(self, process) -> None:
+        with self.lock:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+            self.thaw_at = 0.0
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         with self.lock:
@@ -92,7 +158,7 @@ class Worker:
             if self.function.process.poll() is None:
                 self.function.process.kill()
             self.function.process.wait()
-            self.function.stop()
+            self.function.stop(keep_log=True)
             # A fresh Runtime API per instance: a request the dead instance left waiting for
             # its next invocation must not take the next instance's.
             self.runtime.stop()
@@ -100,6 +166,7 @@ class Worker:
             self.generation += 1
             self.restarts += 1
             self.function = Function(self.runtime, self.front, self.env)
+            self.logs.append(self.function.log_path)
 
     def invoke(self, event: dict) -> tuple[str, dict | None]:
         request_id = str(uuid.uuid4())
@@ -117,6 +184,11 @@ class Worker:
                     pass
                 if self.function.process.poll() is not None:
                     return "killed", None
+                if self.thaw_at:
+                    # Frozen: Lambda's timer does not stop a paused host, and the test is what
+                    # the instance does once continued; it gets a few seconds then.
+                    give_up = max(give_up, self.thaw_at + 3.0)
+                    continue
                 if time.monotonic() > give_up:
                     # Lambda stops an invocation at its deadline.
                     self.timeouts += 1
@@ -128,7 +200,7 @@ class Worker:
         finally:
             self.runtime.answers.pop(request_id, None)
 
-    def run(self, stop: threading.Event, receives: dict[str, int], fault_receives: dict[str, int]) -> None:
+    def run(self, stop: threading.Event, receives: dict[str, int], in_invocation: dict) -> None:
         while not stop.is_set():
             answer = self.sqs.receive_message(
                 QueueUrl=self.queues.url,
@@ -143,23 +215,50 @@ class Worker:
                 time.sleep(0.2)
                 continue
             self.idle = False
+            self.touched = touched = Touched()
             for message in messages:
                 count = int(message["Attributes"]["ApproximateReceiveCount"])
                 receives[message["MessageId"]] = max(receives.get(message["MessageId"], 0), count)
+                # moto's queue can hand a message out again while another receiver still holds
+                # it within its visibility timeout (the function did not change it): that
+                # second receive is the test bed's, not the function's, and is excused.
+                with self.ledger.lock:
+                    earlier = in_invocation.get(message["MessageId"])
+                    in_invocation[message["MessageId"]] = (self.index, message["ReceiptHandle"])
+                    if earlier is not None and earlier[0] != self.index and earlier[1] not in self.ledger.visibility_changed:
+                        self.ledger.faults["queue_handed_out_an_in_flight_message"] += 1
+                        touched.strings.add(message["ReceiptHandle"])
             event = {"Records": [self.queues.record(m) for m in messages]}
             self.invocations += 1
-            failures_before = self.front.injected_failures
+            started = time.monotonic()
             kind, response = self.invoke(event)
-            # A receive whose invocation was killed, or met an injected SQS or CodeCommit
-            # failure, may come back because of the fault rather than the function's decision.
-            if kind == "killed" or self.front.injected_failures != failures_before:
+            with self.ledger.lock:
                 for message in messages:
-                    fault_receives[message["MessageId"]] = fault_receives.get(message["MessageId"], 0) + 1
+                    if in_invocation.get(message["MessageId"], (None, None))[1] == message["ReceiptHandle"]:
+                        del in_invocation[message["MessageId"]]
+            if kind == "response" and time.monotonic() > started + self.plan.invocation_timeout_s:
+                # A frozen instance answered after its deadline: Lambda discards that answer.
+                kind = "late"
+            if kind in ("killed", "late"):
+                self.touch(every_record=True)
+            self.log.append((messages, touched))
+            failed = {f.get("itemIdentifier") for f in (response or {}).get("batchItemFailures") or [] if isinstance(f, dict)}
+            for message in messages:
+                self.timeline.setdefault(message["MessageId"], []).append({
+                    "at_s": round(started - self.clock_zero, 1),
+                    "worker": f"{self.index}.{self.generation}",
+                    "receive": int(message["Attributes"]["ApproximateReceiveCount"]),
+                    "invocation": kind,
+                    "failed": kind != "response" or message["MessageId"] in failed,
+                    "took_s": round(time.monotonic() - started, 1),
+                    "fault_touched": touched.every_record or message["ReceiptHandle"] in touched.strings
+                    or message["Body"] in touched.strings,
+                })
             if kind == "response":
                 self.acknowledge(event, response)
             elif kind == "killed":
                 self.restart()
-            # kind == "error": the whole batch comes back after the visibility timeout.
+            # kind "error" or "late": the whole batch comes back after the visibility timeout.
 
     def acknowledge(self, event: dict, response: dict | None) -> None:
         """The event source mapping's reading of a partial batch response: anything malformed
@@ -180,6 +279,8 @@ class Worker:
         self.function.stop()
         self.runtime.stop()
         self.front.stop()
+        for log in self.logs:
+            log.unlink(missing_ok=True)
 
 
 class Producer:
@@ -228,6 +329,7 @@ def main() -> int:
     workers_wanted = setting("MAILROOM_FI_WORKERS", 3)
     time_limit = setting("MAILROOM_FI_TIME_LIMIT", 360)
     plan = FaultPlan(seed=setting("MAILROOM_FI_SEED", 7))
+    max_receive_count = deployed_max_receive_count()
     if not bootstrap_path().exists():
         print(f"{bootstrap_path()} is missing: build it first (cargo build -p mailroom-lambda)", file=sys.stderr)
         return 2
@@ -251,7 +353,7 @@ def main() -> int:
         visibility = int(plan.invocation_timeout_s * 3)
         queues = Queues(moto, "fault-injection", visibility_timeout=visibility)
         queues.sqs.set_queue_attributes(QueueUrl=queues.url, Attributes={"RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": queues.arn(queues.dlq_url), "maxReceiveCount": str(MAX_RECEIVE_COUNT)})})
+            {"deadLetterTargetArn": queues.arn(queues.dlq_url), "maxReceiveCount": str(max_receive_count)})})
         by_message_id: dict[str, int] = {}
         by_seq = {item.seq: item for item in items}
         producer = Producer(moto, queues, items, by_message_id)
@@ -263,20 +365,21 @@ def main() -> int:
             # to see what it prevents.
             "IDEMPOTENCY_TABLE": "" if os.environ.get("MAILROOM_FI_WITHOUT_STORE") else TABLE,
             "TEMPLATE_CACHE_SECONDS": "1",
-            # Above the 15 s visibility timeout plus the 4 s longest back-off, as the deployed
-            # 120 s is above the deployed visibility; the default would let each killed claimer's
-            # record wait two minutes and the run outlast its time limit.
-            "IDEMPOTENCY_LEASE_GRACE_SECONDS": "25",
             "DEADLINE_MARGIN_MS": "1500",
             "MAX_CONCURRENT_SENDS": "10",
-            "AWS_LAMBDA_LOG_LEVEL": "error",
+            # Warnings hold every retry and reject with its reason: the report's diagnostics
+            # read them.
+            "AWS_LAMBDA_LOG_LEVEL": "warn",
+            "IDEMPOTENCY_LEASE_GRACE_SECONDS": str(LEASE_GRACE_S),
         }
         workers = [Worker(i, moto, queues, plan, ledger, env, repository) for i in range(workers_wanted)]
+        for worker in workers:
+            worker.clock_zero = time.monotonic()
         receives: dict[str, int] = {}
-        fault_receives: dict[str, int] = {}
+        in_invocation: dict[str, tuple[int, str]] = {}  # message id -> (worker, receipt handle) while invoked
         stop = threading.Event()
         started = time.monotonic()
-        threads = [threading.Thread(target=w.run, args=(stop, receives, fault_receives), daemon=True) for w in workers]
+        threads = [threading.Thread(target=w.run, args=(stop, receives, in_invocation), daemon=True) for w in workers]
         for thread in threads:
             thread.start()
         feeding = threading.Thread(target=producer.run, args=(stop,), daemon=True)
@@ -308,7 +411,9 @@ def main() -> int:
             dead_letters=dead_letters,
             ledger=ledger,
             stuck=stuck,
-            fault_receives=fault_receives,
+            fault_receives=excused_receives([entry for w in workers for entry in w.log], ledger.recipients_by_key),
+            max_receive_count=max_receive_count,
+            waits=claim_waits([log for w in workers for log in w.logs]),
         )
         result["run"] = {
             "messages": len(items),
@@ -320,9 +425,15 @@ def main() -> int:
             "invocations_past_deadline": sum(w.timeouts for w in workers),
             "visibility_timeout_s": visibility,
             "invocation_timeout_s": plan.invocation_timeout_s,
-            "max_receive_count": MAX_RECEIVE_COUNT,
+            "max_receive_count": max_receive_count,
+            "lease_grace_s": LEASE_GRACE_S,
+            "thaw_after_s": plan.thaw_after_s,
+            "frozen_instances": sum(w.freezes for w in workers),
+            "claims_while_frozen": ledger.claims_while_frozen,
+            "claims_held_by_faulted_invocations": ledger.held_by_faulted,
             "idempotency_store": not os.environ.get("MAILROOM_FI_WITHOUT_STORE"),
         }
+        result["diagnostics"] = diagnostics(result, by_seq, by_message_id, workers)
         print_summary(result)
         if os.environ.get("MAILROOM_FI_REPORT"):
             Path(os.environ["MAILROOM_FI_REPORT"]).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -332,6 +443,66 @@ def main() -> int:
             worker.stop()
         moto.stop()
         scratch.cleanup()
+
+
+def diagnostics(result: dict, items: dict, by_message_id: dict[str, int], workers: list) -> dict:
+    """The receive timeline of every message the run found wrong (lost, poison retried, good in
+    the dead-letter queue), so a failure says what happened to them."""
+    wanted = set(result["lost"]["good_events"]) | set(result["lost"]["poison"])
+    wanted |= {d["seq"] for d in result["dlq"]["poison_retried_more_than_once_detail"]}
+    wanted |= set(result["dlq"].get("good_in_dlq_seqs", []))
+    wanted |= {seq for seq, _, _ in result["dlq"]["poison_wrong_reason"]}
+    timelines = {}
+    for message_id, seq in by_message_id.items():
+        if seq in wanted or event_of(items[seq]) in wanted:
+            receives = sorted((r for w in workers for r in w.timeline.get(message_id, [])), key=lambda r: r["at_s"])
+            decisions = [d for w in workers for d in decisions_in(w.logs, message_id)]
+            timelines[f"{seq} ({items[seq].kind}{', duplicate of %d' % items[seq].duplicate_of if items[seq].duplicate_of is not None else ''})"] = {
+                "receives": receives, "decisions": decisions}
+    return timelines
+
+
+def claim_waits(logs: list[Path]) -> dict[str, int]:
+    """Per SQS message id, how often the function retried it because another invocation held
+    its key's claim (`in_progress`), from its JSON log lines."""
+    waits: dict[str, int] = {}
+    for log in logs:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if '"in_progress"' not in line:
+                continue
+            try:
+                fields = json.loads(line)
+            except ValueError:
+                continue
+            fields = fields.get("fields", fields)
+            if fields.get("reason") == "in_progress" and fields.get("message_id"):
+                waits[fields["message_id"]] = waits.get(fields["message_id"], 0) + 1
+    return waits
+
+
+def decisions_in(logs: list[Path], message_id: str) -> list[dict]:
+    """The function's logged retries and rejects of one message, from its JSON log lines."""
+    found = []
+    for log in logs:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if message_id not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            fields = entry.get("fields", entry)
+            if fields.get("message_id") == message_id:
+                found.append({k: fields.get(k) for k in ("decision", "reason", "detail", "retry_after_seconds") if k in fields})
+    return found
 
 
 def drain(queues: Queues) -> list[dict]:

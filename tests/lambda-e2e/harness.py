@@ -426,7 +426,8 @@ class Function:
                 pass
         return lines
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
+        """Stops the process; its log is removed unless the caller keeps it (and removes it)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -435,7 +436,8 @@ class Function:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
-        self.log_path.unlink(missing_ok=True)
+        if not keep_log:
+            self.log_path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- SQS as Lambda sees it
