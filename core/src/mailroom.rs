@@ -109,7 +109,7 @@ impl Verdict {
 
 /// What composing a record gives.
 pub(crate) enum Composed {
-    Email(Email),
+    Email(Box<Email>),
     /// Every recipient is suppressed: their normalized addresses.
     Suppressed(Vec<String>),
 }
@@ -385,19 +385,20 @@ impl Mailroom {
         pending.asked.extend(keys);
         // Once every lookup is answered the recipients are known: check them. A recipient
         // that cannot be read is left to the composition to reject.
-        if pending.asked.is_empty() && !pending.progress.waiting() && pending.suppression.unasked()
-        {
-            if let Ok(mailboxes) = recipients(&route.recipient, |path| {
+        if pending.asked.is_empty()
+            && !pending.progress.waiting()
+            && pending.suppression.unasked()
+            && let Ok(mailboxes) = recipients(&route.recipient, |path| {
                 crate::lookup::at_path(
                     &pending.unwrapped.event,
                     &route.lookups,
                     Some(&pending.progress),
                     path,
                 )
-            }) {
-                let reads = pending.suppression.ask(&mailboxes);
-                pending.asked.extend(reads);
-            }
+            })
+        {
+            let reads = pending.suppression.ask(&mailboxes);
+            pending.asked.extend(reads);
         }
         Ok(())
     }
@@ -566,7 +567,7 @@ impl Mailroom {
             progress,
             check,
         ) {
-            Ok(Composed::Email(email)) => Verdict::Send(email),
+            Ok(Composed::Email(email)) => Verdict::Send(*email),
             Ok(Composed::Suppressed(addresses)) => Verdict::Suppressed(addresses),
             Err(fault) => Verdict::of(fault),
         }
@@ -676,7 +677,7 @@ impl Mailroom {
             }
             None => recipients,
         };
-        Ok(Composed::Email(Email {
+        Ok(Composed::Email(Box::new(Email {
             from: self.shared.config.sender.clone(),
             to,
             reply_to: route
@@ -689,7 +690,7 @@ impl Mailroom {
             idempotency_key,
             tags,
             configuration_set: self.shared.config.configuration_set.clone(),
-        }))
+        })))
     }
 
     /// Renders HTML, text and subject in that order (the first failure is reported, so an
