@@ -830,6 +830,19 @@ mod tests {
     }
 
     #[test]
+    fn the_ledger_table_comes_from_the_file_else_the_variable() {
+        let in_file = ROUTES.replacen('{', r#"{"ledgerTable":"file-ledger","#, 1);
+        let vars = [("SENDER", "a@example.com"), ("LEDGER_TABLE", "env-ledger")];
+        let config = Config::resolve(Some(&in_file), env(&vars)).unwrap();
+        assert_eq!(config.ledger_table(), Some("file-ledger"));
+        assert_eq!(config.ignored_variables(), ["LEDGER_TABLE"]);
+        let config = Config::resolve(Some(ROUTES), env(&vars)).unwrap();
+        assert_eq!(config.ledger_table(), Some("env-ledger"));
+        let config = Config::resolve(Some(ROUTES), env(&vars[..1])).unwrap();
+        assert_eq!(config.ledger_table(), None);
+    }
+
+    #[test]
     fn a_bad_variable_is_named_in_the_error() {
         let missing = Config::resolve(None, env(&[("SENDER", "a@example.com")])).unwrap_err();
         assert!(
