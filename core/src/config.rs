@@ -458,6 +458,7 @@ impl Config {
                 file.configuration_set.is_some(),
                 vars::SES_CONFIGURATION_SET,
             ),
+            (file.ledger_table.is_some(), vars::LEDGER_TABLE),
         ] {
             if in_file && non_empty(lookup, name).is_some() {
                 ignored.push(name);
