@@ -26,9 +26,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use mailroom_core::feedback::{EmailEntry, LedgerKey};
 use mailroom_core::{Email, SendFailure, SendOutcome};
 use thiserror::Error;
 
+use crate::feedback::{LedgerStore, NoLedger};
 use crate::mailer::Mailer;
 use crate::unix_millis;
 
@@ -121,6 +123,10 @@ impl IdempotencySettings {
 pub enum Claim {
     /// The key is ours until the lease expires: send.
     Acquired,
+    /// The key is ours, taken over from an earlier claim whose lease ran out without
+    /// completing: that claimer may have sent the email (it died, or froze, after SES
+    /// accepted). Send unless the delivery ledger says SES has the email.
+    TakenOver,
     /// An earlier delivery sent this email.
     Completed {
         /// The SES message id of that send, when recorded.
@@ -237,9 +243,11 @@ impl LeaseClock {
 /// A [`Mailer`] that consults an [`IdempotencyStore`] around every send; without a store
 /// (`IDEMPOTENCY_TABLE` unset) it sends directly.
 #[derive(Debug)]
-pub struct IdempotentMailer<M, S> {
+pub struct IdempotentMailer<M, S, F = NoLedger> {
     inner: Arc<M>,
     store: Option<Arc<S>>,
+    /// The delivery ledger, asked on a takeover whether SES already has the email.
+    ledger: Option<Arc<F>>,
     clock: LeaseClock,
     owner_prefix: String,
     claims: AtomicU64,
@@ -255,6 +263,7 @@ impl<M, S> IdempotentMailer<M, S> {
         Self {
             inner: Arc::new(inner),
             store: store.map(Arc::new),
+            ledger: None,
             clock,
             owner_prefix: format!("{}-{started:x}", std::process::id()),
             claims: AtomicU64::new(0),
@@ -262,16 +271,73 @@ impl<M, S> IdempotentMailer<M, S> {
         }
     }
 
+    /// The same mailer, asking `ledger` on every takeover of an expired claim whether SES
+    /// already has the email (the feedback intake writes its `Send` event there): then the key
+    /// is completed and nothing is sent again. This closes the window of a claimer that died
+    /// between SES's answer and its completion write, once SES's `Send` event has arrived.
+    pub fn with_ledger<F: LedgerStore>(self, ledger: Option<F>) -> IdempotentMailer<M, S, F> {
+        IdempotentMailer {
+            inner: self.inner,
+            store: self.store,
+            ledger: ledger.map(Arc::new),
+            clock: self.clock,
+            owner_prefix: self.owner_prefix,
+            claims: self.claims,
+            completing: self.completing,
+        }
+    }
+}
+
+impl<M, S, F> IdempotentMailer<M, S, F> {
     /// The store, if any.
     pub fn store(&self) -> Option<&S> {
         self.store.as_deref()
     }
+
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &M {
+        &self.inner
+    }
 }
 
-impl<M, S> Mailer for IdempotentMailer<M, S>
+impl<M, S, F> IdempotentMailer<M, S, F>
+where
+    S: IdempotencyStore,
+    F: LedgerStore,
+{
+    /// On a takeover: the SES message id of the email when the ledger shows SES has it (then
+    /// the key is completed here), else `None`: send.
+    async fn sent_per_ledger(&self, store: &S, lease: &Lease<'_>) -> Option<Option<String>> {
+        let ledger = self.ledger.as_ref()?;
+        let key = LedgerKey::IdempotencyKey(lease.key.to_owned()).storage_key();
+        let entry: EmailEntry = match ledger.read(&key).await {
+            Ok(Some(stored)) => serde_json::from_str(&stored.json).ok()?,
+            Ok(None) => return None,
+            Err(error) => {
+                // Without an answer the takeover sends, as it would without a ledger.
+                tracing::warn!(idempotency_key = lease.key, %error, "the ledger could not be read on a takeover; sending");
+                return None;
+            }
+        };
+        if !entry.ses_has_it() {
+            return None;
+        }
+        let message_id = entry.ses_message_id.clone();
+        if let Err(error) = store
+            .complete(lease, message_id.as_deref().unwrap_or_default())
+            .await
+        {
+            tracing::warn!(idempotency_key = lease.key, %error, "the key could not be marked completed after the ledger showed it sent");
+        }
+        Some(message_id)
+    }
+}
+
+impl<M, S, F> Mailer for IdempotentMailer<M, S, F>
 where
     M: Mailer + Send + Sync + 'static,
     S: IdempotencyStore + Send + Sync + 'static,
+    F: LedgerStore + 'static,
 {
     async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
         let Some(store) = &self.store else {
@@ -291,6 +357,16 @@ where
         };
         match store.claim(&lease).await {
             Ok(Claim::Acquired) => {}
+            Ok(Claim::TakenOver) => {
+                if let Some(message_id) = self.sent_per_ledger(store, &lease).await {
+                    tracing::info!(
+                        idempotency_key = lease.key,
+                        ses_message_id = message_id.as_deref().unwrap_or_default(),
+                        "an expired claim's email is in the delivery ledger; not sending again"
+                    );
+                    return SendOutcome::AlreadySent { message_id };
+                }
+            }
             Ok(Claim::Completed { message_id }) => {
                 tracing::info!(
                     idempotency_key = lease.key,

@@ -60,7 +60,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             idempotency.retention,
         )
     });
-    let mailer = IdempotentMailer::new(SesMailer::new(aws::ses_client(&sdk)), store, clock.clone());
+    // The delivery ledger (LEDGER_TABLE): written by the feedback intake, read by a takeover
+    // of an expired claim so that an email SES already has is not sent again.
+    let ledger = settings
+        .ledger
+        .as_ref()
+        .map(|ledger| DynamoDbLedger::new(dynamodb::client(&sdk), &ledger.table, ledger.retention));
+    let mailer = IdempotentMailer::new(SesMailer::new(aws::ses_client(&sdk)), store, clock.clone())
+        .with_ledger(ledger.clone());
     let queue = SqsQueue::new(aws::sqs_client(&sdk));
     // Lookups read the tables the routes name; building the client calls nothing, so a
     // deployment without lookups pays nothing for it.
@@ -69,14 +76,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .get("AWS_LAMBDA_FUNCTION_NAME")
         .cloned()
         .unwrap_or_default();
-    let feedback = settings.feedback.clone();
+    let queue_arns = settings.feedback_queue_arns.clone();
     let notifier = Notifier::new(settings, mailer, queue, cache, reader, function_name);
     // A function that also serves the feedback queue writes its records to the ledger.
-    let notifier = notifier.with_feedback(feedback.map(|feedback| FeedbackIntake {
-        ledger: DynamoDbLedger::new(dynamodb::client(&sdk), feedback.table, feedback.retention),
-        queue_arns: feedback.queue_arns,
-        settings: IntakeSettings::default(),
-    }));
+    let notifier =
+        notifier.with_feedback(ledger.filter(|_| !queue_arns.is_empty()).map(|ledger| {
+            FeedbackIntake {
+                ledger,
+                queue_arns,
+                settings: IntakeSettings::default(),
+            }
+        }));
     let notifier = &notifier;
     let clock = &clock;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -113,16 +113,17 @@ pub struct Settings {
     pub metrics_namespace: String,
     /// Bound of the lookup cache, in bytes (0: no cache).
     pub lookup_cache_bytes: usize,
-    /// The feedback intake, when `FEEDBACK_QUEUE_ARN` is set.
-    pub feedback: Option<FeedbackSettings>,
+    /// The delivery ledger, when `LEDGER_TABLE` is set: the feedback intake writes it, a
+    /// takeover of an expired claim reads it.
+    pub ledger: Option<LedgerSettings>,
+    /// The queues whose records are SES feedback (`FEEDBACK_QUEUE_ARN`; needs the ledger).
+    pub feedback_queue_arns: Vec<String>,
 }
 
-/// Where SES feedback comes from and goes to.
+/// The delivery ledger's table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedbackSettings {
-    /// The queues whose records are feedback.
-    pub queue_arns: Vec<String>,
-    /// The ledger table.
+pub struct LedgerSettings {
+    /// The table.
     pub table: String,
     /// How long entries are kept after their last change.
     pub retention: Duration,
@@ -169,27 +170,9 @@ impl Settings {
                 hint: "the queue URL, needed when DELETE_PROCESSED=true",
             });
         }
-        let feedback = match get(vars::FEEDBACK_QUEUE_ARN) {
-            None => None,
-            Some(arns) => {
-                let queue_arns: Vec<String> = arns
-                    .split(',')
-                    .map(|arn| arn.trim().to_owned())
-                    .filter(|arn| !arn.is_empty())
-                    .collect();
-                if let Some(bad) = queue_arns.iter().find(|arn| !arn.starts_with("arn:")) {
-                    return Err(SettingsError::Invalid {
-                        name: vars::FEEDBACK_QUEUE_ARN,
-                        value: bad.clone(),
-                        reason: "expected SQS queue ARNs (arn:aws:sqs:REGION:ACCOUNT:NAME), comma-separated".to_owned(),
-                    });
-                }
-                let table = get(vars::LEDGER_TABLE).ok_or(SettingsError::Missing {
-                    name: vars::LEDGER_TABLE,
-                    hint: "the DynamoDB table of the delivery ledger (it may be IDEMPOTENCY_TABLE's), needed with FEEDBACK_QUEUE_ARN",
-                })?;
-                Some(FeedbackSettings {
-                    queue_arns,
+        let ledger = get(vars::LEDGER_TABLE)
+            .map(|table| {
+                Ok::<_, SettingsError>(LedgerSettings {
                     table,
                     retention: Duration::from_secs(number(
                         vars::LEDGER_TTL_SECONDS,
@@ -198,10 +181,35 @@ impl Settings {
                         60..=10 * 365 * 24 * 3600,
                     )?),
                 })
-            }
-        };
+            })
+            .transpose()?;
+        let feedback_queue_arns: Vec<String> = get(vars::FEEDBACK_QUEUE_ARN)
+            .unwrap_or_default()
+            .split(',')
+            .map(|arn| arn.trim().to_owned())
+            .filter(|arn| !arn.is_empty())
+            .collect();
+        if let Some(bad) = feedback_queue_arns
+            .iter()
+            .find(|arn| !arn.starts_with("arn:"))
+        {
+            return Err(SettingsError::Invalid {
+                name: vars::FEEDBACK_QUEUE_ARN,
+                value: bad.clone(),
+                reason:
+                    "expected SQS queue ARNs (arn:aws:sqs:REGION:ACCOUNT:NAME), comma-separated"
+                        .to_owned(),
+            });
+        }
+        if !feedback_queue_arns.is_empty() && ledger.is_none() {
+            return Err(SettingsError::Missing {
+                name: vars::LEDGER_TABLE,
+                hint: "the DynamoDB table of the delivery ledger (it may be IDEMPOTENCY_TABLE's), needed with FEEDBACK_QUEUE_ARN",
+            });
+        }
         Ok(Self {
-            feedback,
+            ledger,
+            feedback_queue_arns,
             region,
             repository,
             branch: get(vars::CODECOMMIT_BRANCH).unwrap_or_else(|| "main".to_owned()),

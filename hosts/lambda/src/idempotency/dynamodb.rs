@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{Claim, IdempotencyStore, Lease, StoreError};
 
@@ -102,10 +102,21 @@ impl IdempotencyStore for DynamoDbStore {
             .expression_attribute_values(":now_ms", number(lease.now_ms))
             .expression_attribute_values(":now_s", number(lease.now_ms / 1000))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            // The item it replaced, if any: an expired claim means this is a takeover.
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         let returned = match written {
-            Ok(_) => return Ok(Claim::Acquired),
+            Ok(output) => {
+                let replaced_a_claim = output.attributes.as_ref().is_some_and(|old| {
+                    matches!(old.get("state"), Some(AttributeValue::S(state)) if state == IN_PROGRESS)
+                });
+                return Ok(if replaced_a_claim {
+                    Claim::TakenOver
+                } else {
+                    Claim::Acquired
+                });
+            }
             Err(SdkError::ServiceError(service)) => match service.into_err() {
                 PutItemError::ConditionalCheckFailedException(failed) => failed.item,
                 other => {

@@ -42,7 +42,7 @@ impl IdempotencyStore for MemoryStore {
             None => Claim::Acquired,
             Some(Item::InProgress {
                 lease_expires_ms, ..
-            }) if *lease_expires_ms < lease.now_ms => Claim::Acquired,
+            }) if *lease_expires_ms < lease.now_ms => Claim::TakenOver,
             Some(Item::InProgress {
                 lease_expires_ms, ..
             }) => Claim::HeldElsewhere {
@@ -52,7 +52,7 @@ impl IdempotencyStore for MemoryStore {
                 message_id: Some(message_id.clone()),
             },
         };
-        if claim == Claim::Acquired {
+        if matches!(claim, Claim::Acquired | Claim::TakenOver) {
             items.insert(
                 lease.key.to_owned(),
                 Item::InProgress {

@@ -122,7 +122,8 @@ async fn an_expired_claim_is_taken_over_and_a_released_one_is_free() {
     let killed = lease("k2", "killed", now, now + 1_000);
     assert_eq!(store.claim(&killed).await.unwrap(), Claim::Acquired);
     let next = lease("k2", "next", now + 1_001, now + 31_000);
-    assert_eq!(store.claim(&next).await.unwrap(), Claim::Acquired);
+    // The expired claim was never completed: its claimer may have sent.
+    assert_eq!(store.claim(&next).await.unwrap(), Claim::TakenOver);
     let stored = item(&client, "k2").await.unwrap();
     assert_eq!(stored["owner"], AttributeValue::S("next".into()));
 
@@ -191,4 +192,98 @@ fn an_unknown_item_is_reported_not_guessed() {
     assert!(error.to_string().contains("unknown state"), "{error}");
     let item = HashMap::from([("pk".to_owned(), AttributeValue::S("k".into()))]);
     assert!(interpret(&claim, &item).is_err());
+}
+
+/// Counts sends; every one is accepted.
+#[derive(Default)]
+struct CountingMailer(std::sync::atomic::AtomicUsize);
+
+impl crate::mailer::Mailer for CountingMailer {
+    async fn send(
+        &self,
+        _email: &mailroom_core::Email,
+        _message_id: &str,
+    ) -> mailroom_core::SendOutcome {
+        let call = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        mailroom_core::SendOutcome::Accepted {
+            message_id: format!("ses-new-{call}"),
+        }
+    }
+}
+
+fn email_with_key(key: &str) -> mailroom_core::Email {
+    mailroom_core::Email::new(
+        mailroom_core::Mailbox::parse("Shop <shop@example.com>").unwrap(),
+        vec![mailroom_core::Mailbox::parse("ana@example.org").unwrap()],
+        "Your order",
+        "<p>Thanks</p>",
+        "Thanks",
+        key,
+    )
+    .unwrap()
+}
+
+/// SES's `Send` event for the email of `key`, through SNS, as the feedback queue gets it.
+fn send_event(key: &str) -> String {
+    let ses = serde_json::json!({ "eventType": "Send", "send": {},
+        "mail": { "messageId": "ses-first", "timestamp": "2026-11-23T10:00:01Z",
+                  "destination": ["ana@example.org"], "tags": { "idempotency_key": [key] } } });
+    serde_json::json!({ "Type": "Notification", "MessageId": "sns-1", "Message": ses.to_string() })
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_takeover_sends_nothing_when_the_ledger_shows_ses_has_the_email() {
+    use crate::feedback::dynamodb::DynamoDbLedger;
+    use crate::idempotency::{IdempotentMailer, LeaseClock};
+    use crate::feedback::{IntakeSettings, take_in};
+    use crate::mailer::Mailer;
+
+    let moto = Moto::start();
+    let client = client_of(&moto).await;
+    // One table for claims and ledger, as the SAM template deploys them.
+    table(&client, "keys").await;
+    let store = DynamoDbStore::new(client.clone(), "keys", Duration::from_secs(3600));
+    let ledger = DynamoDbLedger::new(client.clone(), "keys", Duration::from_secs(3600));
+    let now = unix_millis();
+    // Two claims that lapsed uncompleted (their claimers died after SES accepted); SES's Send
+    // event for the first has reached the ledger, none for the second.
+    for key in ["sent-before", "never-sent"] {
+        let dead = lease(key, "dead", now - 60_000, now - 1);
+        assert_eq!(store.claim(&dead).await.unwrap(), Claim::Acquired);
+    }
+    let intake = take_in(
+        &ledger,
+        &send_event("sent-before"),
+        IntakeSettings::default(),
+        crate::timestamp(now),
+    )
+    .await;
+    assert!(
+        matches!(intake, crate::feedback::Intake::Applied { .. }),
+        "{intake:?}"
+    );
+
+    let clock = LeaseClock::default();
+    clock.set_deadline(now + 30_000);
+    let mailer = IdempotentMailer::new(CountingMailer::default(), Some(store), clock)
+        .with_ledger(Some(ledger));
+    assert_eq!(
+        mailer.send(&email_with_key("sent-before"), "m1").await,
+        mailroom_core::SendOutcome::AlreadySent {
+            message_id: Some("ses-first".into())
+        }
+    );
+    let stored = item(&client, "sent-before").await.unwrap();
+    assert_eq!(stored["state"], AttributeValue::S("completed".into()));
+    assert_eq!(stored["messageId"], AttributeValue::S("ses-first".into()));
+    // Without a Send event in the ledger the takeover sends, as it would without a ledger.
+    assert!(matches!(
+        mailer.send(&email_with_key("never-sent"), "m2").await,
+        mailroom_core::SendOutcome::Accepted { .. }
+    ));
+    assert_eq!(
+        mailer.inner().0.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }
