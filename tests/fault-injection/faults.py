@@ -112,6 +112,9 @@ class Ledger:
     # idempotency key -> every store call about it (time, instance, operation, status, owner),
     # shown for a duplicate no window explains
     store_calls: dict[str, list] = field(default_factory=dict)
+    # SES's event publishing: called with (key, SES message id, recipients) for every email SES
+    # accepts, whatever becomes of the function after (None: no feedback)
+    publish_send: object = None
 
     def fault(self, kind: str) -> None:
         with self.lock:
@@ -256,6 +259,7 @@ class _FaultHandler(_FrontHandler):
         headers = raw.split(b"\r\n\r\n", 1)[0]
         to = TO_HEADER.search(headers)
         addresses = [a.decode().lower() for a in ADDRESS.findall(to.group(1))] if to else []
+        self._ses_addresses = addresses
         if self._ses_key:
             ledger.recipients(self._ses_key, addresses)
         if b"bounce-" in headers:
@@ -349,6 +353,12 @@ class _FaultHandler(_FrontHandler):
         if self._ses_key is not None and status == 200:
             generation = front.worker.generation
             front.ledger.accepted(self._ses_key, front.worker.index, generation, self._after == "lost", self.peer_gone())
+            if front.ledger.publish_send is not None:
+                try:
+                    ses_id = json.loads(body).get("MessageId", "")
+                except ValueError:
+                    ses_id = ""
+                front.ledger.publish_send(self._ses_key, ses_id, self._ses_addresses)
             if self._after == "kill":
                 front.ledger.fault("killed_after_ses_accept")
                 return self.kill()

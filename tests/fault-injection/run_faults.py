@@ -381,7 +381,34 @@ def main() -> int:
             "AWS_LAMBDA_LOG_LEVEL": "warn",
             "IDEMPOTENCY_LEASE_GRACE_SECONDS": str(LEASE_GRACE_S),
         }
+        # SES's event publishing, as the SAM template deploys it: every email SES accepts gives a
+        # Send event, through SNS, on the feedback queue, which an instance of the same function
+        # writes to the ledger. A takeover of an expired claim reads it (the window of a
+        # claimer that died or froze after SES accepted closes once the event is in).
+        # MAILROOM_FI_WITHOUT_LEDGER=1 runs without it.
+        feedback_worker = None
+        if not os.environ.get("MAILROOM_FI_WITHOUT_LEDGER") and env["IDEMPOTENCY_TABLE"]:
+            feedback = Queues(moto, "fault-injection-feedback", visibility_timeout=visibility)
+            env["LEDGER_TABLE"] = TABLE
+            env["FEEDBACK_QUEUE_ARN"] = feedback.queue_arn
+            feedback_sqs = moto.client("sqs")
+
+            def publish_send(key: str, ses_id: str, addresses: list[str]) -> None:
+                notification = {"eventType": "Send", "send": {}, "mail": {
+                    "messageId": ses_id or f"ses-{key}", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "destination": addresses or ["unknown@example.com"], "tags": {"idempotency_key": [key]}}}
+                sns = {"Type": "Notification", "MessageId": str(uuid.uuid4()), "Message": json.dumps(notification)}
+                feedback_sqs.send_message(QueueUrl=feedback.url, MessageBody=json.dumps(sns))
+
+            ledger.publish_send = publish_send
+            quiet = FaultPlan(seed=plan.seed, ses_throttle=0, ses_5xx=0, ses_lost_response=0, kill_after_ses_accept=0,
+                              kill_before_complete=0, kill_before_claim=0, kill_during_sqs=0, sqs_outage=0,
+                              dynamodb_throttle=0, claim_delayed=0, codecommit_down=(0.0, 0.0), ses_hang=0,
+                              sqs_hang=0, codecommit_hang=0, freeze_after_ses_accept=0)
+            feedback_worker = Worker(workers_wanted, moto, feedback, quiet, ledger, env, repository)
         workers = [Worker(i, moto, queues, plan, ledger, env, repository) for i in range(workers_wanted)]
+        if feedback_worker is not None:
+            workers.append(feedback_worker)
         for worker in workers:
             worker.clock_zero = time.monotonic()
         receives: dict[str, int] = {}
@@ -441,6 +468,7 @@ def main() -> int:
             "claims_while_frozen": ledger.claims_while_frozen,
             "claims_held_by_faulted_invocations": ledger.held_by_faulted,
             "idempotency_store": not os.environ.get("MAILROOM_FI_WITHOUT_STORE"),
+            "ledger": feedback_worker is not None,
         }
         result["diagnostics"] = diagnostics(result, by_seq, by_message_id, workers)
         print_summary(result)
