@@ -55,6 +55,35 @@ impl Moto {
     }
 }
 
+/// Creates `name` with the partition key `pk` (a string), on demand, as the idempotency store
+/// and the ledger use it.
+pub async fn key_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("a complete attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("a complete key schema element"),
+        )
+        .send()
+        .await
+        .expect("moto creates the table");
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -114,11 +114,29 @@ pub fn emf_document(
         ("LookupCacheHits", metrics.lookups.cache_hits),
         ("LookupCalls", metrics.lookups.calls),
     ];
+    emf(
+        namespace,
+        function_name,
+        timestamp_ms,
+        &counts,
+        ("BatchDuration", metrics.batch_duration_ms),
+    )
+}
+
+/// One embedded-metric-format document: `counts` as Count metrics and `duration` in
+/// milliseconds, by function name.
+fn emf(
+    namespace: &str,
+    function_name: &str,
+    timestamp_ms: u64,
+    counts: &[(&str, u32)],
+    duration: (&str, u64),
+) -> Value {
     let mut definitions: Vec<Value> = counts
         .iter()
         .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
         .collect();
-    definitions.push(json!({"Name": "BatchDuration", "Unit": "Milliseconds"}));
+    definitions.push(json!({"Name": duration.0, "Unit": "Milliseconds"}));
     let mut document = json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -129,11 +147,11 @@ pub fn emf_document(
             }],
         },
         "FunctionName": function_name,
-        "BatchDuration": metrics.batch_duration_ms,
     });
     if let Some(object) = document.as_object_mut() {
+        object.insert(duration.0.to_owned(), json!(duration.1));
         for (name, value) in counts {
-            object.insert(name.to_owned(), json!(value));
+            object.insert((*name).to_owned(), json!(value));
         }
     }
     document
@@ -216,29 +234,13 @@ pub fn feedback_emf_document(
         ("FeedbackUnreadable", metrics.unreadable),
         ("FeedbackFailed", metrics.failed),
     ];
-    let mut definitions: Vec<Value> = counts
-        .iter()
-        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-        .collect();
-    definitions.push(json!({"Name": "FeedbackDuration", "Unit": "Milliseconds"}));
-    let mut document = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": definitions,
-            }],
-        },
-        "FunctionName": function_name,
-        "FeedbackDuration": metrics.duration_ms,
-    });
-    if let Some(object) = document.as_object_mut() {
-        for (name, value) in counts {
-            object.insert(name.to_owned(), json!(value));
-        }
-    }
-    document
+    emf(
+        namespace,
+        function_name,
+        timestamp_ms,
+        &counts,
+        ("FeedbackDuration", metrics.duration_ms),
+    )
 }
 
 /// Writes one EMF line to stdout.

@@ -150,13 +150,8 @@ where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    let detail = match error {
-        SdkError::ServiceError(service) => format!(
-            "{}: {}",
-            service.err().code().unwrap_or("UnknownError"),
-            service.err().message().unwrap_or_default()
-        ),
-        other => aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
-    };
-    LedgerError::Unavailable { operation, detail }
+    LedgerError::Unavailable {
+        operation,
+        detail: crate::aws::dynamodb_error_detail(error),
+    }
 }

@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use mailroom_core::feedback::{AddressEntry, DeliveryStatus, EmailEntry, SuppressionReason};
 use serde_json::json;
 
@@ -20,27 +17,7 @@ const NOW: Timestamp = Timestamp::from_millis(1_795_428_060_000); // 2026-11-23T
 
 async fn ledger_table(moto: &Moto, name: &str) -> (DynamoDbLedger, aws_sdk_dynamodb::Client) {
     let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::moto::key_table(&client, name).await;
     let ledger = DynamoDbLedger::new(client.clone(), name, Duration::from_secs(86_400));
     (ledger, client)
 }

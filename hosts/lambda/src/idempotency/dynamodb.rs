@@ -233,15 +233,10 @@ where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    let detail = match error {
-        SdkError::ServiceError(service) => format!(
-            "{}: {}",
-            service.err().code().unwrap_or("UnknownError"),
-            service.err().message().unwrap_or_default()
-        ),
-        other => aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
-    };
-    StoreError::Unavailable { operation, detail }
+    StoreError::Unavailable {
+        operation,
+        detail: crate::aws::dynamodb_error_detail(error),
+    }
 }
 
 /// The DynamoDB client: the shared SDK configuration with the SDK's standard retries (a

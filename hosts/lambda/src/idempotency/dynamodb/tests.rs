@@ -4,10 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-
 use super::*;
 use crate::moto::Moto;
 use crate::unix_millis;
@@ -18,27 +14,7 @@ async fn client_of(moto: &Moto) -> aws_sdk_dynamodb::Client {
 }
 
 async fn table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::moto::key_table(client, name).await;
 }
 
 fn lease<'a>(key: &'a str, owner: &'a str, now_ms: u64, expires_ms: u64) -> Lease<'a> {
@@ -235,8 +211,8 @@ fn send_event(key: &str) -> String {
 #[tokio::test]
 async fn a_takeover_sends_nothing_when_the_ledger_shows_ses_has_the_email() {
     use crate::feedback::dynamodb::DynamoDbLedger;
-    use crate::idempotency::{IdempotentMailer, LeaseClock};
     use crate::feedback::{IntakeSettings, take_in};
+    use crate::idempotency::{IdempotentMailer, LeaseClock};
     use crate::mailer::Mailer;
 
     let moto = Moto::start();
