@@ -82,6 +82,7 @@ class Acceptance:
     at: float  # time.monotonic()
     completed: bool = False
     response_lost: bool = False  # an injected fault held the answer past the deadline
+    owner: str = ""  # the claim this send was made under (the instance's last claim of the key)
     unheard: bool = False  # the function had stopped waiting when SES answered
 
 
@@ -104,6 +105,8 @@ class Ledger:
     frozen: dict[tuple[int, int], float] = field(default_factory=dict)
     # idempotency key -> what the faults of the invocation that last claimed it touched
     holders: dict[str, object] = field(default_factory=dict)
+    # (key, worker, generation) -> the owner of that instance's last successful claim of the key
+    claim_owners: dict[tuple, str] = field(default_factory=dict)
     # claims refused because the key was held by an invocation a fault touched (killed, frozen,
     # its SES call hung or its claim answered late): the retry that follows is the fault's
     held_by_faulted: int = 0
@@ -122,13 +125,18 @@ class Ledger:
 
     def accepted(self, key: str, worker: int, generation: int, response_lost: bool, unheard: bool) -> None:
         with self.lock:
+            owner = self.claim_owners.get((key, worker, generation), "")
             self.acceptances.append(
-                Acceptance(key, worker, generation, time.monotonic(), response_lost=response_lost, unheard=unheard))
+                Acceptance(key, worker, generation, time.monotonic(), response_lost=response_lost, unheard=unheard,
+                           owner=owner))
 
-    def completed(self, key: str, worker: int) -> None:
+    def completed(self, key: str, owner: str) -> None:
+        """A completion write of `key` by the claim `owner` landed: it completes the send made
+        under that claim, and no other (a repeated write, an SDK retry, completes nothing
+        more)."""
         with self.lock:
             for acceptance in reversed(self.acceptances):
-                if acceptance.key == key and acceptance.worker == worker and not acceptance.completed:
+                if acceptance.key == key and acceptance.owner == owner:
                     acceptance.completed = True
                     return
 
@@ -365,7 +373,7 @@ class _FaultHandler(_FrontHandler):
             if self._after == "lost":
                 front.ledger.fault("ses_answer_after_deadline")
         if self._completing and status == 200:
-            front.ledger.completed(self._completing, front.worker.index)
+            front.ledger.completed(self._completing, self._store_owner)
         if self._store_key:
             with front.ledger.lock:
                 front.ledger.store_calls.setdefault(self._store_key, []).append({
@@ -377,6 +385,7 @@ class _FaultHandler(_FrontHandler):
             if status == 200:
                 with front.ledger.lock:
                     front.ledger.holders[self._claiming] = front.worker.touched
+                    front.ledger.claim_owners[(self._claiming, front.worker.index, front.worker.generation)] = self._store_owner
             elif b"ConditionalCheckFailed" in body:
                 front.ledger.held(self._claiming, front.worker)
         if self._after == "freeze" and self._ses_key is not None and status == 200:

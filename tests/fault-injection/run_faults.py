@@ -116,6 +116,7 @@ class Worker:
         self.log: list[tuple[list[dict], Touched]] = []
         # message id -> what happened at each receive, for the report on messages that went wrong
         self.timeline: dict[str, list[dict]] = {}
+        self.queues_visibility = plan.invocation_timeout_s * 3  # the run's visibility timeout
         self.clock_zero = time.monotonic()
 
     def touch(self, every_record: bool = False, strings=(), addresses=(), keys=()) -> None:
@@ -224,8 +225,12 @@ class Worker:
                 # second receive is the test bed's, not the function's, and is excused.
                 with self.ledger.lock:
                     earlier = in_invocation.get(message["MessageId"])
-                    in_invocation[message["MessageId"]] = (self.index, message["ReceiptHandle"])
-                    if earlier is not None and earlier[0] != self.index and earlier[1] not in self.ledger.visibility_changed:
+                    in_invocation[message["MessageId"]] = (self.index, message["ReceiptHandle"], time.monotonic())
+                    # Within the visibility timeout of the earlier receive: a frozen or slow
+                    # holder past it is a redelivery SQS makes too.
+                    if (earlier is not None and earlier[0] != self.index
+                            and time.monotonic() - earlier[2] < self.queues_visibility - 1
+                            and earlier[1] not in self.ledger.visibility_changed):
                         self.ledger.faults["queue_handed_out_an_in_flight_message"] += 1
                         touched.strings.add(message["ReceiptHandle"])
             event = {"Records": [self.queues.record(m) for m in messages]}
@@ -234,7 +239,7 @@ class Worker:
             kind, response = self.invoke(event)
             with self.ledger.lock:
                 for message in messages:
-                    if in_invocation.get(message["MessageId"], (None, None))[1] == message["ReceiptHandle"]:
+                    if in_invocation.get(message["MessageId"], (None, None, 0))[1] == message["ReceiptHandle"]:
                         del in_invocation[message["MessageId"]]
             if kind == "response" and time.monotonic() > started + self.plan.invocation_timeout_s:
                 # A frozen instance answered after its deadline: Lambda discards that answer.
@@ -412,7 +417,7 @@ def main() -> int:
         for worker in workers:
             worker.clock_zero = time.monotonic()
         receives: dict[str, int] = {}
-        in_invocation: dict[str, tuple[int, str]] = {}  # message id -> (worker, receipt handle) while invoked
+        in_invocation: dict[str, tuple[int, str, float]] = {}  # message id -> (worker, receipt handle, received) while invoked
         stop = threading.Event()
         started = time.monotonic()
         threads = [threading.Thread(target=w.run, args=(stop, receives, in_invocation), daemon=True) for w in workers]
