@@ -65,6 +65,9 @@ const decided: Decided = mailroom.decide(record, Date.now(), 7);
 if (decided.decision === "send") {
   const email: Email = decided.email;
   names.push(email.subject, email.idempotencyKey, ...email.to, email.from, email.replyTo ?? "", ...email.tags.map((tag) => `${tag.name}=${tag.value}`));
+  names.push(email.configurationSet ?? "");
+} else if (decided.decision === "suppressed") {
+  names.push(...decided.recipients);
 } else {
   const reason: Reason = decided.reason;
   names.push(reason, decided.detail);
@@ -88,6 +91,9 @@ for (const entry of [...report.records, ...reportFromText.records] satisfies Rec
       break;
     case "reject":
       names.push(entry.reason, String(entry.parked ?? false));
+      break;
+    case "suppressed":
+      names.push(...entry.recipients);
       break;
   }
 }
