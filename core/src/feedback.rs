@@ -316,6 +316,27 @@ pub struct RecipientReport {
     pub diagnostic_code: Option<String>,
 }
 
+/// Whether `text` is an SES notification, raw or in an SNS notification: a JSON object with a
+/// `mail` object and an `eventType` or `notificationType`. The one rule that tells feedback from
+/// business events where both arrive the same way (a direct SNS invocation); whether it then
+/// reads is [`Feedback::parse`]'s to say.
+#[must_use]
+pub fn is_ses_notification(text: &str) -> bool {
+    use serde_json::Value;
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    let inner = match value.get("Message").and_then(Value::as_str) {
+        Some(message) if value.get("Type").and_then(Value::as_str) == Some("Notification") => {
+            serde_json::from_str(message).unwrap_or(Value::Null)
+        }
+        _ => value,
+    };
+    let is_text = |name: &str| inner.get(name).is_some_and(Value::is_string);
+    inner.get("mail").is_some_and(Value::is_object)
+        && (is_text("eventType") || is_text("notificationType"))
+}
+
 impl Feedback {
     /// Reads a notification from the text a host received: the notification itself, an SNS
     /// notification carrying it (an SQS record's body), or the Lambda event of a function SNS

@@ -68,6 +68,7 @@ pub mod error;
 pub mod feedback;
 pub mod filters;
 pub mod idempotency;
+pub mod invocation;
 pub mod json;
 pub mod lookup;
 mod mailroom;

@@ -441,11 +441,9 @@ class Sandbox(LambdaTestCase):
         self.assertEqual({email.utils.parseaddr(d)[1] for d in destinations}, {"qa@academy.example.com"}, "SES was asked for the sandbox only")
 
 
-class Feedback(LambdaTestCase):
-    """SES feedback as SES publishes it: through a real SNS topic into the feedback queue, then
-    the function writes it to the ledger in moto's DynamoDB. moto does not publish SES events,
-    so the notifications are written here after the SES developer guide's examples, for the
-    email the function really sent."""
+class LedgerTestCase(LambdaTestCase):
+    """A function with the idempotency store, the delivery ledger in the same table, and a
+    feedback queue subscribed to an SNS topic, as the SAM template deploys them."""
 
     TABLE = "mailroom"
 
@@ -509,6 +507,14 @@ class Feedback(LambdaTestCase):
         self.assertEqual((kind, self.failures(response)), ("response", []), self.function.output())
         self.feedback.acknowledge(event, response)
         return event
+
+
+
+class Feedback(LedgerTestCase):
+    """SES feedback as SES publishes it: through a real SNS topic into the feedback queue, then
+    the function writes it to the ledger in moto's DynamoDB. moto does not publish SES events,
+    so the notifications are written here after the SES developer guide's examples, for the
+    email the function really sent."""
 
     def test_feedback_in_any_order_repeated_or_unreadable_gives_one_ledger_and_suppresses_a_hard_bounce(self) -> None:
         ses_id, key, to = self.send_one()
@@ -575,6 +581,50 @@ class Feedback(LambdaTestCase):
         entry, _ = self.entry("email#0123456789abcdef0123456789abcdef")
         self.assertEqual(entry["status"], "delivered")
         self.assertEqual(entry["recipients"], {to: "delivered"})
+
+
+class DirectSns(LedgerTestCase):
+    """A topic that invokes the function itself (no queue): business events are decided as an
+    SQS record is, feedback goes to the ledger, and the invocation fails only when SNS should
+    try again."""
+
+    @staticmethod
+    def invocation(message: str, message_id: str) -> dict:
+        return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+                             "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:events:sub",
+                             "Sns": {"Type": "Notification", "MessageId": message_id,
+                                     "TopicArn": "arn:aws:sns:us-east-1:123456789012:events", "Subject": None,
+                                     "Message": message, "Timestamp": "2026-11-23T10:00:00.000Z",
+                                     "SignatureVersion": "1", "Signature": "c2ln", "MessageAttributes": {}}}]}
+
+    def test_a_business_event_is_sent_a_reject_parked_and_feedback_recorded(self) -> None:
+        kind, answer = self.function.invoke(self.invocation(GOOD[0].body, "sns-direct-1"))
+        self.assertEqual((kind, answer), ("response", {}), self.function.output())
+        [raw] = MOTO.sent_raw_messages()
+        message = parse(raw["raw_data"])
+        key, to = str(message["X-Mailroom-Idempotency-Key"]), message["to"].addresses[0].addr_spec
+
+        kind, answer = self.function.invoke(self.invocation(NO_RECIPIENT.body, "sns-direct-2"))
+        self.assertEqual((kind, answer), ("response", {}), "parked in the DLQ, so settled")
+        [dead] = self.events.dead_letters()
+        self.assertEqual(dead["MessageAttributes"]["mailroom.reason"]["StringValue"], "missing_recipient")
+
+        delivery = self.notification("Delivery", raw["id"], key, to, delivery={
+            "timestamp": "2026-11-23T10:00:03.000Z", "recipients": [to]})
+        kind, answer = self.function.invoke(self.invocation(json.dumps(delivery), "sns-direct-3"))
+        self.assertEqual((kind, answer), ("response", {}), self.function.output())
+        entry, _ = self.entry(f"email#{key}")
+        self.assertEqual(entry["status"], "delivered")
+        self.assertEqual(len(MOTO.sent_raw_messages()), 1)
+
+    def test_a_retry_fails_the_invocation_so_sns_tries_again(self) -> None:
+        # The ledger's table is gone: the suppression read fails, the record is retried.
+        MOTO.client("dynamodb").delete_table(TableName=self.TABLE)
+        kind, answer = self.function.invoke(self.invocation(GOOD[0].body, "sns-direct-4"))
+        self.assertEqual(kind, "error", answer)
+        self.assertEqual(answer["errorType"], "Mailroom.NotSettled")
+        self.assertIn("retry lookup_failed", answer["errorMessage"])
+        self.assertEqual(MOTO.sent_raw_messages(), [])
 
 
 class Configuration(LambdaTestCase):

@@ -41,6 +41,7 @@ use crate::telemetry::{
 };
 use crate::templates::{TemplateCache, TemplateSource};
 use crate::{timestamp, unix_millis};
+use mailroom_core::invocation::{Invocation as Payload, SnsMessage};
 
 /// The template refresh may use a third of the time left when the invocation starts: a
 /// CodeCommit that does not answer still leaves two thirds for the sends with the cached copy,
@@ -67,6 +68,16 @@ pub enum HandlerError {
         /// Records in the batch.
         total: usize,
     },
+    /// A direct SNS invocation that must be tried again (SNS retries an asynchronous
+    /// invocation only when it fails) or that could not be settled here: a retry, a reject
+    /// without a dead-letter queue to move it to, feedback the ledger did not take.
+    #[error("the SNS message {message_id} is not settled: {why}")]
+    NotSettled {
+        /// The SNS message id.
+        message_id: String,
+        /// The decision or the failure.
+        why: String,
+    },
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
@@ -74,6 +85,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match error {
             HandlerError::Event(_) => "Mailroom.InvalidEvent",
             HandlerError::RecordsToRetry { .. } => "Mailroom.RecordsToRetry",
+            HandlerError::NotSettled { .. } => "Mailroom.NotSettled",
         };
         Self {
             error_type: error_type.to_owned(),
@@ -213,6 +225,67 @@ impl<M: Mailer, Q: Queue, S: TemplateSource, L: LookupReader, F: LedgerStore>
         // Boxed: the event path's future is large, and the feedback path beside it would
         // otherwise make the invocation's future deeper than the compiler lays out.
         Box::pin(self.handle_events(event, invocation)).await
+    }
+
+    /// Handles one invocation, whatever invoked the function: the partial batch response of an
+    /// SQS batch, or, for a direct SNS invocation, `{}` once every message is settled (sent,
+    /// suppressed, parked, or feedback recorded) and an error otherwise, so that SNS retries.
+    pub async fn handle_invocation(
+        &self,
+        payload: Payload,
+        invocation: &Invocation,
+    ) -> Result<serde_json::Value, HandlerError> {
+        let messages = match payload {
+            Payload::Sqs(event) => {
+                let response = self.handle(event, invocation).await?;
+                return Ok(serde_json::to_value(response).unwrap_or_default());
+            }
+            Payload::Sns(messages) => messages,
+        };
+        for message in messages {
+            match message {
+                SnsMessage::Event(record) => {
+                    let message_id = record.message_id.clone();
+                    let event = SqsEvent {
+                        records: vec![record],
+                    };
+                    let report = Box::pin(self.process(event, invocation)).await?;
+                    if let Some(failed) = report.records.iter().find(|r| r.disposition.is_failure())
+                    {
+                        return Err(HandlerError::NotSettled {
+                            message_id,
+                            why: match failed.disposition.reason() {
+                                Some(reason) => {
+                                    format!("{} {reason}", failed.disposition.kind())
+                                }
+                                None => failed.disposition.kind().to_owned(),
+                            },
+                        });
+                    }
+                }
+                SnsMessage::Feedback { message_id, body } => {
+                    let Some(intake) = &self.feedback else {
+                        return Err(HandlerError::NotSettled {
+                            message_id,
+                            why: "SES feedback, and no ledger is configured (LEDGER_TABLE)".into(),
+                        });
+                    };
+                    let record = SqsRecord {
+                        message_id: message_id.clone(),
+                        body,
+                        ..SqsRecord::default()
+                    };
+                    let failed = Box::pin(self.take_feedback(intake, &[record], invocation)).await;
+                    if !failed.is_empty() {
+                        return Err(HandlerError::NotSettled {
+                            message_id,
+                            why: "the ledger did not take the feedback".into(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(serde_json::json!({}))
     }
 
     /// Writes each feedback record to the ledger; the ids of those to retry.

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use mailroom_core::{BatchResponse, SqsEvent};
 use mailroom_lambda::feedback::IntakeSettings;
 use mailroom_lambda::feedback::dynamodb::DynamoDbLedger;
 use mailroom_lambda::handler::{FeedbackIntake, HandlerError, Invocation, Notifier};
@@ -89,12 +88,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }));
     let notifier = &notifier;
     let clock = &clock;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        clock.set_deadline(event.context.deadline);
-        let invocation = Invocation::from_context(&event.context);
-        let response: Result<BatchResponse, HandlerError> =
-            notifier.handle(event.payload, &invocation).await;
-        response
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            clock.set_deadline(event.context.deadline);
+            let invocation = Invocation::from_context(&event.context);
+            // An SQS batch from the event source mappings, or an SNS topic invoking directly.
+            let payload =
+                mailroom_core::invocation::Invocation::from_json(&event.payload.to_string())
+                    .map_err(HandlerError::from)?;
+            notifier.handle_invocation(payload, &invocation).await
+        },
+    ))
     .await
 }
