@@ -79,7 +79,19 @@ impl Case {
 /// `tests/vectors/`.
 #[must_use]
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    // Found at run time from the package under test (cargo sets CARGO_MANIFEST_DIR for the
+    // test processes it runs): a target directory shared between checkouts may hold this crate
+    // built in another one, whose compile-time path names that checkout's cases, not these.
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|package| {
+            package
+                .ancestors()
+                .map(|dir| dir.join("tests/vectors"))
+                .find(|dir| dir.join("cases").is_dir())
+        })
+        .unwrap_or(compiled)
 }
 
 /// Every case, sorted by name.
