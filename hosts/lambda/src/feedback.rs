@@ -22,8 +22,8 @@ use std::future::Future;
 
 use mailroom_core::Timestamp;
 use mailroom_core::feedback::{
-    AddressEntry, BounceType, EmailEntry, Feedback, FeedbackError, FeedbackEvent, LedgerKey,
-    LedgerLimits, SuppressionPolicy, address_storage_key, ledger_addresses,
+    AddressEntry, EmailEntry, Feedback, FeedbackError, FeedbackEvent, LedgerKey, LedgerLimits,
+    SuppressionPolicy, address_storage_key, ledger_addresses,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -128,12 +128,10 @@ fn no_ledger() -> LedgerError {
 pub enum Intake {
     /// Written: the email's entry and every address's.
     Applied {
-        /// The event's name (`Delivery`, `Bounce`, ...), for the metrics.
-        event: String,
+        /// What the notification reported, for logs and metrics.
+        event: FeedbackEvent,
         /// Addresses newly suppressed by it.
         suppressed: usize,
-        /// The bounce type, when it was a bounce.
-        bounce_type: Option<BounceType>,
     },
     /// Not a notification the core can read: acknowledged and logged.
     Unreadable(FeedbackError),
@@ -164,12 +162,8 @@ pub async fn take_in<S: LedgerStore>(
     };
     match apply(store, &feedback, settings, now).await {
         Ok(suppressed) => Intake::Applied {
-            event: feedback.event.name().to_owned(),
+            event: feedback.event,
             suppressed,
-            bounce_type: match &feedback.event {
-                FeedbackEvent::Bounce { bounce_type, .. } => Some(*bounce_type),
-                _ => None,
-            },
         },
         Err(error) => Intake::Failed(error),
     }
@@ -239,18 +233,11 @@ where
 {
     for _ in 0..MAX_CONFLICTS {
         let stored = store.read(key).await?;
-        let (entry, version) = match &stored {
-            Some(stored) => (
-                Some(serde_json::from_str::<T>(&stored.json).map_err(|error| {
-                    LedgerError::Unreadable {
-                        key: key.to_owned(),
-                        detail: error.to_string(),
-                    }
-                })?),
-                Some(stored.version),
-            ),
-            None => (None, None),
-        };
+        let entry = stored
+            .as_ref()
+            .map(|stored| parse_entry::<T>(key, stored))
+            .transpose()?;
+        let version = stored.as_ref().map(|stored| stored.version);
         let (entry, index, result) = change(entry);
         let json = serde_json::to_string(&entry).map_err(|error| LedgerError::Unreadable {
             key: key.to_owned(),
@@ -266,6 +253,25 @@ where
     }
     Err(LedgerError::Contended {
         key: key.to_owned(),
+    })
+}
+
+/// The entry under `key`, as the core reads it: `None` when there is none.
+pub async fn read_entry<S: LedgerStore, T: DeserializeOwned>(
+    store: &S,
+    key: &str,
+) -> Result<Option<T>, LedgerError> {
+    store
+        .read(key)
+        .await?
+        .map(|stored| parse_entry(key, &stored))
+        .transpose()
+}
+
+fn parse_entry<T: DeserializeOwned>(key: &str, stored: &Stored) -> Result<T, LedgerError> {
+    serde_json::from_str(&stored.json).map_err(|error| LedgerError::Unreadable {
+        key: key.to_owned(),
+        detail: error.to_string(),
     })
 }
 

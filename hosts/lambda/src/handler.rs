@@ -310,18 +310,14 @@ impl<M: Mailer, Q: Queue, S: TemplateSource, L: LookupReader, F: LedgerStore>
         let mut metrics = FeedbackMetrics::default();
         for (record, outcome) in records.iter().zip(outcomes) {
             match outcome {
-                Intake::Applied {
-                    event,
-                    suppressed,
-                    bounce_type,
-                } => {
+                Intake::Applied { event, suppressed } => {
                     tracing::info!(
                         message_id = record.message_id,
-                        feedback = event,
+                        feedback = event.name(),
                         suppressed,
                         "feedback recorded"
                     );
-                    metrics.count(&event, bounce_type, suppressed);
+                    metrics.count(&event, suppressed);
                 }
                 Intake::Unreadable(error) => {
                     // The notification's fault, forever: acknowledged, never retried.

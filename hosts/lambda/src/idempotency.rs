@@ -30,7 +30,7 @@ use mailroom_core::feedback::{EmailEntry, LedgerKey};
 use mailroom_core::{Email, SendFailure, SendOutcome};
 use thiserror::Error;
 
-use crate::feedback::{LedgerStore, NoLedger};
+use crate::feedback::{LedgerStore, NoLedger, read_entry};
 use crate::mailer::Mailer;
 use crate::unix_millis;
 
@@ -310,8 +310,8 @@ where
     async fn sent_per_ledger(&self, store: &S, lease: &Lease<'_>) -> Option<Option<String>> {
         let ledger = self.ledger.as_ref()?;
         let key = LedgerKey::IdempotencyKey(lease.key.to_owned()).storage_key();
-        let entry: EmailEntry = match ledger.read(&key).await {
-            Ok(Some(stored)) => serde_json::from_str(&stored.json).ok()?,
+        let entry: EmailEntry = match read_entry(ledger.as_ref(), &key).await {
+            Ok(Some(entry)) => entry,
             Ok(None) => return None,
             Err(error) => {
                 // Without an answer the takeover sends, as it would without a ledger.

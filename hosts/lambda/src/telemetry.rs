@@ -190,23 +190,25 @@ pub struct FeedbackMetrics {
 
 impl FeedbackMetrics {
     /// Counts one recorded notification.
-    pub fn count(
-        &mut self,
-        event: &str,
-        bounce_type: Option<mailroom_core::feedback::BounceType>,
-        suppressed: usize,
-    ) {
-        use mailroom_core::feedback::BounceType;
-        let counter = match (event, bounce_type) {
-            ("Send", _) => &mut self.sends,
-            ("Delivery", _) => &mut self.delivered,
-            ("Bounce", Some(BounceType::Permanent)) => &mut self.bounced_permanent,
-            ("Bounce", Some(BounceType::Transient)) => &mut self.bounced_transient,
-            ("Bounce", _) => &mut self.bounced_undetermined,
-            ("Complaint", _) => &mut self.complained,
-            ("DeliveryDelay", _) => &mut self.delayed,
-            ("Reject" | "Rendering Failure", _) => &mut self.not_sent,
-            _ => &mut self.other,
+    pub fn count(&mut self, event: &mailroom_core::feedback::FeedbackEvent, suppressed: usize) {
+        use mailroom_core::feedback::{BounceType, FeedbackEvent};
+        let counter = match event {
+            FeedbackEvent::Send => &mut self.sends,
+            FeedbackEvent::Delivery { .. } => &mut self.delivered,
+            FeedbackEvent::Bounce { bounce_type, .. } => match bounce_type {
+                BounceType::Permanent => &mut self.bounced_permanent,
+                BounceType::Transient => &mut self.bounced_transient,
+                BounceType::Undetermined => &mut self.bounced_undetermined,
+            },
+            FeedbackEvent::Complaint { .. } => &mut self.complained,
+            FeedbackEvent::DeliveryDelay { .. } => &mut self.delayed,
+            FeedbackEvent::Reject { .. } | FeedbackEvent::RenderingFailure { .. } => {
+                &mut self.not_sent
+            }
+            FeedbackEvent::Open { .. }
+            | FeedbackEvent::Click { .. }
+            | FeedbackEvent::Subscription { .. }
+            | FeedbackEvent::Unknown(_) => &mut self.other,
         };
         *counter += 1;
         self.suppressed += u32::try_from(suppressed).unwrap_or(u32::MAX);
