@@ -54,8 +54,22 @@ pub enum SnsMessage {
     },
 }
 
+/// Only what tells the two apart: each record's `EventSource` (SNS's capitalisation; SQS
+/// records have `eventSource`). Everything else is skipped without being built.
 #[derive(Deserialize)]
-struct Envelope {
+struct Peek {
+    #[serde(rename = "Records", default)]
+    records: Vec<PeekRecord>,
+}
+
+#[derive(Deserialize)]
+struct PeekRecord {
+    #[serde(rename = "EventSource", default)]
+    event_source: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct SnsEnvelope {
     #[serde(rename = "Records", default)]
     records: Vec<Value>,
 }
@@ -69,12 +83,18 @@ impl Invocation {
             column: error.column(),
             message: error.to_string(),
         };
-        let envelope: Envelope = serde_json::from_str(json).map_err(json_error)?;
-        let from_sns =
-            |record: &Value| record.get("EventSource").and_then(Value::as_str) == Some("aws:sns");
-        if envelope.records.is_empty() || !envelope.records.iter().all(from_sns) {
+        // A skim first, so an SQS batch (up to megabytes) is parsed once into its records.
+        // Anything the skim cannot read is no SNS invocation: the SQS reading reports it.
+        let Ok(peek) = serde_json::from_str::<Peek>(json) else {
+            return SqsEvent::from_json(json).map(Self::Sqs);
+        };
+        let from_sns = |record: &PeekRecord| {
+            record.event_source.as_ref().and_then(Value::as_str) == Some("aws:sns")
+        };
+        if peek.records.is_empty() || !peek.records.iter().all(from_sns) {
             return SqsEvent::from_json(json).map(Self::Sqs);
         }
+        let envelope: SnsEnvelope = serde_json::from_str(json).map_err(json_error)?;
         envelope
             .records
             .iter()

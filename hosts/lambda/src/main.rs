@@ -89,13 +89,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let notifier = &notifier;
     let clock = &clock;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
+        move |event: LambdaEvent<Box<serde_json::value::RawValue>>| async move {
             clock.set_deadline(event.context.deadline);
             let invocation = Invocation::from_context(&event.context);
-            // An SQS batch from the event source mappings, or an SNS topic invoking directly.
-            let payload =
-                mailroom_core::invocation::Invocation::from_json(&event.payload.to_string())
-                    .map_err(HandlerError::from)?;
+            // An SQS batch from the event source mappings, or an SNS topic invoking directly;
+            // the core reads the text as it arrived (a batch can be megabytes).
+            let payload = mailroom_core::invocation::Invocation::from_json(event.payload.get())
+                .map_err(HandlerError::from)?;
             notifier.handle_invocation(payload, &invocation).await
         },
     ))
