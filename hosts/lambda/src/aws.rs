@@ -76,3 +76,24 @@ where
         other => DisplayErrorContext(other).to_string(),
     }
 }
+
+/// The first back-off before the items a DynamoDB batch call left unprocessed are tried again;
+/// it doubles per attempt up to [`MAX_UNPROCESSED_BACKOFF`]. Short, because the whole batch
+/// waits: a table that stays behind is better left to the queue's back-off.
+pub const FIRST_UNPROCESSED_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The longest back-off between two attempts at unprocessed items.
+pub const MAX_UNPROCESSED_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The pause before the `attempts + 1`-th call for what earlier `BatchGetItem` or
+/// `BatchWriteItem` calls left unprocessed: doubling from [`FIRST_UNPROCESSED_BACKOFF`] up to
+/// [`MAX_UNPROCESSED_BACKOFF`], of which a random half ("equal jitter"), so that concurrent
+/// invocations that were throttled together do not come back together.
+pub fn unprocessed_backoff(attempts: u32) -> Duration {
+    let ceiling = FIRST_UNPROCESSED_BACKOFF
+        .saturating_mul(1 << attempts.saturating_sub(1).min(16))
+        .min(MAX_UNPROCESSED_BACKOFF);
+    let half = ceiling / 2;
+    let spread = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
+    half + Duration::from_micros(fastrand::u64(0..=spread))
+}

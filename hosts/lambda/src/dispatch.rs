@@ -4,13 +4,15 @@
 //! message group for FIFO). Up to `max_concurrent` are in flight at once; as each completes the
 //! core is told, which may release the next email of its FIFO group. Once the deadline margin
 //! is reached no send starts: what was not handed out is retried (`deadline`), and the sends
-//! already in flight get until shortly before the deadline to answer.
+//! already in flight get until shortly before the deadline to answer. The emails handed out
+//! together form a round, which the mailer [prepares](Mailer::prepare) as a whole before its
+//! sends start: with an idempotency store, one claim call for the round's keys.
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use mailroom_core::{Batch, RecordId, SendFailure, SendOutcome, SendRequest};
+use mailroom_core::{Batch, Email, RecordId, SendFailure, SendOutcome, SendRequest};
 
 use crate::mailer::Mailer;
 
@@ -48,10 +50,28 @@ pub async fn send_all<M: Mailer>(batch: &mut Batch, mailer: &M, window: SendWind
     let mut attempted = 0;
     loop {
         if Instant::now() < stop_starting {
-            while in_flight.len() < window.max_concurrent.max(1) {
+            let mut round = Vec::new();
+            while in_flight.len() + round.len() < window.max_concurrent.max(1) {
                 let Some(request) = batch.next_send() else {
                     break;
                 };
+                round.push(request);
+            }
+            if !round.is_empty() {
+                // The round's bookkeeping in one call (a store claims every key at once).
+                // While it runs, sends already in flight keep going (each is a task of the
+                // mailer's); only the reporting of their outcomes waits.
+                let emails: Vec<&Email> =
+                    round.iter().map(|request| request.email.as_ref()).collect();
+                let budget = answer_by.saturating_duration_since(Instant::now());
+                if tokio::time::timeout(budget, mailer.prepare(&emails))
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("preparing the sends took until the deadline");
+                }
+            }
+            for request in round {
                 attempted += 1;
                 in_flight.push(send_one(mailer, request, answer_by));
             }

@@ -21,6 +21,7 @@
 
 pub mod dynamodb;
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -173,7 +174,21 @@ pub struct Lease<'a> {
     pub expires_ms: u64,
 }
 
+/// A claim whose email SES accepted: the key to mark completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion<'a> {
+    /// The claim.
+    pub lease: Lease<'a>,
+    /// SES's message id for the email.
+    pub message_id: &'a str,
+}
+
 /// Where idempotency keys live.
+///
+/// A batch's claims and completions go through [`claim_all`](Self::claim_all) and
+/// [`complete_all`](Self::complete_all), so a store that can write many items in one request
+/// (DynamoDB's `TransactWriteItems` and `BatchWriteItem`) makes one call per batch instead of
+/// one per email. Their defaults make the single calls, concurrently.
 pub trait IdempotencyStore {
     /// Claims `lease.key` unless it is completed or validly claimed by someone else.
     fn claim(&self, lease: &Lease<'_>) -> impl Future<Output = Result<Claim, StoreError>> + Send;
@@ -183,6 +198,38 @@ pub trait IdempotencyStore {
         lease: &Lease<'_>,
         message_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// [`claim`](Self::claim) for every lease, answered in the leases' order, with the same
+    /// guarantees for each. A key may appear more than once: its first lease is claimed
+    /// first, and the later ones find it held.
+    fn claim_all(
+        &self,
+        leases: &[Lease<'_>],
+    ) -> impl Future<Output = Vec<Result<Claim, StoreError>>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let mut answers = Vec::with_capacity(leases.len());
+            for lease in leases {
+                answers.push(self.claim(lease).await);
+            }
+            answers
+        }
+    }
+    /// [`complete`](Self::complete) for every completion, answered in their order.
+    fn complete_all(
+        &self,
+        completions: &[Completion<'_>],
+    ) -> impl Future<Output = Vec<Result<(), StoreError>>> + Send
+    where
+        Self: Sync,
+    {
+        futures_util::future::join_all(
+            completions
+                .iter()
+                .map(|done| self.complete(&done.lease, done.message_id)),
+        )
+    }
     /// Gives a claim back (the send certainly did not happen), so the next delivery need not
     /// wait for the lease to expire. Only the owner's claim is removed.
     fn release(&self, lease: &Lease<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -242,6 +289,13 @@ impl LeaseClock {
 
 /// A [`Mailer`] that consults an [`IdempotencyStore`] around every send; without a store
 /// (`IDEMPOTENCY_TABLE` unset) it sends directly.
+///
+/// A batch costs the store two calls, not two per email: [`Mailer::prepare`] claims the
+/// round's keys in one [`IdempotencyStore::claim_all`], and the completions of the emails SES
+/// accepted wait in a buffer until [`Mailer::settle`] writes them in one
+/// [`IdempotencyStore::complete_all`]. An answer that comes after `settle` (SES accepted after
+/// the caller stopped waiting) is written on its own at once, as every completion was before
+/// batching, so no accepted email is left without its completion.
 #[derive(Debug)]
 pub struct IdempotentMailer<M, S, F = NoLedger> {
     inner: Arc<M>,
@@ -251,9 +305,59 @@ pub struct IdempotentMailer<M, S, F = NoLedger> {
     clock: LeaseClock,
     owner_prefix: String,
     claims: AtomicU64,
+    /// Claims made by [`Mailer::prepare`] for the sends about to start, by idempotency key.
+    prepared: std::sync::Mutex<HashMap<String, VecDeque<PreparedClaim>>>,
     /// Claimed sends, each a task of its own (the SES call, then the completion write or the
     /// release), not yet awaited by [`Mailer::settle`].
     completing: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Completions waiting for [`Mailer::settle`].
+    completions: Arc<std::sync::Mutex<CompletionBuffer>>,
+}
+
+/// A claim made ahead of its send.
+#[derive(Debug)]
+struct PreparedClaim {
+    owner: String,
+    now_ms: u64,
+    expires_ms: u64,
+    claim: Result<Claim, StoreError>,
+}
+
+/// An accepted email's key, to be marked completed.
+#[derive(Debug, Clone)]
+struct PendingCompletion {
+    key: String,
+    owner: String,
+    expires_ms: u64,
+    message_id: String,
+}
+
+/// The completions of a batch's sends, buffered from [`Mailer::prepare`] until
+/// [`Mailer::settle`] writes them together.
+#[derive(Debug, Default)]
+struct CompletionBuffer {
+    buffering: bool,
+    pending: Vec<PendingCompletion>,
+}
+
+impl CompletionBuffer {
+    /// Keeps `completion` for the batch's write, or gives it back when no batch is
+    /// buffering: then its sender writes it itself.
+    fn keep(&mut self, completion: PendingCompletion) -> Option<PendingCompletion> {
+        if self.buffering {
+            self.pending.push(completion);
+            None
+        } else {
+            Some(completion)
+        }
+    }
+
+    /// Ends buffering: what was kept, to be written now; later completions are written by
+    /// their senders.
+    fn drain(&mut self) -> Vec<PendingCompletion> {
+        self.buffering = false;
+        std::mem::take(&mut self.pending)
+    }
 }
 
 impl<M, S> IdempotentMailer<M, S> {
@@ -267,7 +371,9 @@ impl<M, S> IdempotentMailer<M, S> {
             clock,
             owner_prefix: format!("{}-{started:x}", std::process::id()),
             claims: AtomicU64::new(0),
+            prepared: std::sync::Mutex::default(),
             completing: std::sync::Mutex::new(Vec::new()),
+            completions: Arc::default(),
         }
     }
 
@@ -283,7 +389,9 @@ impl<M, S> IdempotentMailer<M, S> {
             clock: self.clock,
             owner_prefix: self.owner_prefix,
             claims: self.claims,
+            prepared: self.prepared,
             completing: self.completing,
+            completions: self.completions,
         }
     }
 }
@@ -292,6 +400,26 @@ impl<M, S, F> IdempotentMailer<M, S, F> {
     /// The store, if any.
     pub fn store(&self) -> Option<&S> {
         self.store.as_deref()
+    }
+
+    /// A new owner token: unique per claim attempt, so only its claimer can release a claim.
+    fn next_owner(&self) -> String {
+        format!(
+            "{}-{}",
+            self.owner_prefix,
+            self.claims.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// The claim [`Mailer::prepare`] made for `key`, if any (one per prepared send).
+    fn take_prepared(&self, key: &str) -> Option<PreparedClaim> {
+        let mut prepared = self.prepared.lock().ok()?;
+        let claims = prepared.get_mut(key)?;
+        let claim = claims.pop_front();
+        if claims.is_empty() {
+            prepared.remove(key);
+        }
+        claim
     }
 
     #[cfg(test)]
@@ -343,19 +471,34 @@ where
         let Some(store) = &self.store else {
             return self.inner.send(email, message_id).await;
         };
-        let now_ms = unix_millis();
-        let owner = format!(
-            "{}-{}",
-            self.owner_prefix,
-            self.claims.fetch_add(1, Ordering::Relaxed)
-        );
+        let key = email.idempotency_key();
+        let (owner, now_ms, expires_ms, claim) = match self.take_prepared(key) {
+            Some(prepared) => (
+                prepared.owner,
+                prepared.now_ms,
+                prepared.expires_ms,
+                prepared.claim,
+            ),
+            None => {
+                let (owner, now_ms) = (self.next_owner(), unix_millis());
+                let expires_ms = self.clock.lease_expiry(now_ms);
+                let lease = Lease {
+                    key,
+                    owner: &owner,
+                    now_ms,
+                    expires_ms,
+                };
+                let claim = store.claim(&lease).await;
+                (owner, now_ms, expires_ms, claim)
+            }
+        };
         let lease = Lease {
-            key: email.idempotency_key(),
+            key,
             owner: &owner,
             now_ms,
-            expires_ms: self.clock.lease_expiry(now_ms),
+            expires_ms,
         };
-        match store.claim(&lease).await {
+        match claim {
             Ok(Claim::Acquired) => {}
             Ok(Claim::TakenOver) => {
                 if let Some(message_id) = self.sent_per_ledger(store, &lease).await {
@@ -402,25 +545,35 @@ where
         // `settle` awaits the rest before the function answers Lambda.
         let (answered, answer) = tokio::sync::oneshot::channel();
         let (inner, store) = (Arc::clone(&self.inner), Arc::clone(store));
+        let completions = Arc::clone(&self.completions);
         let (email, message_id) = (email.clone(), message_id.to_owned());
-        let (key, expires_ms) = (lease.key.to_owned(), lease.expires_ms);
+        let key = lease.key.to_owned();
         let task = tokio::spawn(async move {
             let outcome = inner.send(&email, &message_id).await;
             let _ = answered.send(outcome.clone());
-            let lease = Lease {
-                key: &key,
-                owner: &owner,
-                now_ms: unix_millis(),
-                expires_ms,
-            };
             match &outcome {
                 SendOutcome::Accepted { message_id } => {
-                    if let Err(error) = store.complete(&lease, message_id).await {
-                        // The email went; the claim holds until its lease expires.
-                        tracing::warn!(idempotency_key = key, %error, "sent, but the key could not be marked completed");
+                    let completion = PendingCompletion {
+                        key,
+                        owner,
+                        expires_ms,
+                        message_id: message_id.clone(),
+                    };
+                    let unbuffered = match completions.lock() {
+                        Ok(mut buffer) => buffer.keep(completion),
+                        Err(_) => Some(completion),
+                    };
+                    if let Some(completion) = unbuffered {
+                        write_completions(store.as_ref(), vec![completion]).await;
                     }
                 }
                 SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
+                    let lease = Lease {
+                        key: &key,
+                        owner: &owner,
+                        now_ms: unix_millis(),
+                        expires_ms,
+                    };
                     if let Err(error) = store.release(&lease).await {
                         tracing::warn!(idempotency_key = key, %error, "claim not released; it expires with the invocation");
                     }
@@ -443,17 +596,95 @@ where
         })
     }
 
+    async fn prepare(&self, emails: &[&Email]) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        if let Ok(mut buffer) = self.completions.lock() {
+            buffer.buffering = true;
+        }
+        if emails.len() < 2 {
+            return;
+        }
+        let now_ms = unix_millis();
+        let expires_ms = self.clock.lease_expiry(now_ms);
+        let owners: Vec<String> = emails.iter().map(|_| self.next_owner()).collect();
+        let leases: Vec<Lease<'_>> = emails
+            .iter()
+            .zip(&owners)
+            .map(|(email, owner)| Lease {
+                key: email.idempotency_key(),
+                owner,
+                now_ms,
+                expires_ms,
+            })
+            .collect();
+        let claims = store.claim_all(&leases).await;
+        let Ok(mut prepared) = self.prepared.lock() else {
+            return;
+        };
+        for ((lease, owner), claim) in leases.iter().zip(&owners).zip(claims) {
+            prepared
+                .entry(lease.key.to_owned())
+                .or_default()
+                .push_back(PreparedClaim {
+                    owner: owner.clone(),
+                    now_ms,
+                    expires_ms,
+                    claim,
+                });
+        }
+    }
+
     async fn settle(&self, by: std::time::Instant) {
-        let writes = match self.completing.lock() {
+        let sends = match self.completing.lock() {
             Ok(mut completing) => std::mem::take(&mut *completing),
             Err(_) => return,
         };
-        let budget = by.saturating_duration_since(std::time::Instant::now());
-        let all = futures_util::future::join_all(writes);
-        if tokio::time::timeout(budget, all).await.is_err() {
-            // The writes go on in the background; a key left unfinished holds its claim for
-            // the lease's grace, so a retry of the same email waits rather than sends.
+        let budget = || by.saturating_duration_since(std::time::Instant::now());
+        let answered = futures_util::future::join_all(sends);
+        if tokio::time::timeout(budget(), answered).await.is_err() {
+            // The sends go on in the background and write their completions themselves once
+            // buffering ends below; a key left unfinished holds its claim for the lease's
+            // grace, so a retry of the same email waits rather than sends.
+            tracing::warn!("sends still unanswered at the deadline");
+        }
+        let pending = match self.completions.lock() {
+            Ok(mut buffer) => buffer.drain(),
+            Err(_) => return,
+        };
+        let Some(store) = self.store.as_ref().filter(|_| !pending.is_empty()) else {
+            return;
+        };
+        // A task of its own, so that the write finishes even if the deadline ends the wait.
+        let store = Arc::clone(store);
+        let write = tokio::spawn(async move { write_completions(store.as_ref(), pending).await });
+        if tokio::time::timeout(budget(), write).await.is_err() {
             tracing::warn!("completion writes still running at the deadline");
+        }
+    }
+}
+
+/// Marks the keys of accepted emails completed, in as few store calls as the store allows.
+async fn write_completions<S: IdempotencyStore + Sync>(store: &S, pending: Vec<PendingCompletion>) {
+    let now_ms = unix_millis();
+    let completions: Vec<Completion<'_>> = pending
+        .iter()
+        .map(|done| Completion {
+            lease: Lease {
+                key: &done.key,
+                owner: &done.owner,
+                now_ms,
+                expires_ms: done.expires_ms,
+            },
+            message_id: &done.message_id,
+        })
+        .collect();
+    let written = store.complete_all(&completions).await;
+    for (done, result) in completions.iter().zip(written) {
+        if let Err(error) = result {
+            // The email went; the claim holds until its lease expires.
+            tracing::warn!(idempotency_key = done.lease.key, %error, "sent, but the key could not be marked completed");
         }
     }
 }

@@ -17,6 +17,14 @@ pub trait Mailer {
     /// Sends `email`, the email of the record with SQS message id `message_id` (for logs).
     fn send(&self, email: &Email, message_id: &str) -> impl Future<Output = SendOutcome> + Send;
 
+    /// Called with the emails of a round of sends before their [`send`](Self::send)s start,
+    /// so that a decorator can do their bookkeeping in one call (claiming their idempotency
+    /// keys). The sends follow whether it finished or not.
+    fn prepare(&self, emails: &[&Email]) -> impl Future<Output = ()> + Send {
+        let _ = emails;
+        async {}
+    }
+
     /// Finishes what sends left running after they answered (bookkeeping such as marking an
     /// idempotency key completed), giving up at `by`. Called once all of a batch's sends have
     /// answered, before the function answers Lambda.

@@ -11,6 +11,9 @@
 //! | `messageId`     | the SES message id, once `completed`                               |
 //! | `expiresAt`     | the table's TTL attribute (Unix seconds): DynamoDB deletes the item |
 //!
+//! A batch's claims go in one `TransactWriteItems` and its completions in one `BatchWriteItem`
+//! ([`batch`] says how the guarantees of the single calls are kept).
+//!
 //! DynamoDB's TTL deletes expired items only eventually (within days), so the claim condition
 //! also treats an item whose `expiresAt` has passed as absent.
 
@@ -20,7 +23,11 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{Claim, IdempotencyStore, Lease, StoreError};
+use super::{Claim, Completion, IdempotencyStore, Lease, StoreError};
+
+mod batch;
+
+pub use batch::{MAX_CLAIMS_PER_CALL, MAX_COMPLETIONS_PER_CALL};
 
 /// The TTL attribute of the table (the SAM template enables TTL on it).
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
@@ -58,6 +65,26 @@ impl DynamoDbStore {
         number((now_ms / 1000).saturating_add(self.retention_seconds))
     }
 
+    /// The item of a claim.
+    fn claim_item(&self, lease: &Lease<'_>) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(lease.key.to_owned())),
+            (
+                "state".to_owned(),
+                AttributeValue::S(IN_PROGRESS.to_owned()),
+            ),
+            (
+                "owner".to_owned(),
+                AttributeValue::S(lease.owner.to_owned()),
+            ),
+            ("leaseExpiresMs".to_owned(), number(lease.expires_ms)),
+            (
+                TTL_ATTRIBUTE.to_owned(),
+                self.expires_at(lease.expires_ms.max(lease.now_ms)),
+            ),
+        ])
+    }
+
     /// The item behind a failed claim: from the failed write itself when DynamoDB returned it,
     /// else read consistently.
     async fn current_item(
@@ -86,14 +113,7 @@ impl IdempotencyStore for DynamoDbStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", AttributeValue::S(lease.key.to_owned()))
-            .item("state", AttributeValue::S(IN_PROGRESS.to_owned()))
-            .item("owner", AttributeValue::S(lease.owner.to_owned()))
-            .item("leaseExpiresMs", number(lease.expires_ms))
-            .item(
-                TTL_ATTRIBUTE,
-                self.expires_at(lease.expires_ms.max(lease.now_ms)),
-            )
+            .set_item(Some(self.claim_item(lease)))
             .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#lease", "leaseExpiresMs")
@@ -163,6 +183,14 @@ impl IdempotencyStore for DynamoDbStore {
             .await
             .map(|_| ())
             .map_err(|error| unavailable("UpdateItem", &error))
+    }
+
+    async fn claim_all(&self, leases: &[Lease<'_>]) -> Vec<Result<Claim, StoreError>> {
+        self.claim_batch(leases).await
+    }
+
+    async fn complete_all(&self, completions: &[Completion<'_>]) -> Vec<Result<(), StoreError>> {
+        self.complete_batch(completions).await
     }
 
     async fn release(&self, lease: &Lease<'_>) -> Result<(), StoreError> {

@@ -27,6 +27,9 @@ struct MemoryStore {
     items: Mutex<HashMap<String, Item>>,
     down: bool,
     slow_complete: Duration,
+    /// Calls of `claim_all` and `complete_all`, and how many keys each named.
+    batched_claims: Mutex<Vec<usize>>,
+    batched_completions: Mutex<Vec<usize>>,
 }
 
 impl IdempotencyStore for MemoryStore {
@@ -73,6 +76,27 @@ impl IdempotencyStore for MemoryStore {
             },
         );
         Ok(())
+    }
+
+    async fn claim_all(&self, leases: &[Lease<'_>]) -> Vec<Result<Claim, StoreError>> {
+        self.batched_claims.lock().unwrap().push(leases.len());
+        let mut answers = Vec::new();
+        for lease in leases {
+            answers.push(self.claim(lease).await);
+        }
+        answers
+    }
+
+    async fn complete_all(&self, completions: &[Completion<'_>]) -> Vec<Result<(), StoreError>> {
+        self.batched_completions
+            .lock()
+            .unwrap()
+            .push(completions.len());
+        let mut answers = Vec::new();
+        for done in completions {
+            answers.push(self.complete(&done.lease, done.message_id).await);
+        }
+        answers
     }
 
     async fn release(&self, lease: &Lease<'_>) -> Result<(), StoreError> {
@@ -402,4 +426,112 @@ async fn an_answer_that_comes_after_the_caller_gave_up_still_completes_the_key()
         }
     );
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_round_is_claimed_in_one_store_call_and_completed_in_one_when_it_settles() {
+    let mailer = mailer(ScriptedMailer::default(), MemoryStore::default());
+    let emails = [email("r1"), email("r2"), email("r3")];
+    let round: Vec<&Email> = emails.iter().collect();
+    mailer.prepare(&round).await;
+    let store = mailer.store().unwrap();
+    assert_eq!(*store.batched_claims.lock().unwrap(), [3]);
+    for email in &emails {
+        assert!(matches!(
+            mailer.send(email, "m").await,
+            SendOutcome::Accepted { .. }
+        ));
+    }
+    // Accepted, and still claimed: the completions wait for the batch's one write.
+    let claimed = |key: &str| {
+        matches!(
+            store.items.lock().unwrap().get(key),
+            Some(Item::InProgress { .. })
+        )
+    };
+    assert!(emails.iter().all(|email| claimed(email.idempotency_key())));
+    mailer.settle(far_future()).await;
+    assert_eq!(*store.batched_completions.lock().unwrap(), [3]);
+    for email in &emails {
+        assert!(matches!(
+            store.items.lock().unwrap().get(email.idempotency_key()),
+            Some(Item::Completed { .. })
+        ));
+        assert!(matches!(
+            mailer.send(email, "m").await,
+            SendOutcome::AlreadySent { .. }
+        ));
+    }
+    // Prepared claims were used by their sends, not claimed again.
+    assert_eq!(*store.batched_claims.lock().unwrap(), [3]);
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_prepared_round_answers_each_key_as_its_claim_says() {
+    let store = MemoryStore::default();
+    store.items.lock().unwrap().insert(
+        "done".to_owned(),
+        Item::Completed {
+            message_id: "ses-old".into(),
+        },
+    );
+    let mailer = mailer(ScriptedMailer::default(), store);
+    // The same key twice in one round: one send, the other waits for it.
+    let emails = [email("done"), email("twice"), email("twice")];
+    mailer.prepare(&emails.iter().collect::<Vec<_>>()).await;
+    assert_eq!(
+        mailer.send(&emails[0], "m").await,
+        SendOutcome::AlreadySent {
+            message_id: Some("ses-old".into())
+        }
+    );
+    assert!(matches!(
+        mailer.send(&emails[1], "m").await,
+        SendOutcome::Accepted { .. }
+    ));
+    assert!(matches!(
+        mailer.send(&emails[2], "m").await,
+        SendOutcome::InProgressElsewhere { .. }
+    ));
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_after_the_batch_settled_completes_its_key_on_its_own() {
+    let clock = LeaseClock::default();
+    clock.set_deadline(unix_millis() + 30_000);
+    let slow = SlowMailer {
+        delay: Duration::from_secs(20),
+        calls: AtomicUsize::new(0),
+    };
+    let mailer = IdempotentMailer::new(slow, Some(MemoryStore::default()), clock);
+    let emails = [email("slow-1"), email("slow-2")];
+    mailer.prepare(&emails.iter().collect::<Vec<_>>()).await;
+    for email in &emails {
+        let gave_up = tokio::time::timeout(Duration::from_secs(5), mailer.send(email, "m")).await;
+        assert!(gave_up.is_err());
+    }
+    // The batch settles before SES answers: nothing to write yet.
+    mailer
+        .settle(std::time::Instant::now() + Duration::from_secs(1))
+        .await;
+    let store = mailer.store().unwrap();
+    assert!(
+        store
+            .batched_completions
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|&n| n == 0)
+    );
+    // SES accepts both later; each send writes its own completion, so no retry sends again.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    for email in &emails {
+        assert!(matches!(
+            mailer.send(email, "m").await,
+            SendOutcome::AlreadySent { .. }
+        ));
+    }
+    assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 2);
 }

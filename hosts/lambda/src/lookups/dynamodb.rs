@@ -14,7 +14,7 @@
 //! schema: nothing the message can change).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemError, BatchGetItemOutput};
@@ -31,14 +31,6 @@ pub const MAX_KEYS_PER_CALL: usize = 100;
 
 /// Calls for one group of keys at most, unprocessed-key retries included.
 pub const MAX_ATTEMPTS: u32 = 8;
-
-/// The first back-off before unprocessed keys are asked for again; it doubles per attempt up to
-/// [`MAX_BACKOFF`]. Short, because the whole batch waits: a table that stays behind is better
-/// left to the queue's back-off.
-pub const FIRST_BACKOFF: Duration = Duration::from_millis(20);
-
-/// The longest back-off between two attempts.
-pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Error codes DynamoDB throttles with.
 const THROTTLING: [&str; 3] = [
@@ -146,7 +138,7 @@ impl DynamoDbReader {
             if unprocessed.is_empty() {
                 return (answers, attempts);
             }
-            let pause = backoff(attempts);
+            let pause = crate::aws::unprocessed_backoff(attempts);
             if attempts >= MAX_ATTEMPTS || Instant::now() + pause >= until {
                 let failure = LookupFailure::Throttled(format!(
                     "BatchGetItem left {} keys unprocessed after {attempts} calls",
@@ -354,18 +346,6 @@ impl KeyIndex {
     fn rest(self) -> impl Iterator<Item = usize> {
         self.by_identity.into_values().flatten()
     }
-}
-
-/// The pause before attempt `attempts + 1`: doubling from [`FIRST_BACKOFF`] up to
-/// [`MAX_BACKOFF`], of which a random half ("equal jitter"), so that concurrent invocations that
-/// were throttled together do not come back together.
-fn backoff(attempts: u32) -> Duration {
-    let ceiling = FIRST_BACKOFF
-        .saturating_mul(1 << attempts.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
-    let half = ceiling / 2;
-    let spread = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
-    half + Duration::from_micros(fastrand::u64(0..=spread))
 }
 
 fn failed(failure: &LookupFailure) -> LookupAnswer {

@@ -263,3 +263,225 @@ async fn a_takeover_sends_nothing_when_the_ledger_shows_ses_has_the_email() {
         1
     );
 }
+
+/// The DynamoDB operations a client sent (every attempt), read from their `X-Amz-Target`.
+#[derive(Debug, Default, Clone)]
+struct Calls(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Calls {
+    fn taken(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "Calls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+/// A store over moto whose client records its calls.
+async fn counted_store(moto: &Moto) -> (DynamoDbStore, aws_sdk_dynamodb::Client, Calls) {
+    let calls = Calls::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&moto.sdk_config().await)
+        .interceptor(calls.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    table(&client, "keys").await;
+    calls.taken();
+    let store = DynamoDbStore::new(client.clone(), "keys", Duration::from_secs(3600));
+    (store, client, calls)
+}
+
+#[tokio::test]
+async fn a_batch_of_new_keys_is_claimed_and_completed_in_one_call_each() {
+    let moto = Moto::start();
+    let (store, client, calls) = counted_store(&moto).await;
+    let now = unix_millis();
+    let keys: Vec<String> = (0..10).map(|n| format!("new-{n}")).collect();
+    let owners: Vec<String> = (0..10).map(|n| format!("owner-{n}")).collect();
+    let leases: Vec<Lease<'_>> = keys
+        .iter()
+        .zip(&owners)
+        .map(|(key, owner)| lease(key, owner, now, now + 30_000))
+        .collect();
+
+    let claims = store.claim_all(&leases).await;
+    assert_eq!(claims, vec![Ok(Claim::Acquired); 10]);
+    assert_eq!(calls.taken(), ["TransactWriteItems"]);
+    for (key, owner) in keys.iter().zip(&owners) {
+        let stored = item(&client, key).await.unwrap();
+        assert_eq!(stored["state"], AttributeValue::S("in_progress".into()));
+        assert_eq!(stored["owner"], AttributeValue::S(owner.clone()));
+        assert_eq!(
+            stored["leaseExpiresMs"],
+            AttributeValue::N((now + 30_000).to_string())
+        );
+    }
+    calls.taken();
+
+    let message_ids: Vec<String> = (0..10).map(|n| format!("ses-{n}")).collect();
+    let completions: Vec<Completion<'_>> = leases
+        .iter()
+        .zip(&message_ids)
+        .map(|(lease, message_id)| Completion {
+            lease: lease.clone(),
+            message_id,
+        })
+        .collect();
+    assert_eq!(store.complete_all(&completions).await, vec![Ok(()); 10]);
+    assert_eq!(calls.taken(), ["BatchWriteItem"]);
+    // Completed as the single completion leaves a key: nobody sends it again.
+    for (key, message_id) in keys.iter().zip(&message_ids) {
+        let later = lease(key, "later", now + 60_000, now + 90_000);
+        assert_eq!(
+            store.claim(&later).await.unwrap(),
+            Claim::Completed {
+                message_id: Some(message_id.clone())
+            }
+        );
+        let stored = item(&client, key).await.unwrap();
+        assert!(!stored.contains_key("leaseExpiresMs"));
+        assert_eq!(
+            stored[TTL_ATTRIBUTE],
+            AttributeValue::N((now / 1000 + 3600).to_string())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_mixed_batch_answers_each_key_as_its_single_claim_would() {
+    let moto = Moto::start();
+    let (store, client, calls) = counted_store(&moto).await;
+    let now = unix_millis();
+    // Before the batch: a completed key, a live claim, an expired claim, our own claim (a
+    // transaction whose answer was lost and is retried).
+    store
+        .claim(&lease("done", "earlier", now - 5_000, now - 1_000))
+        .await
+        .unwrap();
+    store
+        .complete(
+            &lease("done", "earlier", now - 4_000, now - 1_000),
+            "ses-done",
+        )
+        .await
+        .unwrap();
+    store
+        .claim(&lease("held", "other", now, now + 50_000))
+        .await
+        .unwrap();
+    store
+        .claim(&lease("expired", "dead", now - 9_000, now - 1))
+        .await
+        .unwrap();
+    store
+        .claim(&lease("ours", "me-3", now, now + 30_000))
+        .await
+        .unwrap();
+    calls.taken();
+
+    let leases = [
+        lease("fresh-1", "me-0", now, now + 30_000),
+        lease("done", "me-1", now, now + 30_000),
+        lease("held", "me-2", now, now + 30_000),
+        lease("ours", "me-3", now, now + 30_000),
+        lease("expired", "me-4", now, now + 30_000),
+        lease("fresh-2", "me-5", now, now + 30_000),
+        // The same key twice in one batch: the second finds the first's claim.
+        lease("fresh-1", "me-6", now, now + 30_000),
+    ];
+    let claims = store.claim_all(&leases).await;
+    assert_eq!(
+        claims,
+        [
+            Ok(Claim::Acquired),
+            Ok(Claim::Completed {
+                message_id: Some("ses-done".into())
+            }),
+            Ok(Claim::HeldElsewhere {
+                lease_expires_ms: now + 50_000
+            }),
+            Ok(Claim::Acquired),
+            Ok(Claim::TakenOver),
+            Ok(Claim::Acquired),
+            Ok(Claim::HeldElsewhere {
+                lease_expires_ms: now + 30_000
+            }),
+        ]
+    );
+    // The cancelled first transaction, the second with the fresh keys and the takeover, and
+    // the repeated key alone.
+    assert_eq!(
+        calls.taken(),
+        ["TransactWriteItems", "TransactWriteItems", "PutItem"]
+    );
+    let owner = |stored: HashMap<String, AttributeValue>| stored["owner"].clone();
+    assert_eq!(
+        owner(item(&client, "fresh-1").await.unwrap()),
+        AttributeValue::S("me-0".into())
+    );
+    assert_eq!(
+        owner(item(&client, "expired").await.unwrap()),
+        AttributeValue::S("me-4".into())
+    );
+    assert_eq!(
+        owner(item(&client, "held").await.unwrap()),
+        AttributeValue::S("other".into())
+    );
+    assert_eq!(
+        item(&client, "done").await.unwrap()["state"],
+        AttributeValue::S("completed".into())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_batch_claim_is_an_error_for_every_key_and_claims_nothing() {
+    let moto = Moto::start();
+    let client = client_of(&moto).await;
+    let store = DynamoDbStore::new(client, "absent", Duration::from_secs(3600));
+    let now = unix_millis();
+    let leases = [
+        lease("a", "me-0", now, now + 1),
+        lease("b", "me-1", now, now + 1),
+    ];
+    for claim in store.claim_all(&leases).await {
+        assert!(
+            matches!(
+                claim,
+                Err(StoreError::Unavailable {
+                    operation: "TransactWriteItems",
+                    ..
+                })
+            ),
+            "{claim:?}"
+        );
+    }
+    let done = [Completion {
+        lease: leases[0].clone(),
+        message_id: "ses",
+    }];
+    assert!(matches!(
+        store.complete_all(&done).await.as_slice(),
+        [Err(StoreError::Unavailable {
+            operation: "BatchWriteItem",
+            ..
+        })]
+    ));
+}

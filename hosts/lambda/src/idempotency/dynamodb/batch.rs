@@ -1,0 +1,359 @@
+//! A batch's claims in one `TransactWriteItems`, its completions in one `BatchWriteItem`.
+//!
+//! **Claims.** Each claim is the single claim's conditional put, with the same item and owner
+//! token; only the condition is split in two, because a transaction does not return the items it
+//! replaced and the mailer must know a takeover (it asks the ledger then):
+//!
+//! 1. One transaction puts every key on the condition *no live item*
+//!    ([`FRESH_CONDITION`]). Normally every key is new and this is the only call.
+//! 2. If it is cancelled, DynamoDB names the refused puts and returns their items
+//!    (`ReturnValuesOnConditionCheckFailure`): a completed key or a live claim is answered from
+//!    the item, as the single claim answers it; an expired claim is taken over by a second
+//!    transaction, on the condition that it is still the claim that was seen
+//!    ([`TAKEOVER_CONDITION`]), together with the puts the first one did not refuse.
+//! 3. Whatever is still open (a second cancellation, a transaction conflict with another
+//!    writer, a key twice in the batch) is claimed one key at a time, which is always correct.
+//!
+//! A transaction is all or nothing, so no claim is ever half made; the owner tokens make an SDK
+//! retry of a transaction that landed come back as our own claims (see `interpret`).
+//!
+//! **Completions** overwrite the claim with the completed item, exactly as the single
+//! `UpdateItem` does (unconditionally: the email went, whoever holds the key now), 25 items per
+//! call; items DynamoDB leaves unprocessed are written again after a back-off.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
+};
+
+use super::{COMPLETED, DynamoDbStore, IN_PROGRESS, TTL_ATTRIBUTE, interpret, number, unavailable};
+use crate::idempotency::{Claim, Completion, IdempotencyStore, Lease, StoreError};
+
+/// DynamoDB's limit of items per `TransactWriteItems`.
+pub const MAX_CLAIMS_PER_CALL: usize = 100;
+
+/// DynamoDB's limit of items per `BatchWriteItem`.
+pub const MAX_COMPLETIONS_PER_CALL: usize = 25;
+
+/// Attempts at a completion write that DynamoDB leaves unprocessed, the first call included.
+const COMPLETION_ATTEMPTS: u32 = 4;
+
+/// The first transaction's condition: no item, or one past its TTL (DynamoDB deletes those
+/// only eventually).
+const FRESH_CONDITION: &str = "attribute_not_exists(pk) OR #expires_at < :now_s";
+
+/// A takeover's condition: the expired claim that the first transaction found is still there
+/// (or its item has passed its TTL since).
+const TAKEOVER_CONDITION: &str =
+    "(#state = :in_progress AND #owner = :seen_owner AND #lease < :now_ms) OR #expires_at < :now_s";
+
+/// What a put in a claim transaction expects to find.
+#[derive(Debug, Clone)]
+enum Expect {
+    /// No live item: the claim is [`Claim::Acquired`].
+    Fresh,
+    /// The expired claim of this owner: the claim is [`Claim::TakenOver`].
+    Expired { owner: String },
+}
+
+/// How a claim transaction ended.
+enum Transacted {
+    /// Every put landed.
+    Landed,
+    /// Cancelled: one reason per put, in order.
+    Cancelled(Vec<CancellationReason>),
+}
+
+impl DynamoDbStore {
+    /// Claims the leases at the `puts`' positions in one transaction, each put expecting what its
+    /// [`Expect`] says.
+    async fn transact_claims(
+        &self,
+        leases: &[Lease<'_>],
+        puts: &[(usize, Expect)],
+    ) -> Result<Transacted, StoreError> {
+        let mut items = Vec::with_capacity(puts.len());
+        for (position, expect) in puts {
+            let lease = &leases[*position];
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(self.claim_item(lease)))
+                .expression_attribute_names("#expires_at", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now_s", number(lease.now_ms / 1000))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let put = match expect {
+                Expect::Fresh => put.condition_expression(FRESH_CONDITION),
+                Expect::Expired { owner } => put
+                    .condition_expression(TAKEOVER_CONDITION)
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_names("#owner", "owner")
+                    .expression_attribute_names("#lease", "leaseExpiresMs")
+                    .expression_attribute_values(
+                        ":in_progress",
+                        AttributeValue::S(IN_PROGRESS.to_owned()),
+                    )
+                    .expression_attribute_values(":seen_owner", AttributeValue::S(owner.clone()))
+                    .expression_attribute_values(":now_ms", number(lease.now_ms)),
+            };
+            let put = put.build().map_err(|error| StoreError::Unavailable {
+                operation: "TransactWriteItems",
+                detail: error.to_string(),
+            })?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        // The token makes an SDK retry of a transaction that landed succeed again instead of
+        // failing its conditions. Owner tokens are unique per claim, so the first put's owner
+        // names this transaction; the token allows at most 36 characters.
+        let token: String = puts
+            .first()
+            .map(|(position, _)| leases[*position].owner)
+            .unwrap_or_default()
+            .chars()
+            .rev()
+            .take(36)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Transacted::Landed),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => Ok(
+                    Transacted::Cancelled(cancelled.cancellation_reasons().to_vec()),
+                ),
+                _ => Err(unavailable(
+                    "TransactWriteItems",
+                    &SdkError::ServiceError(service),
+                )),
+            },
+            Err(error) => Err(unavailable("TransactWriteItems", &error)),
+        }
+    }
+
+    /// The completed item of a key, as the single completion leaves it.
+    fn completed_item(&self, done: &Completion<'_>) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (
+                "pk".to_owned(),
+                AttributeValue::S(done.lease.key.to_owned()),
+            ),
+            ("state".to_owned(), AttributeValue::S(COMPLETED.to_owned())),
+            (
+                "owner".to_owned(),
+                AttributeValue::S(done.lease.owner.to_owned()),
+            ),
+            (
+                "messageId".to_owned(),
+                AttributeValue::S(done.message_id.to_owned()),
+            ),
+            (TTL_ATTRIBUTE.to_owned(), self.expires_at(done.lease.now_ms)),
+        ])
+    }
+
+    /// Writes one call's worth of completed items, again for what DynamoDB leaves unprocessed.
+    async fn write_completed(&self, completions: &[Completion<'_>]) -> Result<(), StoreError> {
+        let mut requests: Vec<WriteRequest> = Vec::with_capacity(completions.len());
+        for done in completions {
+            let put = PutRequest::builder()
+                .set_item(Some(self.completed_item(done)))
+                .build()
+                .map_err(|error| StoreError::Unavailable {
+                    operation: "BatchWriteItem",
+                    detail: error.to_string(),
+                })?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let mut attempts = 0;
+        while !requests.is_empty() {
+            if attempts > 0 {
+                tokio::time::sleep(crate::aws::unprocessed_backoff(attempts)).await;
+            }
+            attempts += 1;
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(|error| unavailable("BatchWriteItem", &error))?;
+            requests = output
+                .unprocessed_items
+                .and_then(|mut left| left.remove(&self.table))
+                .unwrap_or_default();
+            if !requests.is_empty() && attempts >= COMPLETION_ATTEMPTS {
+                return Err(StoreError::Unavailable {
+                    operation: "BatchWriteItem",
+                    detail: format!(
+                        "{} items still unprocessed after {attempts} calls",
+                        requests.len()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a refused put's item says.
+enum Refusal {
+    /// The claim's answer, as the single claim gives it.
+    Answered(Result<Claim, StoreError>),
+    /// An expired claim: take it over.
+    TakeOver(Expect),
+}
+
+/// What a refused put's item means; `None` when the put was not refused for its condition, or
+/// no item came back.
+fn refused(lease: &Lease<'_>, reason: &CancellationReason) -> Option<Refusal> {
+    if reason.code() != Some("ConditionalCheckFailed") {
+        return None;
+    }
+    let item = reason.item()?;
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    let lease_ms = match item.get("leaseExpiresMs") {
+        Some(AttributeValue::N(value)) => value.parse::<u64>().ok(),
+        _ => None,
+    };
+    match (text("state"), text("owner"), lease_ms) {
+        (Some(IN_PROGRESS), Some(owner), Some(lease_ms))
+            if owner != lease.owner && lease_ms < lease.now_ms =>
+        {
+            Some(Refusal::TakeOver(Expect::Expired {
+                owner: owner.to_owned(),
+            }))
+        }
+        _ => Some(Refusal::Answered(interpret(lease, item))),
+    }
+}
+
+impl DynamoDbStore {
+    /// [`IdempotencyStore::claim_all`] in as few transactions as the items allow.
+    pub(super) async fn claim_batch(&self, leases: &[Lease<'_>]) -> Vec<Result<Claim, StoreError>> {
+        let mut answers: Vec<Option<Result<Claim, StoreError>>> = vec![None; leases.len()];
+        // A transaction may touch an item once: a key's later leases are claimed one by one
+        // after the rest, and find the key held.
+        let mut seen = HashSet::new();
+        let mut round: Vec<(usize, Expect)> = Vec::new();
+        for (position, lease) in leases.iter().enumerate() {
+            if seen.insert(lease.key) {
+                round.push((position, Expect::Fresh));
+            }
+        }
+        for chunk_start in (0..round.len()).step_by(MAX_CLAIMS_PER_CALL) {
+            let chunk_end = (chunk_start + MAX_CLAIMS_PER_CALL).min(round.len());
+            let mut puts = round[chunk_start..chunk_end].to_vec();
+            for _ in 0..2 {
+                if puts.len() < 2 {
+                    break;
+                }
+                match self.transact_claims(leases, &puts).await {
+                    Ok(Transacted::Landed) => {
+                        for (position, expect) in puts.drain(..) {
+                            answers[position] = Some(Ok(match expect {
+                                Expect::Fresh => Claim::Acquired,
+                                Expect::Expired { .. } => Claim::TakenOver,
+                            }));
+                        }
+                    }
+                    Ok(Transacted::Cancelled(reasons)) => {
+                        let mut again = Vec::new();
+                        for ((position, expect), reason) in puts.drain(..).zip(reasons) {
+                            match refused(&leases[position], &reason) {
+                                Some(Refusal::Answered(answer)) => answers[position] = Some(answer),
+                                Some(Refusal::TakeOver(takeover)) => {
+                                    again.push((position, takeover))
+                                }
+                                // Not refused: it would have landed, and goes again. Refused
+                                // without an item (a conflict with another writer): the single
+                                // claim below decides it.
+                                None if reason.code() == Some("None") => {
+                                    again.push((position, expect));
+                                }
+                                None => {}
+                            }
+                        }
+                        puts = again;
+                    }
+                    Err(error) => {
+                        for (position, _) in puts.drain(..) {
+                            answers[position] = Some(Err(error.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        let open: Vec<usize> = (0..leases.len())
+            .filter(|position| answers[*position].is_none())
+            .collect();
+        for position in open {
+            answers[position] = Some(self.claim(&leases[position]).await);
+        }
+        answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| {
+                    Err(StoreError::Unavailable {
+                        operation: "TransactWriteItems",
+                        detail: "no answer for a claim".to_owned(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// [`IdempotencyStore::complete_all`]: 25 items per call, the calls concurrent.
+    pub(super) async fn complete_batch(
+        &self,
+        completions: &[Completion<'_>],
+    ) -> Vec<Result<(), StoreError>> {
+        // One call may not name an item twice: a repeated key's later completions go alone.
+        let mut seen = HashSet::new();
+        let (mut batched, mut alone) = (Vec::new(), Vec::new());
+        for (position, done) in completions.iter().enumerate() {
+            if seen.insert(done.lease.key) {
+                batched.push(position);
+            } else {
+                alone.push(position);
+            }
+        }
+        let chunks: Vec<Vec<usize>> = batched
+            .chunks(MAX_COMPLETIONS_PER_CALL)
+            .map(<[usize]>::to_vec)
+            .collect();
+        let written = futures_util::future::join_all(chunks.iter().map(|chunk| async move {
+            let items: Vec<Completion<'_>> = chunk
+                .iter()
+                .map(|position| completions[*position].clone())
+                .collect();
+            self.write_completed(&items).await
+        }))
+        .await;
+        let mut answers: Vec<Result<(), StoreError>> = vec![Ok(()); completions.len()];
+        for (chunk, result) in chunks.iter().zip(written) {
+            for position in chunk {
+                answers[*position] = result.clone();
+            }
+        }
+        for position in alone {
+            let done = &completions[position];
+            answers[position] = self.complete(&done.lease, done.message_id).await;
+        }
+        answers
+    }
+}
