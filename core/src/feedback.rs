@@ -92,9 +92,10 @@ pub use ledger::{
     address_storage_key, ledger_addresses,
 };
 pub use status::{DeliveryStatus, History, HistoryEntry};
+pub use suppression::vars as suppression_vars;
 pub use suppression::{
-    Suppression, SuppressionPolicy, SuppressionReason, normalize_address, suppression_for,
-    transient_bounce_addresses,
+    Suppression, SuppressionPolicy, SuppressionPolicyError, SuppressionReason, normalize_address,
+    suppression_for, transient_bounce_addresses,
 };
 
 /// The message tag mailroom puts the route's name in.

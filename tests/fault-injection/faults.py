@@ -233,11 +233,12 @@ class _FaultHandler(_FrontHandler):
         self._body = _Handler.body(self)
         self._ses_key = None
         self._after = ""
-        self._completing = None
-        self._claiming = None
-        self._store_key = None
+        # (idempotency key, owner) of the claims or completions this request writes, and of
+        # every item it names (for the store-call log)
+        self._completing: list[tuple[str, str]] = []
+        self._claiming: list[tuple[str, str]] = []
+        self._store_items: list[tuple[str, str]] = []
         self._store_operation = ""
-        self._store_owner = ""
         target = self.headers.get("X-Amz-Target", "")
         plan, ledger = front.plan, front.ledger
         if target.startswith("CodeCommit_20150413."):
@@ -331,29 +332,32 @@ class _FaultHandler(_FrontHandler):
     def dynamodb(self, front: FaultFront, plan: FaultPlan, ledger: Ledger, operation: str) -> None:
         front.count("DynamoDB." + operation)
         request = json.loads(self._body or b"{}")
-        self._store_key = (request.get("Item") or request.get("Key") or {}).get("pk", {}).get("S")
         self._store_operation = operation
-        self._store_owner = ((request.get("Item") or {}).get("owner") or request.get("ExpressionAttributeValues", {}).get(":owner") or {}).get("S", "")
-        if operation == "PutItem":
-            key = request.get("Item", {}).get("pk", {}).get("S", "")
-            ledger.claimed(key, front.worker.index)
-            self._claiming = key
+        claims, completions, named = store_writes(operation, request)
+        self._store_items = named
+        if claims:
+            # One claim call (a PutItem, or a TransactWriteItems for a batch's keys) is one
+            # roll of each fault: a fault of the call touches every key it names.
+            keys = [key for key, _ in claims]
+            for key in keys:
+                ledger.claimed(key, front.worker.index)
+            self._claiming = claims
             if front.roll(plan.kill_before_claim):
                 ledger.fault("killed_before_claim")
                 return self.kill()
             if front.roll(plan.dynamodb_throttle):
                 ledger.fault("dynamodb_throttled")
-                front.worker.touch(keys=[key])
+                front.worker.touch(keys=keys)
                 return self.reply(*_json(400, "ProvisionedThroughputExceededException", "injected"))
             if front.roll(plan.claim_delayed):
                 ledger.fault("claim_answer_after_deadline")
-                front.worker.touch(keys=[key])
+                front.worker.touch(keys=keys)
                 self._after = "lost"
-        elif operation == "UpdateItem":
+        elif completions:
             if front.roll(plan.kill_before_complete):
                 ledger.fault("killed_before_complete")
                 return self.kill()
-            self._completing = request.get("Key", {}).get("pk", {}).get("S")
+            self._completing = completions
         self.forward(front, self._body)
 
     def reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
@@ -373,21 +377,29 @@ class _FaultHandler(_FrontHandler):
             if self._after == "lost":
                 front.ledger.fault("ses_answer_after_deadline")
         if self._completing and status == 200:
-            front.ledger.completed(self._completing, self._store_owner)
-        if self._store_key:
+            unprocessed = unprocessed_keys(body)
+            for key, owner in self._completing:
+                if key not in unprocessed:
+                    front.ledger.completed(key, owner)
+        if self._store_items:
             with front.ledger.lock:
-                front.ledger.store_calls.setdefault(self._store_key, []).append({
-                    "at": round(time.monotonic(), 3), "worker": f"{front.worker.index}.{front.worker.generation}",
-                    "operation": self._store_operation, "status": status,
-                    "answer": body[:160].decode(errors="replace") if status != 200 else "",
-                    "owner": self._store_owner})
+                for key, owner in self._store_items:
+                    front.ledger.store_calls.setdefault(key, []).append({
+                        "at": round(time.monotonic(), 3), "worker": f"{front.worker.index}.{front.worker.generation}",
+                        "operation": self._store_operation, "status": status,
+                        "answer": body[:160].decode(errors="replace") if status != 200 else "",
+                        "owner": owner})
         if self._claiming:
             if status == 200:
                 with front.ledger.lock:
-                    front.ledger.holders[self._claiming] = front.worker.touched
-                    front.ledger.claim_owners[(self._claiming, front.worker.index, front.worker.generation)] = self._store_owner
-            elif b"ConditionalCheckFailed" in body:
-                front.ledger.held(self._claiming, front.worker)
+                    for key, owner in self._claiming:
+                        front.ledger.holders[key] = front.worker.touched
+                        front.ledger.claim_owners[(key, front.worker.index, front.worker.generation)] = owner
+            else:
+                # A PutItem refused for its condition, or the claims of a cancelled
+                # transaction that DynamoDB refused for theirs (the others were not written).
+                for key, _ in refused_claims(self._store_operation, self._claiming, body):
+                    front.ledger.held(key, front.worker)
         if self._after == "freeze" and self._ses_key is not None and status == 200:
             front.ledger.fault("frozen_after_ses_accept")
             try:
@@ -423,3 +435,60 @@ class _FaultHandler(_FrontHandler):
         while time.monotonic() < give_up and not self.peer_gone():
             time.sleep(0.05)
         self.close_connection = True
+
+
+def _text(attributes: dict, name: str) -> str:
+    return (attributes.get(name) or {}).get("S", "")
+
+
+def store_writes(operation: str, request: dict) -> tuple[list, list, list]:
+    """The idempotency claims and completions a DynamoDB request writes, and every item it
+    names, each as (key, owner). Claims are the in-progress puts (a `PutItem`, or the puts of a
+    batch's `TransactWriteItems`); completions the `UpdateItem` of one key or the completed
+    items of a batch's `BatchWriteItem`. Ledger items (`email#...`, `address#...`) are neither."""
+    def is_claim(item: dict) -> bool:
+        return _text(item, "state") == "in_progress"
+
+    if operation == "PutItem":
+        item = request.get("Item", {})
+        named = [(_text(item, "pk"), _text(item, "owner"))]
+        return (named if is_claim(item) else []), [], named
+    if operation == "TransactWriteItems":
+        puts = [entry.get("Put", {}).get("Item", {}) for entry in request.get("TransactItems", [])]
+        named = [(_text(item, "pk"), _text(item, "owner")) for item in puts if item]
+        return [(_text(i, "pk"), _text(i, "owner")) for i in puts if i and is_claim(i)], [], named
+    if operation == "UpdateItem":
+        key = _text(request.get("Key", {}), "pk")
+        owner = _text(request.get("ExpressionAttributeValues", {}), ":owner")
+        named = [(key, owner)]
+        return [], named, named
+    if operation == "BatchWriteItem":
+        items = [entry.get("PutRequest", {}).get("Item", {})
+                 for entries in request.get("RequestItems", {}).values() for entry in entries]
+        done = [(_text(i, "pk"), _text(i, "owner")) for i in items if _text(i, "state") == "completed"]
+        return [], done, done
+    key = _text(request.get("Key", {}), "pk")
+    return [], [], ([(key, _text(request.get("ExpressionAttributeValues", {}), ":owner"))] if key else [])
+
+
+def refused_claims(operation: str, claims: list, body: bytes) -> list:
+    """The claims of a failed claim call that DynamoDB refused for their condition."""
+    if b"ConditionalCheckFailed" not in body:
+        return []
+    if operation != "TransactWriteItems":
+        return claims
+    try:
+        reasons = json.loads(body).get("CancellationReasons", [])
+    except ValueError:
+        return []
+    return [claim for claim, reason in zip(claims, reasons) if reason.get("Code") == "ConditionalCheckFailed"]
+
+
+def unprocessed_keys(body: bytes) -> set:
+    """The keys a `BatchWriteItem` answer left unprocessed (written by a later call, if any)."""
+    try:
+        left = json.loads(body).get("UnprocessedItems") or {}
+    except ValueError:
+        return set()
+    return {_text(entry.get("PutRequest", {}).get("Item", {}), "pk")
+            for entries in left.values() for entry in entries}

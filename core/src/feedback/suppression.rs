@@ -51,6 +51,117 @@ impl Default for SuppressionPolicy {
     }
 }
 
+/// Names of the variables that set a [`SuppressionPolicy`].
+pub mod vars {
+    /// [`SuppressionPolicy::transient_bounces`](super::SuppressionPolicy::transient_bounces):
+    /// soft bounces within the window that suppress an address (`0`: never for soft bounces).
+    pub const SUPPRESSION_TRANSIENT_BOUNCES: &str = "SUPPRESSION_TRANSIENT_BOUNCES";
+    /// [`SuppressionPolicy::window_seconds`](super::SuppressionPolicy::window_seconds).
+    pub const SUPPRESSION_WINDOW_SECONDS: &str = "SUPPRESSION_WINDOW_SECONDS";
+    /// [`SuppressionPolicy::transient_expiry_seconds`](super::SuppressionPolicy::transient_expiry_seconds):
+    /// seconds, or `never` for a suppression that does not expire.
+    pub const SUPPRESSION_TRANSIENT_EXPIRY_SECONDS: &str = "SUPPRESSION_TRANSIENT_EXPIRY_SECONDS";
+}
+
+/// A suppression variable that does not hold what it must: our side's configuration, found
+/// when the host starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} is invalid: expected {expected} (got {value:?})")]
+pub struct SuppressionPolicyError {
+    /// The variable.
+    pub name: &'static str,
+    /// What it holds.
+    pub value: String,
+    /// What it may hold.
+    pub expected: &'static str,
+}
+
+/// The longest window and expiry: ten years, beyond which "for good" says it better.
+const LONGEST_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
+impl SuppressionPolicy {
+    /// The policy the variables describe (`lookup` reads one, as `std::env::var(..).ok()`
+    /// does); a variable unset or empty keeps its default. Every host that takes in feedback
+    /// reads its policy here, so that they all suppress alike.
+    ///
+    /// ```
+    /// use mailroom_core::feedback::SuppressionPolicy;
+    ///
+    /// let variables = [("SUPPRESSION_TRANSIENT_BOUNCES", "5"), ("SUPPRESSION_TRANSIENT_EXPIRY_SECONDS", "never")];
+    /// let lookup = |name: &str| variables.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+    /// let policy = SuppressionPolicy::from_variables(lookup)?;
+    /// assert_eq!(policy.transient_bounces, 5);
+    /// assert_eq!(policy.window_seconds, SuppressionPolicy::default().window_seconds);
+    /// assert_eq!(policy.transient_expiry_seconds, None);
+    /// # Ok::<(), mailroom_core::feedback::SuppressionPolicyError>(())
+    /// ```
+    pub fn from_variables(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SuppressionPolicyError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let invalid = |name, value: String, expected| SuppressionPolicyError {
+            name,
+            value,
+            expected,
+        };
+        let defaults = Self::default();
+        let transient_bounces = match get(vars::SUPPRESSION_TRANSIENT_BOUNCES) {
+            None => defaults.transient_bounces,
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 1000)
+                .ok_or_else(|| {
+                    invalid(
+                        vars::SUPPRESSION_TRANSIENT_BOUNCES,
+                        value,
+                        "a whole number from 0 (never) to 1000",
+                    )
+                })?,
+        };
+        let window_seconds = match get(vars::SUPPRESSION_WINDOW_SECONDS) {
+            None => defaults.window_seconds,
+            Some(value) => value
+                .parse::<u64>()
+                .ok()
+                .filter(|seconds| (60..=LONGEST_SECONDS).contains(seconds))
+                .ok_or_else(|| {
+                    invalid(
+                        vars::SUPPRESSION_WINDOW_SECONDS,
+                        value,
+                        "a whole number of seconds from 60 to 315360000",
+                    )
+                })?,
+        };
+        let transient_expiry_seconds = match get(vars::SUPPRESSION_TRANSIENT_EXPIRY_SECONDS) {
+            None => defaults.transient_expiry_seconds,
+            Some(value) if value.eq_ignore_ascii_case("never") => None,
+            Some(value) => Some(
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|seconds| (60..=LONGEST_SECONDS).contains(seconds))
+                    .ok_or_else(|| {
+                        invalid(
+                            vars::SUPPRESSION_TRANSIENT_EXPIRY_SECONDS,
+                            value,
+                            "a whole number of seconds from 60 to 315360000, or never",
+                        )
+                    })?,
+            ),
+        };
+        Ok(Self {
+            transient_bounces,
+            window_seconds,
+            transient_expiry_seconds,
+        })
+    }
+}
+
 /// An address to stop sending to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -200,4 +311,64 @@ fn normalized<'a>(addresses: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 fn seconds_to_millis(seconds: u64) -> i64 {
     i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    fn policy(variables: &[(&str, &str)]) -> Result<SuppressionPolicy, SuppressionPolicyError> {
+        SuppressionPolicy::from_variables(|name| {
+            variables
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn unset_or_empty_variables_keep_the_defaults() {
+        assert_eq!(policy(&[]), Ok(SuppressionPolicy::default()));
+        assert_eq!(
+            policy(&[(vars::SUPPRESSION_WINDOW_SECONDS, "  ")]),
+            Ok(SuppressionPolicy::default())
+        );
+    }
+
+    #[test]
+    fn each_variable_sets_its_field() {
+        let set = policy(&[
+            (vars::SUPPRESSION_TRANSIENT_BOUNCES, "0"),
+            (vars::SUPPRESSION_WINDOW_SECONDS, "86400"),
+            (vars::SUPPRESSION_TRANSIENT_EXPIRY_SECONDS, "3600"),
+        ])
+        .unwrap();
+        assert_eq!(
+            set,
+            SuppressionPolicy {
+                transient_bounces: 0,
+                window_seconds: 86_400,
+                transient_expiry_seconds: Some(3600),
+            }
+        );
+        let forever = policy(&[(vars::SUPPRESSION_TRANSIENT_EXPIRY_SECONDS, "Never")]).unwrap();
+        assert_eq!(forever.transient_expiry_seconds, None);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_and_what_it_may_hold() {
+        let error = policy(&[(vars::SUPPRESSION_WINDOW_SECONDS, "7d")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "SUPPRESSION_WINDOW_SECONDS is invalid: expected a whole number of seconds from 60 to 315360000 (got \"7d\")"
+        );
+        for (name, value) in [
+            (vars::SUPPRESSION_TRANSIENT_BOUNCES, "-1"),
+            (vars::SUPPRESSION_TRANSIENT_BOUNCES, "three"),
+            (vars::SUPPRESSION_WINDOW_SECONDS, "59"),
+            (vars::SUPPRESSION_TRANSIENT_EXPIRY_SECONDS, "forever"),
+        ] {
+            assert_eq!(policy(&[(name, value)]).unwrap_err().name, name);
+        }
+    }
 }

@@ -75,7 +75,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .get("AWS_LAMBDA_FUNCTION_NAME")
         .cloned()
         .unwrap_or_default();
-    let queue_arns = settings.feedback_queue_arns.clone();
+    let (queue_arns, suppression) = (settings.feedback_queue_arns.clone(), settings.suppression);
     let notifier = Notifier::new(settings, mailer, queue, cache, reader, function_name);
     // A function that also serves the feedback queue writes its records to the ledger.
     let notifier =
@@ -83,7 +83,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             FeedbackIntake {
                 ledger,
                 queue_arns,
-                settings: IntakeSettings::default(),
+                settings: IntakeSettings {
+                    policy: suppression,
+                    ..IntakeSettings::default()
+                },
             }
         }));
     let notifier = &notifier;

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use mailroom_core::feedback::SuppressionPolicy;
 use mailroom_core::{Config, ConfigError};
 use thiserror::Error;
 
@@ -116,6 +117,8 @@ pub struct Settings {
     /// The delivery ledger, when `LEDGER_TABLE` is set: the feedback intake writes it, a
     /// takeover of an expired claim reads it.
     pub ledger: Option<LedgerSettings>,
+    /// When soft bounces suppress an address (`SUPPRESSION_*`, read by the core).
+    pub suppression: SuppressionPolicy,
     /// The queues whose records are SES feedback (`FEEDBACK_QUEUE_ARN`; needs the ledger).
     pub feedback_queue_arns: Vec<String>,
 }
@@ -207,8 +210,17 @@ impl Settings {
                 hint: "the DynamoDB table of the delivery ledger (it may be IDEMPOTENCY_TABLE's), needed with FEEDBACK_QUEUE_ARN",
             });
         }
+        // Read whether or not this function takes in feedback, so a bad value is found when
+        // it is deployed, not when the first bounce arrives.
+        let suppression =
+            SuppressionPolicy::from_variables(&lookup).map_err(|error| SettingsError::Invalid {
+                name: error.name,
+                value: error.value,
+                reason: format!("expected {}", error.expected),
+            })?;
         Ok(Self {
             ledger,
+            suppression,
             feedback_queue_arns,
             region,
             repository,
