@@ -20,7 +20,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import (Function, AwsFront, Moto, Queues, RuntimeApi, bootstrap_path, enrollment_completed,
+from harness import (Function, AwsFront, Message, Moto, Queues, RuntimeApi, bootstrap_path, enrollment_completed,
                      example_messages, example_repository_with, seed_lookups)
 
 MOTO: Moto | None = None
@@ -510,6 +510,45 @@ class LedgerTestCase(LambdaTestCase):
 
 
 
+class StoreCalls(LedgerTestCase):
+    """What the idempotency store and the ledger cost a batch, counted at the AWS endpoint."""
+
+    def notifications(self, batch: str) -> list[Message]:
+        template = json.loads(GOOD[0].body)
+        return [Message(json.dumps({**template, "eventId": f"{batch}-{i}",
+                                    "mailto": f"Organizer {i} <organizer{i}@academy.example.com>"}))
+                for i in range(10)]
+
+    def test_a_batch_is_claimed_in_one_call_and_completed_in_one_and_its_redelivery_sends_nothing(self) -> None:
+        self.events.send(self.notifications("warm-up"))
+        kind, response = self.function.invoke(self.events.receive_event())
+        self.assertEqual((kind, self.failures(response)), ("response", []), self.function.output())
+        self.events.send(self.notifications("batch"))
+        event = self.events.receive_event()
+        self.assertEqual(len(event["Records"]), 10)
+        self.front.reset_counts()
+        kind, response = self.function.invoke(event)
+        self.assertEqual((kind, self.failures(response)), ("response", []), self.function.output())
+        # The recipients' suppressions in one read, the ten claims in one transaction, the ten
+        # completions in one batch write.
+        self.assertEqual(self.front.calls, {"DynamoDB.BatchGetItem": 1, "DynamoDB.TransactWriteItems": 1,
+                                            "SESv2.SendEmail": 10, "DynamoDB.BatchWriteItem": 1})
+        keys = [str(parse(raw["raw_data"])["X-Mailroom-Idempotency-Key"]) for raw in MOTO.sent_raw_messages()[-10:]]
+        table = MOTO.client("dynamodb")
+        for key in keys:
+            item = table.get_item(TableName=self.TABLE, Key={"pk": {"S": key}}, ConsistentRead=True)["Item"]
+            self.assertEqual(item["state"]["S"], "completed")
+        # The same events again (a producer's retry): the cancelled transaction shows every key
+        # completed; nothing is sent.
+        sent = len(MOTO.sent_raw_messages())
+        self.events.send(self.notifications("batch"))
+        self.front.reset_counts()
+        kind, response = self.function.invoke(self.events.receive_event())
+        self.assertEqual((kind, self.failures(response)), ("response", []), self.function.output())
+        self.assertEqual(self.front.calls, {"DynamoDB.BatchGetItem": 1, "DynamoDB.TransactWriteItems": 1})
+        self.assertEqual(len(MOTO.sent_raw_messages()), sent)
+
+
 class Feedback(LedgerTestCase):
     """SES feedback as SES publishes it: through a real SNS topic into the feedback queue, then
     the function writes it to the ledger in moto's DynamoDB. moto does not publish SES events,
@@ -573,6 +612,36 @@ class Feedback(LedgerTestCase):
         event_metrics = [line for line in self.metrics(self.function) if "SuppressedRecords" in line]
         self.assertEqual(event_metrics[-1]["SuppressedRecords"], 1)
 
+    def test_the_configured_policy_decides_when_soft_bounces_suppress(self) -> None:
+        self.function.stop()
+        self.function = self.start(
+            DLQ_URL=self.events.dlq_url, IDEMPOTENCY_TABLE=self.TABLE, LEDGER_TABLE=self.TABLE,
+            FEEDBACK_QUEUE_ARN=self.feedback.queue_arn,
+            SUPPRESSION_TRANSIENT_BOUNCES="2", SUPPRESSION_TRANSIENT_EXPIRY_SECONDS="3600")
+        ses_id, key, to = self.send_one()
+
+        def soft_bounce(n: int) -> dict:
+            return self.notification("Bounce", ses_id, key, to, bounce={
+                "bounceType": "Transient", "bounceSubType": "MailboxFull",
+                # Within the policy's window (7 days back from now).
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 3600 * (3 - n))),
+                "feedbackId": f"soft-{n}",
+                "bouncedRecipients": [{"emailAddress": to, "status": "4.2.2"}]})
+
+        self.publish(soft_bounce(1))
+        self.take_feedback(1)
+        address, item = self.entry(f"address#{to.lower()}")
+        self.assertIsNone(address.get("suppression"), "one soft bounce of the two the policy asks for")
+        self.assertNotIn("suppressed", item)
+        started = time.time()
+        self.publish(soft_bounce(2))
+        self.take_feedback(1)
+        address, item = self.entry(f"address#{to.lower()}")
+        self.assertEqual(address["suppression"]["reason"], {"kind": "transient_bounces", "count": 2})
+        self.assertEqual(item["suppressed"]["S"], "transient_bounces")
+        # Lifted an hour from now, as SUPPRESSION_TRANSIENT_EXPIRY_SECONDS says.
+        self.assertAlmostEqual(int(item["suppressedUntil"]["N"]), started + 3600, delta=60)
+
     def test_feedback_for_an_email_the_ledger_never_saw_is_kept_under_its_key(self) -> None:
         to = "someone@example.org"
         self.publish(self.notification("Delivery", "ses-unknown", "0123456789abcdef0123456789abcdef", to, delivery={
@@ -629,7 +698,8 @@ class DirectSns(LedgerTestCase):
 
 class Configuration(LambdaTestCase):
     def test_a_bad_value_stops_the_function_at_init_naming_the_variable(self) -> None:
-        for name, value in [("MAX_CONCURRENT_SENDS", "lots"), ("SENDER", "not an address"), ("DLQ_URL", "arn:aws:sqs:x")]:
+        for name, value in [("MAX_CONCURRENT_SENDS", "lots"), ("SENDER", "not an address"), ("DLQ_URL", "arn:aws:sqs:x"),
+                            ("SUPPRESSION_WINDOW_SECONDS", "7d")]:
             with self.subTest(name=name):
                 function = self.start(**{name: value})
                 self.assertNotEqual(function.process.wait(timeout=10), 0)
