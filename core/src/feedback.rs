@@ -388,6 +388,14 @@ impl Feedback {
 }
 
 impl FeedbackEvent {
+    /// The status this event implies for its email, by the table of [`DeliveryStatus`]
+    /// (`None` for an event type this version does not know). A `not-spam` complaint implies
+    /// `Delivered`, not `Complained`: the reporter says the email is wanted.
+    #[must_use]
+    pub fn implied_status(&self) -> Option<DeliveryStatus> {
+        status::implied(self)
+    }
+
     /// The event's own timestamp, if it has one.
     #[must_use]
     pub fn timestamp(&self) -> Option<Timestamp> {

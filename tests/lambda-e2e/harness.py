@@ -85,7 +85,9 @@ class Moto:
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=5)
 
     def data(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=5) as response:
+        # moto serialises its whole state: after a fault-injection run, thousands of emails,
+        # which takes seconds on a loaded machine.
+        with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=120) as response:
             return json.load(response)
 
     def sent_raw_messages(self) -> list[dict]:

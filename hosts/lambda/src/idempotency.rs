@@ -550,7 +550,6 @@ where
         let key = lease.key.to_owned();
         let task = tokio::spawn(async move {
             let outcome = inner.send(&email, &message_id).await;
-            let _ = answered.send(outcome.clone());
             match &outcome {
                 SendOutcome::Accepted { message_id } => {
                     let completion = PendingCompletion {
@@ -559,15 +558,19 @@ where
                         expires_ms,
                         message_id: message_id.clone(),
                     };
+                    // Kept before the caller hears the answer, so that the batch's write,
+                    // which follows the last answer, includes it.
                     let unbuffered = match completions.lock() {
                         Ok(mut buffer) => buffer.keep(completion),
                         Err(_) => Some(completion),
                     };
+                    let _ = answered.send(outcome.clone());
                     if let Some(completion) = unbuffered {
                         write_completions(store.as_ref(), vec![completion]).await;
                     }
                 }
                 SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
+                    let _ = answered.send(outcome.clone());
                     let lease = Lease {
                         key: &key,
                         owner: &owner,
@@ -580,7 +583,9 @@ where
                 }
                 // A timeout or a lost answer: SES may have accepted it. The claim stays until
                 // the lease expires rather than inviting an immediate second send.
-                _ => {}
+                _ => {
+                    let _ = answered.send(outcome.clone());
+                }
             }
         });
         if let Ok(mut completing) = self.completing.lock() {
@@ -637,30 +642,34 @@ where
     }
 
     async fn settle(&self, by: std::time::Instant) {
+        let budget = || by.saturating_duration_since(std::time::Instant::now());
+        // Every send that answered has kept its completion before answering, and the batch
+        // calls this once its sends have answered or been given up: write them together now,
+        // without waiting for a send that hangs.
+        let pending = match self.completions.lock() {
+            Ok(mut buffer) => buffer.drain(),
+            Err(_) => Vec::new(),
+        };
+        if let Some(store) = self.store.as_ref().filter(|_| !pending.is_empty()) {
+            // A task of its own, so that the write finishes even if the deadline ends the wait.
+            let store = Arc::clone(store);
+            let write =
+                tokio::spawn(async move { write_completions(store.as_ref(), pending).await });
+            if tokio::time::timeout(budget(), write).await.is_err() {
+                tracing::warn!("completion writes still running at the deadline");
+            }
+        }
+        // Then what the sends still have running: a release, or an answer that comes late and
+        // writes its own completion (buffering has ended).
         let sends = match self.completing.lock() {
             Ok(mut completing) => std::mem::take(&mut *completing),
             Err(_) => return,
         };
-        let budget = || by.saturating_duration_since(std::time::Instant::now());
-        let answered = futures_util::future::join_all(sends);
-        if tokio::time::timeout(budget(), answered).await.is_err() {
-            // The sends go on in the background and write their completions themselves once
-            // buffering ends below; a key left unfinished holds its claim for the lease's
-            // grace, so a retry of the same email waits rather than sends.
+        let finished = futures_util::future::join_all(sends);
+        if tokio::time::timeout(budget(), finished).await.is_err() {
+            // They go on in the background; a key left unfinished holds its claim for the
+            // lease's grace, so a retry of the same email waits rather than sends.
             tracing::warn!("sends still unanswered at the deadline");
-        }
-        let pending = match self.completions.lock() {
-            Ok(mut buffer) => buffer.drain(),
-            Err(_) => return,
-        };
-        let Some(store) = self.store.as_ref().filter(|_| !pending.is_empty()) else {
-            return;
-        };
-        // A task of its own, so that the write finishes even if the deadline ends the wait.
-        let store = Arc::clone(store);
-        let write = tokio::spawn(async move { write_completions(store.as_ref(), pending).await });
-        if tokio::time::timeout(budget(), write).await.is_err() {
-            tracing::warn!("completion writes still running at the deadline");
         }
     }
 }

@@ -191,7 +191,7 @@ pub struct FeedbackMetrics {
 impl FeedbackMetrics {
     /// Counts one recorded notification.
     pub fn count(&mut self, event: &mailroom_core::feedback::FeedbackEvent, suppressed: usize) {
-        use mailroom_core::feedback::{BounceType, FeedbackEvent};
+        use mailroom_core::feedback::{BounceType, DeliveryStatus, FeedbackEvent};
         let counter = match event {
             FeedbackEvent::Send => &mut self.sends,
             FeedbackEvent::Delivery { .. } => &mut self.delivered,
@@ -200,7 +200,13 @@ impl FeedbackMetrics {
                 BounceType::Transient => &mut self.bounced_transient,
                 BounceType::Undetermined => &mut self.bounced_undetermined,
             },
-            FeedbackEvent::Complaint { .. } => &mut self.complained,
+            // A `not-spam` report is no complaint against the account's rate.
+            FeedbackEvent::Complaint { .. }
+                if event.implied_status() == Some(DeliveryStatus::Complained) =>
+            {
+                &mut self.complained
+            }
+            FeedbackEvent::Complaint { .. } => &mut self.other,
             FeedbackEvent::DeliveryDelay { .. } => &mut self.delayed,
             FeedbackEvent::Reject { .. } | FeedbackEvent::RenderingFailure { .. } => {
                 &mut self.not_sent
@@ -267,6 +273,27 @@ mod tests {
         assert_eq!(
             mask_text("rejected <ana.nunez@example.org>. (\"dana@x.org\")"),
             "rejected <a***@example.org>. (\"d***@x.org\")"
+        );
+    }
+
+    #[test]
+    fn only_complaints_against_the_email_count_as_complained() {
+        use mailroom_core::feedback::FeedbackEvent;
+        let complaint = |feedback_type: Option<&str>| FeedbackEvent::Complaint {
+            recipients: vec!["ana@example.org".into()],
+            feedback_type: feedback_type.map(str::to_owned),
+            sub_type: None,
+            timestamp: None,
+            feedback_id: None,
+        };
+        let mut metrics = FeedbackMetrics::default();
+        metrics.count(&complaint(Some("abuse")), 1);
+        metrics.count(&complaint(None), 0);
+        // The reporter says the email is wanted: not a complaint against the account's rate.
+        metrics.count(&complaint(Some("not-spam")), 0);
+        assert_eq!(
+            (metrics.complained, metrics.other, metrics.suppressed),
+            (2, 1, 1)
         );
     }
 

@@ -535,3 +535,47 @@ async fn an_answer_after_the_batch_settled_completes_its_key_on_its_own() {
     }
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 2);
 }
+
+/// SES that never answers for the key `hangs` and accepts everything else at once.
+#[derive(Debug, Default)]
+struct OneHangs {
+    calls: AtomicUsize,
+}
+
+impl Mailer for OneHangs {
+    async fn send(&self, email: &Email, _message_id: &str) -> SendOutcome {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if email.idempotency_key() == "hangs" {
+            std::future::pending::<()>().await;
+        }
+        SendOutcome::Accepted {
+            message_id: format!("ses-{call}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_send_does_not_hold_back_the_batch_completion_write() {
+    let clock = LeaseClock::default();
+    clock.set_deadline(unix_millis() + 30_000);
+    let mailer = IdempotentMailer::new(OneHangs::default(), Some(MemoryStore::default()), clock);
+    let emails = [email("answers"), email("hangs"), email("answers-too")];
+    mailer.prepare(&emails.iter().collect::<Vec<_>>()).await;
+    for email in &emails {
+        // The batch gives up on the hanging one, as send_all's time limit does.
+        let _ = tokio::time::timeout(Duration::from_secs(1), mailer.send(email, "m")).await;
+    }
+    mailer
+        .settle(std::time::Instant::now() + Duration::from_secs(2))
+        .await;
+    let store = mailer.store().unwrap();
+    assert_eq!(*store.batched_completions.lock().unwrap(), [2]);
+    let items = store.items.lock().unwrap();
+    assert!(matches!(items.get("answers"), Some(Item::Completed { .. })));
+    assert!(matches!(
+        items.get("answers-too"),
+        Some(Item::Completed { .. })
+    ));
+    // SES may still accept the hanging one: its claim holds.
+    assert!(matches!(items.get("hangs"), Some(Item::InProgress { .. })));
+}

@@ -75,6 +75,7 @@ impl DynamoDbStore {
         &self,
         leases: &[Lease<'_>],
         puts: &[(usize, Expect)],
+        attempt: u32,
     ) -> Result<Transacted, StoreError> {
         let mut items = Vec::with_capacity(puts.len());
         for (position, expect) in puts {
@@ -109,18 +110,13 @@ impl DynamoDbStore {
         }
         // The token makes an SDK retry of a transaction that landed succeed again instead of
         // failing its conditions. Owner tokens are unique per claim, so the first put's owner
-        // names this transaction; the token allows at most 36 characters.
-        let token: String = puts
+        // and the attempt name this transaction (a second attempt has other puts, and DynamoDB
+        // refuses a token reused for other content).
+        let first_owner = puts
             .first()
             .map(|(position, _)| leases[*position].owner)
-            .unwrap_or_default()
-            .chars()
-            .rev()
-            .take(36)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+            .unwrap_or_default();
+        let token = request_token(attempt, first_owner);
         let sent = self
             .client
             .transact_write_items()
@@ -207,6 +203,16 @@ impl DynamoDbStore {
     }
 }
 
+/// A `ClientRequestToken` (at most 36 characters) for attempt `attempt` of the transaction
+/// whose first claim is `owner`'s.
+fn request_token(attempt: u32, owner: &str) -> String {
+    let prefix = format!("{attempt}-");
+    let room = 36usize.saturating_sub(prefix.len());
+    let skip = owner.chars().count().saturating_sub(room);
+    // The end of an owner token is its per-claim counter: keep it when the token is long.
+    prefix + &owner.chars().skip(skip).collect::<String>()
+}
+
 /// What a refused put's item says.
 enum Refusal {
     /// The claim's answer, as the single claim gives it.
@@ -258,11 +264,11 @@ impl DynamoDbStore {
         for chunk_start in (0..round.len()).step_by(MAX_CLAIMS_PER_CALL) {
             let chunk_end = (chunk_start + MAX_CLAIMS_PER_CALL).min(round.len());
             let mut puts = round[chunk_start..chunk_end].to_vec();
-            for _ in 0..2 {
+            for attempt in 1..=2 {
                 if puts.len() < 2 {
                     break;
                 }
-                match self.transact_claims(leases, &puts).await {
+                match self.transact_claims(leases, &puts, attempt).await {
                     Ok(Transacted::Landed) => {
                         for (position, expect) in puts.drain(..) {
                             answers[position] = Some(Ok(match expect {
@@ -355,5 +361,23 @@ impl DynamoDbStore {
             answers[position] = self.complete(&done.lease, done.message_id).await;
         }
         answers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_token;
+
+    #[test]
+    fn request_tokens_fit_dynamodb_and_differ_per_attempt() {
+        assert_eq!(
+            request_token(1, "4711-18c3f0a2b1c-17"),
+            "1-4711-18c3f0a2b1c-17"
+        );
+        assert_ne!(request_token(1, "a-1"), request_token(2, "a-1"));
+        let long = format!("{}-99", "x".repeat(60));
+        let token = request_token(2, &long);
+        assert_eq!(token.len(), 36);
+        assert!(token.starts_with("2-") && token.ends_with("-99"));
     }
 }
