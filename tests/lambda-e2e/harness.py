@@ -23,6 +23,7 @@ import queue
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -74,8 +75,10 @@ class Moto:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.devnull, "wb")
+        # moto_server itself, but for transactions that do not copy whole tables (see the
+        # launcher's docstring): the same Python, which has moto.
         self.process = subprocess.Popen(
-            ["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, str(Path(__file__).resolve().parent / "moto_server.py"), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self.log,
             stderr=self.log,
         )
