@@ -9,9 +9,15 @@ and 1.9 s on 3,000. DynamoDB's transactions do not slow down as a table grows, a
 fault-injection run's table grows to thousands of idempotency keys, so with moto's copy every
 batch's claim would take seconds and the run would measure moto, not the function.
 
-The one change: the copy a transaction restores from shares the table's untouched items and
+The first change: the copy a transaction restores from shares the table's untouched items and
 copies only the items the transaction names (the only ones it can change). What a transaction
 does and answers (conditions, cancellation reasons, the items returned) is moto's own code.
+
+The second: DynamoDB's writes are atomic, moto's are not. moto checks a write's condition and
+then writes, on whichever of its request threads runs, so two concurrent conditional puts of one
+key can both pass (seen: two of sixteen claims of one key "won"). Every DynamoDB write here takes
+one lock, which makes each atomic as DynamoDB's are (and serialises them, which moto's speed
+allows).
 """
 
 from __future__ import annotations
@@ -88,6 +94,21 @@ def _transact_write_items(self, transact_items):
 
 dynamodb_models.copy = _Copy
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+_writes = threading.RLock()
+
+
+def _atomic(write):
+    def atomically(*args, **kwargs):
+        with _writes:
+            return write(*args, **kwargs)
+
+    return atomically
+
+
+for _name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"):
+    if hasattr(DynamoDBBackend, _name):
+        setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

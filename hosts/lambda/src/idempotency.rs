@@ -19,6 +19,7 @@
 //! [`IdempotentMailer`] wraps any [`Mailer`] with a store; [`dynamodb::DynamoDbStore`] is the
 //! DynamoDB implementation.
 
+pub mod completions;
 pub mod dynamodb;
 
 use std::collections::{HashMap, VecDeque};
@@ -34,6 +35,7 @@ use thiserror::Error;
 use crate::feedback::{LedgerStore, NoLedger, read_entry};
 use crate::mailer::Mailer;
 use crate::unix_millis;
+use completions::{Completions, PendingCompletion};
 
 /// Variable names of the idempotency settings.
 pub mod vars {
@@ -292,10 +294,9 @@ impl LeaseClock {
 ///
 /// A batch costs the store two calls, not two per email: [`Mailer::prepare`] claims the
 /// round's keys in one [`IdempotencyStore::claim_all`], and the completions of the emails SES
-/// accepted wait in a buffer until [`Mailer::settle`] writes them in one
-/// [`IdempotencyStore::complete_all`]. An answer that comes after `settle` (SES accepted after
-/// the caller stopped waiting) is written on its own at once, as every completion was before
-/// batching, so no accepted email is left without its completion.
+/// accepted are written together ([`completions`] says when). An answer that comes after
+/// [`Mailer::settle`] (SES accepted after the caller stopped waiting) is written on its own at
+/// once, so no accepted email is left without its completion.
 #[derive(Debug)]
 pub struct IdempotentMailer<M, S, F = NoLedger> {
     inner: Arc<M>,
@@ -310,8 +311,8 @@ pub struct IdempotentMailer<M, S, F = NoLedger> {
     /// Claimed sends, each a task of its own (the SES call, then the completion write or the
     /// release), not yet awaited by [`Mailer::settle`].
     completing: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// Completions waiting for [`Mailer::settle`].
-    completions: Arc<std::sync::Mutex<CompletionBuffer>>,
+    /// Completions kept for a shared write.
+    completions: Arc<Completions>,
 }
 
 /// A claim made ahead of its send.
@@ -321,43 +322,6 @@ struct PreparedClaim {
     now_ms: u64,
     expires_ms: u64,
     claim: Result<Claim, StoreError>,
-}
-
-/// An accepted email's key, to be marked completed.
-#[derive(Debug, Clone)]
-struct PendingCompletion {
-    key: String,
-    owner: String,
-    expires_ms: u64,
-    message_id: String,
-}
-
-/// The completions of a batch's sends, buffered from [`Mailer::prepare`] until
-/// [`Mailer::settle`] writes them together.
-#[derive(Debug, Default)]
-struct CompletionBuffer {
-    buffering: bool,
-    pending: Vec<PendingCompletion>,
-}
-
-impl CompletionBuffer {
-    /// Keeps `completion` for the batch's write, or gives it back when no batch is
-    /// buffering: then its sender writes it itself.
-    fn keep(&mut self, completion: PendingCompletion) -> Option<PendingCompletion> {
-        if self.buffering {
-            self.pending.push(completion);
-            None
-        } else {
-            Some(completion)
-        }
-    }
-
-    /// Ends buffering: what was kept, to be written now; later completions are written by
-    /// their senders.
-    fn drain(&mut self) -> Vec<PendingCompletion> {
-        self.buffering = false;
-        std::mem::take(&mut self.pending)
-    }
 }
 
 impl<M, S> IdempotentMailer<M, S> {
@@ -560,13 +524,10 @@ where
                     };
                     // Kept before the caller hears the answer, so that the batch's write,
                     // which follows the last answer, includes it.
-                    let unbuffered = match completions.lock() {
-                        Ok(mut buffer) => buffer.keep(completion),
-                        Err(_) => Some(completion),
-                    };
+                    let unkept = completions.keep(&store, completion);
                     let _ = answered.send(outcome.clone());
-                    if let Some(completion) = unbuffered {
-                        write_completions(store.as_ref(), vec![completion]).await;
+                    if let Some(completion) = unkept {
+                        completions::write(store.as_ref(), vec![completion]).await;
                     }
                 }
                 SendOutcome::Failed(failure) if certainly_not_sent(failure) => {
@@ -605,9 +566,7 @@ where
         let Some(store) = &self.store else {
             return;
         };
-        if let Ok(mut buffer) = self.completions.lock() {
-            buffer.buffering = true;
-        }
+        self.completions.start();
         if emails.len() < 2 {
             return;
         }
@@ -644,20 +603,10 @@ where
     async fn settle(&self, by: std::time::Instant) {
         let budget = || by.saturating_duration_since(std::time::Instant::now());
         // Every send that answered has kept its completion before answering, and the batch
-        // calls this once its sends have answered or been given up: write them together now,
-        // without waiting for a send that hangs.
-        let pending = match self.completions.lock() {
-            Ok(mut buffer) => buffer.drain(),
-            Err(_) => Vec::new(),
-        };
-        if let Some(store) = self.store.as_ref().filter(|_| !pending.is_empty()) {
-            // A task of its own, so that the write finishes even if the deadline ends the wait.
-            let store = Arc::clone(store);
-            let write =
-                tokio::spawn(async move { write_completions(store.as_ref(), pending).await });
-            if tokio::time::timeout(budget(), write).await.is_err() {
-                tracing::warn!("completion writes still running at the deadline");
-            }
+        // calls this once its sends have answered or been given up: write them now, without
+        // waiting for a send that hangs.
+        if let Some(store) = &self.store {
+            self.completions.settle(store, by).await;
         }
         // Then what the sends still have running: a release, or an answer that comes late and
         // writes its own completion (buffering has ended).
@@ -670,30 +619,6 @@ where
             // They go on in the background; a key left unfinished holds its claim for the
             // lease's grace, so a retry of the same email waits rather than sends.
             tracing::warn!("sends still unanswered at the deadline");
-        }
-    }
-}
-
-/// Marks the keys of accepted emails completed, in as few store calls as the store allows.
-async fn write_completions<S: IdempotencyStore + Sync>(store: &S, pending: Vec<PendingCompletion>) {
-    let now_ms = unix_millis();
-    let completions: Vec<Completion<'_>> = pending
-        .iter()
-        .map(|done| Completion {
-            lease: Lease {
-                key: &done.key,
-                owner: &done.owner,
-                now_ms,
-                expires_ms: done.expires_ms,
-            },
-            message_id: &done.message_id,
-        })
-        .collect();
-    let written = store.complete_all(&completions).await;
-    for (done, result) in completions.iter().zip(written) {
-        if let Err(error) = result {
-            // The email went; the claim holds until its lease expires.
-            tracing::warn!(idempotency_key = done.lease.key, %error, "sent, but the key could not be marked completed");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `moto_server` for the tests that need real AWS APIs on loopback (DynamoDB): each test starts
-//! its own on a free port and it is stopped by PID when dropped. `moto_server` comes from
-//! `scripts/steps/15-services.sh` (on PATH, or in `$MAILROOM_TOOLS/python/bin`).
+//! its own on a free port and it is stopped by PID when dropped. moto comes from
+//! `scripts/steps/15-services.sh` (in the system Python, or in `$MAILROOM_TOOLS/python`); it is
+//! started through `tests/lambda-e2e/moto_server.py`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,12 +22,19 @@ impl Moto {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(moto_server())
+        // moto_server with DynamoDB's atomic writes and cheap transactions (the launcher's
+        // docstring says why), run by the Python that has moto.
+        let launcher = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/lambda-e2e/moto_server.py"
+        );
+        let child = Command::new(python())
+            .arg(launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server installed (scripts/steps/15-services.sh)");
+            .expect("python3 with moto installed (scripts/steps/15-services.sh)");
         let moto = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -91,12 +99,13 @@ impl Drop for Moto {
     }
 }
 
-/// `moto_server` from the tools folder the test command installs into, else from PATH.
-fn moto_server() -> std::path::PathBuf {
+/// The Python of the tools folder the test command installs moto into, else `python3` from
+/// PATH (where the test command installed it when the system Python allows).
+fn python() -> std::path::PathBuf {
     std::env::var_os("MAILROOM_TOOLS")
-        .map(|tools| std::path::Path::new(&tools).join("python/bin/moto_server"))
+        .map(|tools| std::path::Path::new(&tools).join("python/bin/python3"))
         .filter(|path| path.is_file())
-        .unwrap_or_else(|| "moto_server".into())
+        .unwrap_or_else(|| "python3".into())
 }
 
 /// moto answers its own API once it is ready.

@@ -428,7 +428,8 @@ async fn an_answer_that_comes_after_the_caller_gave_up_still_completes_the_key()
     assert_eq!(mailer.inner.calls.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+// Paused time: the sends answer at once, well within the completions' linger.
+#[tokio::test(start_paused = true)]
 async fn a_round_is_claimed_in_one_store_call_and_completed_in_one_when_it_settles() {
     let mailer = mailer(ScriptedMailer::default(), MemoryStore::default());
     let emails = [email("r1"), email("r2"), email("r3")];
@@ -569,7 +570,9 @@ async fn a_hanging_send_does_not_hold_back_the_batch_completion_write() {
         .settle(std::time::Instant::now() + Duration::from_secs(2))
         .await;
     let store = mailer.store().unwrap();
-    assert_eq!(*store.batched_completions.lock().unwrap(), [2]);
+    // The first answer's linger ran out while the hanging send was waited for; the last one
+    // went when the batch settled.
+    assert_eq!(*store.batched_completions.lock().unwrap(), [1, 1]);
     let items = store.items.lock().unwrap();
     assert!(matches!(items.get("answers"), Some(Item::Completed { .. })));
     assert!(matches!(
@@ -578,4 +581,59 @@ async fn a_hanging_send_does_not_hold_back_the_batch_completion_write() {
     ));
     // SES may still accept the hanging one: its claim holds.
     assert!(matches!(items.get("hangs"), Some(Item::InProgress { .. })));
+}
+
+/// SES that answers the email with key `slow` after 100 ms and every other at once.
+#[derive(Debug, Default)]
+struct OneSlow {
+    calls: AtomicUsize,
+}
+
+impl Mailer for OneSlow {
+    async fn send(&self, email: &Email, _message_id: &str) -> SendOutcome {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if email.idempotency_key() == "slow" {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        SendOutcome::Accepted {
+            message_id: format!("ses-{call}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completion_waits_for_others_only_as_long_as_the_linger() {
+    let clock = LeaseClock::default();
+    clock.set_deadline(unix_millis() + 30_000);
+    let mailer = Arc::new(IdempotentMailer::new(
+        OneSlow::default(),
+        Some(MemoryStore::default()),
+        clock,
+    ));
+    let emails = [email("quick"), email("slow")];
+    mailer.prepare(&emails.iter().collect::<Vec<_>>()).await;
+    let sends: Vec<_> = emails
+        .iter()
+        .map(|email| {
+            let (mailer, email) = (Arc::clone(&mailer), email.clone());
+            tokio::spawn(async move { mailer.send(&email, "m").await })
+        })
+        .collect();
+    // Halfway through the slow send, the quick one's key is already completed: it waited
+    // for the linger, not for the batch.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let store = mailer.store().unwrap();
+    assert!(matches!(
+        store.items.lock().unwrap().get("quick"),
+        Some(Item::Completed { .. })
+    ));
+    for send in sends {
+        assert!(matches!(send.await.unwrap(), SendOutcome::Accepted { .. }));
+    }
+    mailer.settle(far_future()).await;
+    assert_eq!(*store.batched_completions.lock().unwrap(), [1, 1]);
+    assert!(matches!(
+        store.items.lock().unwrap().get("slow"),
+        Some(Item::Completed { .. })
+    ));
 }
