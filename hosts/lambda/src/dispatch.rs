@@ -1,6 +1,6 @@
 //! Sending a batch's emails concurrently, within a bound and before the deadline.
 //!
-//! The core hands out every email that may go now (all of them for a standard queue; one per
+//! The core hands out every message (email or text) that may go now (all of them for a standard queue; one per
 //! message group for FIFO). Up to `max_concurrent` are in flight at once; as each completes the
 //! core is told, which may release the next email of its FIFO group. Once the deadline margin
 //! is reached no send starts: what was not handed out is retried (`deadline`), and the sends
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use mailroom_core::{Batch, RecordId, SendFailure, SendOutcome, SendRequest};
+use mailroom_core::{Batch, SendFailure, SendId, SendOutcome, SendRequest};
 
 use crate::mailer::Mailer;
 
@@ -75,11 +75,11 @@ async fn send_one<M: Mailer>(
     mailer: &M,
     request: SendRequest,
     answer_by: Instant,
-) -> (RecordId, SendOutcome) {
+) -> (SendId, SendOutcome) {
     let budget = answer_by.saturating_duration_since(Instant::now());
     let outcome = match tokio::time::timeout(
         budget,
-        mailer.send(&request.email, &request.message_id),
+        mailer.send(&request.message, &request.message_id),
     )
     .await
     {

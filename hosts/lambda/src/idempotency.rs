@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mailroom_core::feedback::{EmailEntry, LedgerKey};
-use mailroom_core::{Email, SendFailure, SendOutcome};
+use mailroom_core::{Message, SendFailure, SendOutcome};
 use thiserror::Error;
 
 use crate::feedback::{LedgerStore, NoLedger, read_entry};
@@ -339,9 +339,9 @@ where
     S: IdempotencyStore + Send + Sync + 'static,
     F: LedgerStore + 'static,
 {
-    async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
+    async fn send(&self, message: &Message, message_id: &str) -> SendOutcome {
         let Some(store) = &self.store else {
-            return self.inner.send(email, message_id).await;
+            return self.inner.send(message, message_id).await;
         };
         let now_ms = unix_millis();
         let owner = format!(
@@ -350,7 +350,7 @@ where
             self.claims.fetch_add(1, Ordering::Relaxed)
         );
         let lease = Lease {
-            key: email.idempotency_key(),
+            key: message.idempotency_key(),
             owner: &owner,
             now_ms,
             expires_ms: self.clock.lease_expiry(now_ms),
@@ -402,10 +402,10 @@ where
         // `settle` awaits the rest before the function answers Lambda.
         let (answered, answer) = tokio::sync::oneshot::channel();
         let (inner, store) = (Arc::clone(&self.inner), Arc::clone(store));
-        let (email, message_id) = (email.clone(), message_id.to_owned());
+        let (message, message_id) = (message.clone(), message_id.to_owned());
         let (key, expires_ms) = (lease.key.to_owned(), lease.expires_ms);
         let task = tokio::spawn(async move {
-            let outcome = inner.send(&email, &message_id).await;
+            let outcome = inner.send(&message, &message_id).await;
             let _ = answered.send(outcome.clone());
             let lease = Lease {
                 key: &key,

@@ -102,7 +102,7 @@ impl ScriptedMailer {
 }
 
 impl Mailer for ScriptedMailer {
-    async fn send(&self, _email: &Email, _message_id: &str) -> SendOutcome {
+    async fn send(&self, _message: &Message, _message_id: &str) -> SendOutcome {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         self.script
             .lock()
@@ -114,7 +114,11 @@ impl Mailer for ScriptedMailer {
     }
 }
 
-fn email(key: &str) -> Email {
+fn email(key: &str) -> Message {
+    Message::Email(Arc::new(email_only(key)))
+}
+
+fn email_only(key: &str) -> Email {
     Email::new(
         Mailbox::parse("Shop <shop@example.com>").unwrap(),
         vec![Mailbox::parse("ana@example.org").unwrap()],
@@ -371,7 +375,7 @@ struct SlowMailer {
 }
 
 impl Mailer for SlowMailer {
-    async fn send(&self, _email: &Email, _message_id: &str) -> SendOutcome {
+    async fn send(&self, _message: &Message, _message_id: &str) -> SendOutcome {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         tokio::time::sleep(self.delay).await;
         SendOutcome::Accepted {
