@@ -709,6 +709,17 @@ def cases():
         env={},
     )
 
+    yield "examples-domain-events", case(
+        "The shipped examples of the order service: its five domain event types through EventBridge, each "
+        "emailed, and the four about an order also texted (one in UCS-2 for its emoji), by the routes of "
+        "examples/templates/routes.json.",
+        json.loads((CASES.parent.parent.parent / "examples/events/domain-events.json").read_text())["Records"],
+        None,
+        routes=json.loads((CASES.parent.parent.parent / "examples/templates/routes.json").read_text()),
+        template_dir="examples/templates",
+        env={},
+    )
+
 
 def main():
     CASES.mkdir(exist_ok=True)

@@ -197,28 +197,32 @@ impl HostBatch {
     /// email, headers}`) or a text (`{id, messageId, channel: "sms", sms}`). Call repeatedly to
     /// collect everything that may go concurrently.
     pub fn next_send(&mut self) -> Result<Option<String>, AdapterError> {
-        self.next_send_encoded(|send| to_json(send))
+        self.next_send_encoded(|send| to_json(send), |send| to_json(send))
     }
 
     /// [`next_send`](Self::next_send) with the email's bodies aside, for JavaScript
     /// ([`crate::aside`]).
     pub fn next_send_with_bodies_aside(&mut self) -> Result<Option<String>, AdapterError> {
-        self.next_send_encoded(|send| {
-            // Copying the bodies out is cheaper than escaping them into the JSON.
-            let mut bare = send.email.clone();
-            let (html, text) = bare.take_bodies();
-            let bodies = [html, text];
-            let send = SendJson {
-                email: &bare,
-                ..send.clone()
-            };
-            crate::aside::json_with_bodies(&send, &bodies)
-        })
+        self.next_send_encoded(
+            |send| {
+                // Copying the bodies out is cheaper than escaping them into the JSON.
+                let mut bare = send.email.clone();
+                let (html, text) = bare.take_bodies();
+                let bodies = [html, text];
+                let send = SendJson {
+                    email: &bare,
+                    ..send.clone()
+                };
+                crate::aside::json_with_bodies(&send, &bodies)
+            },
+            |send| crate::aside::json_with_bodies(send, &[]),
+        )
     }
 
     fn next_send_encoded(
         &mut self,
         encode: impl FnOnce(&SendJson<'_>) -> Result<String, AdapterError>,
+        encode_sms: impl FnOnce(&SmsSendJson<'_>) -> Result<String, AdapterError>,
     ) -> Result<Option<String>, AdapterError> {
         let Some(send) = self.batch()?.next_send() else {
             return Ok(None);
@@ -227,7 +231,7 @@ impl HostBatch {
         let email = match &send.message {
             Message::Email(email) => email,
             Message::Sms(sms) => {
-                return to_json(&SmsSendJson {
+                return encode_sms(&SmsSendJson {
                     id,
                     message_id: &send.message_id,
                     channel: "sms",
