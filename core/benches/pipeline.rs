@@ -37,7 +37,7 @@ fn run_event(mailroom: &Mailroom, event_json: &str) -> usize {
     batch.answer_lookups_from(&mut &*fixtures);
     let mut rendered = 0;
     while let Some(send) = batch.next_send() {
-        rendered += send.email.html().len() + send.email.text().len();
+        rendered += send.email().unwrap().html().len() + send.email().unwrap().text().len();
         let message_id = String::from("ses-0001");
         batch
             .complete_send(send.id, SendOutcome::Accepted { message_id })
@@ -133,7 +133,7 @@ fn stages(c: &mut Criterion) {
     let unwrapped = mailroom_core::envelope::unwrap(record).expect("the order unwraps");
     let mailroom =
         Mailroom::new(example_config(), &example_templates()).expect("the examples compile");
-    let mailroom_core::Decision::Send { email } = mailroom
+    let mailroom_core::Decision::Send { email, .. } = mailroom
         .decide(record, NOW, 7, &mut mailroom_core::NoLookups)
         .decision
     else {

@@ -25,7 +25,7 @@ fn main() {
             return;
         };
         while let Some(send) = batch.next_send() {
-            sent += send.email.html().len();
+            sent += send.email().unwrap().html().len();
             let _ = batch.complete_send(
                 send.id,
                 SendOutcome::Accepted {

@@ -12,6 +12,13 @@
 //! are opaque: a host cannot make one up, and an id that is not from this batch, or an answer
 //! given twice, is a [`BatchError`] rather than silently ignored.
 //!
+//! A record sends one message per channel ([`crate::channel`]): its email, and its text when
+//! its route texts too. Each is handed out as a send of its own ([`SendId`] names the record
+//! and the channel) and answered on its own; the record is decided once every channel is:
+//! sent when all were sent (now or by an earlier delivery), retried when any must be retried
+//! (so a redelivery sends what is missing, the host's idempotency store answering
+//! `AlreadySent` for the rest), else rejected.
+//!
 //! FIFO queues keep order within a message group: a group's next email is only handed out once
 //! the previous one succeeded, and once a record of a group fails, every later record of that
 //! group is retried (`group_blocked`) without being sent, as SQS requires.
@@ -19,14 +26,16 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::channel::{Channel, Message, SmsDelivery};
 use crate::decision::{Disposition, Reason, RetryPolicy, jitter_seed, splitmix64};
 use crate::email::Email;
 use crate::error::{MessageFault, ServiceFault};
 use crate::lookup::{LookupAnswer, LookupId, LookupRequest, LookupSource, Requests};
-use crate::mailroom::{Mailroom, Pending, Verdict};
+use crate::mailroom::{Mailroom, Outgoing, Pending, Verdict};
 use crate::outcome::SendOutcome;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
 use crate::report::{BatchReport, RecordReport};
+use crate::sms::Sms;
 
 /// A record of a batch, as the batch names it to the host. Only the batch makes these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,16 +54,57 @@ impl RecordId {
     }
 }
 
-/// An email the host must send now.
+/// One send of a record: which record, by which channel. Only the batch makes these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SendId {
+    record: RecordId,
+    channel: Channel,
+}
+
+impl SendId {
+    /// The record the send is for.
+    #[must_use]
+    pub fn record(self) -> RecordId {
+        self.record
+    }
+
+    /// The channel it goes by.
+    #[must_use]
+    pub fn channel(self) -> Channel {
+        self.channel
+    }
+
+    /// The record's position in its batch (0-based), for logs and tests.
+    #[must_use]
+    pub fn position(self) -> usize {
+        self.record.position()
+    }
+}
+
+/// A message the host must send now: an email, or a text.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SendRequest {
     /// Report the outcome with this id.
-    pub id: RecordId,
+    pub id: SendId,
     /// The SQS message id of the record, for logs.
     pub message_id: String,
-    /// The email.
-    pub email: Arc<Email>,
+    /// The email or the text.
+    pub message: Message,
+}
+
+impl SendRequest {
+    /// The email, when this send is the record's email.
+    #[must_use]
+    pub fn email(&self) -> Option<&Arc<Email>> {
+        self.message.as_email()
+    }
+
+    /// The text, when this send is the record's SMS.
+    #[must_use]
+    pub fn sms(&self) -> Option<&Arc<Sms>> {
+        self.message.as_sms()
+    }
 }
 
 /// A rejected record the host may move to its dead-letter queue: the original message, why it
@@ -144,9 +194,132 @@ struct Entry {
 enum State {
     /// Waiting for lookup answers.
     Waiting(Box<Pending>),
-    Ready(Arc<Email>),
-    InFlight(Arc<Email>),
+    /// Composed: its channels' sends, each ready, in flight or answered.
+    Sending(Box<Sends>),
     Done(Disposition),
+}
+
+/// A composed record's sends: its email's and, for a route that texts, its text's.
+#[derive(Debug)]
+struct Sends {
+    email: (Arc<Email>, Step),
+    sms: Option<(Arc<Sms>, Step)>,
+}
+
+/// Where one channel's send is.
+#[derive(Debug)]
+enum Step {
+    Ready,
+    InFlight,
+    Sent {
+        provider_message_id: Option<String>,
+        duplicate: bool,
+    },
+    /// To retry or reject; the record's disposition says which, with the other channels'.
+    Failed(Disposition),
+}
+
+impl Sends {
+    fn new(outgoing: Outgoing) -> Self {
+        Self {
+            email: (Arc::new(outgoing.email), Step::Ready),
+            sms: outgoing.sms.map(|sms| (Arc::new(sms), Step::Ready)),
+        }
+    }
+
+    /// Every channel's step, email first.
+    fn steps(&self) -> impl Iterator<Item = (Channel, &Step)> {
+        std::iter::once((Channel::Email, &self.email.1))
+            .chain(self.sms.as_ref().map(|(_, step)| (Channel::Sms, step)))
+    }
+
+    fn step_mut(&mut self, channel: Channel) -> Option<&mut Step> {
+        match channel {
+            Channel::Email => Some(&mut self.email.1),
+            Channel::Sms => self.sms.as_mut().map(|(_, step)| step),
+        }
+    }
+
+    fn has_ready(&self) -> bool {
+        self.steps().any(|(_, step)| matches!(step, Step::Ready))
+    }
+
+    fn nothing_handed_out(&self) -> bool {
+        self.steps().all(|(_, step)| matches!(step, Step::Ready))
+    }
+
+    /// Every channel answered (or given up on).
+    fn settled(&self) -> bool {
+        self.steps()
+            .all(|(_, step)| matches!(step, Step::Sent { .. } | Step::Failed(_)))
+    }
+
+    /// The first ready send, now in flight.
+    fn hand_out(&mut self) -> Option<Message> {
+        if matches!(self.email.1, Step::Ready) {
+            self.email.1 = Step::InFlight;
+            return Some(Message::Email(Arc::clone(&self.email.0)));
+        }
+        match &mut self.sms {
+            Some((sms, step)) if matches!(step, Step::Ready) => {
+                *step = Step::InFlight;
+                Some(Message::Sms(Arc::clone(sms)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Gives every step still in `which` state up as `disposition`.
+    fn fail_where(&mut self, which: fn(&Step) -> bool, disposition: &Disposition) {
+        for step in
+            std::iter::once(&mut self.email.1).chain(self.sms.as_mut().map(|(_, step)| step))
+        {
+            if which(step) {
+                *step = Step::Failed(disposition.clone());
+            }
+        }
+    }
+
+    /// The record's disposition once every channel is settled: a retry if any channel must
+    /// be retried (what was sent is not sent again: its key is completed), else a reject if
+    /// any was rejected, else sent.
+    fn disposition(self) -> Disposition {
+        let failures = || {
+            self.steps().filter_map(|(_, step)| match step {
+                Step::Failed(disposition) => Some(disposition),
+                _ => None,
+            })
+        };
+        if let Some(retry) = failures().find(|d| matches!(d, Disposition::Retry { .. })) {
+            return retry.clone();
+        }
+        if let Some(reject) = failures().next() {
+            return reject.clone();
+        }
+        let sent = |step: Step| match step {
+            Step::Sent {
+                provider_message_id,
+                duplicate,
+            } => (provider_message_id, duplicate),
+            // Unreachable once settled without failures.
+            Step::Ready | Step::InFlight | Step::Failed(_) => (None, false),
+        };
+        let (email, email_step) = self.email;
+        let (provider_message_id, duplicate) = sent(email_step);
+        Disposition::Sent {
+            email,
+            provider_message_id,
+            duplicate,
+            sms: self.sms.map(|(sms, step)| {
+                let (provider_message_id, duplicate) = sent(step);
+                SmsDelivery {
+                    sms,
+                    provider_message_id,
+                    duplicate,
+                }
+            }),
+        }
+    }
 }
 
 impl Batch {
@@ -215,7 +388,7 @@ impl Batch {
     /// requests added to the batch's.
     fn state_of(&mut self, verdict: Verdict, record: &SqsRecord, index: usize) -> State {
         match verdict {
-            Verdict::Send(email) => State::Ready(Arc::new(email)),
+            Verdict::Send(outgoing) => State::Sending(Box::new(Sends::new(*outgoing))),
             Verdict::Suppressed(recipients) => State::Done(Disposition::Suppressed { recipients }),
             Verdict::Retry(fault) => self.retry_state(record, fault),
             Verdict::Reject(fault) => reject_state(&fault),
@@ -323,31 +496,34 @@ impl Batch {
         }
     }
 
-    /// The next email to send, or `None` when nothing more can be sent right now (everything is
-    /// sent, decided otherwise, or waiting for an earlier email of its FIFO group).
+    /// The next message to send (an email or a text), or `None` when nothing more can be sent
+    /// right now (everything is sent, decided otherwise, or waiting for an earlier record of
+    /// its FIFO group).
     ///
-    /// Each email is handed out once; every one must be answered with
+    /// Each message is handed out once; every one must be answered with
     /// [`complete_send`](Self::complete_send). Calling this repeatedly before completing any
-    /// gives every email that may be sent concurrently.
+    /// gives every message that may be sent concurrently (a record's email and text among them).
     pub fn next_send(&mut self) -> Option<SendRequest> {
         loop {
             let index = self.next_candidate()?;
-            let id = self.id_of(index);
+            let record = self.id_of(index);
             let entry = self.entries.get_mut(index)?;
-            match &entry.state {
-                State::Ready(email) => {
-                    let email = Arc::clone(email);
-                    entry.state = State::InFlight(Arc::clone(&email));
+            match &mut entry.state {
+                State::Sending(sends) => {
+                    let message = sends.hand_out()?;
                     return Some(SendRequest {
-                        id,
+                        id: SendId {
+                            record,
+                            channel: message.channel(),
+                        },
                         message_id: entry.record.message_id.clone(),
-                        email,
+                        message,
                     });
                 }
                 // Its turn: render it now. A failure settles it (blocking the rest of a FIFO
                 // group) and the search goes on.
                 State::Waiting(_) => self.compose_at(index),
-                State::InFlight(_) | State::Done(_) => return None,
+                State::Done(_) => return None,
             }
         }
     }
@@ -359,7 +535,11 @@ impl Batch {
             while self
                 .entries
                 .get(self.unsent_from)
-                .is_some_and(|entry| matches!(entry.state, State::InFlight(_) | State::Done(_)))
+                .is_some_and(|entry| match &entry.state {
+                    State::Sending(sends) => !sends.has_ready(),
+                    State::Done(_) => true,
+                    State::Waiting(_) => false,
+                })
             {
                 self.unsent_from += 1;
             }
@@ -371,9 +551,9 @@ impl Batch {
                 .as_deref()
                 .is_some_and(|g| busy_groups.contains(g));
             let may_go = match &entry.state {
-                State::Ready(_) => true,
+                State::Sending(sends) => sends.has_ready(),
                 State::Waiting(pending) => pending.composable(),
-                State::InFlight(_) | State::Done(_) => false,
+                State::Done(_) => false,
             };
             if may_go && !group_busy {
                 return Some(index);
@@ -387,39 +567,63 @@ impl Batch {
         None
     }
 
-    /// Reports what happened to a send handed out by [`next_send`](Self::next_send).
-    pub fn complete_send(&mut self, id: RecordId, outcome: SendOutcome) -> Result<(), BatchError> {
-        let index = self.index_of(id)?;
-        let entry = &self.entries[index];
-        let State::InFlight(email) = &entry.state else {
-            return Err(BatchError::NotInFlight {
-                message_id: entry.record.message_id.clone(),
-            });
-        };
-        let state = match outcome {
-            SendOutcome::Accepted { message_id } => State::Done(Disposition::Sent {
-                email: Arc::clone(email),
+    /// Reports what happened to a send handed out by [`next_send`](Self::next_send). The
+    /// outcome is classified by its channel's provider ([`crate::SendFailure::classify_for`]);
+    /// the record is decided once all its channels are answered.
+    pub fn complete_send(&mut self, id: SendId, outcome: SendOutcome) -> Result<(), BatchError> {
+        let index = self.index_of(id.record)?;
+        let step = match outcome {
+            SendOutcome::Accepted { message_id } => Step::Sent {
                 provider_message_id: Some(message_id),
                 duplicate: false,
-            }),
-            SendOutcome::AlreadySent { message_id } => State::Done(Disposition::Sent {
-                email: Arc::clone(email),
+            },
+            SendOutcome::AlreadySent { message_id } => Step::Sent {
                 provider_message_id: message_id,
                 duplicate: true,
-            }),
+            },
             SendOutcome::InProgressElsewhere {
                 retry_after_seconds,
-            } => {
-                let state = self.retry_state(&entry.record, ServiceFault::InProgressElsewhere);
-                not_before(state, retry_after_seconds.unwrap_or(0))
-            }
-            SendOutcome::Failed(failure) => match failure.classify() {
-                Ok(fault) => self.retry_state(&entry.record, fault),
-                Err(fault) => reject_state(&fault),
-            },
+            } => Step::Failed(not_before(
+                self.retry_disposition(index, ServiceFault::InProgressElsewhere),
+                retry_after_seconds.unwrap_or(0),
+            )),
+            SendOutcome::Failed(failure) => Step::Failed(match failure.classify_for(id.channel) {
+                Ok(fault) => self.retry_disposition(index, fault),
+                Err(fault) => reject_disposition(&fault),
+            }),
         };
-        self.settle(index, state);
+        let entry = &mut self.entries[index];
+        let slot = match &mut entry.state {
+            State::Sending(sends) => sends.step_mut(id.channel),
+            State::Waiting(_) | State::Done(_) => None,
+        };
+        match slot {
+            Some(slot) if matches!(slot, Step::InFlight) => *slot = step,
+            _ => {
+                return Err(BatchError::NotInFlight {
+                    message_id: entry.record.message_id.clone(),
+                });
+            }
+        }
+        self.settle_if_answered(index);
         Ok(())
+    }
+
+    /// Decides record `index` once every channel of it is answered.
+    fn settle_if_answered(&mut self, index: usize) {
+        let entry = &mut self.entries[index];
+        if !matches!(&entry.state, State::Sending(sends) if sends.settled()) {
+            return;
+        }
+        let State::Sending(sends) = std::mem::replace(&mut entry.state, State::Done(placeholder()))
+        else {
+            return;
+        };
+        self.settle(index, State::Done(sends.disposition()));
+    }
+
+    fn retry_disposition(&self, index: usize, fault: ServiceFault) -> Disposition {
+        retry_disposition(self.retry, &self.entries[index].record, fault, self.seed)
     }
 
     /// The deadline is near: nothing not yet handed out will be sent. Those records are retried
@@ -429,8 +633,17 @@ impl Batch {
     /// did not finish in time), with the usual back-off.
     pub fn expire(&mut self) {
         for index in 0..self.entries.len() {
+            if let State::Sending(sends) = &self.entries[index].state {
+                if sends.has_ready() {
+                    let deadline = self.retry_disposition(index, ServiceFault::Deadline);
+                    if let State::Sending(sends) = &mut self.entries[index].state {
+                        sends.fail_where(|step| matches!(step, Step::Ready), &deadline);
+                    }
+                    self.settle_if_answered(index);
+                }
+                continue;
+            }
             let fault = match &self.entries[index].state {
-                State::Ready(_) => ServiceFault::Deadline,
                 State::Waiting(pending) if pending.composable() => ServiceFault::Deadline,
                 State::Waiting(pending) => ServiceFault::LookupFailed {
                     lookup: pending
@@ -439,7 +652,7 @@ impl Batch {
                     detail: "no answer before the batch ended".into(),
                     throttled: false,
                 },
-                State::InFlight(_) | State::Done(_) => continue,
+                State::Sending(_) | State::Done(_) => continue,
             };
             let state = self.retry_state(&self.entries[index].record, fault);
             self.settle(index, state);
@@ -554,10 +767,19 @@ impl Batch {
     pub fn finish(mut self) -> BatchReport {
         self.expire();
         for index in 0..self.entries.len() {
-            if matches!(self.entries[index].state, State::InFlight(_)) {
+            if matches!(self.entries[index].state, State::Sending(_)) {
                 let fault = ServiceFault::Transient("the send outcome was never reported".into());
-                let state = self.retry_state(&self.entries[index].record, fault);
-                self.entries[index].state = state;
+                let unknown = self.retry_disposition(index, fault);
+                if let State::Sending(sends) = &mut self.entries[index].state {
+                    sends.fail_where(|step| matches!(step, Step::InFlight), &unknown);
+                }
+                // Settled directly: a FIFO group's later records are settled by `expire`.
+                let entry = &mut self.entries[index];
+                if let State::Sending(sends) =
+                    std::mem::replace(&mut entry.state, State::Done(placeholder()))
+                {
+                    entry.state = State::Done(sends.disposition());
+                }
             }
         }
         let records = self
@@ -567,13 +789,11 @@ impl Batch {
                 let disposition = match entry.state {
                     State::Done(disposition) => disposition,
                     // Unreachable after the loop above; retrying is the safe answer anyway.
-                    State::Ready(_) | State::InFlight(_) | State::Waiting(_) => {
-                        Disposition::Retry {
-                            reason: Reason::Transient,
-                            detail: String::new(),
-                            retry_after_seconds: 0,
-                        }
-                    }
+                    State::Sending(_) | State::Waiting(_) => Disposition::Retry {
+                        reason: Reason::Transient,
+                        detail: String::new(),
+                        retry_after_seconds: 0,
+                    },
                 };
                 RecordReport::new(entry.record, entry.event_type, entry.route, disposition)
             })
@@ -600,7 +820,11 @@ impl Batch {
         for later in index + 1..self.entries.len() {
             let entry = &self.entries[later];
             if entry.group.as_deref() == Some(group)
-                && matches!(entry.state, State::Ready(_) | State::Waiting(_))
+                && match &entry.state {
+                    State::Sending(sends) => sends.nothing_handed_out(),
+                    State::Waiting(_) => true,
+                    State::Done(_) => false,
+                }
             {
                 let fault = ServiceFault::GroupBlocked {
                     group: group.to_owned(),
@@ -658,16 +882,16 @@ fn placeholder() -> Disposition {
 }
 
 /// A retry no sooner than `seconds` from now (within what a visibility timeout can express).
-fn not_before(mut state: State, seconds: u32) -> State {
-    if let State::Done(Disposition::Retry {
+fn not_before(mut disposition: Disposition, seconds: u32) -> Disposition {
+    if let Disposition::Retry {
         retry_after_seconds,
         ..
-    }) = &mut state
+    } = &mut disposition
     {
         *retry_after_seconds =
             (*retry_after_seconds).max(seconds.min(crate::decision::MAX_VISIBILITY_SECONDS));
     }
-    state
+    disposition
 }
 
 fn batch_tag(seed: u64, now: Timestamp, records: usize) -> u32 {

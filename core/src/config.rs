@@ -19,7 +19,10 @@
 //! 4. **Ledger table.** The routes file's `ledgerTable`, else `LEDGER_TABLE`: with one, every
 //!    recipient is checked against the ledger's suppressions before sending
 //!    ([`crate::suppress`]).
-//! 5. **Retry and limits** come from the routes file, else the defaults.
+//! 5. **SMS sender id and type.** A route's `sms.senderId` and `sms.smsType` win; then the
+//!    routes file's `smsSenderId` and `smsType`; then `SMS_SENDER_ID` and `SMS_TYPE`; the type
+//!    defaults to `Transactional`, the sender id to none (SNS's default).
+//! 6. **Retry and limits** come from the routes file, else the defaults.
 //!
 //! The routes file:
 //!
@@ -46,6 +49,25 @@
 //! wins. `textTemplate` names the plain-text template; without it a sibling with the extension
 //! `.txt` is used if loaded (`orders/confirmation.txt`), else the text is derived from the HTML.
 //!
+//! **Channels.** Every route sends an email. A route that also texts adds an `sms` block, so
+//! one event (an order confirmation) notifies by both; existing routes files, without it, keep
+//! their meaning, first match included:
+//!
+//! ```json
+//! { "name": "order-created", "events": ["ORDER_CREATED"],
+//!   "template": "orders/created.html", "subject": "Order {{ data.orderId }} received",
+//!   "recipient": "data.customer.email",
+//!   "sms": { "template": "orders/created.sms.txt", "phone": ["data.customer.phone", "lookup.user.phone"],
+//!            "maxSegments": 2, "senderId": "Mailroom", "smsType": "Transactional" } }
+//! ```
+//!
+//! `template` is a `.txt` template (never HTML-escaped); `phone` a path or paths, as
+//! `recipient` is, into the event or a lookup's result; `maxSegments` (default
+//! [`DEFAULT_MAX_SEGMENTS`], at most [`MAX_SEGMENTS`]) bounds what one text may cost. A
+//! recipient needs both channels? One route does it. Different routes for the same event are
+//! not combined (the first match wins), so a fan-out to both channels is one route with an
+//! `sms` block, not two routes.
+//!
 //! A route may declare `lookups`: DynamoDB items its templates and recipient read, keyed by
 //! templates over the event (`"recipient": "lookup.student.email"`); [`crate::lookup`] documents
 //! them.
@@ -61,6 +83,13 @@ use crate::address::Mailbox;
 use crate::decision::RetryPolicy;
 use crate::error::ConfigError;
 use crate::lookup::{Lookup, LookupEntry};
+use crate::sms::{SenderId, SmsType};
+
+/// Segments a route's text may take when its `sms` block does not say.
+pub const DEFAULT_MAX_SEGMENTS: u32 = 3;
+/// The most segments a route may allow: ten GSM-7 segments (1,530 characters) stay within
+/// the 1,600 characters SNS takes in one `Publish`.
+pub const MAX_SEGMENTS: u32 = 10;
 
 /// The environment variables the core's configuration reads.
 pub mod vars {
@@ -83,10 +112,14 @@ pub mod vars {
     /// Optional: the DynamoDB table of the delivery ledger. When set, every recipient is
     /// checked against its suppressions before sending ([`crate::suppress`]).
     pub const LEDGER_TABLE: &str = "LEDGER_TABLE";
+    /// Optional: the SMS sender id (`AWS.SNS.SMS.SenderID`) of routes that text.
+    pub const SMS_SENDER_ID: &str = "SMS_SENDER_ID";
+    /// Optional: `Transactional` (the default) or `Promotional`, for routes that text.
+    pub const SMS_TYPE: &str = "SMS_TYPE";
 
     /// Every variable the configuration reads, for hosts that pass a snapshot of them on
     /// (the CLI's previewer) or list them in help texts.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 11] = [
         SENDER,
         SUBJECT,
         TEMPLATE,
@@ -96,6 +129,8 @@ pub mod vars {
         CONFIGURATION_SET,
         SES_CONFIGURATION_SET,
         LEDGER_TABLE,
+        SMS_SENDER_ID,
+        SMS_TYPE,
     ];
 }
 
@@ -194,6 +229,50 @@ pub struct Route {
     pub(crate) reply_to: Option<Mailbox>,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) lookups: Vec<Lookup>,
+    pub(crate) sms: Option<SmsRoute>,
+}
+
+/// A route's text message, validated: its template, where the number is, and how it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsRoute {
+    pub(crate) template: String,
+    pub(crate) phone: Vec<String>,
+    pub(crate) max_segments: u32,
+    pub(crate) sender_id: Option<SenderId>,
+    pub(crate) sms_type: SmsType,
+}
+
+impl SmsRoute {
+    /// The text template (`.txt`).
+    #[must_use]
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// Dotted path(s) to the phone number, in the event or a lookup's result; the first
+    /// non-empty wins.
+    #[must_use]
+    pub fn phone(&self) -> &[String] {
+        &self.phone
+    }
+
+    /// The most segments one text may take.
+    #[must_use]
+    pub fn max_segments(&self) -> u32 {
+        self.max_segments
+    }
+
+    /// The sender id, by the precedence of the module docs.
+    #[must_use]
+    pub fn sender_id(&self) -> Option<&SenderId> {
+        self.sender_id.as_ref()
+    }
+
+    /// Transactional or promotional, by the precedence of the module docs.
+    #[must_use]
+    pub fn sms_type(&self) -> SmsType {
+        self.sms_type
+    }
 }
 
 impl Route {
@@ -253,6 +332,12 @@ impl Route {
         &self.tags
     }
 
+    /// The route's text message, when it sends one beside its email.
+    #[must_use]
+    pub fn sms(&self) -> Option<&SmsRoute> {
+        self.sms.as_ref()
+    }
+
     /// The route's lookups, each after the ones its key reads (see [`crate::lookup`]).
     #[must_use]
     pub fn lookups(&self) -> &[Lookup] {
@@ -301,6 +386,30 @@ struct RouteEntry {
     tags: BTreeMap<String, String>,
     #[serde(default)]
     lookups: BTreeMap<String, LookupEntry>,
+    #[serde(default)]
+    sms: Option<SmsEntry>,
+}
+
+/// A route's `sms` block as the routes file writes it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SmsEntry {
+    template: String,
+    #[serde(deserialize_with = "one_or_many")]
+    phone: Vec<String>,
+    #[serde(default)]
+    max_segments: Option<u32>,
+    #[serde(default)]
+    sender_id: Option<String>,
+    #[serde(default)]
+    sms_type: Option<String>,
+}
+
+/// The SMS settings routes inherit (the file's, else the variables').
+#[derive(Debug, Default)]
+struct SmsDefaults {
+    sender_id: Option<SenderId>,
+    sms_type: SmsType,
 }
 
 /// Bounds on one rendering, so a template author's loop or a huge event cannot stall a batch.
@@ -339,6 +448,10 @@ struct RoutesFile {
     configuration_set: Option<String>,
     #[serde(default)]
     ledger_table: Option<String>,
+    #[serde(default)]
+    sms_sender_id: Option<String>,
+    #[serde(default)]
+    sms_type: Option<String>,
     routes: Vec<RouteEntry>,
     #[serde(default)]
     retry: Option<RetryPolicy>,
@@ -413,6 +526,7 @@ impl Config {
             reply_to: None,
             tags: BTreeMap::new(),
             lookups: BTreeMap::new(),
+            sms: None,
         };
         let file = RoutesFile {
             sender: None,
@@ -420,6 +534,8 @@ impl Config {
             sandbox_recipient: None,
             configuration_set: None,
             ledger_table: None,
+            sms_sender_id: None,
+            sms_type: None,
             routes: vec![route],
             retry: None,
             limits: None,
@@ -459,6 +575,8 @@ impl Config {
                 vars::SES_CONFIGURATION_SET,
             ),
             (file.ledger_table.is_some(), vars::LEDGER_TABLE),
+            (file.sms_sender_id.is_some(), vars::SMS_SENDER_ID),
+            (file.sms_type.is_some(), vars::SMS_TYPE),
         ] {
             if in_file && non_empty(lookup, name).is_some() {
                 ignored.push(name);
@@ -503,7 +621,8 @@ impl Config {
             .or_else(|| non_empty(lookup, vars::LEDGER_TABLE))
             .map(|table| table.trim().to_owned())
             .filter(|table| !table.is_empty());
-        let routes = validate_routes(file.routes, lookup, field_name)?;
+        let sms = sms_defaults(file.sms_sender_id, file.sms_type, lookup)?;
+        let routes = validate_routes(file.routes, lookup, field_name, &sms)?;
         let retry = file.retry.unwrap_or_default();
         if retry.base_seconds == 0 || retry.max_seconds < retry.base_seconds {
             return Err(invalid(
@@ -529,6 +648,7 @@ fn validate_routes(
     entries: Vec<RouteEntry>,
     env: &impl Fn(&str) -> Option<String>,
     field_name: &dyn Fn(usize, &str) -> String,
+    sms_defaults: &SmsDefaults,
 ) -> Result<Vec<Route>, ConfigError> {
     if entries.is_empty() {
         return Err(invalid("routes", "at least one route is needed"));
@@ -583,6 +703,10 @@ fn validate_routes(
         for path in &entry.recipient {
             crate::lookup::check_recipient_path(path, &lookups, &at("recipient"))?;
         }
+        let sms = entry
+            .sms
+            .map(|sms| sms_route(sms, &lookups, sms_defaults, &at))
+            .transpose()?;
         routes.push(Route {
             name: entry.name,
             events: entry.events,
@@ -593,9 +717,87 @@ fn validate_routes(
             reply_to,
             tags: entry.tags,
             lookups,
+            sms,
         });
     }
     Ok(routes)
+}
+
+/// A route's `sms` block, checked, with what it leaves out taken from `defaults`.
+fn sms_route(
+    entry: SmsEntry,
+    lookups: &[Lookup],
+    defaults: &SmsDefaults,
+    at: &dyn Fn(&str) -> String,
+) -> Result<SmsRoute, ConfigError> {
+    if !crate::render::is_text_template(&entry.template) {
+        return Err(invalid(
+            &at("sms.template"),
+            "SMS templates are plain text and end in .txt",
+        ));
+    }
+    if entry.phone.is_empty() || entry.phone.iter().any(|p| p.trim().is_empty()) {
+        return Err(invalid(
+            &at("sms.phone"),
+            "name the field that holds the phone number",
+        ));
+    }
+    for path in &entry.phone {
+        crate::lookup::check_recipient_path(path, lookups, &at("sms.phone"))?;
+    }
+    let max_segments = entry.max_segments.unwrap_or(DEFAULT_MAX_SEGMENTS);
+    if !(1..=MAX_SEGMENTS).contains(&max_segments) {
+        return Err(invalid(
+            &at("sms.maxSegments"),
+            &format!("from 1 to {MAX_SEGMENTS}"),
+        ));
+    }
+    let sender_id = match entry.sender_id {
+        Some(id) => {
+            Some(SenderId::parse(&id).map_err(|reason| invalid(&at("sms.senderId"), &reason))?)
+        }
+        None => defaults.sender_id.clone(),
+    };
+    let sms_type = match entry.sms_type {
+        Some(text) => parse_sms_type(&at("sms.smsType"), &text)?,
+        None => defaults.sms_type,
+    };
+    Ok(SmsRoute {
+        template: entry.template,
+        phone: entry.phone,
+        max_segments,
+        sender_id,
+        sms_type,
+    })
+}
+
+/// The sender id and type routes inherit, by the precedence of the module docs.
+fn sms_defaults(
+    sender_id: Option<String>,
+    sms_type: Option<String>,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<SmsDefaults, ConfigError> {
+    let sender_id = match sender_id {
+        Some(id) => Some(("smsSenderId", id)),
+        None => non_empty(lookup, vars::SMS_SENDER_ID).map(|id| (vars::SMS_SENDER_ID, id)),
+    }
+    .map(|(name, id)| SenderId::parse(&id).map_err(|reason| invalid(name, &reason)))
+    .transpose()?;
+    let sms_type = match sms_type {
+        Some(text) => parse_sms_type("smsType", &text)?,
+        None => match non_empty(lookup, vars::SMS_TYPE) {
+            Some(text) => parse_sms_type(vars::SMS_TYPE, &text)?,
+            None => SmsType::default(),
+        },
+    };
+    Ok(SmsDefaults {
+        sender_id,
+        sms_type,
+    })
+}
+
+fn parse_sms_type(name: &str, text: &str) -> Result<SmsType, ConfigError> {
+    SmsType::parse(text).ok_or_else(|| invalid(name, "Transactional or Promotional"))
 }
 
 /// The configuration set by the precedence of the module docs, checked as SES names them:

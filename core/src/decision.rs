@@ -42,6 +42,14 @@ pub enum Reason {
     LookupMissing,
     /// Retry: a lookup's read failed.
     LookupFailed,
+    /// Reject: the rendered SMS text is empty.
+    SmsEmpty,
+    /// Reject: the SMS text takes more segments than its route allows.
+    SmsTooLong,
+    /// Reject: the phone number opted out of SMS.
+    OptedOut,
+    /// Reject: SNS refused the SMS for good.
+    SmsRejected,
 }
 
 impl Reason {
@@ -66,6 +74,10 @@ impl Reason {
             Self::InvalidLookupKey => "invalid_lookup_key",
             Self::LookupMissing => "lookup_missing",
             Self::LookupFailed => "lookup_failed",
+            Self::SmsEmpty => "sms_empty",
+            Self::SmsTooLong => "sms_too_long",
+            Self::OptedOut => "opted_out",
+            Self::SmsRejected => "sms_rejected",
         }
     }
 }
@@ -81,7 +93,8 @@ impl std::fmt::Display for Reason {
 #[serde(tag = "decision", rename_all = "camelCase")]
 #[must_use]
 pub enum Disposition {
-    /// The email was accepted (or had been accepted before: `duplicate`). The record is done.
+    /// The email was accepted (or had been accepted before: `duplicate`), and so was the text of a
+    /// route that texts too. The record is done.
     #[serde(rename = "send", rename_all = "camelCase")]
     Sent {
         /// The rendered email.
@@ -92,6 +105,9 @@ pub enum Disposition {
         /// An earlier delivery already sent it; nothing was sent this time.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         duplicate: bool,
+        /// The text sent beside the email, for a route that texts too.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sms: Option<crate::channel::SmsDelivery>,
     },
     /// Our side could not do it now; the record stays on the queue for `retry_after_seconds`.
     #[serde(rename = "retry", rename_all = "camelCase")]
@@ -253,6 +269,9 @@ pub enum Decision {
     Send {
         /// The rendered email.
         email: std::sync::Arc<Email>,
+        /// The text to send beside it, for a route that texts too.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sms: Option<std::sync::Arc<crate::sms::Sms>>,
     },
     /// Not now: our side could not do it.
     #[serde(rename = "retry", rename_all = "camelCase")]
@@ -284,7 +303,10 @@ impl Decision {
     /// The decision a disposition that is not a send stands for.
     pub(crate) fn settled(disposition: Disposition) -> Self {
         match disposition {
-            Disposition::Sent { email, .. } => Self::Send { email },
+            Disposition::Sent { email, sms, .. } => Self::Send {
+                email,
+                sms: sms.map(|delivery| delivery.sms),
+            },
             Disposition::Retry {
                 reason,
                 detail,

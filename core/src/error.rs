@@ -123,6 +123,20 @@ pub enum MessageFault {
         /// The SES error message.
         message: String,
     },
+    /// The text cannot go as the route allows: empty, or more segments than its maximum.
+    #[error("the SMS cannot be sent: {0}")]
+    Sms(crate::sms::SmsError),
+    /// The phone number opted out of texts from this account (it answered STOP).
+    #[error("the phone number opted out of SMS: {0}")]
+    OptedOut(String),
+    /// SNS refused the text for good (an invalid parameter, a disabled endpoint).
+    #[error("SNS refused the SMS: {code}: {message}")]
+    SmsRejected {
+        /// The SNS error code, e.g. `InvalidParameter`.
+        code: String,
+        /// The SNS error message.
+        message: String,
+    },
 }
 
 impl MessageFault {
@@ -138,6 +152,10 @@ impl MessageFault {
             Self::MissingField { .. } => Reason::MissingField,
             Self::InvalidLookupKey { .. } => Reason::InvalidLookupKey,
             Self::LookupMissing { .. } => Reason::LookupMissing,
+            Self::Sms(crate::sms::SmsError::Empty) => Reason::SmsEmpty,
+            Self::Sms(crate::sms::SmsError::TooManySegments { .. }) => Reason::SmsTooLong,
+            Self::OptedOut(_) => Reason::OptedOut,
+            Self::SmsRejected { .. } => Reason::SmsRejected,
         }
     }
 }
@@ -161,6 +179,9 @@ pub enum ServiceFault {
     /// SES throttled us (rate or daily quota).
     #[error("SES throttled the send: {0}")]
     Throttled(String),
+    /// SNS throttled a text (its account's SMS rate).
+    #[error("SNS throttled the SMS: {0}")]
+    SmsThrottled(String),
     /// A transient failure: 5xx, timeout, network, or an unknown SES error.
     #[error("transient failure: {0}")]
     Transient(String),
@@ -208,7 +229,7 @@ impl ServiceFault {
         match self {
             Self::TemplateMissing { .. } | Self::TemplatesUnavailable(_) => Reason::TemplateMissing,
             Self::Template(_) => Reason::TemplateError,
-            Self::Throttled(_) => Reason::Throttled,
+            Self::Throttled(_) | Self::SmsThrottled(_) => Reason::Throttled,
             Self::Transient(_) => Reason::Transient,
             Self::SenderNotReady(_) => Reason::SenderNotReady,
             Self::GroupBlocked { .. } => Reason::GroupBlocked,

@@ -25,6 +25,11 @@
 //!
 //! The key is `hex(SHA-256("mailroom/v1", route, source, identity))`, truncated to 32 hex
 //! digits (128 bits), so different routes for one event get different keys.
+//!
+//! That key is the **email's**, unchanged since before there were other channels, so the keys
+//! existing deployments have stored still stop the same redeliveries. Every other channel's
+//! message gets the key with its channel as a suffix ([`channel_key`]: `<key>:sms`): each
+//! channel is claimed, sent and completed on its own.
 
 use sha2::{Digest, Sha256};
 
@@ -99,6 +104,16 @@ pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {
         hasher.update(part.as_bytes());
     }
     (hex_prefix(&hasher.finalize(), 16), source)
+}
+
+/// The idempotency key of `channel`'s message for the event whose email key is `email_key`:
+/// the email's own key for the email, `<email_key>:<channel>` for any other.
+#[must_use]
+pub fn channel_key(email_key: &str, channel: crate::channel::Channel) -> String {
+    match channel {
+        crate::channel::Channel::Email => email_key.to_owned(),
+        other => format!("{email_key}:{other}"),
+    }
 }
 
 /// The event's canonical JSON: objects enumerate their keys in sorted order, so serialising

@@ -28,8 +28,10 @@
 //!
 //! let mut batch = mailroom.start_batch(event, Timestamp::from_millis(1_795_428_000_000), 7)?;
 //! while let Some(send) = batch.next_send() {
-//!     assert_eq!(send.email.subject(), "New enrollment in Rust");
-//!     assert_eq!(send.email.to()[0].address(), "organizer@example.com");
+//!     // One send per channel; this route has no `sms` block, so its sends are emails.
+//!     let email = send.email().expect("an email");
+//!     assert_eq!(email.subject(), "New enrollment in Rust");
+//!     assert_eq!(email.to()[0].address(), "organizer@example.com");
 //!     // The host sends through SES here, then reports what SES said.
 //!     batch.complete_send(send.id, SendOutcome::Accepted { message_id: "ses-1".into() })?;
 //! }
@@ -48,8 +50,8 @@
 //! [`address`], [`email`], [`idempotency`], [`outcome`] (SES answers), [`decision`] (reason
 //! codes, back-off, and [`Mailroom::decide`]'s single-record decision), [`batch`] (the state
 //! machine hosts drive), [`report`] (what a finished batch reports, with the partial batch
-//! response), [`preview`] (for template authors), [`sms`] (the rules of an SMS text, for a
-//! channel to come), [`feedback`] (SES's bounce, complaint and delivery notifications, for a
+//! response), [`preview`] (for template authors), [`sms`] (the rules of an SMS text),
+//! [`channel`] (email and SMS, each sent once), [`feedback`] (SES's bounce, complaint and delivery notifications, for a
 //! delivery ledger and suppression list).
 
 #![cfg_attr(
@@ -60,6 +62,7 @@
 
 pub mod address;
 pub mod batch;
+pub mod channel;
 pub mod config;
 pub mod decision;
 pub mod email;
@@ -81,8 +84,9 @@ pub mod sms;
 pub mod suppress;
 
 pub use address::Mailbox;
-pub use batch::{Batch, BatchError, ParkRequest, RecordId, SendRequest};
-pub use config::{Config, RenderLimits, Route};
+pub use batch::{Batch, BatchError, ParkRequest, RecordId, SendId, SendRequest};
+pub use channel::{Channel, Message, SmsDelivery};
+pub use config::{Config, RenderLimits, Route, SmsRoute};
 pub use decision::{Decision, Disposition, Reason, RecordDecision, RetryPolicy};
 pub use email::{Email, EmailError, Tag};
 pub use error::{ConfigError, EventError, FaultKind, MessageFault, ServiceFault, TemplateFault};
@@ -97,3 +101,4 @@ pub use preview::{Diagnostic, Preview, PreviewError};
 pub use record::{SqsEvent, SqsRecord, Timestamp};
 pub use render::TemplateSet;
 pub use report::{BatchItemFailure, BatchReport, BatchResponse, Counts, RecordReport};
+pub use sms::{Sms, SmsType};

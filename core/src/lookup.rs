@@ -65,7 +65,7 @@
 //!     }
 //! }
 //! let send = batch.next_send().expect("rendered once its lookup is answered");
-//! assert_eq!(send.email.subject(), "Welcome, Ada");
+//! assert_eq!(send.email().expect("an email").subject(), "Welcome, Ada");
 //! batch.complete_send(send.id, SendOutcome::Accepted { message_id: "ses-1".into() })?;
 //! assert!(batch.finish().batch_response.batch_item_failures.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -6,7 +6,8 @@ use minijinja::Value;
 
 use crate::address::{MAX_RECIPIENTS, Mailbox};
 use crate::batch::{Batch, reject_disposition, retry_disposition};
-use crate::config::Config;
+use crate::channel::Channel;
+use crate::config::{Config, SmsRoute};
 use crate::decision::{Decision, Disposition, RecordDecision};
 use crate::email::{Email, Tag, subject_line, text_from_html};
 use crate::envelope::{self, Unwrapped};
@@ -18,6 +19,7 @@ use crate::lookup::{Item, LOOKUP_NAME, LookupAnswer, LookupRequest, LookupSource
 use crate::preview::PreviewLookup;
 use crate::record::{SqsEvent, SqsRecord, Timestamp};
 use crate::render::{Engine, LOOKUP_KEY_PREFIX, SUBJECT_PREFIX, TemplateSet};
+use crate::sms::{PhoneNumber, Sms};
 use crate::suppress::{SUPPRESSION_LOOKUP, SuppressionCheck, suppression_lookup};
 
 /// The name under which templates see the record's metadata: `{{ mailroom.messageId }}`.
@@ -86,9 +88,16 @@ pub(crate) struct Rendered {
     pub text: String,
 }
 
+/// What one record sends: its email, and its text when the route texts too.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub email: Email,
+    pub sms: Option<Sms>,
+}
+
 /// The pre-send verdict for one record, with the faults typed.
 pub(crate) enum Verdict {
-    Send(Email),
+    Send(Box<Outgoing>),
     /// Every recipient is suppressed ([`crate::suppress`]): nothing to send.
     Suppressed(Vec<String>),
     Retry(ServiceFault),
@@ -109,7 +118,7 @@ impl Verdict {
 
 /// What composing a record gives.
 pub(crate) enum Composed {
-    Email(Box<Email>),
+    Send(Box<Outgoing>),
     /// Every recipient is suppressed: their normalized addresses.
     Suppressed(Vec<String>),
 }
@@ -256,8 +265,9 @@ impl Mailroom {
     ) -> RecordDecision {
         let (verdict, facts) = self.verdict_with(record, now, lookups);
         let decision = match verdict {
-            Verdict::Send(email) => Decision::Send {
-                email: Arc::new(email),
+            Verdict::Send(outgoing) => Decision::Send {
+                email: Arc::new(outgoing.email),
+                sms: outgoing.sms.map(Arc::new),
             },
             Verdict::Suppressed(recipients) => {
                 Decision::settled(Disposition::Suppressed { recipients })
@@ -567,7 +577,7 @@ impl Mailroom {
             progress,
             check,
         ) {
-            Ok(Composed::Email(email)) => Verdict::Send(*email),
+            Ok(Composed::Send(outgoing)) => Verdict::Send(outgoing),
             Ok(Composed::Suppressed(addresses)) => Verdict::Suppressed(addresses),
             Err(fault) => Verdict::of(fault),
         }
@@ -677,7 +687,7 @@ impl Mailroom {
             }
             None => recipients,
         };
-        Ok(Composed::Email(Box::new(Email {
+        let email = Email {
             from: self.shared.config.sender.clone(),
             to,
             reply_to: route
@@ -690,7 +700,61 @@ impl Mailroom {
             idempotency_key,
             tags,
             configuration_set: self.shared.config.configuration_set.clone(),
-        })))
+        };
+        let sms = route
+            .sms
+            .as_ref()
+            .map(|sms| {
+                self.compose_sms(
+                    sms,
+                    &route.lookups,
+                    unwrapped,
+                    lookups,
+                    &context,
+                    &email.idempotency_key,
+                )
+            })
+            .transpose()?;
+        Ok(Composed::Send(Box::new(Outgoing { email, sms })))
+    }
+
+    /// The text of a route that texts: the number from its phone path(s), the text from its
+    /// template, both checked by [`crate::sms`]'s rules. Rendered with the email's context, so
+    /// the text and the email say the same thing.
+    fn compose_sms(
+        &self,
+        sms: &SmsRoute,
+        declared: &[crate::lookup::Lookup],
+        unwrapped: &Unwrapped,
+        lookups: Option<&Progress>,
+        context: &Value,
+        email_key: &str,
+    ) -> Result<Sms, Fault> {
+        let to = phone_number(&sms.phone, |path| {
+            crate::lookup::at_path(&unwrapped.event, declared, lookups, path)
+        })?;
+        if !self.shared.engine.has(&sms.template) {
+            return Err(Fault::Service(ServiceFault::TemplateMissing {
+                name: sms.template.clone(),
+            }));
+        }
+        let rendered = self
+            .shared
+            .engine
+            .render(&sms.template, context)
+            .map_err(|fault| Fault::Service(ServiceFault::Template(fault)))?;
+        let text = crate::sms::message_text(&rendered);
+        let shape = crate::sms::shape(&text);
+        crate::sms::check_segments(&shape, sms.max_segments)
+            .map_err(|error| Fault::Message(MessageFault::Sms(error)))?;
+        Ok(Sms::new(
+            to,
+            text,
+            shape,
+            sms.sms_type,
+            sms.sender_id.clone(),
+            idempotency::channel_key(email_key, Channel::Sms),
+        ))
     }
 
     /// Renders HTML, text and subject in that order (the first failure is reported, so an
@@ -872,6 +936,30 @@ fn recipients(
         )));
     }
     Ok(mailboxes)
+}
+
+/// Finds the phone number: the first of `paths` that holds something non-empty, in E.164.
+fn phone_number(
+    paths: &[String],
+    at_path: impl Fn(&str) -> Option<JsonRef>,
+) -> Result<PhoneNumber, Fault> {
+    let Some(found) = paths
+        .iter()
+        .find_map(|path| at_path(path).filter(is_present))
+    else {
+        return Err(Fault::Message(MessageFault::MissingRecipient {
+            fields: paths.join(" | "),
+        }));
+    };
+    let Some(text) = found.as_str() else {
+        // A number as a JSON number has lost its `+` (and any leading zero of `00`).
+        let kind = found.to_value().kind();
+        return Err(Fault::Message(MessageFault::InvalidRecipient(format!(
+            "a phone number must be a string with + and the country code, not {kind}"
+        ))));
+    };
+    PhoneNumber::parse(text)
+        .map_err(|error| Fault::Message(MessageFault::InvalidRecipient(error.to_string())))
 }
 
 /// Whether a recipient field holds something: not null, a blank string or an empty list.

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Channel;
 use crate::error::{MessageFault, ServiceFault};
 
 /// The result of one send attempt, as the host observed it.
@@ -97,6 +98,51 @@ impl SendFailure {
     }
 }
 
+impl SendFailure {
+    /// Whose fault it is for a send of `channel`: SES's error tables for an email, SNS's for a
+    /// text. The one place a provider's answer becomes a retry or a reject.
+    pub fn classify_for(&self, channel: Channel) -> Result<ServiceFault, MessageFault> {
+        match channel {
+            Channel::Email => self.classify(),
+            Channel::Sms => self.classify_sms(),
+        }
+    }
+
+    /// Whose fault a failed SNS `Publish` is.
+    ///
+    /// `OptedOut` is not an SNS error code: a host reports it when it learns the number opted
+    /// out (from `CheckIfPhoneNumberIsOptedOut`, or an SNS answer saying so), and it rejects
+    /// the record as `opted_out`, since no retry can reach that number. Invalid parameters (a
+    /// number SNS cannot text, a sender id it refuses) reject as `sms_rejected`; throttling
+    /// retries as `throttled`; an authorization or KMS failure is our account (retried slowly,
+    /// `sender_not_ready`); 5xx, timeouts and anything unknown retry as `transient`.
+    pub fn classify_sms(&self) -> Result<ServiceFault, MessageFault> {
+        let code = self.code.trim_end_matches("Exception");
+        let detail = || format!("{}: {}", self.code, self.message);
+        match code {
+            "OptedOut" => Err(MessageFault::OptedOut(self.message.clone())),
+            _ if self.message.to_ascii_lowercase().contains("opted out") => {
+                Err(MessageFault::OptedOut(self.message.clone()))
+            }
+            "InvalidParameter" | "InvalidParameterValue" | "Validation" | "EndpointDisabled" => {
+                Err(MessageFault::SmsRejected {
+                    code: self.code.clone(),
+                    message: self.message.clone(),
+                })
+            }
+            "Throttled" | "Throttling" | "TooManyRequests" | "RequestLimitExceeded" => {
+                Ok(ServiceFault::SmsThrottled(detail()))
+            }
+            "AuthorizationError" | "InvalidSecurity" | "KMSAccessDenied" | "KMSDisabled"
+            | "KMSInvalidState" | "KMSNotFound" | "KMSOptInRequired" | "KMSThrottling" => {
+                Ok(ServiceFault::SenderNotReady(detail()))
+            }
+            _ if self.http_status == Some(429) => Ok(ServiceFault::SmsThrottled(detail())),
+            _ => Ok(ServiceFault::Transient(detail())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +198,55 @@ mod tests {
         }
         let rate = SendFailure::new("Unknown", "Maximum sending rate exceeded.", Some(400));
         assert_eq!(rate.classify().map(|f| f.reason()), Ok(Reason::Throttled));
+    }
+
+    #[test]
+    fn sns_errors_map_to_the_documented_outcomes() {
+        let table = [
+            ("ThrottledException", Some(400), true, Reason::Throttled),
+            ("Throttling", Some(400), true, Reason::Throttled),
+            ("InternalError", Some(500), true, Reason::Transient),
+            ("timeout", None, true, Reason::Transient),
+            (
+                "AuthorizationError",
+                Some(403),
+                true,
+                Reason::SenderNotReady,
+            ),
+            (
+                "KMSDisabledException",
+                Some(400),
+                true,
+                Reason::SenderNotReady,
+            ),
+            ("InvalidParameter", Some(400), false, Reason::SmsRejected),
+            (
+                "InvalidParameterValue",
+                Some(400),
+                false,
+                Reason::SmsRejected,
+            ),
+            ("OptedOut", None, false, Reason::OptedOut),
+            ("SomethingNew", Some(429), true, Reason::Throttled),
+        ];
+        for (code, status, retry, reason) in table {
+            let got = match SendFailure::new(code, "", status).classify_for(Channel::Sms) {
+                Ok(fault) => (true, fault.reason()),
+                Err(fault) => (false, fault.reason()),
+            };
+            assert_eq!(got, (retry, reason), "{code}");
+        }
+        // The same code means what its own provider's table says.
+        let throttled = SendFailure::new("Throttling", "", Some(400));
+        assert_eq!(
+            throttled
+                .classify_for(Channel::Email)
+                .map(|f| f.to_string()),
+            Ok("SES throttled the send: Throttling: ".to_owned())
+        );
+        assert_eq!(
+            throttled.classify_for(Channel::Sms).map(|f| f.to_string()),
+            Ok("SNS throttled the SMS: Throttling: ".to_owned())
+        );
     }
 }

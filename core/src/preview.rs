@@ -108,6 +108,7 @@ impl Config {
                 reply_to: None,
                 tags: std::collections::BTreeMap::new(),
                 lookups: Vec::new(),
+                sms: None,
             }],
             retry: crate::decision::RetryPolicy::default(),
             limits: crate::config::RenderLimits::default(),

@@ -62,6 +62,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+mod message;
+
+pub use message::{SenderId, Sms, SmsType};
+
 /// Fewest digits accepted in a phone number, country code included. A few small territories
 /// have shorter numbers; below 8 digits a number is far more often a typing mistake.
 pub const MIN_DIGITS: usize = 8;
@@ -115,7 +119,8 @@ const GSM7_UNITS: (usize, usize) = (160, 153);
 const UCS2_UNITS: (usize, usize) = (70, 67);
 
 /// An E.164 phone number: `+` and 8 to 15 digits, such as `+4915112345678`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct PhoneNumber(String);
 
 /// Why a text is not a usable phone number.
@@ -401,6 +406,14 @@ impl Filler {
         }
         self.used = self.used.saturating_add(width);
     }
+}
+
+/// The text a rendered SMS template sends: without the whitespace around it. A template
+/// file's final newline (and the blank lines of `{% if %}` blocks) would otherwise be sent and
+/// billed, and could push a text into one more segment.
+#[must_use]
+pub fn message_text(rendered: &str) -> String {
+    rendered.trim().to_owned()
 }
 
 /// Why a text cannot be sent as one SMS message.

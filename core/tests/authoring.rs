@@ -232,7 +232,7 @@ fn a_preview_renders_the_text_part_a_send_would_have() {
         body: body.into(),
         ..SqsRecord::default()
     };
-    let mailroom_core::Decision::Send { email } = mailroom
+    let mailroom_core::Decision::Send { email, .. } = mailroom
         .decide(&record, common::NOW, 1, &mut mailroom_core::NoLookups)
         .decision
     else {

@@ -111,8 +111,18 @@ fn run_rounds(
 fn send_all(batch: &mut Batch) -> Vec<(usize, String, Vec<String>)> {
     let mut sent = Vec::new();
     while let Some(send) = batch.next_send() {
-        let to = send.email.to().iter().map(|m| m.to_string()).collect();
-        sent.push((send.id.position(), send.email.html().to_owned(), to));
+        let to = send
+            .email()
+            .unwrap()
+            .to()
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        sent.push((
+            send.id.position(),
+            send.email().unwrap().html().to_owned(),
+            to,
+        ));
         let outcome = SendOutcome::Accepted {
             message_id: "ses".into(),
         };
@@ -178,7 +188,7 @@ fn records_without_lookups_are_ready_at_once_and_waiting_ones_are_not_handed_out
     let send = batch
         .next_send()
         .expect("rendered once both answers are in");
-    assert_eq!(send.email.html(), "<p>Hi S1: c1</p>");
+    assert_eq!(send.email().unwrap().html(), "<p>Hi S1: c1</p>");
 }
 
 #[test]

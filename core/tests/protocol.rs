@@ -53,7 +53,7 @@ fn ids_from_another_batch_and_second_answers_are_refused() {
     assert_eq!(send.message_id, "a");
     assert_eq!(
         second.complete_send(send.id, common::accept_all("a")),
-        Err(BatchError::UnknownRecord(send.id))
+        Err(BatchError::UnknownRecord(send.id.record()))
     );
     first
         .complete_send(send.id, common::accept_all("a"))
@@ -73,7 +73,7 @@ fn ids_from_another_batch_and_second_answers_are_refused() {
         .complete_send(other.id, common::accept_all("a"))
         .unwrap();
     assert_eq!(
-        second.mark_parked(other.id),
+        second.mark_parked(other.id.record()),
         Err(BatchError::NotRejected {
             message_id: "a".into()
         })
@@ -310,7 +310,7 @@ fn feedback_finds_its_email_by_the_tags_every_email_carries() {
         )
         .unwrap();
     let send = batch.next_send().unwrap();
-    let email = &send.email;
+    let email = send.email().unwrap();
     // SES publishes an email's tags back as lists, with its own beside them.
     let mut tags: serde_json::Map<String, serde_json::Value> = email
         .tags()

@@ -28,7 +28,8 @@ pub fn run_case(case: &Case) -> BatchReport {
         .expect("the case's lookup fixtures are valid");
     batch.answer_lookups_from(&mut fixtures);
     while let Some(send) = batch.next_send() {
-        let outcome = serde_json::from_value(case.outcome_for(&send.message_id))
+        let key = mailroom_core::channel::answer_key(&send.message_id, send.id.channel());
+        let outcome = serde_json::from_value(case.outcome_for(&key))
             .expect("the case's outcomes are SendOutcomes");
         batch
             .complete_send(send.id, outcome)

@@ -95,6 +95,45 @@ def shopify_order():
     }
 
 
+CUSTOMER = {"name": "Ana Núñez", "email": "ana.nunez@example.org", "phone": "+34 612 345 678"}
+
+
+def domain_event(event_type, data, n):
+    """A domain event as the order service publishes it: `eventId`, `eventType`, `source`,
+    `timestamp` and `data` (DOMAIN.md), carried by EventBridge with the type as detail-type."""
+    return {
+        "eventId": f"evt_{event_type.lower()}_{n:04d}",
+        "eventType": event_type,
+        "source": "shop.orders" if event_type != "USER_CREATED" else "shop.accounts",
+        "timestamp": "2026-11-23T09:58:00Z",
+        "data": data,
+    }
+
+
+def domain_events():
+    """The five domain event types; the four about an order also text the customer."""
+    return {
+        "order-created": domain_event("ORDER_CREATED", {
+            "orderId": "ord_1001", "userId": "usr_42", "customer": CUSTOMER,
+            "items": [{"name": "Rust mug", "quantity": 2, "price": "12.50"},
+                      {"name": "Ferris sticker pack", "quantity": 1, "price": "4.90"}],
+            "total": "29.90", "currency": "EUR"}, 1),
+        "order-status-changed": domain_event("ORDER_STATUS_CHANGED", {
+            "orderId": "ord_1001", "userId": "usr_42", "customer": CUSTOMER,
+            "previousStatus": "processing", "status": "shipped",
+            "trackingUrl": "https://track.example.com/ord_1001"}, 2),
+        "order-cancelled": domain_event("ORDER_CANCELLED", {
+            "orderId": "ord_1002", "userId": "usr_42", "customer": CUSTOMER,
+            "reason": "an item is out of stock", "refundAmount": "15.00", "currency": "EUR"}, 3),
+        "payment-processed": domain_event("PAYMENT_PROCESSED", {
+            "paymentId": "pay_7781", "orderId": "ord_1001", "customer": CUSTOMER,
+            "amount": "29.90", "currency": "EUR", "method": "card", "last4": "4242"}, 4),
+        "user-created": domain_event("USER_CREATED", {
+            "userId": "usr_42", "name": "Ana Núñez", "email": "ana.nunez@example.org",
+            "phone": "+34 612 345 678"}, 5),
+    }
+
+
 def uid(seed):
     h = hashlib.sha256(seed.encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
@@ -199,6 +238,14 @@ def main():
     EVENTS.mkdir(exist_ok=True)
     for name, rec in examples.items():
         write(EVENTS / f"{name}.json", {"Records": [rec]})
+    # The order service's domain events through EventBridge, one file each and one batch of all.
+    domain = {
+        name: record(f"{name}-eventbridge", eventbridge(event, event["eventType"], event["source"]))
+        for name, event in domain_events().items()
+    }
+    for name, rec in domain.items():
+        write(EVENTS / "domain" / f"{name}.json", {"Records": [rec]})
+    write(EVENTS / "domain-events.json", {"Records": list(domain.values())})
     # The quick start: every example, plus three records that can never be sent.
     broken = [
         record("not-json", "{\"mailto\": \"dana@academy.example.com\", "),
@@ -210,6 +257,7 @@ def main():
 
 
 def write(path, value):
+    path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {path.relative_to(EVENTS.parent.parent)}")
 

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -97,6 +98,10 @@ class Moto:
         """SES v2 raw sends moto accepted: {id, source, destinations, raw_data}."""
         ses = self.data().get("ses", {})
         return [m for m in ses.get("RawMessage", []) if m]
+
+    def sms_messages(self) -> list[dict]:
+        """Texts moto's SNS accepted: {message_id, phone_number, message}."""
+        return [m for m in self.data().get("sns", {}).get("SMS", []) if m]
 
     def client(self, service: str):
         import boto3
@@ -251,6 +256,9 @@ class AwsFront(_Server):
       call takes that long exactly while moto is quicker), or answered with the error `dynamodb_fault(operation, request)`
       names (a code such as "ThrottlingException", HTTP 400; None: no fault), which moto itself
       never answers.
+    * SNS (Query protocol, `Action=...` form bodies): `Publish` answered 400 `Throttling` when
+      `sms_throttle(phone_number, message)` is true, else forwarded to moto (which keeps texts,
+      `Moto.sms_messages`, and says numbers ending in 99 opted out).
     * Everything else (SQS): forwarded to moto.
 
     `calls` counts operations by "Service.Operation"."""
@@ -261,6 +269,7 @@ class AwsFront(_Server):
         self.commit = commit
         self.codecommit_down = False
         self.throttle = lambda raw: False
+        self.sms_throttle = lambda phone, message: False
         self.ses_delay = 0.0
         self.ses_answers_itself = False
         self.ses_arrivals: list[float] = []
@@ -308,6 +317,15 @@ class _FrontHandler(_Handler):
             if front.ses_answers_itself:
                 answer = {"MessageId": f"stub-{uuid.uuid4().hex}"}
                 return self.reply(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+        elif not target and b"Action=" in body:
+            form = urllib.parse.parse_qs(body.decode())
+            action = form.get("Action", [""])[0]
+            front.count(f"SNS.{action}")
+            phone, message = form.get("PhoneNumber", [""])[0], form.get("Message", [""])[0]
+            if action == "Publish" and front.sms_throttle(phone, message):
+                error = ('<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
+                         "<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t</RequestId></ErrorResponse>")
+                return self.reply(400, error.encode(), {"Content-Type": "text/xml"})
         elif target.startswith("AmazonSQS."):
             front.count("SQS." + target.split(".", 1)[1])
         elif target.startswith("DynamoDB_20120810."):

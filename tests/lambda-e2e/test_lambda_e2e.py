@@ -195,6 +195,91 @@ class SesThrottling(LambdaTestCase):
         self.assertEqual((metrics["Sent"], metrics["Retried"], metrics["Throttled"]), (6, 3, 3))
 
 
+class Sms(LambdaTestCase):
+    """Routes that text as well as email, through moto's SNS, with the idempotency store."""
+
+    TABLE = "mailroom-keys"
+
+    def setUp(self) -> None:
+        super().setUp()
+        MOTO.client("dynamodb").create_table(
+            TableName=self.TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+
+    def test_a_mixed_batch_emails_and_texts_and_a_throttled_text_alone_goes_again_on_redelivery(self) -> None:
+        queues = Queues(MOTO, "mailroom-sms")
+        function = self.start(IDEMPOTENCY_TABLE=self.TABLE, DLQ_URL=queues.dlq_url)
+        # SNS throttles the payment's text once; everything else goes.
+        throttled: list[str] = []
+        def throttle(phone: str, message: str) -> bool:
+            if "payment of" in message and not throttled:
+                throttled.append(phone)
+                return True
+            return False
+        self.front.sms_throttle = throttle
+        domain = example_messages("domain-events.json")
+        queues.send(GOOD[:3] + domain)
+        event = queues.receive_event()
+        self.assertEqual(len(event["Records"]), 8)
+        payment = next(r for r in event["Records"] if "PAYMENT_PROCESSED" in r["body"])
+
+        kind, response = function.invoke(event)
+        self.assertEqual(kind, "response", response)
+        self.assertEqual(self.failures(response), [payment["messageId"]], "the record whose text was throttled is retried")
+        queues.acknowledge(event, response)
+        # Every email went, the payment's included; three texts went, the payment's did not.
+        self.assertEqual(len(self.sent()), 8)
+        texts = MOTO.sms_messages()
+        self.assertEqual(len(texts), 3)
+        self.assertTrue(all(t["phone_number"] == "+34612345678" for t in texts), texts)
+        self.assertFalse(any("payment of" in t["message"] for t in texts))
+        self.assertEqual(throttled, ["+34612345678"])
+        # Each text was asked about first: SNS would accept a text to an opted-out number.
+        self.assertEqual(self.front.calls["SNS.CheckIfPhoneNumberIsOptedOut"], 4)
+        self.assertEqual(self.front.calls["SNS.Publish"], 4)
+        logs = self.record_logs(function)
+        self.assertEqual(logs[payment["messageId"]]["reason"], "throttled")
+        sent_logs = [line for line in logs.values() if line["decision"] == "send"]
+        self.assertTrue(all("+34612345678" not in json.dumps(line) for line in sent_logs), "numbers are masked in logs")
+        self.assertEqual(sorted(line.get("sms_segments", 0) for line in sent_logs), [0, 0, 0, 0, 1, 1, 1])
+
+        # The redelivery (made visible at once rather than after the back-off): the email's key
+        # is completed, so only the text is sent.
+        MOTO.client("sqs").change_message_visibility(
+            QueueUrl=queues.url, ReceiptHandle=payment["receiptHandle"], VisibilityTimeout=0)
+        again = queues.receive_event()
+        self.assertEqual([r["messageId"] for r in again["Records"]], [payment["messageId"]])
+        kind, response = function.invoke(again)
+        self.assertEqual((kind, self.failures(response)), ("response", []))
+        queues.acknowledge(again, response)
+        self.assertEqual(len(self.sent()), 8, "the email was not sent again")
+        texts = MOTO.sms_messages()
+        self.assertEqual(len(texts), 4)
+        [paid] = [t for t in texts if "payment of" in t["message"]]
+        self.assertEqual(paid["message"], "Mailroom Shop: payment of €29.90 received for order ord_1001 ✅")
+        line = self.record_logs(function)[payment["messageId"]]
+        self.assertEqual((line["decision"], line["duplicate"], line["sms_duplicate"], line["sms_encoding"]), ("send", True, False, "UCS-2"))
+        self.assertEqual(queues.counts(), (0, 0))
+
+    def test_an_opted_out_number_rejects_the_record_to_the_dead_letter_queue_with_its_email_sent(self) -> None:
+        queues = Queues(MOTO, "mailroom-opted-out")
+        function = self.start(IDEMPOTENCY_TABLE=self.TABLE, DLQ_URL=queues.dlq_url)
+        [created] = example_messages("domain/order-created.json")
+        opted_out = type(created)(created.body.replace("+34 612 345 678", "+1 415 555 0199"), created.attributes)
+        queues.send([opted_out])
+        event = queues.receive_event()
+        kind, response = function.invoke(event)
+        self.assertEqual((kind, self.failures(response)), ("response", []), "parked in the dead-letter queue")
+        queues.acknowledge(event, response)
+        self.assertEqual(len(self.sent()), 1)
+        self.assertEqual(MOTO.sms_messages(), [], "nothing published to a number that opted out")
+        [dead] = queues.dead_letters()
+        self.assertEqual(dead["MessageAttributes"]["mailroom.reason"]["StringValue"], "opted_out")
+
+
 class CodeCommitOutage(LambdaTestCase):
     def test_unavailable_at_cold_start_retries_everything_then_recovers(self) -> None:
         queues = Queues(MOTO, "mailroom-cold", visibility_timeout=1)

@@ -8,8 +8,10 @@ a case like this (see core/tests/vectors.rs, the reference):
   config   = Config::resolve(routes, env)        (routes: the routes file's text, if the case has one)
   mailroom = Mailroom::new(config, templates or every template under templateDir)
   batch    = start_batch(event, now, seed)
-  for each next_send(), in order: complete_send(id, outcomes[messageId]
+  for each next_send(), in order: complete_send(id, outcomes[key]
                                      or {"outcome": "accepted", "messageId": "ses-" + messageId})
+      where key is the messageId for a record's email and messageId + "/sms" for its text (whose
+      default answer is {"outcome": "accepted", "messageId": "sns-" + messageId})
   report   = finish()
 
 The full report of each case is pinned in tests/vectors/snapshots/ (insta); the wasm package and
@@ -241,6 +243,90 @@ def lookup_cases():
         templates=LOOKUP_TEMPLATES,
         lookups=school(student_row("s1", "Ada"), course_row("c1", "Rust")),
     )
+
+
+SMS_TEMPLATES = {
+    **TEMPLATES,
+    "notice.sms.txt": "Hi {{ name }}: {{ message }}\n",
+}
+
+
+def texting(name="notice", events=("*",), **sms):
+    return route(name, list(events), sms={"template": "notice.sms.txt", "phone": "phone", **sms})
+
+
+def sms_cases():
+    yield "sms", case(
+        "A route with an sms block sends an email and a text for one record, each with its own key: GSM-7 in one "
+        "segment, UCS-2 once an emoji is in it, several segments within the route's maximum; a text over the "
+        "maximum, a number that is not E.164 and a missing number reject the record before anything is sent; "
+        "an email-only route beside it is unchanged.",
+        [
+            record("gsm7", notice(eventId="g", phone="+49 151 1234-5678", message="your order shipped (€12)")),
+            record("ucs2-emoji", notice(eventId="u", phone="+44 (0)20 7946 0958", message="your order shipped 🎉")),
+            record("multi-segment", notice(eventId="m", phone="+14155550123", message="x" * 200)),
+            record("over-the-limit", notice(eventId="o", phone="+14155550123", message="y" * 500)),
+            record("invalid-number", notice(eventId="i", phone="0151 1234 5678")),
+            record("missing-number", notice(eventId="n")),
+            record("email-only", notice(eventId="e", eventType="notice/plain", phone="+14155550123")),
+        ],
+        {
+            "gsm7": "send",
+            "ucs2-emoji": "send",
+            "multi-segment": "send",
+            "over-the-limit": "reject sms_too_long",
+            "invalid-number": "reject invalid_recipient",
+            "missing-number": "reject missing_recipient",
+            "email-only": "send",
+        },
+        env={**SENDER_ENV, "SMS_SENDER_ID": "Mailroom"},
+        routes=default_routes(route("plain", ["notice/plain"]), texting(maxSegments=2)),
+        templates=SMS_TEMPLATES,
+    )
+
+    yield "sms-outcomes", case(
+        "What SNS answers decides each text, beside its email: a throttled text retries the record although its "
+        "email went; on redelivery the email is found sent (its key completed) and only the text goes; an "
+        "opted-out number and an invalid parameter reject; a 5xx retries; a promotional route says so.",
+        [
+            record("sms-throttled", notice(eventId="t", phone="+14155550123")),
+            record("redelivered", notice(eventId="t", phone="+14155550123"), receive_count=2),
+            record("opted-out", notice(eventId="x", phone="+14155550199")),
+            record("invalid-parameter", notice(eventId="p", phone="+14155550123")),
+            record("server-error", notice(eventId="s", phone="+14155550123")),
+            record("email-throttled", notice(eventId="b", phone="+14155550123")),
+            record("promotional", notice(eventId="q", eventType="notice/promo", phone="+14155550123")),
+        ],
+        {
+            "sms-throttled": "retry throttled",
+            "redelivered": "send",
+            "opted-out": "reject opted_out",
+            "invalid-parameter": "reject sms_rejected",
+            "server-error": "retry transient",
+            "email-throttled": "retry throttled",
+            "promotional": "send",
+        },
+        outcomes={
+            "sms-throttled/sms": failed("Throttling", "Rate exceeded", 400),
+            "redelivered": {"outcome": "alreadySent", "messageId": "ses-sms-throttled"},
+            "opted-out/sms": failed("OptedOut", "SNS reports the number opted out (CheckIfPhoneNumberIsOptedOut)", None),
+            "invalid-parameter/sms": failed("InvalidParameter", "Invalid parameter: PhoneNumber Reason: not a mobile number", 400),
+            "server-error/sms": failed("InternalError", "Internal service error", 500),
+            "email-throttled": failed("TooManyRequestsException", "Maximum sending rate exceeded.", 429),
+        },
+        routes={"smsType": "Transactional", "routes": [
+            texting("promo", ["notice/promo"], smsType="Promotional", senderId="Deals"),
+            texting(),
+        ]},
+        templates=SMS_TEMPLATES,
+    )
+
+
+def failed(code, message, status):
+    value = {"outcome": "failed", "code": code, "message": message}
+    if status is not None:
+        value["httpStatus"] = status
+    return value
 
 
 def cases():
@@ -610,11 +696,24 @@ def cases():
 
     yield from lookup_cases()
 
+    yield from sms_cases()
+
     yield "empty-batch", case("An empty batch gives an empty response.", [], {}, routes=default_routes())
 
     yield "examples-quickstart", case(
         "The shipped examples: every example event in every envelope, plus three that can never be sent (not JSON, no recipient, an unknown student).",
         json.loads((CASES.parent.parent.parent / "examples/events/quickstart.json").read_text())["Records"],
+        None,
+        routes=json.loads((CASES.parent.parent.parent / "examples/templates/routes.json").read_text()),
+        template_dir="examples/templates",
+        env={},
+    )
+
+    yield "examples-domain-events", case(
+        "The shipped examples of the order service: its five domain event types through EventBridge, each "
+        "emailed, and the four about an order also texted (one in UCS-2 for its emoji), by the routes of "
+        "examples/templates/routes.json.",
+        json.loads((CASES.parent.parent.parent / "examples/events/domain-events.json").read_text())["Records"],
         None,
         routes=json.loads((CASES.parent.parent.parent / "examples/templates/routes.json").read_text()),
         template_dir="examples/templates",

@@ -376,7 +376,8 @@ class Batch {
 
   nextSend() {
     const text = call(() => this.#handle().nextSend());
-    return text === undefined ? undefined : withBodies(text, (send) => [send.email]);
+    // A text (`channel: "sms"`) has no bodies aside.
+    return text === undefined ? undefined : withBodies(text, (send) => (send.email === undefined ? [] : [send.email]));
   }
 
   completeSend(id, outcome) {

@@ -13,6 +13,10 @@ export interface RoutesFile {
   replyTo?: string | undefined;
   /** While set, every email goes to this address only. */
   sandboxRecipient?: string | undefined;
+  /** The SMS sender id of texting routes that name none; falls back to `SMS_SENDER_ID`. */
+  smsSenderId?: string | undefined;
+  /** `Transactional` (the default) or `Promotional`; falls back to `SMS_TYPE`. */
+  smsType?: "Transactional" | "Promotional" | undefined;
   /** In matching order; the first whose `events` has the event type (or `*`) wins. */
   routes: Route[];
   retry?: RetryPolicy | undefined;
@@ -37,6 +41,20 @@ export interface Route {
   tags?: Record<string, string> | undefined;
   /** DynamoDB reads before rendering; templates see each result as `lookup.<name>`. */
   lookups?: Record<string, LookupDeclaration> | undefined;
+  /** A text beside the email: its `.txt` template, the phone path(s), the limit and SNS settings. */
+  sms?: SmsRoute | undefined;
+}
+
+/** A route's `sms` block. */
+export interface SmsRoute {
+  /** A `.txt` template. */
+  template: string;
+  /** Dotted path(s) to the E.164 number, in the event or `lookup.<name>`. */
+  phone: string | string[];
+  /** 1 to 10; default 3. Over it the record is rejected (`sms_too_long`). */
+  maxSegments?: number | undefined;
+  senderId?: string | undefined;
+  smsType?: "Transactional" | "Promotional" | undefined;
 }
 
 /** One lookup of a route (the routes file's format; the core's `lookup` module documents it). */
@@ -146,7 +164,15 @@ export type RejectReason =
   /** A lookup's key rendered to nothing DynamoDB takes (empty, or not a number for `N`). */
   | "invalid_lookup_key"
   /** No item has a lookup's key (`onMissing: "reject"`, the default). */
-  | "lookup_missing";
+  | "lookup_missing"
+  /** The rendered SMS text is empty. */
+  | "sms_empty"
+  /** The SMS text takes more segments than its route's `maxSegments`. */
+  | "sms_too_long"
+  /** The phone number opted out of SMS (report a failed send with code `OptedOut`). */
+  | "opted_out"
+  /** SNS refused the text for good (`InvalidParameter`, ...). */
+  | "sms_rejected";
 
 export type Reason = RetryReason | RejectReason;
 
@@ -172,6 +198,33 @@ export interface Email {
   configurationSet?: string;
 }
 
+/** A rendered text message, for SNS `Publish`. */
+export interface Sms {
+  /** E.164: `+` and 8 to 15 digits. SNS `PhoneNumber`. */
+  to: string;
+  /** SNS `Message`. */
+  text: string;
+  encoding: "GSM-7" | "UCS-2";
+  /** Segments it is sent (and billed) as: 160/153 GSM-7 characters, 70/67 UCS-2 units each. */
+  segments: number;
+  /** Unicode scalar values. */
+  characters: number;
+  /** The `AWS.SNS.SMS.SMSType` message attribute. */
+  smsType: "Transactional" | "Promotional";
+  /** The `AWS.SNS.SMS.SenderID` message attribute, when configured. */
+  senderId?: string;
+  /** The email's key with `:sms`: claim it before publishing, as the email's before sending. */
+  idempotencyKey: string;
+}
+
+/** A text sent beside its record's email. */
+export interface SentSms extends Sms {
+  /** The id SNS returned, when known. */
+  providerMessageId?: string;
+  /** An earlier delivery already sent it. */
+  duplicate?: true;
+}
+
 /** What a record carries whatever its decision. */
 export interface RecordFacts {
   messageId: string;
@@ -188,6 +241,8 @@ export interface Sent {
   providerMessageId?: string;
   /** An earlier delivery already sent it. */
   duplicate?: true;
+  /** The text sent beside the email, for a route with an `sms` block. */
+  sms?: SentSms;
 }
 
 export interface Retry {
@@ -217,7 +272,7 @@ export interface Suppressed {
 export type RecordReport = RecordFacts & (Sent | Suppressed | Retry | Reject);
 
 /** `decide`'s answer: the pre-send decision of one record. */
-export type Decided = RecordFacts & ({ decision: "send"; email: Email } | Suppressed | Retry | Reject);
+export type Decided = RecordFacts & ({ decision: "send"; email: Email; sms?: Sms } | Suppressed | Retry | Reject);
 
 /** The Lambda partial batch response (`ReportBatchItemFailures`); `SQSBatchResponse` fits. */
 export interface BatchResponse {
@@ -231,12 +286,28 @@ export interface BatchReport {
   batchResponse: BatchResponse;
 }
 
+/** A text the host must send now (SNS `Publish`); answer it with `completeSend` as an email,
+ * reporting an opted-out number as `{ outcome: "failed", code: "OptedOut" }`. */
+export interface SmsSendRequest {
+  /** Pass to `completeSend`. */
+  id: number;
+  /** The SQS message id of the record. */
+  messageId: string;
+  channel: "sms";
+  sms: Sms;
+}
+
+/** Whatever `nextSend` hands out: an email or a text (`channel: "sms"`). */
+export type AnySendRequest = SendRequest | SmsSendRequest;
+
 /** An email the host must send now. */
 export interface SendRequest {
   /** Pass to `completeSend`. */
   id: number;
   /** The SQS message id of the record. */
   messageId: string;
+  /** Absent for an email; `"sms"` on an `SmsSendRequest`. */
+  channel?: undefined;
   email: Email;
   /** Mailboxes as header values (RFC 2047 names, punycode domains): SES `FromEmailAddress`, `ToAddresses`, `ReplyToAddresses`. */
   headers: { from: string; to: string[]; replyTo?: string };
@@ -496,7 +567,7 @@ export declare class Batch {
   /** Answers lookup `id` from fixtures (their item or failure, else not found). */
   answerLookupFrom(id: number, fixtures: LookupFixtures): void;
   /** The next email that may be sent now, or `undefined` (all done, or waiting on a FIFO group). */
-  nextSend(): SendRequest | undefined;
+  nextSend(): AnySendRequest | undefined;
   /** Reports what happened to a send. */
   completeSend(id: number, outcome: SendOutcome): void;
   /**

@@ -9,6 +9,15 @@ export const EXAMPLE_TEMPLATES = [
   'enrollment/organizer.txt',
   'orders/confirmation.html',
   'orders/confirmation.txt',
+  'orders/created.html',
+  'orders/created.sms.txt',
+  'orders/status-changed.html',
+  'orders/status-changed.sms.txt',
+  'orders/cancelled.html',
+  'orders/cancelled.sms.txt',
+  'orders/payment-processed.html',
+  'orders/payment-processed.sms.txt',
+  'users/welcome.html',
   'welcome/enrollment-completed.html',
 ];
 
@@ -26,6 +35,7 @@ export const EXAMPLE_EVENTS = [
   'welcome-sns.json',
   'welcome-eventbridge.json',
   'quickstart.json',
+  'domain-events.json',
 ];
 
 /** What the page opens first. */

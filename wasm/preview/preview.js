@@ -8,7 +8,7 @@ import { START } from './examples.js';
 import { answers, entriesFor, lookupId, lookupsPanel, parseResult, withFixture, withResult } from './lookups.js';
 import { loadStart, readFiles } from './sources.js';
 import { forget, loadSaved, mergeEdits, readShared, save, shareLink, textPartOf, usedBy } from './store.js';
-import { describeWhere, drawDecision, drawVariables, el, jsonLocation, tabs } from './view.js';
+import { describeWhere, drawDecision, drawSms, drawVariables, el, jsonLocation, tabs } from './view.js';
 
 const ROUTES_FILE = 'routes.json';
 const $ = (id) => document.getElementById(id);
@@ -297,6 +297,7 @@ function update() {
     showError(where ? { ...sample.error, location: { template: '#event', ...where, message: sample.error.message } } : sample.error);
     if (where) $('error-where').textContent = `Sample event, line ${where.line}, column ${where.column}:`;
     drawDecision($('decision'), { error: { message: 'fix the sample event first' } }, sample, {});
+    drawSms($('sms'), undefined);
     fillRecordMenu({ shape: 'none' });
   } else {
     fillRecordMenu(sample);
@@ -309,6 +310,7 @@ function update() {
     showError(rendered.error ?? null);
     if (rendered.value) showPreview(rendered.value);
     else showAsSent(decided, sample, routeTemplate);
+    drawSms($('sms'), decided.value?.[sample.index]);
     drawDecision($('decision'), decided, sample, {
       selected: state.selected,
       routeTemplate,

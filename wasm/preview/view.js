@@ -81,6 +81,22 @@ function detailsOf(report) {
  * The decision panel: one entry per record, the rendered one marked. `onPick(index)` selects
  * another record of a Lambda event; `onOpen(template)` opens the template a route uses.
  */
+/**
+ * The text a record sends beside its email, as the core made it (`report.sms`): number, text,
+ * and its segment counter and encoding. Nothing is counted here; the core counted it.
+ * Hidden when the record sends no text.
+ */
+export function drawSms(container, report) {
+  const sms = report?.decision === 'send' ? report.sms : undefined;
+  container.hidden = sms === undefined;
+  if (sms === undefined) return;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  container.querySelector('#sms-counter').textContent = `${plural(sms.segments, 'segment')} · ${sms.encoding} · ${plural(sms.characters, 'character')}`;
+  container.querySelector('#sms-to').textContent = sms.to;
+  container.querySelector('#sms-meta').textContent = [sms.smsType, sms.senderId && `from ${sms.senderId}`].filter(Boolean).join(' · ');
+  container.querySelector('#sms-text').textContent = sms.text;
+}
+
 export function drawDecision(container, result, sample, { routeTemplate, selected, onPick, onOpen }) {
   container.replaceChildren();
   if (result.error) {

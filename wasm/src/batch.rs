@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mailroom_core::{
-    Batch, Email, LookupAnswer, LookupFixtures, LookupRequest, RecordId, SendOutcome,
+    Batch, Email, LookupAnswer, LookupFixtures, LookupRequest, Message, RecordId, SendId,
+    SendOutcome, Sms,
 };
 use serde::Serialize;
 
@@ -17,9 +18,9 @@ use crate::error::{AdapterError, to_json};
 /// instead of a trap.
 pub struct HostBatch {
     batch: Option<Batch>,
-    /// Every record id handed to JavaScript, which holds its position here: JavaScript numbers
-    /// can be made up, so the batch's own ids stay on this side.
-    handed_out: Vec<RecordId>,
+    /// Every send and record id handed to JavaScript, which holds its position here:
+    /// JavaScript numbers can be made up, so the batch's own ids stay on this side.
+    handed_out: Vec<Token>,
     /// The emails handed out and not yet completed, by the id JavaScript holds: the host asks
     /// for their MIME bytes ([`raw_message`](Self::raw_message)) while it sends them.
     in_flight: BTreeMap<usize, Arc<Email>>,
@@ -29,6 +30,26 @@ pub struct HostBatch {
 }
 
 const FINISHED: &str = "the batch is already finished";
+
+/// What a number JavaScript holds stands for.
+#[derive(Clone, Copy)]
+enum Token {
+    /// A send (`nextSend`): a record's email or text.
+    Send(SendId),
+    /// A rejected record (`rejected`).
+    Record(RecordId),
+}
+
+/// One text to send now: `{id, messageId, channel: "sms", sms}`, the text as the core made
+/// it (number in E.164, text, encoding, segments, SMS type, sender id, idempotency key).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SmsSendJson<'a> {
+    id: usize,
+    message_id: &'a str,
+    channel: &'static str,
+    sms: &'a Sms,
+}
 
 /// One email to send now, with its addresses ready for SES headers.
 #[derive(Clone, Serialize)]
@@ -82,17 +103,34 @@ impl HostBatch {
             .ok_or_else(|| AdapterError::Batch(FINISHED.to_owned()))
     }
 
-    /// The number JavaScript holds for a record id the batch handed out.
-    fn token(&mut self, id: RecordId) -> usize {
+    /// The number JavaScript holds for an id the batch handed out.
+    fn token(&mut self, id: Token) -> usize {
         self.handed_out.push(id);
         self.handed_out.len() - 1
     }
 
-    /// The record id behind a number JavaScript passed back; one never handed out is an error.
-    fn id(&self, token: usize) -> Result<RecordId, AdapterError> {
+    fn token_at(&self, token: usize) -> Result<Token, AdapterError> {
         self.handed_out.get(token).copied().ok_or_else(|| {
             AdapterError::Batch(format!("id {token} was never handed out by this batch"))
         })
+    }
+
+    /// The record id behind a number JavaScript passed back; one never handed out is an error.
+    fn id(&self, token: usize) -> Result<RecordId, AdapterError> {
+        Ok(match self.token_at(token)? {
+            Token::Send(send) => send.record(),
+            Token::Record(record) => record,
+        })
+    }
+
+    /// The send behind a number JavaScript passed back.
+    fn send_id(&self, token: usize) -> Result<SendId, AdapterError> {
+        match self.token_at(token)? {
+            Token::Send(send) => Ok(send),
+            Token::Record(_) => Err(AdapterError::Batch(format!(
+                "id {token} is a rejected record, not a send"
+            ))),
+        }
     }
 
     /// The lookups the batch needs read now, deduplicated across its records: JSON
@@ -155,37 +193,53 @@ impl HostBatch {
         Ok(())
     }
 
-    /// The next email that may be sent now (JSON `{id, messageId, email, headers}`), or `None`.
-    /// Call repeatedly to collect everything that may go concurrently.
+    /// The next message that may be sent now, or `None`: an email (JSON `{id, messageId,
+    /// email, headers}`) or a text (`{id, messageId, channel: "sms", sms}`). Call repeatedly to
+    /// collect everything that may go concurrently.
     pub fn next_send(&mut self) -> Result<Option<String>, AdapterError> {
-        self.next_send_encoded(|send| to_json(send))
+        self.next_send_encoded(|send| to_json(send), |send| to_json(send))
     }
 
     /// [`next_send`](Self::next_send) with the email's bodies aside, for JavaScript
     /// ([`crate::aside`]).
     pub fn next_send_with_bodies_aside(&mut self) -> Result<Option<String>, AdapterError> {
-        self.next_send_encoded(|send| {
-            // Copying the bodies out is cheaper than escaping them into the JSON.
-            let mut bare = send.email.clone();
-            let (html, text) = bare.take_bodies();
-            let bodies = [html, text];
-            let send = SendJson {
-                email: &bare,
-                ..send.clone()
-            };
-            crate::aside::json_with_bodies(&send, &bodies)
-        })
+        self.next_send_encoded(
+            |send| {
+                // Copying the bodies out is cheaper than escaping them into the JSON.
+                let mut bare = send.email.clone();
+                let (html, text) = bare.take_bodies();
+                let bodies = [html, text];
+                let send = SendJson {
+                    email: &bare,
+                    ..send.clone()
+                };
+                crate::aside::json_with_bodies(&send, &bodies)
+            },
+            |send| crate::aside::json_with_bodies(send, &[]),
+        )
     }
 
     fn next_send_encoded(
         &mut self,
         encode: impl FnOnce(&SendJson<'_>) -> Result<String, AdapterError>,
+        encode_sms: impl FnOnce(&SmsSendJson<'_>) -> Result<String, AdapterError>,
     ) -> Result<Option<String>, AdapterError> {
         let Some(send) = self.batch()?.next_send() else {
             return Ok(None);
         };
-        let id = self.token(send.id);
-        let email = &send.email;
+        let id = self.token(Token::Send(send.id));
+        let email = match &send.message {
+            Message::Email(email) => email,
+            Message::Sms(sms) => {
+                return encode_sms(&SmsSendJson {
+                    id,
+                    message_id: &send.message_id,
+                    channel: "sms",
+                    sms,
+                })
+                .map(Some);
+            }
+        };
         let json = encode(&SendJson {
             id,
             message_id: &send.message_id,
@@ -202,7 +256,7 @@ impl HostBatch {
                     .map(mailroom_core::Mailbox::to_header_value),
             },
         })?;
-        self.in_flight.insert(id, send.email);
+        self.in_flight.insert(id, Arc::clone(email));
         Ok(Some(json))
     }
 
@@ -227,8 +281,8 @@ impl HostBatch {
     pub fn complete_send(&mut self, id: usize, outcome: &str) -> Result<(), AdapterError> {
         let outcome: SendOutcome = serde_json::from_str(outcome)
             .map_err(|error| AdapterError::input("outcome", &error))?;
-        let record = self.id(id)?;
-        self.batch()?.complete_send(record, outcome)?;
+        let send = self.send_id(id)?;
+        self.batch()?.complete_send(send, outcome)?;
         self.in_flight.remove(&id);
         Ok(())
     }
@@ -246,7 +300,7 @@ impl HostBatch {
         let rejected: Vec<RejectedJson<'_>> = requests
             .iter()
             .map(|request| RejectedJson {
-                id: self.token(request.id),
+                id: self.token(Token::Record(request.id)),
                 message_id: &request.message_id,
                 decision: "reject",
                 reason: request.reason,

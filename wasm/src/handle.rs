@@ -162,13 +162,20 @@ impl Handle {
         // Every round of lookups before any send, as the Rust Lambda does.
         batch.answer_lookups_from(&mut *answers);
         while let Some(send) = batch.next_send() {
-            let outcome =
-                outcomes
-                    .get(&send.message_id)
-                    .cloned()
-                    .unwrap_or_else(|| SendOutcome::Accepted {
-                        message_id: format!("ses-{}", send.message_id),
-                    });
+            // Answers name a send as the CLI's `--outcomes` does: `<messageId>` for the email,
+            // `<messageId>/sms` for the text; an unanswered one is accepted.
+            let channel = send.id.channel();
+            let key = mailroom_core::channel::answer_key(&send.message_id, channel);
+            let provider = match channel {
+                mailroom_core::Channel::Email => "ses",
+                mailroom_core::Channel::Sms => "sns",
+            };
+            let outcome = outcomes
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| SendOutcome::Accepted {
+                    message_id: format!("{provider}-{}", send.message_id),
+                });
             batch.complete_send(send.id, outcome)?;
         }
         Ok(batch.finish())

@@ -422,7 +422,10 @@ mod mime_bytes {
         let mut messages = Vec::new();
         while let Some(send) = batch.next_send() {
             let message_id = send.message_id.clone();
-            messages.push((message_id.clone(), mailroom_mime::message(&send.email, now)));
+            messages.push((
+                message_id.clone(),
+                mailroom_mime::message(send.email().unwrap(), now),
+            ));
             let message_id = format!("ses-{message_id}");
             batch
                 .complete_send(send.id, SendOutcome::Accepted { message_id })

@@ -98,7 +98,7 @@ test("items as the AWS SDK returns them give the native report of the shipped ex
     for (const request of round) batch.answerLookup(request.id, read(request));
   }
   assert.equal(rounds, 2);
-  for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) batch.completeSend(send.id, outcomeFor(quickstart, send.messageId));
+  for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) batch.completeSend(send.id, outcomeFor(quickstart, send));
   assert.deepStrictEqual(batch.finish(), quickstart.expected);
 });
 

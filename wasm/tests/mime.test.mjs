@@ -22,7 +22,7 @@ test("rawMessage gives the native MIME bytes of every email, byte for byte", () 
     // Buffer.equals rather than deepStrictEqual: a mismatch reports as text, which shows where.
     assert.ok(Buffer.from(bytes).equals(expected), `${send.messageId}:\n${Buffer.from(bytes).toString("utf8")}`);
     seen.push(send.messageId);
-    batch.completeSend(send.id, outcomeFor(vector, send.messageId));
+    batch.completeSend(send.id, outcomeFor(vector, send));
   }
   assert.deepStrictEqual(seen.sort(), [...golden.keys()].sort());
   batch.finish();
@@ -34,7 +34,7 @@ test("rawMessage is dated by its argument and refuses sends that are not in flig
   const later = Buffer.from(batch.rawMessage(send.id, vector.now + 86_400_000)).toString("utf8");
   assert.match(later, /^Date: Tue, 24 Nov 2026 10:00:00 \+0000\r$/m);
   assert.throws(() => batch.rawMessage(send.id, 1.5), { name: "MailroomError", kind: "input" });
-  batch.completeSend(send.id, outcomeFor(vector, send.messageId));
+  batch.completeSend(send.id, outcomeFor(vector, send));
   assert.throws(() => batch.rawMessage(send.id, vector.now), (error) => error instanceof MailroomError && error.kind === "input" && /not yet completed/.test(error.message));
   batch.finish();
   assert.throws(() => batch.rawMessage(send.id, vector.now), { name: "MailroomError", kind: "batch" });

@@ -24,6 +24,7 @@ import {
   type RoutesFile,
   type SendOutcome,
   type SendRequest,
+  type Sms,
   type SqsEvent,
   type SqsRecord,
   type TemplateFault,
@@ -122,7 +123,13 @@ for (let round: LookupRequest[] = batch.lookups(); round.length > 0; round = bat
   }
 }
 const inFlight: SendRequest[] = [];
-for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) inFlight.push(send);
+for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) {
+  if (send.channel === "sms") {
+    const text: Sms = send.sms;
+    names.push(text.to, text.text, text.encoding, String(text.segments), text.smsType, text.senderId ?? "", text.idempotencyKey);
+    batch.completeSend(send.id, { outcome: "failed", code: "OptedOut" });
+  } else inFlight.push(send);
+}
 for (const send of inFlight) {
   names.push(send.messageId, send.headers.from, ...send.headers.to, send.headers.replyTo ?? "", send.email.subject);
   const mime: Uint8Array = batch.rawMessage(send.id, Date.now());

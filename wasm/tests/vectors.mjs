@@ -91,9 +91,14 @@ export function answerLookups(batch, vector) {
   return rounds;
 }
 
-/** The outcome the vectors assume for a send: the case's, else accepted. */
-export function outcomeFor(vector, messageId) {
-  return vector.outcomes[messageId] ?? { outcome: "accepted", messageId: `ses-${messageId}` };
+/**
+ * The outcome the vectors assume for a send: the case's, else accepted. A case names a record's
+ * email by its message id and its text by `<messageId>/sms` (the core's `answer_key`).
+ */
+export function outcomeFor(vector, send) {
+  const sms = send.channel === "sms";
+  const key = sms ? `${send.messageId}/sms` : send.messageId;
+  return vector.outcomes[key] ?? { outcome: "accepted", messageId: `${sms ? "sns" : "ses"}-${send.messageId}` };
 }
 
 /**

@@ -38,7 +38,7 @@ for (const vector of cases) {
     if (checksSuppression) assert.ok(rounds.flat().every((request) => request.lookup === "suppression"));
     if (vector.name === "examples-quickstart") assert.equal(rounds.length, 2);
     for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) {
-      batch.completeSend(send.id, outcomeFor(vector, send.messageId));
+      batch.completeSend(send.id, outcomeFor(vector, send));
     }
     assert.deepStrictEqual(batch.finish(), vector.expected);
   });
@@ -86,7 +86,7 @@ test("the web build, initialized from bytes, gives the native reports too", () =
     for (let round = batch.lookups(); round.length > 0; round = batch.lookups()) {
       for (const request of round) batch.answerLookupFrom(request.id, fixtures);
     }
-    for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) batch.completeSend(send.id, outcomeFor(vector, send.messageId));
+    for (let send = batch.nextSend(); send !== undefined; send = batch.nextSend()) batch.completeSend(send.id, outcomeFor(vector, send));
     assert.deepStrictEqual(batch.finish(), vector.expected, `${vector.name}: the web batch loop`);
   }
 });

@@ -17,7 +17,14 @@ import { join, relative, sep } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from "@aws-sdk/client-sesv2";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { Mailroom, type Batch, type BatchReport, type SendOutcome, type SendRequest } from "mailroom-wasm";
+import { Mailroom, type AnySendRequest, type Batch, type BatchReport, type SendOutcome, type SendRequest } from "mailroom-wasm";
+
+/**
+ * This example sends email only. A route with an `sms` block hands out texts too; they are
+ * answered as a transient failure, so their records are retried (never lost, never
+ * acknowledged unsent) until the function publishes texts through SNS, as the Rust Lambda does.
+ */
+const SMS_NOT_SENT: SendOutcome = { outcome: "failed", code: "SmsNotConfigured", message: "this function sends email only" };
 
 import { readLookups } from "./lookups.js";
 
@@ -158,14 +165,16 @@ export function makeHandler(dependencies: Dependencies) {
           batch.expire();
           break;
         }
-        const wave: SendRequest[] = [];
+        const wave: AnySendRequest[] = [];
         for (let request = batch.nextSend(); request !== undefined; request = wave.length < dependencies.maxConcurrentSends ? batch.nextSend() : undefined) {
           wave.push(request);
           if (wave.length >= dependencies.maxConcurrentSends) break;
         }
         if (wave.length === 0) break;
         // Each message is dated when it goes, as the Rust function dates it.
-        const outcomes = await Promise.all(wave.map((request) => send(dependencies, request, batch.rawMessage(request.id, clock()))));
+        const outcomes = await Promise.all(
+          wave.map((request) => (request.channel === "sms" ? Promise.resolve(SMS_NOT_SENT) : send(dependencies, request, batch.rawMessage(request.id, clock())))),
+        );
         wave.forEach((request, index) => batch.completeSend(request.id, outcomes[index] ?? { outcome: "failed", code: "network" }));
       }
       const report = batch.finish();

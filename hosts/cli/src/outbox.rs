@@ -1,10 +1,13 @@
-//! The outbox: the CLI's stand-in for SES. Each email becomes `<idempotencyKey>.eml` in a
-//! folder, so a redelivery of the same event overwrites its file instead of adding a second
-//! email, just as the Lambda's idempotency store prevents a second send.
+//! The outbox: the CLI's stand-in for SES and SNS. Each email becomes `<idempotencyKey>.eml`
+//! in a folder, and each text `<emailKey>.sms.json` beside it (the text's key with `.` for
+//! `:`, which some file systems refuse), so a redelivery of the same event overwrites its file
+//! instead of adding a second one, just as the Lambda's idempotency store prevents a second
+//! send. A text's file is the core's SMS as JSON: number, text, encoding, segments, type,
+//! sender id and key.
 
 use std::path::{Path, PathBuf};
 
-use mailroom_core::{Email, SendFailure, SendOutcome, Timestamp};
+use mailroom_core::{Email, SendFailure, SendOutcome, Sms, Timestamp};
 
 use crate::error::InputError;
 
@@ -46,6 +49,29 @@ impl Outbox {
             };
         };
         match std::fs::write(dir.join(&file_name), mailroom_mime::eml(email, now)) {
+            Ok(()) => SendOutcome::Accepted {
+                message_id: file_name,
+            },
+            Err(error) => failed("OutboxWrite", &format!("writing {file_name}: {error}")),
+        }
+    }
+}
+
+impl Outbox {
+    /// Writes one text as JSON and says what happened, as SNS would.
+    #[must_use]
+    pub fn deliver_sms(&self, sms: &Sms) -> SendOutcome {
+        let file_name = format!("{}.json", sms.idempotency_key().replace(':', "."));
+        let Self::Folder(dir) = self else {
+            return SendOutcome::Accepted {
+                message_id: file_name,
+            };
+        };
+        let json = match serde_json::to_string_pretty(sms) {
+            Ok(json) => json + "\n",
+            Err(error) => return failed("OutboxWrite", &format!("{file_name}: {error}")),
+        };
+        match std::fs::write(dir.join(&file_name), json) {
             Ok(()) => SendOutcome::Accepted {
                 message_id: file_name,
             },

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::thread;
 
 use mailroom_core::{
-    BatchReport, Mailroom, SendOutcome, SendRequest, SqsEvent, SqsRecord, Timestamp,
+    BatchReport, Mailroom, Message, SendOutcome, SendRequest, SqsEvent, SqsRecord, Timestamp,
 };
 
 use crate::lookups::Fixtures;
@@ -22,8 +22,9 @@ use crate::outbox::Outbox;
 /// Fewer records than this per part, and a thread costs more than it saves.
 const MIN_PART: usize = 256;
 
-/// Answers given in advance (`--outcomes`): the send of a listed message id gets this outcome
-/// instead of going to the outbox.
+/// Answers given in advance (`--outcomes`): the send a key names
+/// ([`mailroom_core::channel::answer_key`]: the message id for the email, `<id>/sms` for the
+/// text) gets this outcome instead of going to the outbox.
 pub type Outcomes = BTreeMap<String, SendOutcome>;
 
 /// What answers the batch: the fixtures its lookups, the outbox or `--outcomes` its sends.
@@ -48,9 +49,13 @@ pub struct Processed {
 
 impl Sender<'_> {
     fn send(&self, send: &SendRequest, now: Timestamp) -> SendOutcome {
-        match self.outcomes.get(&send.message_id) {
+        let key = mailroom_core::channel::answer_key(&send.message_id, send.id.channel());
+        match self.outcomes.get(&key) {
             Some(outcome) => outcome.clone(),
-            None => self.outbox.deliver(&send.email, now),
+            None => match &send.message {
+                Message::Email(email) => self.outbox.deliver(email, now),
+                Message::Sms(sms) => self.outbox.deliver_sms(sms),
+            },
         }
     }
 }

@@ -54,6 +54,7 @@ pub fn write_line(out: &mut impl Write, record: &RecordReport, show_file: bool) 
             email,
             provider_message_id,
             duplicate,
+            sms,
         } => {
             let what = record
                 .event_type
@@ -71,6 +72,24 @@ pub fn write_line(out: &mut impl Write, record: &RecordReport, show_file: bool) 
                 write!(out, "  (already sent)")?;
             } else if let Some(file) = provider_message_id.as_ref().filter(|_| show_file) {
                 write!(out, "  {file}")?;
+            }
+            if let Some(delivery) = sms {
+                let text = &delivery.sms;
+                let s = if text.segments() == 1 { "" } else { "s" };
+                write!(
+                    out,
+                    "  + sms → {} ({}, {} segment{s})",
+                    text.to(),
+                    text.encoding(),
+                    text.segments()
+                )?;
+                if delivery.duplicate {
+                    write!(out, " (already sent)")?;
+                } else if let Some(file) =
+                    delivery.provider_message_id.as_ref().filter(|_| show_file)
+                {
+                    write!(out, "  {file}")?;
+                }
             }
             writeln!(out)
         }

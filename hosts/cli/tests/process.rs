@@ -93,6 +93,61 @@ fn quickstart_prints_a_line_per_record_and_writes_each_email() {
     }
 }
 
+/// The domain events: each email in the outbox and, for a route that texts, the text beside it
+/// as the core's SMS JSON, whose encoding and segments the record's line reports too.
+#[test]
+fn texts_are_written_beside_the_emails_with_their_encoding_and_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mailroom(dir.path())
+        .args([
+            "process",
+            example("events/domain-events.json").to_str().unwrap(),
+            "--now",
+            NOW,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let outbox = dir.path().join("outbox");
+    let mut texts = Vec::new();
+    let mut emails = 0;
+    for entry in std::fs::read_dir(&outbox).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if let Some(key) = name.strip_suffix(".sms.json") {
+            let sms: Value =
+                serde_json::from_str(&std::fs::read_to_string(outbox.join(&name)).unwrap())
+                    .unwrap();
+            // Named after the text's key (`<email key>:sms`), beside its email's file.
+            assert_eq!(sms["idempotencyKey"], format!("{key}:sms"));
+            assert!(outbox.join(format!("{key}.eml")).is_file(), "{name}");
+            let line = stdout
+                .lines()
+                .find(|line| line.contains(&name))
+                .unwrap_or_else(|| panic!("no line names {name}: {stdout}"));
+            let segments = sms["segments"].as_u64().unwrap();
+            let noun = if segments == 1 { "segment" } else { "segments" };
+            let reported = format!(
+                "+ sms → {} ({}, {segments} {noun})",
+                sms["to"].as_str().unwrap(),
+                sms["encoding"].as_str().unwrap()
+            );
+            assert!(line.contains(&reported), "{line}");
+            texts.push(sms);
+        } else if name.ends_with(".eml") {
+            emails += 1;
+        }
+    }
+    assert_eq!((emails, texts.len()), (5, 4), "{stdout}");
+    let mut encodings: Vec<&str> = texts
+        .iter()
+        .map(|t| t["encoding"].as_str().unwrap())
+        .collect();
+    encodings.sort_unstable();
+    encodings.dedup();
+    assert_eq!(encodings, ["GSM-7", "UCS-2"]);
+}
+
 #[test]
 fn json_is_the_batch_report_with_the_partial_batch_response() {
     let dir = tempfile::tempdir().unwrap();

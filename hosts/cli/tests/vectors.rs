@@ -39,15 +39,22 @@ fn lay_out(case: &Case, dir: &Path) -> Vec<String> {
     }
     std::fs::write(dir.join("event.json"), case.event.to_string()).unwrap();
     let ids = case.message_ids();
-    if let Some(unused) = case.outcomes.keys().find(|id| !ids.contains(*id)) {
+    if let Some(unused) = case.outcomes.keys().find(|key| {
+        !ids.iter()
+            .any(|id| id == mailroom_core::channel::parse_answer_key(key).0)
+    }) {
         panic!(
             "{}: answers {unused:?}, not a record of its event",
             case.name
         );
     }
-    let outcomes: Map<String, Value> = ids
-        .iter()
-        .map(|id| (id.clone(), case.outcome_for(id)))
+    let outcomes: Map<String, Value> = case
+        .answer_keys()
+        .into_iter()
+        .map(|key| {
+            let outcome = case.outcome_for(&key);
+            (key, outcome)
+        })
         .collect();
     std::fs::write(
         dir.join("outcomes.json"),

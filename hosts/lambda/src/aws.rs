@@ -7,7 +7,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// Shared configuration: the region from the settings; credentials and endpoints from the
-/// environment as usual (`AWS_ENDPOINT_URL_SESV2`, `..._SQS`, `..._CODECOMMIT`, `..._DYNAMODB` included).
+/// environment as usual (`AWS_ENDPOINT_URL_SESV2`, `..._SNS`, `..._SQS`, `..._CODECOMMIT`, `..._DYNAMODB` included).
 pub async fn sdk_config(region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
@@ -28,6 +28,15 @@ pub fn ses_client(config: &SdkConfig) -> aws_sdk_sesv2::Client {
         .retry_config(RetryConfig::disabled())
         .build();
     aws_sdk_sesv2::Client::from_conf(config)
+}
+
+/// SNS for texts, without SDK retries for the same reason as SES: `Publish` has no
+/// idempotency token.
+pub fn sns_client(config: &SdkConfig) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::config::Builder::from(config)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
 }
 
 /// SQS with the SDK's standard retries: its batch calls are safe to repeat.

@@ -1,6 +1,6 @@
 //! Sending a batch's emails concurrently, within a bound and before the deadline.
 //!
-//! The core hands out every email that may go now (all of them for a standard queue; one per
+//! The core hands out every message (email or text) that may go now (all of them for a standard queue; one per
 //! message group for FIFO). Up to `max_concurrent` are in flight at once; as each completes the
 //! core is told, which may release the next email of its FIFO group. Once the deadline margin
 //! is reached no send starts: what was not handed out is retried (`deadline`), and the sends
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use mailroom_core::{Batch, Email, RecordId, SendFailure, SendOutcome, SendRequest};
+use mailroom_core::{Batch, Message, SendFailure, SendId, SendOutcome, SendRequest};
 
 use crate::mailer::Mailer;
 
@@ -61,10 +61,10 @@ pub async fn send_all<M: Mailer>(batch: &mut Batch, mailer: &M, window: SendWind
                 // The round's bookkeeping in one call (a store claims every key at once).
                 // While it runs, sends already in flight keep going (each is a task of the
                 // mailer's); only the reporting of their outcomes waits.
-                let emails: Vec<&Email> =
-                    round.iter().map(|request| request.email.as_ref()).collect();
+                let messages: Vec<&Message> =
+                    round.iter().map(|request| &request.message).collect();
                 let budget = answer_by.saturating_duration_since(Instant::now());
-                if tokio::time::timeout(budget, mailer.prepare(&emails))
+                if tokio::time::timeout(budget, mailer.prepare(&messages))
                     .await
                     .is_err()
                 {
@@ -95,11 +95,11 @@ async fn send_one<M: Mailer>(
     mailer: &M,
     request: SendRequest,
     answer_by: Instant,
-) -> (RecordId, SendOutcome) {
+) -> (SendId, SendOutcome) {
     let budget = answer_by.saturating_duration_since(Instant::now());
     let outcome = match tokio::time::timeout(
         budget,
-        mailer.send(&request.email, &request.message_id),
+        mailer.send(&request.message, &request.message_id),
     )
     .await
     {

@@ -37,7 +37,7 @@ use crate::queue::{Delay, Queue, QueueError, SQS_BATCH_LIMIT, dead_letter_batche
 use crate::settings::Settings;
 use crate::telemetry::{
     BatchMetrics, FeedbackMetrics, emf_document, emit_metrics, feedback_emf_document, mask_address,
-    mask_text,
+    mask_phone, mask_text,
 };
 use crate::templates::{TemplateCache, TemplateSource};
 use crate::{timestamp, unix_millis};
@@ -549,6 +549,7 @@ fn log_records(records: &[RecordReport]) {
                 email,
                 provider_message_id,
                 duplicate,
+                sms,
             } => {
                 let to: Vec<String> = email
                     .to()
@@ -563,6 +564,20 @@ fn log_records(records: &[RecordReport]) {
                     to = to.join(", "),
                     ses_message_id = provider_message_id.as_deref().unwrap_or_default(),
                     duplicate,
+                    sms_to = sms
+                        .as_ref()
+                        .map(|d| mask_phone(d.sms.to().as_str()))
+                        .unwrap_or_default(),
+                    sms_segments = sms.as_ref().map_or(0, |d| d.sms.segments()),
+                    sms_encoding = sms
+                        .as_ref()
+                        .map(|d| d.sms.encoding().to_string())
+                        .unwrap_or_default(),
+                    sns_message_id = sms
+                        .as_ref()
+                        .and_then(|d| d.provider_message_id.as_deref())
+                        .unwrap_or_default(),
+                    sms_duplicate = sms.as_ref().is_some_and(|d| d.duplicate),
                     "record sent"
                 );
             }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mailroom_core::{
-    Email, LookupAnswer, LookupFailure, LookupFixtures, LookupRequest, ParkRequest, SendFailure,
-    SendOutcome, SqsEvent, Timestamp,
+    Email, LookupAnswer, LookupFailure, LookupFixtures, LookupRequest, Message, ParkRequest,
+    SendFailure, SendOutcome, SqsEvent, Timestamp,
 };
 
 use crate::handler::{HandlerError, Invocation, Notifier};
@@ -23,14 +23,17 @@ use crate::settings::Settings;
 use crate::templates::source::tests::FakeSource;
 use crate::templates::{LoadOptions, TemplateCache};
 
-/// Accepts every email, except those to `throttle_to` and those whose record `answers` lists,
-/// after `delay`; records the peak number of sends in flight.
+/// SES and SNS in memory: accepts every email and text, except emails to `throttle_to` and
+/// the sends `answers` lists (by [`mailroom_core::channel::answer_key`]: the message id for
+/// the email, `<id>/sms` for the text), after `delay`; records the peak number of sends in
+/// flight.
 #[derive(Default)]
 struct FakeMailer {
     delay: Duration,
     throttle_to: Option<String>,
     answers: BTreeMap<String, SendOutcome>,
     sent: Mutex<Vec<Arc<Email>>>,
+    texts: Mutex<Vec<Arc<mailroom_core::Sms>>>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
     /// What the function did, in order, shared with a [`FakeReader`].
@@ -40,12 +43,26 @@ struct FakeMailer {
 type Events = Arc<Mutex<Vec<&'static str>>>;
 
 impl Mailer for FakeMailer {
-    async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
+    async fn send(&self, message: &Message, message_id: &str) -> SendOutcome {
         self.events.lock().unwrap().push("send");
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let key = mailroom_core::channel::answer_key(message_id, message.channel());
+        let email = match message {
+            Message::Email(email) => email,
+            Message::Sms(sms) => {
+                if let Some(answer) = self.answers.get(&key) {
+                    return answer.clone();
+                }
+                let mut texts = self.texts.lock().unwrap();
+                texts.push(Arc::clone(sms));
+                return SendOutcome::Accepted {
+                    message_id: format!("sns-{}", texts.len()),
+                };
+            }
+        };
         if self
             .throttle_to
             .as_deref()
@@ -57,11 +74,11 @@ impl Mailer for FakeMailer {
                 Some(429),
             ));
         }
-        if let Some(answer) = self.answers.get(message_id) {
+        if let Some(answer) = self.answers.get(&key) {
             return answer.clone();
         }
         let mut sent = self.sent.lock().unwrap();
-        sent.push(Arc::new(email.clone()));
+        sent.push(Arc::clone(email));
         SendOutcome::Accepted {
             message_id: format!("ses-{}", sent.len()),
         }
@@ -643,9 +660,13 @@ async fn the_shared_vectors_decide_exactly_as_the_core_pinned_them() {
             answers: case
                 .message_ids()
                 .iter()
-                .map(|id| {
-                    let outcome = serde_json::from_value(case.outcome_for(id)).unwrap();
-                    (id.clone(), outcome)
+                .flat_map(|id| {
+                    [mailroom_core::Channel::Email, mailroom_core::Channel::Sms]
+                        .map(|channel| mailroom_core::channel::answer_key(id, channel))
+                })
+                .map(|key| {
+                    let outcome = serde_json::from_value(case.outcome_for(&key)).unwrap();
+                    (key, outcome)
                 })
                 .collect(),
             ..FakeMailer::default()

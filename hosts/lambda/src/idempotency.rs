@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mailroom_core::feedback::{EmailEntry, LedgerKey};
-use mailroom_core::{Email, SendFailure, SendOutcome};
+use mailroom_core::{Message, SendFailure, SendOutcome};
 use thiserror::Error;
 
 use crate::feedback::{LedgerStore, NoLedger, read_entry};
@@ -431,11 +431,11 @@ where
     S: IdempotencyStore + Send + Sync + 'static,
     F: LedgerStore + 'static,
 {
-    async fn send(&self, email: &Email, message_id: &str) -> SendOutcome {
+    async fn send(&self, message: &Message, message_id: &str) -> SendOutcome {
         let Some(store) = &self.store else {
-            return self.inner.send(email, message_id).await;
+            return self.inner.send(message, message_id).await;
         };
-        let key = email.idempotency_key();
+        let key = message.idempotency_key();
         let (owner, now_ms, expires_ms, claim) = match self.take_prepared(key) {
             Some(prepared) => (
                 prepared.owner,
@@ -510,10 +510,10 @@ where
         let (answered, answer) = tokio::sync::oneshot::channel();
         let (inner, store) = (Arc::clone(&self.inner), Arc::clone(store));
         let completions = Arc::clone(&self.completions);
-        let (email, message_id) = (email.clone(), message_id.to_owned());
+        let (message, message_id) = (message.clone(), message_id.to_owned());
         let key = lease.key.to_owned();
         let task = tokio::spawn(async move {
-            let outcome = inner.send(&email, &message_id).await;
+            let outcome = inner.send(&message, &message_id).await;
             match &outcome {
                 SendOutcome::Accepted { message_id } => {
                     let completion = PendingCompletion {
@@ -562,22 +562,22 @@ where
         })
     }
 
-    async fn prepare(&self, emails: &[&Email]) {
+    async fn prepare(&self, messages: &[&Message]) {
         let Some(store) = &self.store else {
             return;
         };
         self.completions.start();
-        if emails.len() < 2 {
+        if messages.len() < 2 {
             return;
         }
         let now_ms = unix_millis();
         let expires_ms = self.clock.lease_expiry(now_ms);
-        let owners: Vec<String> = emails.iter().map(|_| self.next_owner()).collect();
-        let leases: Vec<Lease<'_>> = emails
+        let owners: Vec<String> = messages.iter().map(|_| self.next_owner()).collect();
+        let leases: Vec<Lease<'_>> = messages
             .iter()
             .zip(&owners)
-            .map(|(email, owner)| Lease {
-                key: email.idempotency_key(),
+            .map(|(message, owner)| Lease {
+                key: message.idempotency_key(),
                 owner,
                 now_ms,
                 expires_ms,

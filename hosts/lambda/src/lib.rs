@@ -3,7 +3,8 @@
 //! `main` reads the [`settings`], builds the AWS clients once ([`aws`]) and hands each
 //! invocation to [`handler::Notifier`], which drives `mailroom-core`: the core decides every
 //! record, [`lookups`] reads the items records name by id from DynamoDB (with a cache across
-//! invocations), the [`dispatch`] loop sends through the [`mailer`] concurrently, the [`queue`] module
+//! invocations), the [`dispatch`] loop sends through the [`mailer`] concurrently (emails through SES,
+//! texts through SNS, [`sms`]), the [`queue`] module
 //! applies back-off and moves rejected records to the dead-letter queue, and the [`templates`]
 //! cache keeps the CodeCommit templates between invocations. [`telemetry`] writes JSON logs
 //! and embedded metrics. With `IDEMPOTENCY_TABLE` set, [`idempotency`] claims each email's key
@@ -26,6 +27,7 @@ pub mod mailer;
 pub(crate) mod moto;
 pub mod queue;
 pub mod settings;
+pub mod sms;
 pub mod telemetry;
 pub mod templates;
 

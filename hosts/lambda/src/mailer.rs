@@ -1,27 +1,33 @@
-//! Sending one email: the [`Mailer`] trait and its SES v2 implementation.
+//! Sending one message: the [`Mailer`] trait, its SES v2 implementation for emails, and
+//! [`Channels`], which sends each channel's message through its provider.
 //!
-//! The trait is the seam between the batch (which hands out emails) and the provider: a
-//! decorator implementing `Mailer` around another can consult an idempotency store before
-//! delegating and answer `AlreadySent` or `InProgressElsewhere` itself.
+//! The trait is the seam between the batch (which hands out emails and texts) and the
+//! providers: a decorator implementing `Mailer` around another can consult an idempotency
+//! store before delegating (keyed by the message's own key, so an email and its text are
+//! claimed apart) and answer `AlreadySent` or `InProgressElsewhere` itself.
 
 use std::future::Future;
 
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
-use mailroom_core::{Email, SendFailure, SendOutcome};
+use mailroom_core::{Email, Message, SendFailure, SendOutcome};
 
-/// Sends one email and says what happened. Never panics, never errors: every failure is a
+use crate::sms::SmsSender;
+
+/// Sends one message and says what happened. Never panics, never errors: every failure is a
 /// [`SendOutcome::Failed`] the core classifies.
 pub trait Mailer {
-    /// Sends `email`, the email of the record with SQS message id `message_id` (for logs).
-    fn send(&self, email: &Email, message_id: &str) -> impl Future<Output = SendOutcome> + Send;
+    /// Sends `message` (an email or a text) of the record with SQS message id `message_id`
+    /// (for logs).
+    fn send(&self, message: &Message, message_id: &str)
+    -> impl Future<Output = SendOutcome> + Send;
 
-    /// Called with the emails of a round of sends before their [`send`](Self::send)s start,
+    /// Called with the messages of a round of sends before their [`send`](Self::send)s start,
     /// so that a decorator can do their bookkeeping in one call (claiming their idempotency
     /// keys). The sends follow whether it finished or not.
-    fn prepare(&self, emails: &[&Email]) -> impl Future<Output = ()> + Send {
-        let _ = emails;
+    fn prepare(&self, messages: &[&Message]) -> impl Future<Output = ()> + Send {
+        let _ = messages;
         async {}
     }
 
@@ -57,8 +63,32 @@ impl SesMailer {
     }
 }
 
-impl Mailer for SesMailer {
-    async fn send(&self, email: &Email, _message_id: &str) -> SendOutcome {
+/// Every channel through its provider: emails through SES, texts through an [`SmsSender`].
+#[derive(Debug, Clone)]
+pub struct Channels<S> {
+    email: SesMailer,
+    sms: S,
+}
+
+impl<S> Channels<S> {
+    /// Emails through `email`, texts through `sms`.
+    pub fn new(email: SesMailer, sms: S) -> Self {
+        Self { email, sms }
+    }
+}
+
+impl<S: SmsSender + Sync> Mailer for Channels<S> {
+    async fn send(&self, message: &Message, _message_id: &str) -> SendOutcome {
+        match message {
+            Message::Email(email) => self.email.send_email(email).await,
+            Message::Sms(sms) => self.sms.publish(sms).await,
+        }
+    }
+}
+
+impl SesMailer {
+    /// Sends one email through `SendEmail` with raw content.
+    pub async fn send_email(&self, email: &Email) -> SendOutcome {
         let raw = match RawMessage::builder()
             .data(Blob::new(mailroom_mime::message(
                 email,

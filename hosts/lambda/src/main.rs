@@ -11,9 +11,10 @@ use mailroom_lambda::handler::{FeedbackIntake, HandlerError, Invocation, Notifie
 use mailroom_lambda::idempotency::dynamodb::{self, DynamoDbStore};
 use mailroom_lambda::idempotency::{IdempotencySettings, IdempotentMailer, LeaseClock};
 use mailroom_lambda::lookups::DynamoDbReader;
-use mailroom_lambda::mailer::SesMailer;
+use mailroom_lambda::mailer::{Channels, SesMailer};
 use mailroom_lambda::queue::SqsQueue;
 use mailroom_lambda::settings::Settings;
+use mailroom_lambda::sms::SnsSender;
 use mailroom_lambda::templates::{CodeCommitSource, LoadOptions, TemplateCache};
 use mailroom_lambda::{aws, telemetry};
 
@@ -65,8 +66,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ledger
         .as_ref()
         .map(|ledger| DynamoDbLedger::new(dynamodb::client(&sdk), &ledger.table, ledger.retention));
-    let mailer = IdempotentMailer::new(SesMailer::new(aws::ses_client(&sdk)), store, clock.clone())
-        .with_ledger(ledger.clone());
+    // Emails through SES, texts through SNS; each message claims its own key.
+    let channels = Channels::new(
+        SesMailer::new(aws::ses_client(&sdk)),
+        SnsSender::new(aws::sns_client(&sdk)),
+    );
+    let mailer = IdempotentMailer::new(channels, store, clock.clone()).with_ledger(ledger.clone());
     let queue = SqsQueue::new(aws::sqs_client(&sdk));
     // Lookups read the tables the routes name; building the client calls nothing, so a
     // deployment without lookups pays nothing for it.

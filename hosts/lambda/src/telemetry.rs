@@ -45,6 +45,18 @@ pub fn mask_address(address: &str) -> String {
     }
 }
 
+/// Masks a phone number for logs: the `+`, the first two digits (enough to tell the country
+/// apart) and the last two; the rest is personal.
+pub fn mask_phone(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 6 {
+        return "***".to_owned();
+    }
+    let head: String = digits[..2].iter().collect();
+    let tail: String = digits[digits.len() - 2..].iter().collect();
+    format!("+{head}***{tail}")
+}
+
 /// Masks every address in a free-text detail (a reason's detail, a lookup's key): the run of
 /// address characters around each `@`, wherever it sits in its word (`PK=USER#ana@x.org`).
 pub fn mask_text(text: &str) -> String {

@@ -217,6 +217,34 @@ describe('the previewer', () => {
     await context.close();
   });
 
+  test('shows the text a record sends beside its email, with the segment counter and encoding the core computed', async () => {
+    const { page, context, problems } = await openPage();
+    // The native report of the same records: the page must show what every host decides.
+    const snapshot = readFileSync(join(repo, 'tests', 'vectors', 'snapshots', 'report@examples-domain-events.json.snap'), 'utf8');
+    const native = JSON.parse(snapshot.split('---\n').slice(2).join('---\n')).records;
+    await page.selectOption('#event-select', 'domain-events.json');
+    await settled(page);
+    for (const [index, report] of native.entries()) {
+      if (index > 0) {
+        await page.selectOption('#record-select', String(index));
+        await settled(page);
+      }
+      if (report.sms === undefined) {
+        await page.locator('#sms').waitFor({ state: 'hidden' });
+        continue;
+      }
+      const { segments, encoding, characters, to, text } = report.sms;
+      const counter = `${segments} segment${segments === 1 ? '' : 's'} · ${encoding} · ${characters} characters`;
+      await page.waitForFunction((expected) => document.querySelector('#sms-counter')?.textContent === expected, counter);
+      assert.equal(await page.textContent('#sms-to'), to);
+      assert.equal(await page.textContent('#sms-text'), text);
+    }
+    // Both encodings are among the examples: the payment's emoji makes it UCS-2.
+    assert.deepEqual([...new Set(native.flatMap((report) => (report.sms ? [report.sms.encoding] : [])))].sort(), ['GSM-7', 'UCS-2']);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   test('decides pasted records as the Lambda does: SNS-wrapped sends, a malformed body is rejected', async () => {
     const { page, context } = await openPage();
     const sns = sqsRecord({

@@ -98,7 +98,8 @@ pub fn run(args: &ProcessArgs, out: &mut impl Write, err: &mut impl Write) -> Re
     Ok(())
 }
 
-/// `--outcomes FILE`: `{messageId: SendOutcome}`. Every id must be one of the event's, so a
+/// `--outcomes FILE`: `{messageId: SendOutcome}` for emails, `{"<messageId>/sms": ...}` for
+/// texts ([`mailroom_core::channel::answer_key`]). Every id must be one of the event's, so a
 /// typo cannot silently send to the outbox instead.
 fn read_outcomes(path: &Path, event: &mailroom_core::SqsEvent) -> Result<Outcomes, InputError> {
     let text = setup::read_text(path)?;
@@ -116,7 +117,10 @@ fn read_outcomes(path: &Path, event: &mailroom_core::SqsEvent) -> Result<Outcome
         .iter()
         .map(|record| record.message_id.as_str())
         .collect();
-    if let Some(unknown) = outcomes.keys().find(|id| !ids.contains(id.as_str())) {
+    if let Some(unknown) = outcomes
+        .keys()
+        .find(|key| !ids.contains(mailroom_core::channel::parse_answer_key(key).0))
+    {
         return Err(InputError::Outcomes {
             path: path.to_path_buf(),
             message: format!("{unknown:?} is not the messageId of a record of the event"),

@@ -126,7 +126,7 @@ impl ScriptedMailer {
 }
 
 impl Mailer for ScriptedMailer {
-    async fn send(&self, _email: &Email, _message_id: &str) -> SendOutcome {
+    async fn send(&self, _message: &Message, _message_id: &str) -> SendOutcome {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         self.script
             .lock()
@@ -138,7 +138,11 @@ impl Mailer for ScriptedMailer {
     }
 }
 
-fn email(key: &str) -> Email {
+fn email(key: &str) -> Message {
+    Message::Email(Arc::new(email_only(key)))
+}
+
+fn email_only(key: &str) -> Email {
     Email::new(
         Mailbox::parse("Shop <shop@example.com>").unwrap(),
         vec![Mailbox::parse("ana@example.org").unwrap()],
@@ -395,7 +399,7 @@ struct SlowMailer {
 }
 
 impl Mailer for SlowMailer {
-    async fn send(&self, _email: &Email, _message_id: &str) -> SendOutcome {
+    async fn send(&self, _message: &Message, _message_id: &str) -> SendOutcome {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         tokio::time::sleep(self.delay).await;
         SendOutcome::Accepted {
@@ -433,7 +437,7 @@ async fn an_answer_that_comes_after_the_caller_gave_up_still_completes_the_key()
 async fn a_round_is_claimed_in_one_store_call_and_completed_in_one_when_it_settles() {
     let mailer = mailer(ScriptedMailer::default(), MemoryStore::default());
     let emails = [email("r1"), email("r2"), email("r3")];
-    let round: Vec<&Email> = emails.iter().collect();
+    let round: Vec<&Message> = emails.iter().collect();
     mailer.prepare(&round).await;
     let store = mailer.store().unwrap();
     assert_eq!(*store.batched_claims.lock().unwrap(), [3]);
@@ -544,9 +548,9 @@ struct OneHangs {
 }
 
 impl Mailer for OneHangs {
-    async fn send(&self, email: &Email, _message_id: &str) -> SendOutcome {
+    async fn send(&self, message: &Message, _message_id: &str) -> SendOutcome {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if email.idempotency_key() == "hangs" {
+        if message.idempotency_key() == "hangs" {
             std::future::pending::<()>().await;
         }
         SendOutcome::Accepted {
@@ -590,9 +594,9 @@ struct OneSlow {
 }
 
 impl Mailer for OneSlow {
-    async fn send(&self, email: &Email, _message_id: &str) -> SendOutcome {
+    async fn send(&self, message: &Message, _message_id: &str) -> SendOutcome {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if email.idempotency_key() == "slow" {
+        if message.idempotency_key() == "slow" {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         SendOutcome::Accepted {

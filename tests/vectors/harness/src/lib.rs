@@ -4,8 +4,9 @@
 //!
 //! A case is one Lambda SQS event with the configuration it runs under (`env`, an optional
 //! `routes` file, `templates` inline or a `templateDir`), the time and jitter seed, and the
-//! answer to each send (`outcomes`, by message id; a send not listed is accepted with provider
-//! id `ses-<messageId>`). Lookups are answered from the case's fixtures (`lookups`, in the
+//! answer to each send (`outcomes`, by message id for a record's email and `<messageId>/sms`
+//! for its text, as `mailroom_core::channel::answer_key` names them; a send not listed is
+//! accepted with provider id `ses-<messageId>`, or `sns-<messageId>` for a text). Lookups are answered from the case's fixtures (`lookups`, in the
 //! core's `LookupFixtures` format), one round at a time, before any send. Every host must
 //! report exactly the pinned report.
 
@@ -38,19 +39,34 @@ pub struct Case {
     /// The lookup fixtures that answer the case's lookups (the core's `LookupFixtures`
     /// format): inline `lookups`, else the `lookups.json` of its `templateDir`, if any.
     pub lookups: Option<String>,
-    /// The answers to sends, by message id, in the core's `SendOutcome` JSON.
+    /// The answers to sends, by answer key (`<messageId>` or `<messageId>/sms`), in the core's
+    /// `SendOutcome` JSON.
     pub outcomes: BTreeMap<String, Value>,
     /// What each record must end as (`send`, `retry reason`, `reject reason`), by message id.
     pub expect: BTreeMap<String, String>,
 }
 
 impl Case {
-    /// The answer to the send of record `message_id`.
+    /// The answer to the send `key` names: a record's message id for its email,
+    /// `<messageId>/sms` for its text.
     #[must_use]
-    pub fn outcome_for(&self, message_id: &str) -> Value {
-        self.outcomes.get(message_id).cloned().unwrap_or_else(|| {
-            serde_json::json!({ "outcome": "accepted", "messageId": format!("ses-{message_id}") })
+    pub fn outcome_for(&self, key: &str) -> Value {
+        self.outcomes.get(key).cloned().unwrap_or_else(|| {
+            let provider = match key.strip_suffix("/sms") {
+                Some(message_id) => format!("sns-{message_id}"),
+                None => format!("ses-{key}"),
+            };
+            serde_json::json!({ "outcome": "accepted", "messageId": provider })
         })
+    }
+
+    /// The answer keys of every possible send of the event: each record's email and text.
+    #[must_use]
+    pub fn answer_keys(&self) -> Vec<String> {
+        self.message_ids()
+            .into_iter()
+            .flat_map(|id| [format!("{id}/sms"), id])
+            .collect()
     }
 
     /// The message ids of the event's records, in order.

@@ -177,7 +177,7 @@ struct CountingMailer(std::sync::atomic::AtomicUsize);
 impl crate::mailer::Mailer for CountingMailer {
     async fn send(
         &self,
-        _email: &mailroom_core::Email,
+        _message: &mailroom_core::Message,
         _message_id: &str,
     ) -> mailroom_core::SendOutcome {
         let call = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -185,6 +185,10 @@ impl crate::mailer::Mailer for CountingMailer {
             message_id: format!("ses-new-{call}"),
         }
     }
+}
+
+fn message(email: mailroom_core::Email) -> mailroom_core::Message {
+    mailroom_core::Message::Email(std::sync::Arc::new(email))
 }
 
 fn email_with_key(key: &str) -> mailroom_core::Email {
@@ -245,7 +249,9 @@ async fn a_takeover_sends_nothing_when_the_ledger_shows_ses_has_the_email() {
     let mailer = IdempotentMailer::new(CountingMailer::default(), Some(store), clock)
         .with_ledger(Some(ledger));
     assert_eq!(
-        mailer.send(&email_with_key("sent-before"), "m1").await,
+        mailer
+            .send(&message(email_with_key("sent-before")), "m1")
+            .await,
         mailroom_core::SendOutcome::AlreadySent {
             message_id: Some("ses-first".into())
         }
@@ -255,7 +261,9 @@ async fn a_takeover_sends_nothing_when_the_ledger_shows_ses_has_the_email() {
     assert_eq!(stored["messageId"], AttributeValue::S("ses-first".into()));
     // Without a Send event in the ledger the takeover sends, as it would without a ledger.
     assert!(matches!(
-        mailer.send(&email_with_key("never-sent"), "m2").await,
+        mailer
+            .send(&message(email_with_key("never-sent")), "m2")
+            .await,
         mailroom_core::SendOutcome::Accepted { .. }
     ));
     assert_eq!(
