@@ -32,6 +32,7 @@ const TABLE: &str = "mailroom-ledger";
 const KEY_A: &str = "aaaa0000aaaa0000aaaa0000aaaa0000";
 const KEY_B: &str = "bbbb1111bbbb1111bbbb1111bbbb1111";
 const KEY_C: &str = "cccc2222cccc2222cccc2222cccc2222";
+const KEY_D: &str = "dddd3333dddd3333dddd3333dddd3333";
 const NOW: &str = "2026-11-24T09:00:00Z";
 
 /// `moto_server` as a child process, stopped by PID when dropped.
@@ -148,14 +149,20 @@ async fn create_table(client: &aws_sdk_dynamodb::Client) {
         .expect("moto creates the table");
 }
 
-/// An SES event notification about the email `key` to `to`, through SNS.
+/// An SES event notification about the email `key` to `to`, through SNS, with the tags
+/// mailroom sends: the made-up keys are welcome emails, the example event's is its order's.
 fn notification(key: &str, to: &str, event: &str, details: Value, at: &str) -> Feedback {
+    let (route, event_type) = if [KEY_A, KEY_B, KEY_C, KEY_D].contains(&key) {
+        ("welcome", "EnrollmentCompleted")
+    } else {
+        ("order-confirmation", "orders/paid")
+    };
     let mut ses = json!({
         "eventType": event,
         "mail": { "messageId": format!("ses-{key}"), "timestamp": at,
                   "source": "shop@example.com", "destination": [to],
-                  "tags": { "idempotency_key": [key], "route": ["welcome"],
-                            "event_type": ["EnrollmentCompleted"] } },
+                  "tags": { "idempotency_key": [key], "route": [route],
+                            "event_type": [event_type] } },
     });
     ses[event[..1].to_lowercase() + &event[1..]] = details;
     let sns = json!({ "Type": "Notification", "MessageId": format!("sns-{key}-{event}"),
@@ -402,6 +409,10 @@ fn operators_read_the_ledger_and_lift_a_suppression_against_dynamodb() {
         "{by_event}"
     );
     assert!(by_event.contains("  status:      delivered"), "{by_event}");
+    assert!(
+        by_event.contains("  route:       order-confirmation (event type orders/paid)"),
+        "{by_event}"
+    );
     let by_event = ok_json(
         &moto,
         &[
@@ -526,11 +537,7 @@ fn operators_read_the_ledger_and_lift_a_suppression_against_dynamodb() {
         .unwrap();
     runtime.block_on(record(
         &ledger,
-        &delivery(
-            "dddd3333dddd3333dddd3333dddd3333",
-            "ana@example.com",
-            "2026-11-24T08:00:00Z",
-        ),
+        &delivery(KEY_D, "ana@example.com", "2026-11-24T08:00:00Z"),
     ));
     let stale = run(
         &moto,
