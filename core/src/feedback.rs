@@ -75,6 +75,7 @@
 
 mod error;
 mod ledger;
+mod lift;
 mod status;
 mod suppression;
 mod time;
@@ -91,6 +92,7 @@ pub use ledger::{
     AddressEntry, Attention, BounceDetail, EmailEntry, LedgerKey, LedgerLimits, TimeText,
     address_storage_key, ledger_addresses,
 };
+pub use lift::{Lift, LiftError, MAX_LIFT_REASON, MAX_LIFTS};
 pub use status::{DeliveryStatus, History, HistoryEntry};
 pub use suppression::vars as suppression_vars;
 pub use suppression::{

@@ -67,6 +67,20 @@ impl KeySource {
     }
 }
 
+/// The key of one record's email ([`crate::Mailroom::idempotency_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailKey {
+    /// The route that sends the email.
+    pub route: String,
+    /// The event's type, when it has one.
+    pub event_type: Option<String>,
+    /// The idempotency key.
+    pub key: String,
+    /// Which identity of the event it was derived from.
+    pub source: KeySource,
+}
+
 /// The idempotency key of `unwrapped` for `route`, and where it came from.
 #[must_use]
 pub fn key_for(route: &str, unwrapped: &Unwrapped) -> (String, KeySource) {

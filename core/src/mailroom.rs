@@ -607,6 +607,31 @@ impl Mailroom {
             .position(|route| route.matches(event_type))
     }
 
+    /// The idempotency key the email of `record` is sent under, with the route that sends it
+    /// and where the key came from: exactly as a batch derives it ([`idempotency::key_for`]),
+    /// without lookups or rendering. The ledger keeps the email's entry under it, so this is how
+    /// an operator finds "the email of this event". A record with no route, or a body that
+    /// cannot be read, gets the reject a batch would give it.
+    pub fn idempotency_key(
+        &self,
+        record: &SqsRecord,
+    ) -> Result<idempotency::EmailKey, MessageFault> {
+        let unwrapped = envelope::unwrap(record)?;
+        let Some(index) = self.route_index(unwrapped.event_type.as_deref()) else {
+            return Err(MessageFault::NoRoute {
+                event_type: unwrapped.event_type,
+            });
+        };
+        let route = self.shared.config.routes[index].name.clone();
+        let (key, source) = idempotency::key_for(&route, &unwrapped);
+        Ok(idempotency::EmailKey {
+            route,
+            event_type: unwrapped.event_type,
+            key,
+            source,
+        })
+    }
+
     /// The templates of route `index`.
     pub(crate) fn parts_of(&self, index: usize) -> Option<Parts<'_>> {
         let (route, compiled) = (

@@ -70,3 +70,25 @@ fn show_order_email() {
     );
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
 }
+
+#[test]
+fn the_key_an_operator_asks_the_ledger_for_is_the_key_the_email_is_sent_under() {
+    let mailroom = example_mailroom();
+    let event = example_event("quickstart.json");
+    let report = run_batch(&mailroom, &event, 1, accept_all);
+    for (record, reported) in event.records.iter().zip(&report.records) {
+        let keyed = mailroom.idempotency_key(record);
+        match &reported.disposition {
+            Disposition::Sent { email, .. } => {
+                let keyed = keyed.unwrap_or_else(|fault| panic!("{}: {fault}", record.message_id));
+                assert_eq!(keyed.key, email.idempotency_key(), "{}", record.message_id);
+                assert_eq!(Some(&keyed.route), reported.route.as_ref());
+            }
+            // An unreadable body has no key; the other rejects are routed, and keyed.
+            _ if reported.disposition.reason() == Some(Reason::MalformedBody) => {
+                assert!(keyed.is_err(), "{}", record.message_id);
+            }
+            _ => assert!(keyed.is_ok(), "{}", record.message_id),
+        }
+    }
+}

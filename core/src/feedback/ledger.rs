@@ -56,6 +56,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::lift::Lift;
 use super::suppression::{
     Suppression, SuppressionPolicy, SuppressionReason, normalize_address, suppression_for,
 };
@@ -319,12 +320,22 @@ pub struct AddressEntry {
     pub history: History,
     /// Whether mailroom stops sending to it.
     pub suppression: Option<Suppression>,
+    /// The operators' lifts of its suppressions, oldest first, the last
+    /// [`MAX_LIFTS`](super::MAX_LIFTS) ([`AddressEntry::lifted`]). Left out of the JSON when
+    /// empty, so entries that were never lifted are stored as they always were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifts: Vec<Lift>,
 }
 
 impl AddressEntry {
     /// `stored` with `feedback` applied for `address` (normalized): the event joins the
     /// history, and the suppression is the stronger of the stored one and the one the event
     /// calls for by `policy` (soft bounces counted from the history).
+    ///
+    /// After a lift ([`AddressEntry::lifted`]), events that happened at or before it call for
+    /// no suppression and soft bounces before it are not counted: a redelivered bounce
+    /// notification (SNS and SQS deliver at least once) must not undo the operator's decision;
+    /// a new bounce suppresses again.
     #[must_use]
     pub fn updated(
         stored: Option<Self>,
@@ -335,6 +346,8 @@ impl AddressEntry {
         limits: LedgerLimits,
     ) -> Self {
         let stored = stored.unwrap_or_default();
+        let lifted_at = stored.last_lifted_at();
+        let after_lift = |at: Timestamp| lifted_at.is_none_or(|lifted| at > lifted);
         let prior: Vec<Timestamp> = stored
             .history
             .entries()
@@ -349,6 +362,7 @@ impl AddressEntry {
                 )
             })
             .map(|entry| entry.at)
+            .filter(|at| after_lift(*at))
             .collect();
         let called_for = suppression_for(
             feedback,
@@ -357,12 +371,14 @@ impl AddressEntry {
             now,
         )
         .into_iter()
-        .find(|suppression| suppression.address == address);
+        .find(|suppression| suppression.address == address)
+        .filter(|_| after_lift(feedback.occurred_at()));
         Self {
             history: stored
                 .history
                 .record(HistoryEntry::of(feedback), limits.address_history),
             suppression: stronger(stored.suppression, called_for),
+            lifts: stored.lifts,
         }
     }
 

@@ -18,7 +18,8 @@ use clap::{Args, Parser, Subcommand};
         mailroom process examples/events/quickstart.json\n  \
         mailroom render orders/confirmation.html --data examples/events/order-raw.json\n  \
         mailroom render welcome/enrollment-completed.html --data examples/events/welcome-raw.json\n  \
-        mailroom check examples/templates --events examples/events"
+        mailroom check examples/templates --events examples/events\n  \
+        mailroom ledger address ana@example.com   # built with --features ledger"
 )]
 pub struct Cli {
     /// What to do.
@@ -41,6 +42,25 @@ pub enum Command {
     /// Serve the template previewer and a templates folder on 127.0.0.1, and print its URL.
     #[command(after_help = PREVIEW_EXAMPLES)]
     Preview(crate::commands::preview::PreviewArgs),
+    /// Ask the delivery ledger in DynamoDB what happened to an email or an address, list recent
+    /// bounces and complaints, lift a suppression.
+    #[cfg(feature = "ledger")]
+    Ledger(crate::commands::ledger::LedgerArgs),
+    /// The delivery ledger's commands (show, address, bounces, complaints, lift): not in this
+    /// build, which has no AWS SDK; `cargo install --path hosts/cli --features ledger` has them.
+    #[cfg(not(feature = "ledger"))]
+    #[command(disable_help_flag = true)]
+    Ledger(NotBuiltArgs),
+}
+
+/// Whatever follows `mailroom ledger` in a build without it: taken, so that the answer is how
+/// to get the command rather than clap's "unrecognized subcommand".
+#[cfg(not(feature = "ledger"))]
+#[derive(Debug, Args)]
+pub struct NotBuiltArgs {
+    /// Ignored.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
 }
 
 /// How every command finds its configuration; the precedence is the core's

@@ -133,6 +133,71 @@ pub enum InputError {
     /// The sample data of `render` is unusable.
     #[error("--data: {0}")]
     Data(String),
+    /// `mailroom ledger` in a build without the `ledger` feature.
+    #[cfg(not(feature = "ledger"))]
+    #[error(
+        "`mailroom ledger` is not in this build: it talks to DynamoDB, and the default build \
+         carries no AWS SDK. Install the command with `cargo install --path hosts/cli --features \
+         ledger`, or run it from a clone with `cargo run -p mailroom-cli --features ledger -- \
+         ledger --help`"
+    )]
+    LedgerNotBuilt,
+    /// `mailroom ledger` without a table.
+    #[cfg(feature = "ledger")]
+    #[error(
+        "no ledger table: pass --table NAME or set LEDGER_TABLE (the Lambda's IDEMPOTENCY_TABLE, where the ledger lives)"
+    )]
+    NoTable,
+    /// An address argument that is no address the core could send to.
+    #[cfg(feature = "ledger")]
+    #[error(
+        "{text:?} is not an email address mailroom could send to, so the ledger has nothing for it"
+    )]
+    NotAnAddress {
+        /// The argument.
+        text: String,
+    },
+    /// `--since` is neither a time nor an age.
+    #[cfg(feature = "ledger")]
+    #[error(
+        "--since {value:?} is neither an age (30m, 24h, 7d) nor a time (RFC 3339 \
+         2026-11-23T10:00:00Z, or Unix milliseconds)"
+    )]
+    Since {
+        /// The value given.
+        value: String,
+    },
+    /// The core refused the lift.
+    #[cfg(feature = "ledger")]
+    #[error("cannot lift {address}: {source}")]
+    Lift {
+        /// The address, normalized.
+        address: String,
+        /// Why.
+        source: mailroom_core::feedback::LiftError,
+    },
+    /// The address has no entry at all.
+    #[cfg(feature = "ledger")]
+    #[error(
+        "the ledger has no entry for {address}: it was never suppressed, there is nothing to lift"
+    )]
+    NoAddressEntry {
+        /// The address, normalized.
+        address: String,
+    },
+    /// `--expect-version` no longer holds: the entry changed since the operator looked.
+    #[cfg(feature = "ledger")]
+    #[error(
+        "{key} is no longer at version {expected} (the table refused the conditional write): \
+         feedback arrived since; look again with `mailroom ledger address` and lift with the \
+         version it shows"
+    )]
+    Stale {
+        /// The entry's key.
+        key: String,
+        /// The version given.
+        expected: u64,
+    },
 }
 
 /// What our side failed to do.
@@ -141,4 +206,14 @@ pub enum HostError {
     /// Writing to standard output failed.
     #[error("writing the output failed: {0}")]
     Output(#[from] io::Error),
+    /// The ledger table did not answer, kept changing, or holds what this version cannot read.
+    #[cfg(feature = "ledger")]
+    #[error(
+        "{0} (table {1}; region, endpoint and credentials as the AWS SDK reads them: AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)"
+    )]
+    Ledger(mailroom_ledger_dynamodb::LedgerError, String),
+    /// The async runtime for the SDK could not start.
+    #[cfg(feature = "ledger")]
+    #[error("cannot start the runtime for the AWS SDK: {0}")]
+    Runtime(io::Error),
 }

@@ -49,6 +49,10 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(args, &mut out, &mut err),
         Command::Check(args) => commands::check::run(args, &mut out, &mut err),
         Command::Preview(args) => commands::preview::run(args, &mut out, &mut err),
+        #[cfg(feature = "ledger")]
+        Command::Ledger(args) => commands::ledger::run(args, &mut out, &mut err),
+        #[cfg(not(feature = "ledger"))]
+        Command::Ledger(_) => Err(error::InputError::LedgerNotBuilt.into()),
     };
     let result = result.and_then(|()| out.flush().map_err(|e| HostError::Output(e).into()));
     match result {

@@ -69,22 +69,9 @@ pub fn codecommit_client(config: &SdkConfig) -> aws_sdk_codecommit::Client {
 }
 
 /// What a failed DynamoDB call said, for errors and logs: the service's code and message, or
-/// the SDK's account of a call that got no answer.
-pub fn dynamodb_error_detail<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
-where
-    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-    match error {
-        SdkError::ServiceError(service) => format!(
-            "{}: {}",
-            service.err().code().unwrap_or("UnknownError"),
-            service.err().message().unwrap_or_default()
-        ),
-        other => DisplayErrorContext(other).to_string(),
-    }
-}
+/// the SDK's account of a call that got no answer. One account for the store, the lookups and
+/// the ledger (whose crate the CLI shares).
+pub use mailroom_ledger_dynamodb::error_detail as dynamodb_error_detail;
 
 /// The first back-off before the items a DynamoDB batch call left unprocessed are tried again;
 /// it doubles per attempt up to [`MAX_UNPROCESSED_BACKOFF`]. Short, because the whole batch

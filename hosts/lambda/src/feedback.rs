@@ -27,58 +27,10 @@ use mailroom_core::feedback::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use thiserror::Error;
 
-/// How often an entry is read and written again after a conflicting write, before the record is
-/// left for the queue to redeliver.
-pub const MAX_CONFLICTS: usize = 5;
-
-/// An entry as stored: its JSON and the version a write must still find.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// The entry's JSON, as the core serialises it.
-    pub json: String,
-    /// Incremented by every write.
-    pub version: u64,
-}
-
-/// What the ledger's indexes need beside an entry's JSON: the attributes a query reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IndexAttributes {
-    /// An email's overall status (`bounced`, `delivered`, ...).
-    pub status: Option<String>,
-    /// `bounce` or `complaint`, with its time: the "recent bounces and complaints" index.
-    pub attention: Option<(String, Timestamp)>,
-    /// An address's suppression reason and, when it expires, until when.
-    pub suppressed: Option<(String, Option<Timestamp>)>,
-}
-
-/// Why an entry could not be written.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum LedgerError {
-    /// The table did not answer, or refused for a reason of ours (throttling, permissions).
-    #[error("the ledger's {operation} failed: {detail}")]
-    Unavailable {
-        /// The DynamoDB operation.
-        operation: &'static str,
-        /// What it said.
-        detail: String,
-    },
-    /// Another writer changed the entry every time: left for the redelivery.
-    #[error("the ledger entry {key} changed under {MAX_CONFLICTS} writes in a row")]
-    Contended {
-        /// The entry's key.
-        key: String,
-    },
-    /// A stored entry the core cannot read: written by something else, or corrupted.
-    #[error("the ledger entry {key} cannot be read: {detail}")]
-    Unreadable {
-        /// The entry's key.
-        key: String,
-        /// What was wrong.
-        detail: String,
-    },
-}
+// The entry as stored, its index attributes and the table's errors are the shared ledger
+// crate's, so the CLI that reads the ledger and lifts suppressions writes what the intake writes.
+pub use mailroom_ledger_dynamodb::{IndexAttributes, LedgerError, MAX_CONFLICTS, Stored};
 
 /// The ledger table, behind the calls this module makes.
 pub trait LedgerStore: Send + Sync {
@@ -180,13 +132,7 @@ async fn apply<S: LedgerStore>(
     let key = LedgerKey::of(feedback).storage_key();
     update(store, &key, |stored: Option<EmailEntry>| {
         let entry = EmailEntry::updated(stored, feedback, settings.limits);
-        let index = IndexAttributes {
-            status: entry.status.map(|status| status.name().to_owned()),
-            attention: entry
-                .attention()
-                .map(|(attention, at)| (attention.as_str().to_owned(), at)),
-            suppressed: None,
-        };
+        let index = IndexAttributes::of_email(&entry);
         (entry, index, ())
     })
     .await?;
@@ -205,12 +151,7 @@ async fn apply<S: LedgerStore>(
                 now,
                 settings.limits,
             );
-            let index = IndexAttributes {
-                suppressed: entry.suppression.as_ref().map(|suppression| {
-                    (suppression.reason.name().to_owned(), suppression.expires_at)
-                }),
-                ..IndexAttributes::default()
-            };
+            let index = IndexAttributes::of_address(&entry);
             let added = !was && entry.is_suppressed(now);
             (entry, index, added)
         })

@@ -3,6 +3,8 @@
 //! exit status.
 
 pub mod check;
+#[cfg(feature = "ledger")]
+pub mod ledger;
 pub mod preview;
 pub mod process;
 pub mod render;

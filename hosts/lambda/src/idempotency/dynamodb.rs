@@ -29,8 +29,9 @@ mod batch;
 
 pub use batch::{MAX_CLAIMS_PER_CALL, MAX_COMPLETIONS_PER_CALL};
 
-/// The TTL attribute of the table (the SAM template enables TTL on it).
-pub const TTL_ATTRIBUTE: &str = "expiresAt";
+/// The TTL attribute of the table (the SAM template enables TTL on it): the ledger's, whose
+/// items share the table.
+pub use mailroom_ledger_dynamodb::TTL_ATTRIBUTE;
 
 const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";
