@@ -14,8 +14,8 @@ Measures, against moto and a local Runtime API (see harness.py):
   * the same for a warm batch of 10 ids-only EnrollmentCompleted events (10 students, one
     course, whose instructor is a chained lookup), with the lookup cache as shipped and off;
   * the same for a warm batch of 10 new enrollment notifications with the idempotency store
-    and the delivery ledger on (one table, as the SAM template deploys them): the suppression
-    read, the claims, the sends and the completions.
+    on, then with the delivery ledger on too (one table, as the SAM template deploys them): the
+    suppression read, the claims, the sends and the completions.
 Prints Markdown tables.
 """
 
@@ -109,17 +109,18 @@ def notifications(batch: int) -> list[Message]:
             for i in range(10)]
 
 
-def ledger_batches(moto: Moto, front: AwsFront) -> tuple[list[float], list[dict]]:
-    """Warm batches of new notifications with IDEMPOTENCY_TABLE and LEDGER_TABLE set (one
-    batch first, to load the templates)."""
-    table = "bench-mailroom"
+def store_batches(moto: Moto, front: AwsFront, ledger: bool) -> tuple[list[float], list[dict]]:
+    """Warm batches of new notifications with IDEMPOTENCY_TABLE set, and LEDGER_TABLE (the same
+    table) when `ledger` (one batch first, to load the templates)."""
+    table = f"bench-mailroom-{int(ledger)}"
     moto.client("dynamodb").create_table(
         TableName=table, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-    queues = Queues(moto, "bench-ledger")
+    queues = Queues(moto, f"bench-store-{int(ledger)}")
     runtime = RuntimeApi()
-    function = Function(runtime, front, {"IDEMPOTENCY_TABLE": table, "LEDGER_TABLE": table})
+    env = {"IDEMPOTENCY_TABLE": table, **({"LEDGER_TABLE": table} if ledger else {})}
+    function = Function(runtime, front, env)
     try:
         front.ses_delay, front.dynamodb_delay, front.ses_answers_itself = 0.0, 0.0, False
         queues.send(notifications(-1))
@@ -186,7 +187,8 @@ def main() -> None:
 
         cached, cached_calls = lookup_batches(moto, front, {})
         uncached, uncached_calls = lookup_batches(moto, front, {"LOOKUP_CACHE_BYTES": "0"})
-        stored, stored_calls = ledger_batches(moto, front)
+        stored, stored_calls = store_batches(moto, front, ledger=False)
+        ledgered, ledgered_calls = store_batches(moto, front, ledger=True)
         # moto's own time for a BatchGetItem of 11 keys: the 50 ms include it as long as it is
         # shorter.
         dynamodb = moto.client("dynamodb")
@@ -224,11 +226,13 @@ def main() -> None:
     print(f"| warm batch, cache as shipped (course, instructor cached): one lookup round + one send round | {statistics.median(cached):.1f} ms | {percentile(cached, 90):.1f} ms | {min(cached):.1f} ms | |")
     print(calls_row("AWS API calls, cache as shipped", cached_calls, "1 BatchGetItem + 10 sends"))
     print(f"| moto's own time for a BatchGetItem of 11 keys (within the 50 ms above) | {statistics.median(moto_ms):.1f} ms | {percentile(moto_ms, 90):.1f} ms | {min(moto_ms):.1f} ms | |")
-    print("\nIdempotency store and delivery ledger on (IDEMPOTENCY_TABLE = LEDGER_TABLE): 10 new notifications, 50 ms per AWS call.\n")
+    print("\nIdempotency store on (IDEMPOTENCY_TABLE), then with the delivery ledger in the same table (LEDGER_TABLE): 10 new notifications, 50 ms per AWS call.\n")
     print("| measure | median | p90 | min | target |")
     print("| --- | --- | --- | --- | --- |")
-    print(f"| warm batch: suppression read, claims, sends, completions | {statistics.median(stored):.1f} ms | {percentile(stored, 90):.1f} ms | {min(stored):.1f} ms | ≤ 160 ms |")
-    print(calls_row("AWS API calls, store and ledger on", stored_calls, "≤ 12 (old: 30)"))
+    print(f"| warm batch, store on: claims, sends, completions | {statistics.median(stored):.1f} ms | {percentile(stored, 90):.1f} ms | {min(stored):.1f} ms | ≤ 160 ms |")
+    print(calls_row("AWS API calls, store on", stored_calls, "≤ 12 (old: 30)"))
+    print(f"| warm batch, store and ledger on: suppression read, claims, sends, completions | {statistics.median(ledgered):.1f} ms | {percentile(ledgered, 90):.1f} ms | {min(ledgered):.1f} ms | ≤ 160 ms |")
+    print(calls_row("AWS API calls, store and ledger on", ledgered_calls, "≤ 12 (old: 31)"))
 
 
 if __name__ == "__main__":
