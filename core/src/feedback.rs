@@ -89,8 +89,8 @@ use crate::record::Timestamp;
 
 pub use error::{FeedbackError, Layer};
 pub use ledger::{
-    AddressEntry, Attention, BounceDetail, EmailEntry, LedgerKey, LedgerLimits, TimeText,
-    address_storage_key, ledger_addresses,
+    ADDRESS_KEY_PREFIX, AddressEntry, Attention, BounceDetail, EmailEntry, LEDGER_ENTRY_ATTRIBUTE,
+    LEDGER_KEY_ATTRIBUTE, LedgerKey, LedgerLimits, TimeText, address_storage_key, ledger_addresses,
 };
 pub use lift::{Lift, LiftError, MAX_LIFT_REASON, MAX_LIFTS};
 pub use status::{DeliveryStatus, History, HistoryEntry};

@@ -21,7 +21,10 @@ use std::collections::BTreeMap;
 
 use crate::address::Mailbox;
 use crate::error::ServiceFault;
-use crate::feedback::{AddressEntry, address_storage_key};
+use crate::feedback::{
+    ADDRESS_KEY_PREFIX, AddressEntry, LEDGER_ENTRY_ATTRIBUTE, LEDGER_KEY_ATTRIBUTE as LEDGER_KEY,
+    address_storage_key,
+};
 use crate::lookup::{AttributeValue, Item, Lookup, LookupAnswer, LookupFailure, OnMissing};
 use crate::record::Timestamp;
 
@@ -30,9 +33,6 @@ pub(crate) const SUPPRESSION_LOOKUP: usize = usize::MAX;
 
 /// The name suppression reads and their failures go by.
 pub(crate) const SUPPRESSION_LOOKUP_NAME: &str = "suppression";
-
-/// The ledger table's partition key.
-const LEDGER_KEY: &str = "pk";
 
 /// The lookup every suppression read is made as: eventually consistent (a suppression written
 /// a moment ago may be missed once; the next email sees it) and never cached.
@@ -113,14 +113,17 @@ impl SuppressionCheck {
         };
         *outstanding = outstanding.saturating_sub(1);
         let address = match key.get(LEDGER_KEY) {
-            Some(AttributeValue::S(key)) => key.strip_prefix("address#").unwrap_or(key).to_owned(),
+            Some(AttributeValue::S(key)) => key
+                .strip_prefix(ADDRESS_KEY_PREFIX)
+                .unwrap_or(key)
+                .to_owned(),
             _ => return,
         };
         match answer {
             LookupAnswer::Found(item) => {
                 // The intake stores the core's entry as JSON in `entry`; an item this version
                 // cannot read suppresses nothing (sending is what it would do without a ledger).
-                let entry = crate::envelope::text_at(&item.0, "entry")
+                let entry = crate::envelope::text_at(&item.0, LEDGER_ENTRY_ATTRIBUTE)
                     .and_then(|json| serde_json::from_str::<AddressEntry>(&json).ok());
                 if let Some(suppression) = entry.and_then(|entry| entry.suppression) {
                     suppressed.insert(address, suppression.expires_at);

@@ -12,10 +12,10 @@ use crate::{IndexAttributes, LedgerError};
 pub const ATTENTION_INDEX: &str = "attention";
 /// The table's TTL attribute (Unix seconds), the one the idempotency store's claims use too.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
-/// The partition key.
-pub const KEY: &str = "pk";
-/// The entry's JSON.
-pub const ENTRY: &str = "entry";
+/// The partition key (the core reads items by it too, so the name is the core's).
+pub const KEY: &str = mailroom_core::feedback::LEDGER_KEY_ATTRIBUTE;
+/// The entry's JSON (the core reads it too).
+pub const ENTRY: &str = mailroom_core::feedback::LEDGER_ENTRY_ATTRIBUTE;
 /// The version writes are conditional on.
 pub const VERSION: &str = "version";
 /// An email's overall status.

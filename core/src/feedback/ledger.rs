@@ -101,8 +101,20 @@ impl LedgerKey {
 /// emails' keys in one table.
 #[must_use]
 pub fn address_storage_key(normalized_address: &str) -> String {
-    format!("address#{normalized_address}")
+    format!("{ADDRESS_KEY_PREFIX}{normalized_address}")
 }
+
+/// What an address entry's storage key starts with.
+pub const ADDRESS_KEY_PREFIX: &str = "address#";
+
+/// The attribute a ledger item's storage key is in (the table's partition key). The core reads
+/// ledger items itself (the suppression check, through the lookups), so the names of what it
+/// reads are the core's, and the stores that write the items take them from here.
+pub const LEDGER_KEY_ATTRIBUTE: &str = "pk";
+
+/// The attribute a ledger item's entry is in, as the entry's JSON ([`EmailEntry`],
+/// [`AddressEntry`]).
+pub const LEDGER_ENTRY_ATTRIBUTE: &str = "entry";
 
 /// The addresses whose entries a notification changes: those it concerns
 /// ([`Feedback::recipients`]) as [`normalize_address`] writes them, each once. Text the core
