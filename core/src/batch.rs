@@ -422,6 +422,44 @@ impl Batch {
             .collect()
     }
 
+    /// The idempotency keys of the emails that wait only for suppression checks handed out
+    /// and not answered yet ([`LookupPurpose::SuppressionCheck`]), each once, in record order.
+    ///
+    /// When the checks clear, these records compose and their emails are handed out (unless
+    /// composing rejects one, or the deadline comes first). A host that answers the checks
+    /// with one conditional call can claim these keys in the same call, so the ledger's
+    /// checks cost a batch no round trip of their own; a claim whose email is then not sent
+    /// is the host's to give back.
+    ///
+    /// [`LookupPurpose::SuppressionCheck`]: crate::LookupPurpose::SuppressionCheck
+    #[must_use]
+    pub fn emails_held_by_checks(&self) -> Vec<String> {
+        let mut held: BTreeSet<usize> = BTreeSet::new();
+        for slot in &self.requests.slots {
+            if slot.handed_out
+                && !slot.answered
+                && slot.request.purpose == crate::LookupPurpose::SuppressionCheck
+            {
+                held.extend(slot.waiters.iter().map(|(entry, _)| *entry));
+            }
+        }
+        let mut keys: Vec<String> = Vec::with_capacity(held.len());
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for index in held {
+            if let Some(Entry {
+                state: State::Waiting(pending),
+                ..
+            }) = self.entries.get(index)
+                && pending.held_by_checks()
+                && let Some(key) = self.mailroom.email_key_of(pending)
+                && seen.insert(key.clone())
+            {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
     /// Answers every round of lookups on the spot from `source` (fixtures, a previewer's
     /// results), for hosts whose answers need no IO: the same rounds a host with IO drives
     /// with [`lookups`](Self::lookups) and [`answer_lookup`](Self::answer_lookup). Returns how

@@ -92,8 +92,8 @@ pub use email::{Email, EmailError, Tag};
 pub use error::{ConfigError, EventError, FaultKind, MessageFault, ServiceFault, TemplateFault};
 pub use lookup::fixtures::LookupFixtures;
 pub use lookup::{
-    LOOKUP_NAME, LookupAnswer, LookupFailure, LookupId, LookupItem, LookupRequest, LookupSource,
-    NoLookups, OnMissing,
+    LOOKUP_NAME, LookupAnswer, LookupFailure, LookupId, LookupItem, LookupPurpose, LookupRequest,
+    LookupSource, NoLookups, OnMissing,
 };
 pub use mailroom::{METADATA_NAME, Mailroom};
 pub use outcome::{SendFailure, SendOutcome};

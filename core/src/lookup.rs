@@ -85,9 +85,10 @@ mod progress;
 use serde::Deserialize;
 
 use crate::json::{JsonDocument, JsonKind, JsonRef};
+pub(crate) use crate::suppress::SUPPRESSION_LOOKUP;
 pub use attribute::{AttributeValue, Item};
 pub(crate) use declare::{LookupEntry, check_recipient_path, validate};
-pub(crate) use progress::{Fault, Progress, Requests, at_path, next_keys};
+pub(crate) use progress::{Fault, Progress, Requests, at_path, next_keys, purpose_of};
 
 /// The lookup fixtures file's name beside the templates, for hosts that answer lookups from
 /// a file (the CLI, the previewer).
@@ -198,6 +199,20 @@ pub struct LookupRequest {
     pub cache_seconds: u32,
     /// The name of the (first) lookup that asks for it, for logs.
     pub lookup: String,
+    /// What the read is for: a route's data, or a recipient's suppression check.
+    pub purpose: LookupPurpose,
+}
+
+/// What a [`LookupRequest`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LookupPurpose {
+    /// A lookup a route declares: its item is data for the templates.
+    Declared,
+    /// A recipient's suppression check: the address's item in the delivery ledger. A host may
+    /// answer it with a conditional check instead of a read ([`crate::suppress`] says how),
+    /// which lets it claim the idempotency keys of the emails the checks hold
+    /// ([`crate::Batch::emails_held_by_checks`]) in the same call.
+    SuppressionCheck,
 }
 
 impl LookupRequest {

@@ -153,6 +153,11 @@ impl Pending {
         self.route
     }
 
+    /// Whether it waits only for its suppression checks: everything else is answered.
+    pub fn held_by_checks(&self) -> bool {
+        self.asked.is_empty() && !self.progress.waiting() && self.suppression.waiting()
+    }
+
     /// The name of a lookup it still waits for, for a retry's reason.
     pub fn unanswered<'a>(&self, lookups: &'a [crate::lookup::Lookup]) -> &'a str {
         self.progress.unanswered(lookups).unwrap_or_default()
@@ -372,6 +377,7 @@ impl Mailroom {
             consistent_read: declared.is_none_or(|l| l.consistent_read),
             cache_seconds: declared.map_or(0, |l| l.cache_seconds),
             lookup: declared.map(|l| l.name.clone()).unwrap_or_default(),
+            purpose: crate::lookup::purpose_of(lookup),
         }
     }
 
@@ -596,6 +602,13 @@ impl Mailroom {
             }
             other => other,
         }
+    }
+
+    /// The idempotency key the email of a waiting record will be sent under, as composing
+    /// derives it.
+    pub(crate) fn email_key_of(&self, pending: &Pending) -> Option<String> {
+        let route = self.shared.config.routes.get(pending.route)?;
+        Some(idempotency::key_for(&route.name, &pending.unwrapped).0)
     }
 
     /// The position of the first route that takes `event_type`.

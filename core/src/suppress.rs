@@ -16,6 +16,18 @@
 //!
 //! A record left with no recipient is `suppressed`: acknowledged, never sent, never
 //! dead-lettered. Without a ledger table nothing is checked.
+//!
+//! Each of these requests is marked [`LookupPurpose::SuppressionCheck`]. A host that can test
+//! an item against a condition need not read it: a condition that holds only when nothing
+//! suppresses the address (no suppression, or one that has expired by `now`) answers a check
+//! that holds with [`LookupAnswer::NotFound`] (the same as an address the ledger never saw)
+//! and one that fails with the item ([`LookupAnswer::Found`]), which is then judged here as
+//! any read item is. The condition may fail more often than a suppression is in force (an
+//! item it cannot judge, a boundary it rounds); it must never hold when one is. The Lambda
+//! checks this way inside the transaction that claims the idempotency keys of the emails the
+//! checks hold ([`crate::Batch::emails_held_by_checks`]), so the checks cost no extra call.
+//!
+//! [`LookupPurpose::SuppressionCheck`]: crate::LookupPurpose::SuppressionCheck
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{
     AttributeValue, Item, KeyKind, LOOKUP_NAME, Lookup, LookupAnswer, LookupFailure, LookupId,
-    LookupRequest, OnMissing,
+    LookupPurpose, LookupRequest, OnMissing, SUPPRESSION_LOOKUP,
 };
 use crate::error::{MessageFault, ServiceFault};
 use crate::json::{JsonKind, JsonRef};
@@ -294,11 +294,13 @@ pub(crate) fn at_path(
     event.at_path(path)
 }
 
-/// The batch-wide table of lookup requests, deduplicated by table, key and consistency.
+/// The batch-wide table of lookup requests, deduplicated by table, key, consistency and
+/// purpose (a suppression check may be answered by a condition rather than the item, so it
+/// never stands in for a route's read of the same item).
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
     pub slots: Vec<RequestSlot>,
-    by_key: BTreeMap<(String, String, bool), usize>,
+    by_key: BTreeMap<(String, String, bool, LookupPurpose), usize>,
 }
 
 #[derive(Debug)]
@@ -313,10 +315,12 @@ pub(crate) struct RequestSlot {
 impl Requests {
     /// The request for `key` of `lookup`, shared with any identical one; `waiter` waits for it.
     pub fn add(&mut self, tag: u32, lookup: &Lookup, key: Item, waiter: (usize, usize)) {
+        let purpose = purpose_of(waiter.1);
         let dedupe = (
             lookup.table.clone(),
             canonical(&key),
             lookup.consistent_read,
+            purpose,
         );
         if let Some(&slot) = self.by_key.get(&dedupe)
             && let Some(existing) = self.slots.get_mut(slot)
@@ -339,11 +343,21 @@ impl Requests {
                 consistent_read: lookup.consistent_read,
                 cache_seconds: lookup.cache_seconds,
                 lookup: lookup.name.clone(),
+                purpose,
             },
             handed_out: false,
             answered: false,
             waiters: vec![waiter],
         });
+    }
+}
+
+/// What a read at lookup position `lookup` is for.
+pub(crate) fn purpose_of(lookup: usize) -> LookupPurpose {
+    if lookup == SUPPRESSION_LOOKUP {
+        LookupPurpose::SuppressionCheck
+    } else {
+        LookupPurpose::Declared
     }
 }
 
