@@ -35,7 +35,7 @@ use crate::address::Mailbox;
 use crate::error::ServiceFault;
 use crate::feedback::{
     ADDRESS_KEY_PREFIX, AddressEntry, LEDGER_ENTRY_ATTRIBUTE, LEDGER_KEY_ATTRIBUTE as LEDGER_KEY,
-    address_storage_key,
+    Suppression, address_storage_key,
 };
 use crate::lookup::{AttributeValue, Item, Lookup, LookupAnswer, LookupFailure, OnMissing};
 use crate::record::Timestamp;
@@ -70,8 +70,8 @@ pub(crate) enum SuppressionCheck {
     /// Asked; `outstanding` answers to come.
     Asked {
         outstanding: usize,
-        /// Suppressed recipients (normalized address), with when the suppression ends.
-        suppressed: BTreeMap<String, Option<Timestamp>>,
+        /// Suppressed recipients (normalized address), with their suppression.
+        suppressed: BTreeMap<String, Suppression>,
         failure: Option<ServiceFault>,
     },
 }
@@ -138,7 +138,7 @@ impl SuppressionCheck {
                 let entry = crate::envelope::text_at(&item.0, LEDGER_ENTRY_ATTRIBUTE)
                     .and_then(|json| serde_json::from_str::<AddressEntry>(&json).ok());
                 if let Some(suppression) = entry.and_then(|entry| entry.suppression) {
-                    suppressed.insert(address, suppression.expires_at);
+                    suppressed.insert(address, suppression);
                 }
             }
             LookupAnswer::NotFound => {}
@@ -167,11 +167,9 @@ impl SuppressionCheck {
     /// Whether `mailbox` may be sent to at `now`.
     pub(crate) fn allows(&self, mailbox: &Mailbox, now: Timestamp) -> bool {
         match self {
-            Self::Asked { suppressed, .. } => match suppressed.get(&mailbox.dedupe_key()) {
-                Some(Some(until)) => *until <= now,
-                Some(None) => false,
-                None => true,
-            },
+            Self::Asked { suppressed, .. } => suppressed
+                .get(&mailbox.dedupe_key())
+                .is_none_or(|suppression| !suppression.in_force(now)),
             Self::Off | Self::Unasked => true,
         }
     }

@@ -84,6 +84,41 @@ pub fn encode(
     item
 }
 
+/// A DynamoDB condition: its expression with the names and values it binds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The `ConditionExpression`.
+    pub expression: &'static str,
+    /// Its `ExpressionAttributeNames`.
+    pub names: Vec<(&'static str, &'static str)>,
+    /// Its `ExpressionAttributeValues`.
+    pub values: Vec<(&'static str, AttributeValue)>,
+}
+
+/// The condition of a suppression check made without reading the address item: it holds
+/// only when no suppression of the address is in force at `now`, judged from the attributes
+/// [`encode`] writes: no item, no `suppressed`, or a `suppressedUntil` before `now`'s second.
+///
+/// It must never hold when the core would suppress (the core's rule: a suppression is in
+/// force until its expiry, for good without one). `suppressedUntil` is the expiry rounded
+/// down to the second, so the comparison is strict: `until_s < now_s` gives
+/// `until_ms < (until_s + 1) * 1000 <= now_ms`. It fails more often than a suppression is in
+/// force (in the second around an expiry, a suppression without an expiry of an entry this
+/// version cannot read): a failed check hands the item to the core, which decides as it
+/// decides any read.
+#[must_use]
+pub fn unsuppressed_condition(now: Timestamp) -> Condition {
+    let now_s = u64::try_from(now.as_millis() / 1000).unwrap_or(0);
+    Condition {
+        expression: "attribute_not_exists(#suppressed) OR #suppressed_until < :now_s",
+        names: vec![
+            ("#suppressed", SUPPRESSED),
+            ("#suppressed_until", SUPPRESSED_UNTIL),
+        ],
+        values: vec![(":now_s", number(now_s))],
+    }
+}
+
 /// The entry stored in `item` (read under `key`).
 pub fn decode(key: &str, item: &Item) -> Result<Stored, LedgerError> {
     let unreadable = |detail: &str| LedgerError::Unreadable {

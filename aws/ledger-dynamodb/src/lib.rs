@@ -23,6 +23,10 @@
 //! | `suppressedUntil`  | addresses | Unix seconds, when the suppression expires               |
 //! | `expiresAt`        | both      | TTL: the retention after the last write; never on a suppressed address whose suppression does not expire |
 //!
+//! A suppression check may be made as a condition on the address item instead of a read
+//! ([`unsuppressed_condition`], over `suppressed` and `suppressedUntil`), so that it can go in
+//! the transaction that claims the batch's idempotency keys.
+//!
 //! `deploy/template.yaml` declares the table and the `attention` index with these names.
 
 #![cfg_attr(
@@ -37,5 +41,5 @@ mod table;
 
 pub use error::{LedgerError, MAX_CONFLICTS, error_detail};
 pub use index::IndexAttributes;
-pub use item::{ATTENTION_INDEX, Stored, TTL_ATTRIBUTE};
+pub use item::{ATTENTION_INDEX, Condition, Stored, TTL_ATTRIBUTE, unsuppressed_condition};
 pub use table::{DynamoDbLedger, Listed};

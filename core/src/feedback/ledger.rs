@@ -399,7 +399,7 @@ impl AddressEntry {
     pub fn is_suppressed(&self, now: Timestamp) -> bool {
         self.suppression
             .as_ref()
-            .is_some_and(|s| s.expires_at.is_none_or(|until| until > now))
+            .is_some_and(|suppression| suppression.in_force(now))
     }
 }
 

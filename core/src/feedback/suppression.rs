@@ -175,6 +175,14 @@ pub struct Suppression {
     pub expires_at: Option<Timestamp>,
 }
 
+impl Suppression {
+    /// Whether it still stops sending at `now`: until its expiry, for good without one.
+    #[must_use]
+    pub fn in_force(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|until| until > now)
+    }
+}
+
 /// Why an address is suppressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -395,9 +395,11 @@ impl<M: Mailer, Q: Queue, S: TemplateSource, L: LookupReader, F: LedgerStore>
                 lookups = answer_all(
                     &mut batch,
                     &self.reader,
+                    &self.mailer,
                     &self.lookup_cache,
                     lookups_by,
                     unix_millis,
+                    invocation.now,
                 )
                 .await;
                 send_all(&mut batch, &self.mailer, window).await;

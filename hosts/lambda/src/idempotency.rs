@@ -29,7 +29,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mailroom_core::feedback::{EmailEntry, LedgerKey};
-use mailroom_core::{Message, SendFailure, SendOutcome};
+use mailroom_core::{
+    LookupAnswer, LookupFailure, LookupItem, LookupRequest, Message, SendFailure, SendOutcome,
+    Timestamp,
+};
 use thiserror::Error;
 
 use crate::feedback::{LedgerStore, NoLedger, read_entry};
@@ -185,6 +188,38 @@ pub struct Completion<'a> {
     pub message_id: &'a str,
 }
 
+/// A recipient's suppression check made in the call that claims a batch's keys: the address's
+/// item in the ledger table, tested against
+/// [`mailroom_ledger_dynamodb::unsuppressed_condition`] instead of read.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressCheck<'a> {
+    /// The ledger table.
+    pub table: &'a str,
+    /// The address item's key, as the core asked for it.
+    pub key: &'a mailroom_core::lookup::Item,
+    /// The time the condition judges expiries at.
+    pub now: mailroom_core::Timestamp,
+}
+
+/// What an [`AddressCheck`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Standing {
+    /// The condition held: nothing suppresses the address.
+    Clear,
+    /// The condition failed: the address's item, for the core to judge.
+    Held(mailroom_core::lookup::Item),
+}
+
+/// What [`IdempotencyStore::claim_all_checked`] came to.
+#[derive(Debug, Clone)]
+pub struct CheckedClaims {
+    /// One per check, in the checks' order.
+    pub checks: Vec<Result<Standing, StoreError>>,
+    /// One per lease, in the leases' order: `None` when the key was not claimed because a
+    /// check in its call failed (its email may not go; it is claimed if it is sent).
+    pub claims: Vec<Option<Result<Claim, StoreError>>>,
+}
+
 /// Where idempotency keys live.
 ///
 /// A batch's claims and completions go through [`claim_all`](Self::claim_all) and
@@ -231,6 +266,32 @@ pub trait IdempotencyStore {
                 .iter()
                 .map(|done| self.complete(&done.lease, done.message_id)),
         )
+    }
+    /// Whether [`claim_all_checked`](Self::claim_all_checked) can make address checks.
+    fn checks_addresses(&self) -> bool {
+        false
+    }
+    /// [`claim_all`](Self::claim_all), in the same calls as `checks`: each call lands only if
+    /// its checks hold, so a key is claimed only when the checks beside it cleared. Only
+    /// called when [`checks_addresses`](Self::checks_addresses) says so; the default claims
+    /// nothing and fails every check.
+    fn claim_all_checked(
+        &self,
+        leases: &[Lease<'_>],
+        checks: &[AddressCheck<'_>],
+    ) -> impl Future<Output = CheckedClaims> + Send
+    where
+        Self: Sync,
+    {
+        let unsupported = StoreError::Unavailable {
+            operation: "claim_all_checked",
+            detail: "this store cannot check addresses".to_owned(),
+        };
+        let answer = CheckedClaims {
+            checks: vec![Err(unsupported); checks.len()],
+            claims: vec![None; leases.len()],
+        };
+        async move { answer }
     }
     /// Gives a claim back (the send certainly did not happen), so the next delivery need not
     /// wait for the lease to expire. Only the owner's claim is removed.
@@ -373,6 +434,23 @@ impl<M, S, F> IdempotentMailer<M, S, F> {
             self.owner_prefix,
             self.claims.fetch_add(1, Ordering::Relaxed)
         )
+    }
+
+    /// Whether a claim for `key` waits for its send.
+    fn is_prepared(&self, key: &str) -> bool {
+        self.prepared
+            .lock()
+            .is_ok_and(|prepared| prepared.contains_key(key))
+    }
+
+    /// Keeps claims made ahead of their sends, by key.
+    fn keep_prepared(&self, claims: impl IntoIterator<Item = (String, PreparedClaim)>) {
+        let Ok(mut prepared) = self.prepared.lock() else {
+            return;
+        };
+        for (key, claim) in claims {
+            prepared.entry(key).or_default().push_back(claim);
+        }
     }
 
     /// The claim [`Mailer::prepare`] made for `key`, if any (one per prepared send).
@@ -567,6 +645,12 @@ where
             return;
         };
         self.completions.start();
+        // Keys claimed with the suppression checks are claimed already.
+        let messages: Vec<&Message> = messages
+            .iter()
+            .copied()
+            .filter(|message| !self.is_prepared(message.idempotency_key()))
+            .collect();
         if messages.len() < 2 {
             return;
         }
@@ -584,20 +668,86 @@ where
             })
             .collect();
         let claims = store.claim_all(&leases).await;
-        let Ok(mut prepared) = self.prepared.lock() else {
-            return;
-        };
-        for ((lease, owner), claim) in leases.iter().zip(&owners).zip(claims) {
-            prepared
-                .entry(lease.key.to_owned())
-                .or_default()
-                .push_back(PreparedClaim {
+        self.keep_prepared(leases.iter().zip(&owners).zip(claims).map(
+            |((lease, owner), claim)| {
+                let prepared = PreparedClaim {
                     owner: owner.clone(),
                     now_ms,
                     expires_ms,
                     claim,
-                });
-        }
+                };
+                (lease.key.to_owned(), prepared)
+            },
+        ));
+    }
+
+    fn checks_suppression(&self) -> bool {
+        self.store
+            .as_deref()
+            .is_some_and(IdempotencyStore::checks_addresses)
+    }
+
+    async fn check_and_claim(
+        &self,
+        checks: &[LookupRequest],
+        keys: &[String],
+        now: Timestamp,
+    ) -> Vec<LookupAnswer> {
+        let Some(store) = self
+            .store
+            .as_deref()
+            .filter(|store| store.checks_addresses())
+        else {
+            let failed = LookupAnswer::Failed(LookupFailure::Unavailable(
+                "no idempotency store checks suppressions here".to_owned(),
+            ));
+            return vec![failed; checks.len()];
+        };
+        // A record whose checks clear is sent within this batch: its claim is made now, as
+        // `prepare` would make it a moment later.
+        self.completions.start();
+        let now_ms = unix_millis();
+        let expires_ms = self.clock.lease_expiry(now_ms);
+        let owners: Vec<String> = keys.iter().map(|_| self.next_owner()).collect();
+        let leases: Vec<Lease<'_>> = keys
+            .iter()
+            .zip(&owners)
+            .map(|(key, owner)| Lease {
+                key,
+                owner,
+                now_ms,
+                expires_ms,
+            })
+            .collect();
+        let address_checks: Vec<AddressCheck<'_>> = checks
+            .iter()
+            .map(|request| AddressCheck {
+                table: &request.table,
+                key: &request.key,
+                now,
+            })
+            .collect();
+        let checked = store.claim_all_checked(&leases, &address_checks).await;
+        self.keep_prepared(leases.iter().zip(&owners).zip(checked.claims).filter_map(
+            |((lease, owner), claim)| {
+                let prepared = PreparedClaim {
+                    owner: owner.clone(),
+                    now_ms,
+                    expires_ms,
+                    claim: claim?,
+                };
+                Some((lease.key.to_owned(), prepared))
+            },
+        ));
+        checked
+            .checks
+            .into_iter()
+            .map(|standing| match standing {
+                Ok(Standing::Clear) => LookupAnswer::NotFound,
+                Ok(Standing::Held(item)) => LookupAnswer::Found(LookupItem::from_attributes(&item)),
+                Err(error) => LookupAnswer::Failed(LookupFailure::Unavailable(error.to_string())),
+            })
+            .collect()
     }
 
     async fn settle(&self, by: std::time::Instant) {
@@ -620,6 +770,44 @@ where
             // lease's grace, so a retry of the same email waits rather than sends.
             tracing::warn!("sends still unanswered at the deadline");
         }
+        if let Some(store) = &self.store {
+            let released = self.release_unsent(store);
+            if tokio::time::timeout(budget(), released).await.is_err() {
+                tracing::warn!("unused claims not given back by the deadline; they expire");
+            }
+        }
+    }
+}
+
+impl<M, S, F> IdempotentMailer<M, S, F>
+where
+    S: IdempotencyStore + Sync,
+{
+    /// Gives back the claims made ahead of sends that never came (a record whose checks
+    /// cleared but whose composition rejected it, or that the deadline kept from going), so
+    /// that its next delivery need not wait for the lease. A takeover is kept until it
+    /// expires: giving it back would erase the sign that an earlier claimer may have sent.
+    async fn release_unsent(&self, store: &S) {
+        let unsent: Vec<(String, PreparedClaim)> = match self.prepared.lock() {
+            Ok(mut prepared) => prepared
+                .drain()
+                .flat_map(|(key, claims)| claims.into_iter().map(move |c| (key.clone(), c)))
+                .filter(|(_, claim)| matches!(claim.claim, Ok(Claim::Acquired)))
+                .collect(),
+            Err(_) => return,
+        };
+        let releases = unsent.iter().map(|(key, claim)| async move {
+            let lease = Lease {
+                key,
+                owner: &claim.owner,
+                now_ms: unix_millis(),
+                expires_ms: claim.expires_ms,
+            };
+            if let Err(error) = store.release(&lease).await {
+                tracing::warn!(idempotency_key = key.as_str(), %error, "unused claim not given back; it expires with the invocation");
+            }
+        });
+        futures_util::future::join_all(releases).await;
     }
 }
 

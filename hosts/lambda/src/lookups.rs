@@ -19,12 +19,13 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use mailroom_core::{Batch, LookupAnswer, LookupFailure, LookupRequest};
+use mailroom_core::{Batch, LookupAnswer, LookupFailure, LookupPurpose, LookupRequest, Timestamp};
 
 pub use cache::LookupCache;
 pub use dynamodb::DynamoDbReader;
 
 use crate::budget::within;
+use crate::mailer::Mailer;
 use crate::telemetry::mask_text;
 
 /// Reads items for lookup requests. Never errors: a read that fails is answered
@@ -67,13 +68,21 @@ pub struct LookupCounts {
 }
 
 /// Answers every lookup `batch` asks for, round after round, by `until`; found items go into
-/// `cache` for the lookups that allow it. `now_ms` reads the host clock.
-pub async fn answer_all<R: LookupReader>(
+/// `cache` for the lookups that allow it. `now_ms` reads the host clock; `now` is the batch's
+/// time, at which suppressions' expiries are judged.
+///
+/// When `mailer` can ([`Mailer::checks_suppression`]), a round's suppression checks are not
+/// read: the mailer makes them conditions of the call that claims the idempotency keys of the
+/// emails they hold, concurrently with the round's reads, so the delivery ledger costs a
+/// batch no call and no round trip of its own.
+pub async fn answer_all<R: LookupReader, M: Mailer>(
     batch: &mut Batch,
     reader: &R,
+    mailer: &M,
     cache: &Mutex<LookupCache>,
     until: Instant,
     now_ms: impl Fn() -> u64,
+    now: Timestamp,
 ) -> LookupCounts {
     let mut counts = LookupCounts::default();
     loop {
@@ -90,23 +99,63 @@ pub async fn answer_all<R: LookupReader>(
         if misses.is_empty() {
             continue;
         }
-        let unanswered = || Reads {
-            answers: vec![no_answer(); misses.len()],
-            calls: 0,
+        let (checks, reads): (Vec<LookupRequest>, Vec<LookupRequest>) =
+            if mailer.checks_suppression() {
+                misses
+                    .into_iter()
+                    .partition(|request| request.purpose == LookupPurpose::SuppressionCheck)
+            } else {
+                (Vec::new(), misses)
+            };
+        let held = if checks.is_empty() {
+            Vec::new()
+        } else {
+            batch.emails_held_by_checks()
         };
         // With no time left the table is not called at all: the records are retried.
-        let reads = if Instant::now() >= until {
-            unanswered()
-        } else {
-            within(until, reader.read(&misses, until), unanswered).await
+        let out_of_time = Instant::now() >= until;
+        let read = async {
+            let unanswered = || Reads {
+                answers: vec![no_answer(); reads.len()],
+                calls: 0,
+            };
+            if reads.is_empty() || out_of_time {
+                unanswered()
+            } else {
+                within(until, reader.read(&reads, until), unanswered).await
+            }
         };
-        counts.calls += reads.calls;
+        let checked = async {
+            let unanswered = || vec![no_answer(); checks.len()];
+            if checks.is_empty() || out_of_time {
+                unanswered()
+            } else {
+                within(
+                    until,
+                    mailer.check_and_claim(&checks, &held, now),
+                    unanswered,
+                )
+                .await
+            }
+        };
+        let (read, checked) = futures_util::future::join(read, checked).await;
+        counts.calls += read.calls;
         let read_at = now_ms();
         let mut failures: BTreeMap<(&str, String), (u32, &LookupRequest)> = BTreeMap::new();
-        let mut answers = reads.answers.into_iter();
-        for request in &misses {
-            // A reader that answered too few: the rest failed (and are retried).
-            let answer = answers.next().unwrap_or_else(no_answer);
+        // A reader that answered too few: the rest failed (and are retried).
+        let answered = reads
+            .iter()
+            .zip(
+                read.answers
+                    .into_iter()
+                    .chain(std::iter::repeat_with(no_answer)),
+            )
+            .chain(
+                checks
+                    .iter()
+                    .zip(checked.into_iter().chain(std::iter::repeat_with(no_answer))),
+            );
+        for (request, answer) in answered {
             match &answer {
                 LookupAnswer::Found(item) => {
                     counts.read += 1;

@@ -11,7 +11,9 @@ use std::future::Future;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
-use mailroom_core::{Email, Message, SendFailure, SendOutcome};
+use mailroom_core::{
+    Email, LookupAnswer, LookupFailure, LookupRequest, Message, SendFailure, SendOutcome, Timestamp,
+};
 
 use crate::sms::SmsSender;
 
@@ -29,6 +31,34 @@ pub trait Mailer {
     fn prepare(&self, messages: &[&Message]) -> impl Future<Output = ()> + Send {
         let _ = messages;
         async {}
+    }
+
+    /// Whether [`check_and_claim`](Self::check_and_claim) answers suppression checks: a
+    /// decorator whose idempotency store can make them conditions of its claim call.
+    fn checks_suppression(&self) -> bool {
+        false
+    }
+
+    /// Answers a round's suppression checks (requests of
+    /// [`LookupPurpose::SuppressionCheck`](mailroom_core::LookupPurpose::SuppressionCheck)) in
+    /// the call that claims `keys`, the idempotency keys of the emails they hold
+    /// ([`Batch::emails_held_by_checks`](mailroom_core::Batch::emails_held_by_checks)), judging
+    /// expiries at `now`: one answer per check, in order, as the core reads them (a check that
+    /// held is not found; one that failed, the item). The claims made serve the sends of those
+    /// keys. Only called when [`checks_suppression`](Self::checks_suppression) says so; the
+    /// default fails every check.
+    fn check_and_claim(
+        &self,
+        checks: &[LookupRequest],
+        keys: &[String],
+        now: Timestamp,
+    ) -> impl Future<Output = Vec<LookupAnswer>> + Send {
+        let _ = (keys, now);
+        let failed = LookupAnswer::Failed(LookupFailure::Unavailable(
+            "this mailer does not check suppressions".to_owned(),
+        ));
+        let answers = vec![failed; checks.len()];
+        async move { answers }
     }
 
     /// Finishes what sends left running after they answered (bookkeeping such as marking an

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{Claim, Completion, IdempotencyStore, Lease, StoreError};
+use super::{AddressCheck, CheckedClaims, Claim, Completion, IdempotencyStore, Lease, StoreError};
 
 mod batch;
 
@@ -188,6 +188,18 @@ impl IdempotencyStore for DynamoDbStore {
 
     async fn claim_all(&self, leases: &[Lease<'_>]) -> Vec<Result<Claim, StoreError>> {
         self.claim_batch(leases).await
+    }
+
+    fn checks_addresses(&self) -> bool {
+        true
+    }
+
+    async fn claim_all_checked(
+        &self,
+        leases: &[Lease<'_>],
+        checks: &[AddressCheck<'_>],
+    ) -> CheckedClaims {
+        self.claim_batch_checked(leases, checks).await
     }
 
     async fn complete_all(&self, completions: &[Completion<'_>]) -> Vec<Result<(), StoreError>> {

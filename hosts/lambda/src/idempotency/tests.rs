@@ -30,6 +30,11 @@ struct MemoryStore {
     /// Calls of `claim_all` and `complete_all`, and how many keys each named.
     batched_claims: Mutex<Vec<usize>>,
     batched_completions: Mutex<Vec<usize>>,
+    /// Whether it checks addresses with its claims; the address keys (`pk` text) its checks
+    /// fail on, and the calls of `claim_all_checked` (checks, keys).
+    checks: bool,
+    suppressed: Vec<String>,
+    checked_calls: Mutex<Vec<(usize, usize)>>,
 }
 
 impl IdempotencyStore for MemoryStore {
@@ -97,6 +102,49 @@ impl IdempotencyStore for MemoryStore {
             answers.push(self.complete(&done.lease, done.message_id).await);
         }
         answers
+    }
+
+    fn checks_addresses(&self) -> bool {
+        self.checks
+    }
+
+    async fn claim_all_checked(
+        &self,
+        leases: &[Lease<'_>],
+        checks: &[AddressCheck<'_>],
+    ) -> CheckedClaims {
+        self.checked_calls
+            .lock()
+            .unwrap()
+            .push((checks.len(), leases.len()));
+        let standings: Vec<Result<Standing, StoreError>> = checks
+            .iter()
+            .map(|check| {
+                let key = match check.key.get("pk") {
+                    Some(mailroom_core::lookup::AttributeValue::S(key)) => key.clone(),
+                    _ => String::new(),
+                };
+                Ok(if self.suppressed.contains(&key) {
+                    Standing::Held(check.key.clone())
+                } else {
+                    Standing::Clear
+                })
+            })
+            .collect();
+        // All or nothing, as one transaction.
+        let cleared = standings.iter().all(|s| matches!(s, Ok(Standing::Clear)));
+        let mut claims = Vec::new();
+        for lease in leases {
+            claims.push(if cleared {
+                Some(self.claim(lease).await)
+            } else {
+                None
+            });
+        }
+        CheckedClaims {
+            checks: standings,
+            claims,
+        }
     }
 
     async fn release(&self, lease: &Lease<'_>) -> Result<(), StoreError> {
@@ -640,4 +688,129 @@ async fn a_completion_waits_for_others_only_as_long_as_the_linger() {
         store.items.lock().unwrap().get("slow"),
         Some(Item::Completed { .. })
     ));
+}
+
+fn address_check(address: &str) -> LookupRequest {
+    let mut batch_requests = checks_for(&[address]);
+    batch_requests.remove(0)
+}
+
+/// The suppression checks a batch hands out for one record to each of `addresses`.
+fn checks_for(addresses: &[&str]) -> Vec<LookupRequest> {
+    let config = mailroom_core::Config::resolve(
+        Some(
+            r#"{"sender": "Shop <shop@example.com>", "ledgerTable": "ledger",
+                 "routes": [{"name": "note", "events": ["*"], "template": "t.html",
+                             "subject": "Hi", "recipient": "mailto"}]}"#,
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let mut templates = mailroom_core::TemplateSet::new();
+    templates.insert("t.html", "<p>Hi</p>");
+    let mailroom = mailroom_core::Mailroom::new(config, &templates).unwrap();
+    let records: Vec<serde_json::Value> = addresses
+        .iter()
+        .enumerate()
+        .map(|(index, address)| {
+            serde_json::json!({"messageId": format!("m-{index}"), "receiptHandle": "r",
+                "body": serde_json::json!({"eventId": format!("e-{index}"), "mailto": address}).to_string(),
+                "eventSourceARN": "arn:aws:sqs:us-east-1:1:q"})
+        })
+        .collect();
+    let event: mailroom_core::SqsEvent =
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+    let mut batch = mailroom
+        .start_batch(event, mailroom_core::Timestamp::from_millis(0), 1)
+        .unwrap();
+    batch.lookups()
+}
+
+#[tokio::test]
+async fn keys_claimed_with_clear_checks_are_not_claimed_again_and_unsent_ones_are_given_back() {
+    let store = MemoryStore {
+        checks: true,
+        ..MemoryStore::default()
+    };
+    let mailer = mailer(ScriptedMailer::default(), store);
+    assert!(mailer.checks_suppression());
+    let checks = checks_for(&["a@example.com", "b@example.com"]);
+    let keys = ["k1".to_owned(), "k2".to_owned(), "k3".to_owned()];
+    let answers = mailer
+        .check_and_claim(&checks, &keys, mailroom_core::Timestamp::from_millis(0))
+        .await;
+    assert!(
+        answers
+            .iter()
+            .all(|answer| matches!(answer, LookupAnswer::NotFound)),
+        "{answers:?}"
+    );
+    let store = mailer.store().unwrap();
+    assert_eq!(*store.checked_calls.lock().unwrap(), [(2, 3)]);
+    // k1 and k2 go (with a key the checks did not hold); k3's record was rejected after all.
+    let emails = [email("k1"), email("k2"), email("other")];
+    mailer.prepare(&emails.iter().collect::<Vec<_>>()).await;
+    assert!(
+        store.batched_claims.lock().unwrap().is_empty(),
+        "one key left to claim: claimed with its send"
+    );
+    for email in &emails {
+        assert!(matches!(
+            mailer.send(email, "m").await,
+            SendOutcome::Accepted { .. }
+        ));
+    }
+    mailer.settle(far_future()).await;
+    let items = store.items.lock().unwrap();
+    for key in ["k1", "k2", "other"] {
+        assert!(
+            matches!(items.get(key), Some(Item::Completed { .. })),
+            "{key}"
+        );
+    }
+    assert!(
+        !items.contains_key("k3"),
+        "the unsent email's claim is given back"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_check_is_the_item_for_the_core_and_claims_nothing() {
+    let store = MemoryStore {
+        checks: true,
+        suppressed: vec!["address#gone@example.com".to_owned()],
+        ..MemoryStore::default()
+    };
+    let mailer = mailer(ScriptedMailer::default(), store);
+    let checks = [
+        address_check("gone@example.com"),
+        address_check("kept@example.com"),
+    ];
+    let answers = mailer
+        .check_and_claim(
+            &checks,
+            &["k1".to_owned(), "k2".to_owned()],
+            mailroom_core::Timestamp::from_millis(0),
+        )
+        .await;
+    assert!(matches!(answers[0], LookupAnswer::Found(_)), "{answers:?}");
+    assert!(matches!(answers[1], LookupAnswer::NotFound), "{answers:?}");
+    let store = mailer.store().unwrap();
+    assert!(store.items.lock().unwrap().is_empty());
+    // The email that goes is claimed as it would be without the checks.
+    let emails = [email("k2"), email("k3")];
+    mailer.prepare(&emails.iter().collect::<Vec<_>>()).await;
+    assert_eq!(*store.batched_claims.lock().unwrap(), [2]);
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_check_leaves_the_checks_to_be_read() {
+    let mailer = mailer(ScriptedMailer::default(), MemoryStore::default());
+    assert!(!mailer.checks_suppression());
+    let without_store = IdempotentMailer::<ScriptedMailer, MemoryStore>::new(
+        ScriptedMailer::default(),
+        None,
+        LeaseClock::default(),
+    );
+    assert!(!without_store.checks_suppression());
 }

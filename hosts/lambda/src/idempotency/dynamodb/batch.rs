@@ -26,12 +26,16 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, WriteRequest,
+    AttributeValue, CancellationReason, ConditionCheck, Put, PutRequest,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
 };
+use mailroom_ledger_dynamodb::unsuppressed_condition;
 
 use super::{COMPLETED, DynamoDbStore, IN_PROGRESS, TTL_ATTRIBUTE, interpret, number, unavailable};
-use crate::idempotency::{Claim, Completion, IdempotencyStore, Lease, StoreError};
+use crate::idempotency::{
+    AddressCheck, CheckedClaims, Claim, Completion, IdempotencyStore, Lease, Standing, StoreError,
+};
+use crate::lookups::attributes::{item_from_sdk, item_to_sdk};
 
 /// DynamoDB's limit of items per `TransactWriteItems`.
 pub const MAX_CLAIMS_PER_CALL: usize = 100;
@@ -70,14 +74,37 @@ enum Transacted {
 
 impl DynamoDbStore {
     /// Claims the leases at the `puts`' positions in one transaction, each put expecting what its
-    /// [`Expect`] says.
+    /// [`Expect`] says, on the condition that every one of `checks` holds. A cancellation's
+    /// reasons name the checks first, then the puts.
     async fn transact_claims(
         &self,
+        checks: &[AddressCheck<'_>],
         leases: &[Lease<'_>],
         puts: &[(usize, Expect)],
         attempt: u32,
     ) -> Result<Transacted, StoreError> {
-        let mut items = Vec::with_capacity(puts.len());
+        let mut items = Vec::with_capacity(checks.len() + puts.len());
+        for check in checks {
+            let condition = unsuppressed_condition(check.now);
+            let mut built = ConditionCheck::builder()
+                .table_name(check.table)
+                .set_key(Some(item_to_sdk(check.key)))
+                .condition_expression(condition.expression)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            for (name, attribute) in condition.names {
+                built = built.expression_attribute_names(name, attribute);
+            }
+            for (name, value) in condition.values {
+                built = built.expression_attribute_values(name, value);
+            }
+            let built = built.build().map_err(|error| StoreError::Unavailable {
+                operation: "TransactWriteItems",
+                detail: error.to_string(),
+            })?;
+            items.push(TransactWriteItem::builder().condition_check(built).build());
+        }
         for (position, expect) in puts {
             let lease = &leases[*position];
             let put = Put::builder()
@@ -112,16 +139,15 @@ impl DynamoDbStore {
         // failing its conditions. Owner tokens are unique per claim, so the first put's owner
         // and the attempt name this transaction (a second attempt has other puts, and DynamoDB
         // refuses a token reused for other content).
-        let first_owner = puts
+        // A transaction of checks alone writes nothing: repeating it needs no token.
+        let token = puts
             .first()
-            .map(|(position, _)| leases[*position].owner)
-            .unwrap_or_default();
-        let token = request_token(attempt, first_owner);
+            .map(|(position, _)| request_token(attempt, leases[*position].owner));
         let sent = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
-            .client_request_token(token)
+            .set_client_request_token(token)
             .send()
             .await;
         match sent {
@@ -252,75 +278,174 @@ impl DynamoDbStore {
     /// [`IdempotencyStore::claim_all`] in as few transactions as the items allow.
     pub(super) async fn claim_batch(&self, leases: &[Lease<'_>]) -> Vec<Result<Claim, StoreError>> {
         let mut answers: Vec<Option<Result<Claim, StoreError>>> = vec![None; leases.len()];
-        // A transaction may touch an item once: a key's later leases are claimed one by one
-        // after the rest, and find the key held.
-        let mut seen = HashSet::new();
-        let mut round: Vec<(usize, Expect)> = Vec::new();
-        for (position, lease) in leases.iter().enumerate() {
-            if seen.insert(lease.key) {
-                round.push((position, Expect::Fresh));
+        let round = first_leases(leases);
+        for chunk in round.chunks(MAX_CLAIMS_PER_CALL) {
+            self.transact_rounds(leases, chunk.to_vec(), 1, &mut answers)
+                .await;
+        }
+        self.claim_open(leases, &mut answers, |_| true).await;
+        answers.into_iter().map(unanswered_claim).collect()
+    }
+
+    /// [`IdempotencyStore::claim_all_checked`]: the checks and the claims share transactions
+    /// (at most [`MAX_CLAIMS_PER_CALL`] items each, the checks spread over them first, the
+    /// calls concurrent). A transaction that lands has cleared its checks and made its claims;
+    /// one cancelled names each check's result, and if its checks all held, its claims go on
+    /// as [`claim_batch`](Self::claim_batch)'s do after a cancellation; if one failed, they
+    /// are not made.
+    pub(super) async fn claim_batch_checked(
+        &self,
+        leases: &[Lease<'_>],
+        checks: &[AddressCheck<'_>],
+    ) -> CheckedClaims {
+        let puts = first_leases(leases);
+        let calls = (checks.len() + puts.len())
+            .div_ceil(MAX_CLAIMS_PER_CALL)
+            .max(1);
+        let (checks_per_call, puts_per_call) =
+            (checks.len().div_ceil(calls), puts.len().div_ceil(calls));
+        let parts: Vec<(usize, &[AddressCheck<'_>], Vec<(usize, Expect)>)> = (0..calls)
+            .map(|call| {
+                let from = (call * checks_per_call).min(checks.len());
+                let to = (from + checks_per_call).min(checks.len());
+                let first = (call * puts_per_call).min(puts.len());
+                let last = (first + puts_per_call).min(puts.len());
+                (from, &checks[from..to], puts[first..last].to_vec())
+            })
+            .collect();
+        let results = futures_util::future::join_all(parts.into_iter().map(
+            |(offset, checks, puts)| async move {
+                let mut answers: Vec<Option<Result<Claim, StoreError>>> = vec![None; leases.len()];
+                let (standings, cleared) =
+                    self.checked_call(leases, checks, puts, &mut answers).await;
+                (offset, standings, cleared, answers)
+            },
+        ))
+        .await;
+        let mut standings: Vec<Result<Standing, StoreError>> = vec![
+            Err(StoreError::Unavailable {
+                operation: "TransactWriteItems",
+                detail: "no answer for a check".to_owned(),
+            });
+            checks.len()
+        ];
+        let mut answers: Vec<Option<Result<Claim, StoreError>>> = vec![None; leases.len()];
+        let mut cleared_positions = HashSet::new();
+        for (offset, call_standings, cleared, call_answers) in results {
+            for (index, standing) in call_standings.into_iter().enumerate() {
+                standings[offset + index] = standing;
+            }
+            cleared_positions.extend(cleared);
+            for (position, answer) in call_answers.into_iter().enumerate() {
+                if answer.is_some() {
+                    answers[position] = answer;
+                }
             }
         }
-        for chunk_start in (0..round.len()).step_by(MAX_CLAIMS_PER_CALL) {
-            let chunk_end = (chunk_start + MAX_CLAIMS_PER_CALL).min(round.len());
-            let mut puts = round[chunk_start..chunk_end].to_vec();
-            for attempt in 1..=2 {
-                if puts.len() < 2 {
-                    break;
+        // What is open beside cleared checks is claimed one key at a time; a key whose checks
+        // failed, or a key twice in the batch, is left for its send to claim.
+        self.claim_open(leases, &mut answers, |position| {
+            cleared_positions.contains(&position)
+        })
+        .await;
+        CheckedClaims {
+            checks: standings,
+            claims: answers,
+        }
+    }
+
+    /// One checked transaction and, if its checks held, what follows for its claims: the
+    /// checks' results and the positions of the leases whose checks cleared.
+    async fn checked_call(
+        &self,
+        leases: &[Lease<'_>],
+        checks: &[AddressCheck<'_>],
+        puts: Vec<(usize, Expect)>,
+        answers: &mut [Option<Result<Claim, StoreError>>],
+    ) -> (Vec<Result<Standing, StoreError>>, Vec<usize>) {
+        let positions: Vec<usize> = puts.iter().map(|(position, _)| *position).collect();
+        match self.transact_claims(checks, leases, &puts, 1).await {
+            Ok(Transacted::Landed) => {
+                for (position, _) in puts {
+                    answers[position] = Some(Ok(Claim::Acquired));
                 }
-                match self.transact_claims(leases, &puts, attempt).await {
-                    Ok(Transacted::Landed) => {
-                        for (position, expect) in puts.drain(..) {
-                            answers[position] = Some(Ok(match expect {
-                                Expect::Fresh => Claim::Acquired,
-                                Expect::Expired { .. } => Claim::TakenOver,
-                            }));
-                        }
+                (vec![Ok(Standing::Clear); checks.len()], positions)
+            }
+            Ok(Transacted::Cancelled(reasons)) => {
+                let (check_reasons, put_reasons) =
+                    reasons.split_at(checks.len().min(reasons.len()));
+                let standings: Vec<Result<Standing, StoreError>> =
+                    check_reasons.iter().map(standing).collect();
+                if standings.len() < checks.len()
+                    || standings
+                        .iter()
+                        .any(|standing| !matches!(standing, Ok(Standing::Clear)))
+                {
+                    let mut standings = standings;
+                    standings.resize(
+                        checks.len(),
+                        Err(StoreError::Unavailable {
+                            operation: "TransactWriteItems",
+                            detail: "no cancellation reason for a check".to_owned(),
+                        }),
+                    );
+                    return (standings, Vec::new());
+                }
+                let again = after_cancellation(leases, puts, put_reasons.to_vec(), answers);
+                self.transact_rounds(leases, again, 2, answers).await;
+                (standings, positions)
+            }
+            Err(error) => (vec![Err(error); checks.len()], Vec::new()),
+        }
+    }
+
+    /// Claims `puts` in transactions from attempt `attempt` on (two at the most), filling in
+    /// `answers`; what is left open is for the single claims.
+    async fn transact_rounds(
+        &self,
+        leases: &[Lease<'_>],
+        mut puts: Vec<(usize, Expect)>,
+        attempt: u32,
+        answers: &mut [Option<Result<Claim, StoreError>>],
+    ) {
+        for attempt in attempt..=2 {
+            if puts.len() < 2 {
+                break;
+            }
+            match self.transact_claims(&[], leases, &puts, attempt).await {
+                Ok(Transacted::Landed) => {
+                    for (position, expect) in puts.drain(..) {
+                        answers[position] = Some(Ok(match expect {
+                            Expect::Fresh => Claim::Acquired,
+                            Expect::Expired { .. } => Claim::TakenOver,
+                        }));
                     }
-                    Ok(Transacted::Cancelled(reasons)) => {
-                        let mut again = Vec::new();
-                        for ((position, expect), reason) in puts.drain(..).zip(reasons) {
-                            match refused(&leases[position], &reason) {
-                                Some(Refusal::Answered(answer)) => answers[position] = Some(answer),
-                                Some(Refusal::TakeOver(takeover)) => {
-                                    again.push((position, takeover))
-                                }
-                                // Not refused: it would have landed, and goes again. Refused
-                                // without an item (a conflict with another writer): the single
-                                // claim below decides it.
-                                None if reason.code() == Some("None") => {
-                                    again.push((position, expect));
-                                }
-                                None => {}
-                            }
-                        }
-                        puts = again;
-                    }
-                    Err(error) => {
-                        for (position, _) in puts.drain(..) {
-                            answers[position] = Some(Err(error.clone()));
-                        }
+                }
+                Ok(Transacted::Cancelled(reasons)) => {
+                    puts = after_cancellation(leases, std::mem::take(&mut puts), reasons, answers);
+                }
+                Err(error) => {
+                    for (position, _) in puts.drain(..) {
+                        answers[position] = Some(Err(error.clone()));
                     }
                 }
             }
         }
+    }
+
+    /// Claims one at a time every lease still without an answer that `claimable` allows.
+    async fn claim_open(
+        &self,
+        leases: &[Lease<'_>],
+        answers: &mut [Option<Result<Claim, StoreError>>],
+        claimable: impl Fn(usize) -> bool,
+    ) {
         let open: Vec<usize> = (0..leases.len())
-            .filter(|position| answers[*position].is_none())
+            .filter(|position| answers[*position].is_none() && claimable(*position))
             .collect();
         for position in open {
             answers[position] = Some(self.claim(&leases[position]).await);
         }
-        answers
-            .into_iter()
-            .map(|answer| {
-                answer.unwrap_or_else(|| {
-                    Err(StoreError::Unavailable {
-                        operation: "TransactWriteItems",
-                        detail: "no answer for a claim".to_owned(),
-                    })
-                })
-            })
-            .collect()
     }
 
     /// [`IdempotencyStore::complete_all`]: 25 items per call, the calls concurrent.
@@ -362,6 +487,70 @@ impl DynamoDbStore {
         }
         answers
     }
+}
+
+/// The first lease of each key, each expecting a fresh item: a transaction may touch an item
+/// once, so a key's later leases are claimed one by one after the rest, and find it held.
+fn first_leases(leases: &[Lease<'_>]) -> Vec<(usize, Expect)> {
+    let mut seen = HashSet::new();
+    leases
+        .iter()
+        .enumerate()
+        .filter(|(_, lease)| seen.insert(lease.key))
+        .map(|(position, _)| (position, Expect::Fresh))
+        .collect()
+}
+
+/// Answers the puts a cancelled transaction refused from their items; returns the ones to try
+/// again (takeovers of expired claims, and puts that were not refused).
+fn after_cancellation(
+    leases: &[Lease<'_>],
+    puts: Vec<(usize, Expect)>,
+    reasons: Vec<CancellationReason>,
+    answers: &mut [Option<Result<Claim, StoreError>>],
+) -> Vec<(usize, Expect)> {
+    let mut again = Vec::new();
+    for ((position, expect), reason) in puts.into_iter().zip(reasons) {
+        match refused(&leases[position], &reason) {
+            Some(Refusal::Answered(answer)) => answers[position] = Some(answer),
+            Some(Refusal::TakeOver(takeover)) => again.push((position, takeover)),
+            // Not refused: it would have landed, and goes again. Refused without an item (a
+            // conflict with another writer): the single claim decides it.
+            None if reason.code() == Some("None") => again.push((position, expect)),
+            None => {}
+        }
+    }
+    again
+}
+
+/// What a check's cancellation reason says: `None` (it held), the item it failed on, or
+/// anything else (a conflict with another writer, no item returned) as a failure, so the
+/// records it guards are retried rather than sent unchecked.
+fn standing(reason: &CancellationReason) -> Result<Standing, StoreError> {
+    match (reason.code(), reason.item()) {
+        (Some("None"), _) => Ok(Standing::Clear),
+        (Some("ConditionalCheckFailed"), Some(item)) => {
+            Ok(Standing::Held(item_from_sdk(item.clone())))
+        }
+        (code, _) => Err(StoreError::Unavailable {
+            operation: "TransactWriteItems",
+            detail: format!(
+                "the address check was cancelled: {} {}",
+                code.unwrap_or("(no code)"),
+                reason.message().unwrap_or_default()
+            ),
+        }),
+    }
+}
+
+/// A claim the batch left without an answer: a failure, so its record is retried.
+fn unanswered_claim(answer: Option<Result<Claim, StoreError>>) -> Result<Claim, StoreError> {
+    answer.unwrap_or_else(|| {
+        Err(StoreError::Unavailable {
+            operation: "TransactWriteItems",
+            detail: "no answer for a claim".to_owned(),
+        })
+    })
 }
 
 #[cfg(test)]

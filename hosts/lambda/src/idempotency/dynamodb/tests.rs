@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::idempotency::Standing;
 use crate::moto::Moto;
 use crate::unix_millis;
 
@@ -492,4 +493,227 @@ async fn a_failed_batch_claim_is_an_error_for_every_key_and_claims_nothing() {
             ..
         })]
     ));
+}
+
+/// Writes the ledger's item of `address` as the feedback intake writes it, with `suppression`.
+async fn address_item(
+    client: &aws_sdk_dynamodb::Client,
+    address: &str,
+    suppression: Option<mailroom_core::feedback::Suppression>,
+) -> mailroom_core::lookup::Item {
+    use mailroom_core::feedback::{AddressEntry, address_storage_key};
+    use mailroom_ledger_dynamodb::{IndexAttributes, item::encode};
+    let entry = AddressEntry {
+        suppression,
+        ..AddressEntry::default()
+    };
+    let key = address_storage_key(address);
+    let json = serde_json::to_string(&entry).unwrap();
+    let stored = encode(
+        &key,
+        json,
+        IndexAttributes::of_address(&entry),
+        1,
+        unix_millis() / 1000 + 3600,
+    );
+    client
+        .put_item()
+        .table_name("keys")
+        .set_item(Some(stored))
+        .send()
+        .await
+        .unwrap();
+    mailroom_core::lookup::Item::from([(
+        "pk".to_owned(),
+        mailroom_core::lookup::AttributeValue::S(key),
+    )])
+}
+
+fn suppression_until(
+    address: &str,
+    expires_at: Option<mailroom_core::Timestamp>,
+) -> Option<mailroom_core::feedback::Suppression> {
+    Some(mailroom_core::feedback::Suppression {
+        address: address.to_owned(),
+        reason: mailroom_core::feedback::SuppressionReason::PermanentBounce,
+        expires_at,
+    })
+}
+
+fn checks_of<'a>(
+    keys: &'a [mailroom_core::lookup::Item],
+    now: mailroom_core::Timestamp,
+) -> Vec<AddressCheck<'a>> {
+    keys.iter()
+        .map(|key| AddressCheck {
+            table: "keys",
+            key,
+            now,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn clear_addresses_and_the_batch_claims_cost_one_transaction() {
+    let moto = Moto::start();
+    let (store, client, calls) = counted_store(&moto).await;
+    let now = unix_millis();
+    let at = crate::timestamp(now);
+    let past = crate::timestamp(now - 60_000);
+    let keys = [
+        // Never seen, seen without a suppression, suppressed until a minute ago.
+        mailroom_core::lookup::Item::from([(
+            "pk".to_owned(),
+            mailroom_core::lookup::AttributeValue::S("address#new@example.com".into()),
+        )]),
+        address_item(&client, "clean@example.com", None).await,
+        address_item(
+            &client,
+            "lapsed@example.com",
+            suppression_until("lapsed@example.com", Some(past)),
+        )
+        .await,
+    ];
+    calls.taken();
+    let owners: Vec<String> = (0..10).map(|n| format!("owner-{n}")).collect();
+    let names: Vec<String> = (0..10).map(|n| format!("key-{n}")).collect();
+    let leases: Vec<Lease<'_>> = names
+        .iter()
+        .zip(&owners)
+        .map(|(key, owner)| lease(key, owner, now, now + 30_000))
+        .collect();
+
+    let checked = store
+        .claim_all_checked(&leases, &checks_of(&keys, at))
+        .await;
+    assert_eq!(checked.checks, vec![Ok(Standing::Clear); 3]);
+    assert_eq!(checked.claims, vec![Some(Ok(Claim::Acquired)); 10]);
+    assert_eq!(calls.taken(), ["TransactWriteItems"]);
+    for (key, owner) in names.iter().zip(&owners) {
+        assert_eq!(
+            item(&client, key).await.unwrap()["owner"],
+            AttributeValue::S(owner.clone())
+        );
+    }
+    // The checks wrote nothing: the address items are as the intake left them.
+    assert!(item(&client, "address#new@example.com").await.is_none());
+}
+
+#[tokio::test]
+async fn a_suppressed_address_fails_its_check_with_its_item_and_nothing_is_claimed() {
+    let moto = Moto::start();
+    let (store, client, calls) = counted_store(&moto).await;
+    let now = unix_millis();
+    let at = crate::timestamp(now);
+    let keys = [
+        address_item(&client, "clean@example.com", None).await,
+        address_item(
+            &client,
+            "gone@example.com",
+            suppression_until("gone@example.com", None),
+        )
+        .await,
+        address_item(
+            &client,
+            "resting@example.com",
+            suppression_until("resting@example.com", Some(crate::timestamp(now + 60_000))),
+        )
+        .await,
+    ];
+    calls.taken();
+    let leases = [
+        lease("key-a", "me-0", now, now + 30_000),
+        lease("key-b", "me-1", now, now + 30_000),
+    ];
+    let checked = store
+        .claim_all_checked(&leases, &checks_of(&keys, at))
+        .await;
+    assert_eq!(checked.checks[0], Ok(Standing::Clear));
+    for held in &checked.checks[1..] {
+        let Ok(Standing::Held(item)) = held else {
+            panic!("a suppressed address must fail its check: {held:?}");
+        };
+        // The item the core judges, entry and all.
+        assert!(item.contains_key(mailroom_core::feedback::LEDGER_ENTRY_ATTRIBUTE));
+    }
+    assert_eq!(checked.claims, vec![None, None]);
+    assert_eq!(calls.taken(), ["TransactWriteItems"]);
+    assert!(item(&client, "key-a").await.is_none());
+    assert!(item(&client, "key-b").await.is_none());
+}
+
+#[tokio::test]
+async fn a_check_holds_only_when_the_core_would_send() {
+    // Expiries around `now`, to the millisecond: the condition may fail where the core sends
+    // (it rounds to the second), never hold where the core suppresses.
+    let moto = Moto::start();
+    let client = client_of(&moto).await;
+    table(&client, "keys").await;
+    let store = DynamoDbStore::new(client.clone(), "keys", Duration::from_secs(3600));
+    let now = unix_millis() / 1000 * 1000 + 400;
+    let at = crate::timestamp(now);
+    let offsets: [i64; 9] = [-61_000, -2_000, -1_001, -401, -400, -1, 0, 1, 600];
+    let mut cases = Vec::new();
+    for (index, offset) in offsets.iter().enumerate() {
+        let address = format!("a{index}@example.com");
+        let until = crate::timestamp(now.saturating_add_signed(*offset));
+        let suppression = suppression_until(&address, Some(until)).unwrap();
+        let key = address_item(&client, &address, Some(suppression.clone())).await;
+        cases.push((offset, suppression, key));
+    }
+    let mut cleared = 0;
+    for (offset, suppression, key) in &cases {
+        let checked = store
+            .claim_all_checked(&[], &checks_of(std::slice::from_ref(key), at))
+            .await;
+        let holds = matches!(checked.checks[0], Ok(Standing::Clear));
+        assert!(
+            !(holds && suppression.in_force(at)),
+            "the check held for a suppression in force (expiry {offset} ms from now)"
+        );
+        cleared += usize::from(holds);
+    }
+    // Expiries more than a second before now clear without the item being read.
+    assert!(cleared >= 3, "{cleared}");
+}
+
+#[tokio::test]
+async fn clear_checks_beside_a_completed_key_go_on_as_a_batch_claim_does() {
+    let moto = Moto::start();
+    let (store, client, calls) = counted_store(&moto).await;
+    let now = unix_millis();
+    store
+        .claim(&lease("done", "earlier", now - 5_000, now - 1_000))
+        .await
+        .unwrap();
+    store
+        .complete(
+            &lease("done", "earlier", now - 4_000, now - 1_000),
+            "ses-done",
+        )
+        .await
+        .unwrap();
+    let keys = [address_item(&client, "clean@example.com", None).await];
+    calls.taken();
+    let leases = [
+        lease("fresh-1", "me-0", now, now + 30_000),
+        lease("done", "me-1", now, now + 30_000),
+        lease("fresh-2", "me-2", now, now + 30_000),
+    ];
+    let checked = store
+        .claim_all_checked(&leases, &checks_of(&keys, crate::timestamp(now)))
+        .await;
+    assert_eq!(checked.checks, vec![Ok(Standing::Clear)]);
+    assert_eq!(
+        checked.claims,
+        vec![
+            Some(Ok(Claim::Acquired)),
+            Some(Ok(Claim::Completed {
+                message_id: Some("ses-done".into())
+            })),
+            Some(Ok(Claim::Acquired)),
+        ]
+    );
+    // The cancelled checked transaction, then the fresh keys again without the checks.
+    assert_eq!(calls.taken(), ["TransactWriteItems", "TransactWriteItems"]);
 }
