@@ -492,11 +492,7 @@ impl Mailroom {
                 shown.push(PreviewLookup {
                     name: request.lookup.clone(),
                     table: request.table.clone(),
-                    key: request
-                        .key
-                        .iter()
-                        .map(|(name, value)| (name.clone(), crate::lookup::key_value_text(value)))
-                        .collect(),
+                    key: request.key_as_text(),
                     status,
                     item,
                     detail,

@@ -91,17 +91,7 @@ pub(crate) fn as_shown(request: &LookupRequest, answer: &LookupAnswer) -> Previe
     PreviewLookup {
         name: request.lookup.clone(),
         table: request.table.clone(),
-        key: request
-            .key
-            .iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    AttributeValue::S(text) | AttributeValue::N(text) => text.clone(),
-                    other => format!("{other:?}"),
-                };
-                (name.clone(), text)
-            })
-            .collect(),
+        key: request.key_as_text(),
         status,
         item,
         detail,
