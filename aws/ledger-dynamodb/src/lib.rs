@@ -24,6 +24,8 @@
 //! | `expiresAt`        | both      | TTL: the retention after the last write; never on a suppressed address whose suppression does not expire |
 //!
 //! `deploy/template.yaml` declares the table and the `attention` index with these names.
+//!
+//! The SDK configuration both hosts load, with mailroom's timeouts, is here too ([`sdk`]).
 
 #![cfg_attr(
     not(test),
@@ -33,9 +35,11 @@
 mod error;
 mod index;
 pub mod item;
+pub mod sdk;
 mod table;
 
 pub use error::{LedgerError, MAX_CONFLICTS, error_detail};
 pub use index::IndexAttributes;
 pub use item::{ATTENTION_INDEX, Stored, TTL_ATTRIBUTE};
+pub use sdk::sdk_config;
 pub use table::{DynamoDbLedger, Listed};
