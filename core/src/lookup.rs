@@ -82,6 +82,8 @@ mod declare;
 pub mod fixtures;
 mod progress;
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::json::{JsonDocument, JsonKind, JsonRef};
@@ -221,6 +223,17 @@ impl LookupRequest {
     pub fn key_text(&self) -> String {
         key_text(&self.key)
     }
+
+    /// The key, attribute name to value as text: a string's text, a number's digits. Fixtures
+    /// write keys this way, so it is what a fixtures entry is matched on, what a missing entry
+    /// is suggested with, and what previews show.
+    #[must_use]
+    pub fn key_as_text(&self) -> BTreeMap<String, String> {
+        self.key
+            .iter()
+            .map(|(name, value)| (name.clone(), key_value_text(value)))
+            .collect()
+    }
 }
 
 pub(crate) fn key_text(key: &Item) -> String {
@@ -231,7 +244,7 @@ pub(crate) fn key_text(key: &Item) -> String {
 }
 
 /// A key attribute's value as text (keys are strings or numbers).
-pub(crate) fn key_value_text(value: &AttributeValue) -> String {
+fn key_value_text(value: &AttributeValue) -> String {
     match value {
         AttributeValue::S(text) | AttributeValue::N(text) => text.clone(),
         other => format!("{other:?}"),

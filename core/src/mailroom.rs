@@ -482,31 +482,17 @@ impl Mailroom {
             for (position, (lookup, key)) in asked.into_iter().enumerate() {
                 let request = self.request_for(&pending, lookup, key, position);
                 let answer = source.answer(&request);
-                let (status, item) = match &answer {
-                    LookupAnswer::Found(item) => ("found", Some(item.to_json())),
-                    LookupAnswer::NotFound => ("not_found", None),
-                    LookupAnswer::Failed(_) => ("failed", None),
-                };
+                let mut asked = PreviewLookup::asked(&request, &answer);
                 self.answer(&mut pending, lookup, &request, answer);
-                let detail = pending.progress.failure(lookup).map(|fault| match fault {
+                // What the record would have made of the answer, if anything went wrong.
+                asked.detail = pending.progress.failure(lookup).map(|fault| match fault {
                     Fault::Message(fault) => fault.to_string(),
                     Fault::Service(fault) => fault.to_string(),
                 });
-                if detail.is_some() {
+                if asked.detail.is_some() {
                     pending.progress.skip(lookup);
                 }
-                shown.push(PreviewLookup {
-                    name: request.lookup.clone(),
-                    table: request.table.clone(),
-                    key: request
-                        .key
-                        .iter()
-                        .map(|(name, value)| (name.clone(), crate::lookup::key_value_text(value)))
-                        .collect(),
-                    status,
-                    item,
-                    detail,
-                });
+                shown.push(asked);
             }
         }
         // Optional lookups left out because their key could not be made: shown, not asked.

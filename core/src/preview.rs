@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::envelope;
 use crate::error::{FaultKind, MessageFault, ServiceFault, TemplateFault};
 use crate::idempotency;
-use crate::lookup::LookupSource;
+use crate::lookup::{LookupAnswer, LookupFailure, LookupRequest, LookupSource};
 use crate::mailroom::{
     METADATA_NAME, Mailroom, Parts, Subject, Verdict, metadata, template_context,
 };
@@ -62,6 +62,30 @@ pub struct PreviewLookup {
     /// Why it was not asked or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl PreviewLookup {
+    /// `request` as asked and `answer` as answered: `found` with the item, `not_found`, or
+    /// `failed` with the failure's detail. A host that lists the lookups of a preview the core
+    /// did not finish (so returned no list) shows them this way, as the core does.
+    #[must_use]
+    pub fn asked(request: &LookupRequest, answer: &LookupAnswer) -> Self {
+        let (status, item, detail) = match answer {
+            LookupAnswer::Found(item) => ("found", Some(item.to_json()), None),
+            LookupAnswer::NotFound => ("not_found", None, None),
+            LookupAnswer::Failed(
+                LookupFailure::Throttled(detail) | LookupFailure::Unavailable(detail),
+            ) => ("failed", None, Some(detail.clone())),
+        };
+        Self {
+            name: request.lookup.clone(),
+            table: request.table.clone(),
+            key: request.key_as_text(),
+            status,
+            item,
+            detail,
+        }
+    }
 }
 
 /// Why a preview could not be rendered.

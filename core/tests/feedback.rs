@@ -1,8 +1,8 @@
 //! Properties of SES feedback: the ledger's status and history come out the same whatever
 //! order, grouping and repetition notifications arrive in, and reading never panics, on any
 //! text and on the fixtures mutated, while every invariant of the `feedback_body` fuzz target
-//! holds (`fuzz/src/feedback_invariants.rs` is compiled in, and the target's seeds and past
-//! crashes are replayed here on stable).
+//! holds (`fuzz/src/feedback_invariants.rs` is compiled in; the target's seeds and past crashes
+//! are replayed on stable by `core/tests/fuzz_regressions.rs`, with the other targets').
 
 #[path = "../../fuzz/src/feedback_invariants.rs"]
 mod feedback_invariants;
@@ -617,50 +617,6 @@ fn every_fixture_text_keeps_every_invariant() {
         assert_eq!(feedback_invariants::check_body(text), Ok(()), "{text}");
         assert!(Feedback::parse(text).is_ok());
     }
-}
-
-// --- The fuzz target's seeds and past crashes -------------------------------------------------
-
-fn inputs(folder: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(repo().join("fuzz").join(folder)) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            let name = path.file_name().unwrap().to_string_lossy();
-            path.is_file() && !name.starts_with('.') && !name.ends_with(".md")
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-#[test]
-fn feedback_body_seeds_and_past_crashes_keep_every_invariant() {
-    let mut count = 0;
-    let mut failures = Vec::new();
-    for folder in ["seeds/feedback_body", "regressions/feedback_body"] {
-        for path in inputs(folder) {
-            count += 1;
-            let bytes = std::fs::read(&path).unwrap();
-            // The target skips bodies that are not UTF-8: SQS and Lambda never deliver one.
-            let Ok(body) = std::str::from_utf8(&bytes) else {
-                continue;
-            };
-            let outcome = std::panic::catch_unwind(|| feedback_invariants::check_body(body));
-            match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(violation)) => failures.push(format!("{}: {violation}", path.display())),
-                Err(_) => failures.push(format!("{}: panicked", path.display())),
-            }
-        }
-    }
-    assert!(
-        count >= 60,
-        "only {count} feedback_body inputs: are the seeds missing?"
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The checks must be able to fail, or passing them proves nothing.

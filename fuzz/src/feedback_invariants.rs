@@ -1,7 +1,7 @@
 //! The invariants of SES feedback, checked on every input of the `feedback_body` target.
-//! Compiled into the fuzz crate and, through `#[path]`, into `core/tests/feedback.rs`, which
-//! replays the seeds and past crashes on stable and runs the same checks on generated and
-//! mutated notifications. Needs only mailroom-core and serde_json.
+//! Compiled into the fuzz crate and, through `#[path]`, into `core/tests/fuzz_regressions.rs`,
+//! which replays the seeds and past crashes on stable, and `core/tests/feedback.rs`, which runs
+//! the same checks on generated and mutated notifications. Needs only mailroom-core and serde_json.
 //!
 //! For any text: parsing never panics and is deterministic; an error has a short message. For
 //! text that parses:

@@ -17,7 +17,8 @@ use serde_json::{Map, Value, json};
 #[path = "invariants.rs"]
 pub mod invariants;
 pub mod mime_check;
-// The SES feedback checks of `feedback_body`, shared with `core/tests/feedback.rs`.
+// The SES feedback checks of `feedback_body`, shared with `core/tests/feedback.rs` and
+// `core/tests/fuzz_regressions.rs`.
 pub mod feedback_invariants;
 
 pub use invariants::{BatchCase, PlannedLookup, PlannedOutcome};

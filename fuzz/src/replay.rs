@@ -30,9 +30,9 @@ fn inputs(folder: &str) -> Vec<PathBuf> {
     files
 }
 
-/// Runs `check` on every input of `folders`, catching panics, and fails listing every input
-/// that broke an invariant or panicked. Returns how many inputs ran.
-fn replay(folders: &[&str], check: impl Fn(&Path, &[u8]) -> Result<(), String>) -> usize {
+/// Runs `check` on every input of `folders` (below `fuzz/`), catching panics, and fails listing
+/// every input that broke an invariant or panicked. Returns how many inputs ran.
+pub fn replay(folders: &[&str], check: impl Fn(&Path, &[u8]) -> Result<(), String>) -> usize {
     let mut failures = Vec::new();
     let mut count = 0;
     for folder in folders {

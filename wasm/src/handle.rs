@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use mailroom_core::preview::PreviewLookup;
 use mailroom_core::{
     BatchReport, Config, LookupFixtures, LookupRequest, LookupSource, Mailroom, NoLookups,
     SendOutcome, SqsEvent, SqsRecord, TemplateSet, Timestamp,
@@ -77,7 +78,7 @@ impl Handle {
         let mut asked = Vec::new();
         let mut recording = |request: &LookupRequest| {
             let answer = answers.answer(request);
-            asked.push(crate::lookups::as_shown(request, &answer));
+            asked.push(PreviewLookup::asked(request, &answer));
             answer
         };
         match self

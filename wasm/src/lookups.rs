@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 
 use mailroom_core::lookup::{AttributeValue, Item};
-use mailroom_core::preview::PreviewLookup;
 use mailroom_core::{LookupAnswer, LookupFailure, LookupFixtures, LookupItem, LookupRequest};
 use serde::{Deserialize, Serialize};
 
@@ -75,36 +74,6 @@ impl<'a> RequestJson<'a> {
             cache_seconds: request.cache_seconds,
             lookup: &request.lookup,
         })
-    }
-}
-
-/// A request and its answer as a preview lists its lookups (for a preview that failed, where
-/// the core's own list is not returned).
-pub(crate) fn as_shown(request: &LookupRequest, answer: &LookupAnswer) -> PreviewLookup {
-    let (status, item, detail) = match answer {
-        LookupAnswer::Found(item) => ("found", Some(item.to_json()), None),
-        LookupAnswer::NotFound => ("not_found", None, None),
-        LookupAnswer::Failed(
-            LookupFailure::Throttled(detail) | LookupFailure::Unavailable(detail),
-        ) => ("failed", None, Some(detail.clone())),
-    };
-    PreviewLookup {
-        name: request.lookup.clone(),
-        table: request.table.clone(),
-        key: request
-            .key
-            .iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    AttributeValue::S(text) | AttributeValue::N(text) => text.clone(),
-                    other => format!("{other:?}"),
-                };
-                (name.clone(), text)
-            })
-            .collect(),
-        status,
-        item,
-        detail,
     }
 }
 

@@ -28,6 +28,8 @@
 //! the transaction that claims the batch's idempotency keys.
 //!
 //! `deploy/template.yaml` declares the table and the `attention` index with these names.
+//!
+//! The SDK configuration both hosts load, with mailroom's timeouts, is here too ([`sdk`]).
 
 #![cfg_attr(
     not(test),
@@ -37,9 +39,11 @@
 mod error;
 mod index;
 pub mod item;
+pub mod sdk;
 mod table;
 
 pub use error::{LedgerError, MAX_CONFLICTS, error_detail};
 pub use index::IndexAttributes;
 pub use item::{ATTENTION_INDEX, Condition, Stored, TTL_ATTRIBUTE, unsuppressed_condition};
+pub use sdk::sdk_config;
 pub use table::{DynamoDbLedger, Listed};

@@ -23,14 +23,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{
-    AttributeValue, Item, LookupAnswer, LookupFailure, LookupItem, LookupRequest, LookupSource,
-};
+use super::{Item, LookupAnswer, LookupFailure, LookupItem, LookupRequest, LookupSource};
 
 /// Lookup answers from a fixtures file. See the module docs for the format.
 #[derive(Debug, Clone, Default)]
 pub struct LookupFixtures {
-    entries: BTreeMap<(String, Vec<(String, String)>), Answer>,
+    entries: BTreeMap<(String, BTreeMap<String, String>), Answer>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,19 +161,8 @@ impl LookupFixtures {
         }
     }
 
-    fn key_of(request: &LookupRequest) -> (String, Vec<(String, String)>) {
-        let key = request
-            .key
-            .iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    AttributeValue::S(text) | AttributeValue::N(text) => text.clone(),
-                    other => format!("{other:?}"),
-                };
-                (name.clone(), text)
-            })
-            .collect();
-        (request.table.clone(), key)
+    fn key_of(request: &LookupRequest) -> (String, BTreeMap<String, String>) {
+        (request.table.clone(), request.key_as_text())
     }
 }
 

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use mailroom_core::config::Route;
-use mailroom_core::lookup::{AttributeValue, Lookup};
+use mailroom_core::lookup::Lookup;
 use mailroom_core::{LookupAnswer, LookupFailure, LookupFixtures, LookupRequest, LookupSource};
 
 use crate::error::InputError;
@@ -134,15 +134,9 @@ impl LookupSource for &Fixtures {
 fn entry_for(request: &LookupRequest) -> String {
     let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
     let key = request
-        .key
+        .key_as_text()
         .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                AttributeValue::S(text) | AttributeValue::N(text) => text.clone(),
-                other => format!("{other:?}"),
-            };
-            format!("{}: {}", quoted(name), quoted(&text))
-        })
+        .map(|(name, text)| format!("{}: {}", quoted(name), quoted(text)))
         .collect::<Vec<_>>()
         .join(", ");
     format!(r#"{{"key": {{{key}}}, "item": {{}}}}"#)

@@ -116,6 +116,19 @@ pub fn resolve_config(
     }
 }
 
+/// The configuration of a command that cannot work without routes (`process`, `ledger show
+/// --event`): as [`resolve_config`], and nothing configuring routes is an input error that says
+/// where the configuration goes.
+pub fn require_config(
+    routes: Option<&Path>,
+    templates: &Path,
+    warn: &mut dyn Write,
+) -> Result<Resolved, InputError> {
+    resolve_config(routes, templates, warn)?.ok_or_else(|| InputError::NoConfig {
+        templates: templates.to_path_buf(),
+    })
+}
+
 /// `--now`: RFC 3339 or Unix milliseconds; the system clock when absent.
 pub fn clock(now: Option<&str>) -> Result<Timestamp, InputError> {
     let Some(value) = now else {

@@ -1,31 +1,26 @@
 //! `mailroom ledger` end to end: the binary built with the `ledger` feature, against a real
-//! `moto_server` on loopback, a table with the key schema and the `attention` index of
-//! `deploy/template.yaml`, and ledger items written through the shared crate's writer from the
+//! `moto_server` on loopback (the test bed of the Lambda's tests, [`mailroom_test_support`]), a
+//! table with the key schema and the `attention` index of `deploy/template.yaml`, and ledger items written through the shared crate's writer from the
 //! core's entries, as the Lambda's intake writes them.
 //!
-//! Needs `moto_server` (scripts/steps/15-services.sh installs it; on PATH or in
-//! `$MAILROOM_TOOLS/python/bin`). Run with `cargo test -p mailroom-cli --features ledger --test
+//! Needs moto (scripts/steps/15-services.sh installs it; in the system Python or in
+//! `$MAILROOM_TOOLS/python`). Run with `cargo test -p mailroom-cli --features ledger --test
 //! ledger` (scripts/steps/35-ledger.sh).
 
 #![cfg(feature = "ledger")]
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use mailroom_core::feedback::{
     AddressEntry, EmailEntry, Feedback, LedgerKey, LedgerLimits, SuppressionPolicy,
     SuppressionReason, address_storage_key, ledger_addresses,
 };
 use mailroom_ledger_dynamodb::{DynamoDbLedger, IndexAttributes};
+use mailroom_test_support::Moto;
+use mailroom_test_support::dynamodb::Table;
 use serde_json::{Value, json};
 
 const TABLE: &str = "mailroom-ledger";
@@ -35,118 +30,17 @@ const KEY_C: &str = "cccc2222cccc2222cccc2222cccc2222";
 const KEY_D: &str = "dddd3333dddd3333dddd3333dddd3333";
 const NOW: &str = "2026-11-24T09:00:00Z";
 
-/// `moto_server` as a child process, stopped by PID when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let server = std::env::var_os("MAILROOM_TOOLS")
-            .map(|tools| Path::new(&tools).join("python/bin/moto_server"))
-            .filter(|path| path.is_file())
-            .unwrap_or_else(|| "moto_server".into());
-        let child = Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server installed (scripts/steps/15-services.sh)");
-        let moto = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while !answers(port) {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto_server did not answer on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut head = [0u8; 12];
-    stream
-        .write_all(b"GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_ok()
-        && stream.read_exact(&mut head).is_ok()
-        && &head[9..12] == b"200"
-}
-
-/// The SDK client of the test's own writes, at moto.
-async fn client(moto: &Moto) -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
-
 /// The table as `deploy/template.yaml` declares it: `pk` (S) and the `attention` index on
 /// `attention` (S) and `attentionAtMs` (N), projecting everything.
 async fn create_table(client: &aws_sdk_dynamodb::Client) {
-    let attribute = |name: &str, kind| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk", ScalarAttributeType::S))
-        .attribute_definitions(attribute("attention", ScalarAttributeType::S))
-        .attribute_definitions(attribute("attentionAtMs", ScalarAttributeType::N))
-        .key_schema(key("pk", KeyType::Hash))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(mailroom_ledger_dynamodb::ATTENTION_INDEX)
-                .key_schema(key("attention", KeyType::Hash))
-                .key_schema(key("attentionAtMs", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
+    Table::new(TABLE, "pk", ScalarAttributeType::S)
+        .index(
+            mailroom_ledger_dynamodb::ATTENTION_INDEX,
+            ("attention", ScalarAttributeType::S),
+            ("attentionAtMs", ScalarAttributeType::N),
         )
-        .send()
-        .await
-        .expect("moto creates the table");
+        .create(client)
+        .await;
 }
 
 /// An SES event notification about the email `key` to `to`, through SNS, with the tags
@@ -307,7 +201,7 @@ fn operators_read_the_ledger_and_lift_a_suppression_against_dynamodb() {
         .enable_all()
         .build()
         .unwrap();
-    let client = runtime.block_on(client(&moto));
+    let client = runtime.block_on(moto.dynamodb());
     runtime.block_on(create_table(&client));
     let ledger = DynamoDbLedger::new(client.clone(), TABLE, Duration::from_secs(86_400));
 

@@ -2,23 +2,14 @@
 
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// Shared configuration: the region from the settings; credentials and endpoints from the
-/// environment as usual (`AWS_ENDPOINT_URL_SESV2`, `..._SNS`, `..._SQS`, `..._CODECOMMIT`, `..._DYNAMODB` included).
+/// environment as usual (`AWS_ENDPOINT_URL_SESV2`, `..._SNS`, `..._SQS`, `..._CODECOMMIT`, `..._DYNAMODB` included);
+/// the timeouts every host uses ([`mailroom_ledger_dynamodb::sdk`]).
 pub async fn sdk_config(region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .load()
-        .await
+    mailroom_ledger_dynamodb::sdk_config(Some(region)).await
 }
 
 /// SES without SDK retries: `SendEmail` has no idempotency token, so a retry after a lost

@@ -129,10 +129,10 @@ pub fn run(args: &LedgerArgs, out: &mut impl Write, err: &mut impl Write) -> Res
     })
 }
 
-/// The ledger in `table`, with the SDK's usual configuration from the environment. Nothing is
+/// The ledger in `table`, with the SDK's usual configuration from the environment and the
+/// timeouts the Lambda uses too. Nothing is
 /// called yet: an unusable region or credentials show in the first call's error.
 async fn connect(table: &str) -> Result<DynamoDbLedger, CliError> {
-    use aws_config::timeout::TimeoutConfig;
     let retention = match setup::env_lookup("LEDGER_TTL_SECONDS") {
         None => DEFAULT_RETENTION_SECONDS,
         Some(text) => text.trim().parse().map_err(|_| InputError::Config {
@@ -143,15 +143,7 @@ async fn connect(table: &str) -> Result<DynamoDbLedger, CliError> {
             },
         })?,
     };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .load()
-        .await;
+    let config = mailroom_ledger_dynamodb::sdk_config(None).await;
     Ok(DynamoDbLedger::new(
         aws_sdk_dynamodb::Client::new(&config),
         table,

@@ -25,10 +25,7 @@ use crate::setup;
 pub fn run(args: &ProcessArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
     let now = setup::clock(args.config.now.as_deref())?;
     let templates_dir = setup::templates_dir(args.config.templates.as_deref());
-    let resolved = setup::resolve_config(args.config.routes.as_deref(), &templates_dir, err)?
-        .ok_or_else(|| InputError::NoConfig {
-            templates: templates_dir.clone(),
-        })?;
+    let resolved = setup::require_config(args.config.routes.as_deref(), &templates_dir, err)?;
     let templates = setup::load_templates(&templates_dir)?;
     // Read before anything is sent: an unusable fixtures file stops the command, not a record.
     let lookups = Fixtures::load(args.config.lookups.as_deref(), &templates_dir)?;

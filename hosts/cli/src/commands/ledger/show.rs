@@ -162,10 +162,7 @@ fn wanted(args: &ShowArgs, err: &mut impl Write) -> Result<(Vec<Wanted>, Vec<Val
         return Ok((Vec::new(), Vec::new()));
     };
     let templates_dir = setup::templates_dir(args.config.templates.as_deref());
-    let resolved = setup::resolve_config(args.config.routes.as_deref(), &templates_dir, err)?
-        .ok_or_else(|| InputError::NoConfig {
-            templates: templates_dir.clone(),
-        })?;
+    let resolved = setup::require_config(args.config.routes.as_deref(), &templates_dir, err)?;
     let templates = setup::load_templates(&templates_dir)?;
     let event = setup::read_event(path)?;
     let mailroom =

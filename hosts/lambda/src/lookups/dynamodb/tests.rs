@@ -12,13 +12,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemError, BatchGetItemOutput};
 use aws_sdk_dynamodb::types::error::ThrottlingException;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as SdkValue, BillingMode, KeySchemaElement, KeyType,
-    KeysAndAttributes, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue as SdkValue, KeysAndAttributes, ScalarAttributeType};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use mailroom_core::lookup::{AttributeValue, Item};
 use mailroom_core::{LookupAnswer, LookupFailure};
+use mailroom_test_support::dynamodb::Table;
 
 use super::*;
 use crate::moto::Moto;
@@ -29,31 +27,10 @@ async fn moto_client(moto: &Moto) -> Client {
 
 /// A table keyed like the example routes' `enrollments`: `PK` and `SK`, strings.
 async fn table(client: &Client, name: &str) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("PK"))
-        .attribute_definitions(attribute("SK"))
-        .key_schema(key("PK", KeyType::Hash))
-        .key_schema(key("SK", KeyType::Range))
-        .send()
-        .await
-        .unwrap();
+    Table::new(name, "PK", ScalarAttributeType::S)
+        .sort_key("SK", ScalarAttributeType::S)
+        .create(client)
+        .await;
 }
 
 fn s(text: &str) -> SdkValue {
