@@ -222,11 +222,13 @@ impl JsonRef {
                 .filter(|member| document.str(member.key) == key)
                 .map(|member| member.value);
         }
-        // Backwards, so that the last of a repeated key wins.
+        // Backwards, so that the last of a repeated key wins. Most members differ from `key` in
+        // length, which is compared before the key's text is sliced out of the buffer.
+        let length = key.len();
         members
             .iter()
             .rev()
-            .find(|member| document.str(member.key) == key)
+            .find(|member| member.key.len as usize == length && document.str(member.key) == key)
             .map(|member| member.value)
     }
 

@@ -185,10 +185,26 @@ class LookupFixtures {
 }
 
 /**
+ * Scratch space for the parts of an event: its bytes only live until the module has copied
+ * them in, so one buffer serves every call and no call allocates (and zero-fills) a fresh one
+ * three times the size of its bodies. Kept only up to SCRATCH_KEPT bytes; a larger event gets
+ * buffers of its own, so a rare big batch does not pin megabytes.
+ */
+const SCRATCH_KEPT = 1 << 18;
+let scratchBytes = new Uint8Array(0);
+let scratchLengths = new Uint32Array(0);
+
+function scratch(size, kept, make) {
+  if (kept.length >= size) return kept;
+  return make(size <= SCRATCH_KEPT ? Math.max(size, 2 * kept.length) : size);
+}
+
+/**
  * An event object in the parts the module reads fastest (src/aside.rs): its JSON with every
  * record's body empty, the bodies' UTF-8 bytes one after another, and their byte lengths. A
  * body is JSON text; sent inside the event's JSON it would be escaped here and unescaped there.
  * Undefined for anything else (event text, records without a string body): that goes whole.
+ * The three are views of scratch buffers, valid until the next call.
  */
 function eventParts(event) {
   if (event === null || typeof event !== "object" || !Array.isArray(event.Records)) return undefined;
@@ -198,17 +214,22 @@ function eventParts(event) {
     if (record === null || typeof record !== "object" || typeof record.body !== "string") return undefined;
     units += record.body.length;
   }
-  // UTF-8 takes at most 3 bytes per UTF-16 unit.
-  const bodies = new Uint8Array(units * 3);
-  const lengths = new Uint32Array(records.length);
+  const stripped = records.map((record) => ({ ...record, body: "" }));
+  const skeleton = jsonArgument("event", { ...event, Records: stripped });
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: the bodies, then the skeleton.
+  const size = 3 * (units + skeleton.length);
+  const buffer = scratch(size, scratchBytes, (length) => new Uint8Array(length));
+  const lengths = scratch(records.length, scratchLengths, (length) => new Uint32Array(length));
+  if (size <= SCRATCH_KEPT) scratchBytes = buffer;
+  if (records.length * 4 <= SCRATCH_KEPT) scratchLengths = lengths;
   let at = 0;
-  const stripped = records.map((record, index) => {
-    const { written } = UTF8.encodeInto(record.body, bodies.subarray(at));
+  for (let index = 0; index < records.length; index += 1) {
+    const { written } = UTF8.encodeInto(records[index].body, buffer.subarray(at));
     lengths[index] = written;
     at += written;
-    return { ...record, body: "" };
-  });
-  return { skeleton: bytes(jsonArgument("event", { ...event, Records: stripped })), bodies: bodies.subarray(0, at), lengths };
+  }
+  const { written } = UTF8.encodeInto(skeleton, buffer.subarray(at));
+  return { skeleton: buffer.subarray(at, at + written), bodies: buffer.subarray(0, at), lengths: lengths.subarray(0, records.length) };
 }
 
 /**

@@ -5,6 +5,9 @@
 //     Mailroom, as the process itself measures it (performance.now());
 //   * of which load + construct: from the first line of the script (Node's own start-up done) to
 //     the constructed Mailroom: reading the templates, loading and compiling the module, new Mailroom;
+//   * of which load + construct, CPU: the process's CPU time over the same part, every thread
+//     (V8 compiles on helper threads): on a shared machine the wall figures include waiting
+//     for a core, this does not;
 //   * spawn → constructed: as this parent sees it, exec and Node's start-up included;
 // and Node's own start-up alone (an empty script), for scale.
 //
@@ -23,6 +26,7 @@ const examples = path.join(repoRoot, "examples");
 // What a service does at init. `entry` is how it loads the package.
 const child = (entry) => `
 const scriptStart = performance.now();
+const cpuStart = process.cpuUsage();
 ${entry}
 const fs = require("node:fs"), path = require("node:path");
 const root = ${JSON.stringify(path.join(examples, "templates"))};
@@ -31,13 +35,14 @@ const walk = (dir) => { for (const e of fs.readdirSync(dir, { withFileTypes: tru
 walk(root);
 const mailroom = new Mailroom({ templates, routes: fs.readFileSync(${JSON.stringify(path.join(examples, "templates", "routes.json"))}, "utf8") });
 const done = performance.now();
-process.stdout.write(JSON.stringify({ done, work: done - scriptStart }));`;
+const cpu = process.cpuUsage(cpuStart);
+process.stdout.write(JSON.stringify({ done, work: done - scriptStart, cpu: (cpu.user + cpu.system) / 1000 }));`;
 const target = JSON.stringify(pkg ? path.join(pkg, "node/index.mjs") : "mailroom-wasm");
 const requireTarget = JSON.stringify(pkg ? path.join(pkg, "node/index.cjs") : "mailroom-wasm");
 const variants = {
   "require (CommonJS)": ["-e", child(`const { Mailroom } = require(${requireTarget});`)],
   "import (ES module)": ["--input-type=module", "-e", `import { createRequire } from "node:module"; const require = createRequire(${JSON.stringify(path.join(here, "load.mjs"))}); ${child(`const { Mailroom } = await import(${target});`)}`],
-  "node alone (empty script)": ["-e", `process.stdout.write(JSON.stringify({ done: performance.now(), work: 0 }))`],
+  "node alone (empty script)": ["-e", `process.stdout.write(JSON.stringify({ done: performance.now(), work: 0, cpu: 0 }))`],
 };
 
 const stats = (values) => {
@@ -53,8 +58,8 @@ for (let index = 0; index < count; index += 1) {
     const answer = spawnSync(process.execPath, args, { cwd: here, encoding: "utf8" });
     const seen = performance.now() - spawned;
     if (answer.status !== 0) throw new Error(`${name}: ${answer.stderr}`);
-    const { done, work } = JSON.parse(answer.stdout);
-    samples[name].push({ done, work, seen });
+    const { done, work, cpu } = JSON.parse(answer.stdout);
+    samples[name].push({ done, work, cpu, seen });
   }
 }
 const report = { node: process.version, processes: count, ms: {} };
@@ -62,6 +67,7 @@ for (const [name, runs] of Object.entries(samples)) {
   report.ms[name] = {
     "start → constructed": stats(runs.map((run) => run.done)),
     "load + construct": stats(runs.map((run) => run.work)),
+    "load + construct, CPU": stats(runs.map((run) => run.cpu)),
     "spawn → constructed": stats(runs.map((run) => run.seen)),
   };
 }
