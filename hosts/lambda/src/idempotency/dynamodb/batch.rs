@@ -64,6 +64,10 @@ enum Expect {
     Expired { owner: String },
 }
 
+/// One call's share of a checked claim: where its checks start among all, its checks, its
+/// puts.
+type CallPart<'c, 'a> = (usize, &'c [AddressCheck<'a>], Vec<(usize, Expect)>);
+
 /// How a claim transaction ended.
 enum Transacted {
     /// Every put landed.
@@ -304,7 +308,7 @@ impl DynamoDbStore {
             .max(1);
         let (checks_per_call, puts_per_call) =
             (checks.len().div_ceil(calls), puts.len().div_ceil(calls));
-        let parts: Vec<(usize, &[AddressCheck<'_>], Vec<(usize, Expect)>)> = (0..calls)
+        let parts: Vec<CallPart<'_, '_>> = (0..calls)
             .map(|call| {
                 let from = (call * checks_per_call).min(checks.len());
                 let to = (from + checks_per_call).min(checks.len());
