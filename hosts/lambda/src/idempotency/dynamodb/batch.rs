@@ -22,6 +22,7 @@
 //! call; items DynamoDB leaves unprocessed are written again after a back-off.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -303,18 +304,11 @@ impl DynamoDbStore {
         checks: &[AddressCheck<'_>],
     ) -> CheckedClaims {
         let puts = first_leases(leases);
-        let calls = (checks.len() + puts.len())
-            .div_ceil(MAX_CLAIMS_PER_CALL)
-            .max(1);
-        let (checks_per_call, puts_per_call) =
-            (checks.len().div_ceil(calls), puts.len().div_ceil(calls));
-        let parts: Vec<CallPart<'_, '_>> = (0..calls)
-            .map(|call| {
-                let from = (call * checks_per_call).min(checks.len());
-                let to = (from + checks_per_call).min(checks.len());
-                let first = (call * puts_per_call).min(puts.len());
-                let last = (first + puts_per_call).min(puts.len());
-                (from, &checks[from..to], puts[first..last].to_vec())
+        let parts: Vec<CallPart<'_, '_>> = split_calls(checks.len(), puts.len())
+            .into_iter()
+            .map(|(checks_range, puts_range)| {
+                let from = checks_range.start;
+                (from, &checks[checks_range], puts[puts_range].to_vec())
             })
             .collect();
         let results = futures_util::future::join_all(parts.into_iter().map(
@@ -376,26 +370,27 @@ impl DynamoDbStore {
                 (vec![Ok(Standing::Clear); checks.len()], positions)
             }
             Ok(Transacted::Cancelled(reasons)) => {
-                let (check_reasons, put_reasons) =
-                    reasons.split_at(checks.len().min(reasons.len()));
-                let standings: Vec<Result<Standing, StoreError>> =
-                    check_reasons.iter().map(standing).collect();
-                if standings.len() < checks.len()
-                    || standings
-                        .iter()
-                        .any(|standing| !matches!(standing, Ok(Standing::Clear)))
+                let standings: Vec<Result<Standing, StoreError>> = (0..checks.len())
+                    .map(|index| {
+                        reasons.get(index).map_or_else(
+                            || {
+                                Err(StoreError::Unavailable {
+                                    operation: "TransactWriteItems",
+                                    detail: "no cancellation reason for a check".to_owned(),
+                                })
+                            },
+                            standing,
+                        )
+                    })
+                    .collect();
+                if standings
+                    .iter()
+                    .any(|standing| !matches!(standing, Ok(Standing::Clear)))
                 {
-                    let mut standings = standings;
-                    standings.resize(
-                        checks.len(),
-                        Err(StoreError::Unavailable {
-                            operation: "TransactWriteItems",
-                            detail: "no cancellation reason for a check".to_owned(),
-                        }),
-                    );
                     return (standings, Vec::new());
                 }
-                let again = after_cancellation(leases, puts, put_reasons.to_vec(), answers);
+                let put_reasons = reasons.get(checks.len()..).unwrap_or_default().to_vec();
+                let again = after_cancellation(leases, puts, put_reasons, answers);
                 self.transact_rounds(leases, again, 2, answers).await;
                 (standings, positions)
             }
@@ -493,6 +488,30 @@ impl DynamoDbStore {
     }
 }
 
+/// How `checks` checks and `puts` claims share transactions: as few calls as
+/// [`MAX_CLAIMS_PER_CALL`] allows (at least one, which a batch of checks alone needs), each
+/// with an even share of both, as ranges into the two lists. Each share is rounded up, so the
+/// fewest calls are those whose two rounded shares still fit one call.
+fn split_calls(checks: usize, puts: usize) -> Vec<(Range<usize>, Range<usize>)> {
+    let mut calls = (checks + puts).div_ceil(MAX_CLAIMS_PER_CALL).max(1);
+    while checks.div_ceil(calls) + puts.div_ceil(calls) > MAX_CLAIMS_PER_CALL {
+        calls += 1;
+    }
+    let (checks_per_call, puts_per_call) = (checks.div_ceil(calls), puts.div_ceil(calls));
+    let share = |call: usize, per_call: usize, total: usize| {
+        let from = (call * per_call).min(total);
+        from..(from + per_call).min(total)
+    };
+    (0..calls)
+        .map(|call| {
+            (
+                share(call, checks_per_call, checks),
+                share(call, puts_per_call, puts),
+            )
+        })
+        .collect()
+}
+
 /// The first lease of each key, each expecting a fresh item: a transaction may touch an item
 /// once, so a key's later leases are claimed one by one after the rest, and find it held.
 fn first_leases(leases: &[Lease<'_>]) -> Vec<(usize, Expect)> {
@@ -559,7 +578,35 @@ fn unanswered_claim(answer: Option<Result<Claim, StoreError>>) -> Result<Claim, 
 
 #[cfg(test)]
 mod tests {
-    use super::request_token;
+    use super::{MAX_CLAIMS_PER_CALL, request_token, split_calls};
+
+    #[test]
+    fn checked_claims_split_into_calls_within_the_limit_covering_everything_once() {
+        for checks in 0..=260 {
+            for puts in 0..=260 {
+                let calls = split_calls(checks, puts);
+                assert!(!calls.is_empty());
+                let (mut next_check, mut next_put) = (0, 0);
+                for (checked, claimed) in &calls {
+                    assert!(
+                        checked.len() + claimed.len() <= MAX_CLAIMS_PER_CALL,
+                        "{checks} checks, {puts} puts: a call of {} items",
+                        checked.len() + claimed.len()
+                    );
+                    assert_eq!((checked.start, claimed.start), (next_check, next_put));
+                    (next_check, next_put) = (checked.end, claimed.end);
+                }
+                assert_eq!((next_check, next_put), (checks, puts));
+                if checks + puts <= MAX_CLAIMS_PER_CALL {
+                    assert_eq!(
+                        calls.len(),
+                        1,
+                        "{checks} checks, {puts} puts fit in one call"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn request_tokens_fit_dynamodb_and_differ_per_attempt() {
