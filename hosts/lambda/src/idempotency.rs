@@ -376,6 +376,48 @@ pub struct IdempotentMailer<M, S, F = NoLedger> {
     completions: Arc<Completions>,
 }
 
+/// Claims made together ahead of their sends: one owner each, one time.
+struct ClaimRound {
+    owners: Vec<String>,
+    now_ms: u64,
+    expires_ms: u64,
+}
+
+impl ClaimRound {
+    /// The leases of `keys`, one per owner.
+    fn leases<'a>(&'a self, keys: impl Iterator<Item = &'a str>) -> Vec<Lease<'a>> {
+        keys.zip(&self.owners)
+            .map(|(key, owner)| Lease {
+                key,
+                owner,
+                now_ms: self.now_ms,
+                expires_ms: self.expires_ms,
+            })
+            .collect()
+    }
+
+    /// The claims the store made of `leases`, by key, for their sends (`None`: not made).
+    fn prepared(
+        &self,
+        leases: &[Lease<'_>],
+        claims: impl IntoIterator<Item = Option<Result<Claim, StoreError>>>,
+    ) -> Vec<(String, PreparedClaim)> {
+        leases
+            .iter()
+            .zip(claims)
+            .filter_map(|(lease, claim)| {
+                let prepared = PreparedClaim {
+                    owner: lease.owner.to_owned(),
+                    now_ms: self.now_ms,
+                    expires_ms: self.expires_ms,
+                    claim: claim?,
+                };
+                Some((lease.key.to_owned(), prepared))
+            })
+            .collect()
+    }
+}
+
 /// A claim made ahead of its send.
 #[derive(Debug)]
 struct PreparedClaim {
@@ -434,6 +476,16 @@ impl<M, S, F> IdempotentMailer<M, S, F> {
             self.owner_prefix,
             self.claims.fetch_add(1, Ordering::Relaxed)
         )
+    }
+
+    /// The owners and times of `count` claims made together now.
+    fn claim_round(&self, count: usize) -> ClaimRound {
+        let now_ms = unix_millis();
+        ClaimRound {
+            owners: (0..count).map(|_| self.next_owner()).collect(),
+            now_ms,
+            expires_ms: self.clock.lease_expiry(now_ms),
+        }
     }
 
     /// Whether a claim for `key` waits for its send.
@@ -654,31 +706,10 @@ where
         if messages.len() < 2 {
             return;
         }
-        let now_ms = unix_millis();
-        let expires_ms = self.clock.lease_expiry(now_ms);
-        let owners: Vec<String> = messages.iter().map(|_| self.next_owner()).collect();
-        let leases: Vec<Lease<'_>> = messages
-            .iter()
-            .zip(&owners)
-            .map(|(message, owner)| Lease {
-                key: message.idempotency_key(),
-                owner,
-                now_ms,
-                expires_ms,
-            })
-            .collect();
+        let round = self.claim_round(messages.len());
+        let leases = round.leases(messages.iter().map(|message| message.idempotency_key()));
         let claims = store.claim_all(&leases).await;
-        self.keep_prepared(leases.iter().zip(&owners).zip(claims).map(
-            |((lease, owner), claim)| {
-                let prepared = PreparedClaim {
-                    owner: owner.clone(),
-                    now_ms,
-                    expires_ms,
-                    claim,
-                };
-                (lease.key.to_owned(), prepared)
-            },
-        ));
+        self.keep_prepared(round.prepared(&leases, claims.into_iter().map(Some)));
     }
 
     fn checks_suppression(&self) -> bool {
@@ -706,19 +737,8 @@ where
         // A record whose checks clear is sent within this batch: its claim is made now, as
         // `prepare` would make it a moment later.
         self.completions.start();
-        let now_ms = unix_millis();
-        let expires_ms = self.clock.lease_expiry(now_ms);
-        let owners: Vec<String> = keys.iter().map(|_| self.next_owner()).collect();
-        let leases: Vec<Lease<'_>> = keys
-            .iter()
-            .zip(&owners)
-            .map(|(key, owner)| Lease {
-                key,
-                owner,
-                now_ms,
-                expires_ms,
-            })
-            .collect();
+        let round = self.claim_round(keys.len());
+        let leases = round.leases(keys.iter().map(String::as_str));
         let address_checks: Vec<AddressCheck<'_>> = checks
             .iter()
             .map(|request| AddressCheck {
@@ -728,17 +748,7 @@ where
             })
             .collect();
         let checked = store.claim_all_checked(&leases, &address_checks).await;
-        self.keep_prepared(leases.iter().zip(&owners).zip(checked.claims).filter_map(
-            |((lease, owner), claim)| {
-                let prepared = PreparedClaim {
-                    owner: owner.clone(),
-                    now_ms,
-                    expires_ms,
-                    claim: claim?,
-                };
-                Some((lease.key.to_owned(), prepared))
-            },
-        ));
+        self.keep_prepared(round.prepared(&leases, checked.claims));
         checked
             .checks
             .into_iter()
