@@ -40,10 +40,12 @@ mod error;
 mod index;
 pub mod item;
 pub mod sdk;
+mod store;
 mod table;
 
 pub use error::{LedgerError, MAX_CONFLICTS, error_detail};
 pub use index::IndexAttributes;
 pub use item::{ATTENTION_INDEX, Condition, Stored, TTL_ATTRIBUTE, unsuppressed_condition};
 pub use sdk::sdk_config;
+pub use store::LedgerStore;
 pub use table::{DynamoDbLedger, Listed};

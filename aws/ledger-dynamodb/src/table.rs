@@ -8,7 +8,7 @@ use mailroom_core::Timestamp;
 use mailroom_core::feedback::Attention;
 
 use crate::item::{self, ATTENTION, ATTENTION_AT, ATTENTION_INDEX, KEY, VERSION, number};
-use crate::{IndexAttributes, LedgerError, Stored};
+use crate::{IndexAttributes, LedgerError, LedgerStore, Stored};
 
 /// The ledger in one DynamoDB table.
 #[derive(Debug, Clone)]
@@ -49,56 +49,6 @@ impl DynamoDbLedger {
     #[must_use]
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    /// The entry under `key`, read consistently: `None` when there is none.
-    pub async fn read(&self, key: &str) -> Result<Option<Stored>, LedgerError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(key.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| LedgerError::unavailable("GetItem", &error))?;
-        output.item.map(|item| item::decode(key, &item)).transpose()
-    }
-
-    /// Writes `json` under `key` if the entry is still at `expected` (`None`: absent), with the
-    /// next version. `Ok(false)` when it was not: someone wrote in between; read again.
-    pub async fn write(
-        &self,
-        key: &str,
-        json: String,
-        index: IndexAttributes,
-        expected: Option<u64>,
-    ) -> Result<bool, LedgerError> {
-        let next = expected.map_or(1, |version| version.saturating_add(1));
-        let expires_at = ((self.clock)() / 1000).saturating_add(self.retention_seconds);
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item::encode(key, json, index, next, expires_at)));
-        let put = match expected {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(version) => put
-                .condition_expression("#version = :version")
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":version", number(version)),
-        };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(LedgerError::unavailable("PutItem", &error)),
-        }
     }
 
     /// The emails that drew `attention` at or after `since`, newest first, at most `limit`:
@@ -159,6 +109,58 @@ impl DynamoDbLedger {
 }
 
 /// The clock TTLs are counted from, in milliseconds since the Unix epoch.
+impl LedgerStore for DynamoDbLedger {
+    /// The entry under `key`, read consistently: `None` when there is none.
+    async fn read(&self, key: &str) -> Result<Option<Stored>, LedgerError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| LedgerError::unavailable("GetItem", &error))?;
+        output.item.map(|item| item::decode(key, &item)).transpose()
+    }
+
+    /// Writes `json` under `key` if the entry is still at `expected` (`None`: absent), with the
+    /// next version. `Ok(false)` when it was not: someone wrote in between; read again.
+    async fn write(
+        &self,
+        key: &str,
+        json: String,
+        index: IndexAttributes,
+        expected: Option<u64>,
+    ) -> Result<bool, LedgerError> {
+        let next = expected.map_or(1, |version| version.saturating_add(1));
+        let expires_at = ((self.clock)() / 1000).saturating_add(self.retention_seconds);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item::encode(key, json, index, next, expires_at)));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":version", number(version)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(LedgerError::unavailable("PutItem", &error)),
+        }
+    }
+}
+
 fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -18,8 +18,6 @@
 
 pub mod dynamodb;
 
-use std::future::Future;
-
 use mailroom_core::Timestamp;
 use mailroom_core::feedback::{
     AddressEntry, EmailEntry, Feedback, FeedbackError, FeedbackEvent, LedgerKey, LedgerLimits,
@@ -30,23 +28,9 @@ use serde::de::DeserializeOwned;
 
 // The entry as stored, its index attributes and the table's errors are the shared ledger
 // crate's, so the CLI that reads the ledger and lifts suppressions writes what the intake writes.
-pub use mailroom_ledger_dynamodb::{IndexAttributes, LedgerError, MAX_CONFLICTS, Stored};
-
-/// The ledger table, behind the calls this module makes.
-pub trait LedgerStore: Send + Sync {
-    /// The entry under `key`, read consistently.
-    fn read(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, LedgerError>> + Send;
-
-    /// Writes `json` under `key` if the entry is still at `expected` (`None`: absent). `Ok(false)`
-    /// when it was not.
-    fn write(
-        &self,
-        key: &str,
-        json: String,
-        index: IndexAttributes,
-        expected: Option<u64>,
-    ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
-}
+pub use mailroom_ledger_dynamodb::{
+    IndexAttributes, LedgerError, LedgerStore, MAX_CONFLICTS, Stored,
+};
 
 /// The ledger of a function that serves no feedback queue: never called.
 #[derive(Debug, Clone, Copy, Default)]

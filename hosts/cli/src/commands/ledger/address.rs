@@ -6,7 +6,7 @@ use std::io::Write;
 
 use clap::Args;
 use mailroom_core::feedback::{AddressEntry, address_storage_key, normalize_address};
-use mailroom_ledger_dynamodb::DynamoDbLedger;
+use mailroom_ledger_dynamodb::{DynamoDbLedger, LedgerStore as _};
 use serde_json::json;
 
 use super::{parse, print, table_failed, write_json};

@@ -9,7 +9,9 @@ use std::io::Write;
 
 use clap::Args;
 use mailroom_core::feedback::{AddressEntry, address_storage_key};
-use mailroom_ledger_dynamodb::{DynamoDbLedger, IndexAttributes, LedgerError, MAX_CONFLICTS};
+use mailroom_ledger_dynamodb::{
+    DynamoDbLedger, IndexAttributes, LedgerError, LedgerStore as _, MAX_CONFLICTS,
+};
 use serde_json::json;
 
 use super::address::normalized;

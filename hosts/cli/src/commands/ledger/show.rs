@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args};
 use mailroom_core::Mailroom;
 use mailroom_core::feedback::{EmailEntry, LedgerKey};
-use mailroom_ledger_dynamodb::DynamoDbLedger;
+use mailroom_ledger_dynamodb::{DynamoDbLedger, LedgerStore as _};
 use serde_json::{Value, json};
 
 use super::{parse, print, table_failed, write_json};
