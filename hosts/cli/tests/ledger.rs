@@ -18,7 +18,7 @@ use mailroom_core::feedback::{
     AddressEntry, EmailEntry, Feedback, LedgerKey, LedgerLimits, SuppressionPolicy,
     SuppressionReason, address_storage_key, ledger_addresses,
 };
-use mailroom_ledger_dynamodb::{DynamoDbLedger, IndexAttributes};
+use mailroom_ledger_dynamodb::{DynamoDbLedger, IndexAttributes, LedgerStore as _};
 use mailroom_test_support::Moto;
 use mailroom_test_support::dynamodb::Table;
 use serde_json::{Value, json};
