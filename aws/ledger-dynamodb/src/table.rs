@@ -108,9 +108,7 @@ impl DynamoDbLedger {
     }
 }
 
-/// The clock TTLs are counted from, in milliseconds since the Unix epoch.
 impl LedgerStore for DynamoDbLedger {
-    /// The entry under `key`, read consistently: `None` when there is none.
     async fn read(&self, key: &str) -> Result<Option<Stored>, LedgerError> {
         let output = self
             .client
@@ -124,8 +122,6 @@ impl LedgerStore for DynamoDbLedger {
         output.item.map(|item| item::decode(key, &item)).transpose()
     }
 
-    /// Writes `json` under `key` if the entry is still at `expected` (`None`: absent), with the
-    /// next version. `Ok(false)` when it was not: someone wrote in between; read again.
     async fn write(
         &self,
         key: &str,
@@ -161,6 +157,7 @@ impl LedgerStore for DynamoDbLedger {
     }
 }
 
+/// The clock TTLs are counted from, in milliseconds since the Unix epoch.
 fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
