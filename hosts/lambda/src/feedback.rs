@@ -16,8 +16,6 @@
 //! * the table did not answer or kept conflicting: reported failed, so the queue redelivers it
 //!   (the feedback queue's own dead-letter queue takes it after its receives).
 
-pub mod dynamodb;
-
 use mailroom_core::Timestamp;
 use mailroom_core::feedback::{
     AddressEntry, EmailEntry, Feedback, FeedbackError, FeedbackEvent, LedgerKey, LedgerLimits,
@@ -26,10 +24,11 @@ use mailroom_core::feedback::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-// The entry as stored, its index attributes and the table's errors are the shared ledger
-// crate's, so the CLI that reads the ledger and lifts suppressions writes what the intake writes.
+// The table, the calls on it, the entry as stored, its index attributes and the table's errors
+// are the shared ledger crate's, so the CLI that reads the ledger and lifts suppressions writes
+// what the intake writes.
 pub use mailroom_ledger_dynamodb::{
-    IndexAttributes, LedgerError, LedgerStore, MAX_CONFLICTS, Stored,
+    DynamoDbLedger, IndexAttributes, LedgerError, LedgerStore, MAX_CONFLICTS, Stored,
 };
 
 /// The ledger of a function that serves no feedback queue: never called.

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use mailroom_lambda::feedback::IntakeSettings;
-use mailroom_lambda::feedback::dynamodb::DynamoDbLedger;
+use mailroom_lambda::feedback::{DynamoDbLedger, IntakeSettings};
 use mailroom_lambda::handler::{FeedbackIntake, HandlerError, Invocation, Notifier};
 use mailroom_lambda::idempotency::dynamodb::{self, DynamoDbStore};
 use mailroom_lambda::idempotency::{IdempotencySettings, IdempotentMailer, LeaseClock};

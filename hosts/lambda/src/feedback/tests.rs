@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use mailroom_core::feedback::{AddressEntry, DeliveryStatus, EmailEntry, SuppressionReason};
 use serde_json::json;
 
-use super::dynamodb::DynamoDbLedger;
+use super::DynamoDbLedger;
 use super::*;
 use crate::moto::Moto;
 

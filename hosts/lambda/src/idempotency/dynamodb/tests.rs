@@ -215,7 +215,7 @@ fn send_event(key: &str) -> String {
 
 #[tokio::test]
 async fn a_takeover_sends_nothing_when_the_ledger_shows_ses_has_the_email() {
-    use crate::feedback::dynamodb::DynamoDbLedger;
+    use crate::feedback::DynamoDbLedger;
     use crate::feedback::{IntakeSettings, take_in};
     use crate::idempotency::{IdempotentMailer, LeaseClock};
     use crate::mailer::Mailer;
