@@ -214,9 +214,19 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         ("frozen instances", f"{result['run'].get('frozen_instances', 0)} (continued {result['run'].get('thaw_after_s')} s after the invocation started; "
                              f"{result['run'].get('claims_while_frozen', 0)} claims of a frozen key by another instance, lease grace {result['run'].get('lease_grace_s')} s)"),
         ("lost", str(result["lost"]["total"])),
-        ("left on the queue", str(result["stuck_on_queue"])),
-        ("seconds", str(result["run"]["seconds"])),
+        ("left on the queue", str(result["stuck_on_queue"]) + (
+            f" (messages {', '.join(map(str, result['left_on_queue']))})" if result.get("left_on_queue") else "")),
+        ("seconds", seconds(result)),
     ]
+
+
+def seconds(result: dict) -> str:
+    """The run's length, and how much of it was spent past the time limit waiting for messages
+    the function had delayed beyond it (a run that ended with messages left did not wait)."""
+    run, limit = result["run"], result["run"].get("time_limit_s")
+    if limit is None or run["seconds"] <= limit or result["stuck_on_queue"]:
+        return str(run["seconds"])
+    return f"{run['seconds']} ({run['seconds'] - limit:.1f} past the {limit} s time limit, for messages the function delayed)"
 
 
 def print_summary(result: dict) -> None:

@@ -112,6 +112,9 @@ class Ledger:
     held_by_faulted: int = 0
     # receipt handles the function changed the visibility of (a retry's back-off, or at once)
     visibility_changed: set = field(default_factory=set)
+    # receipt handle -> the latest time.monotonic() the function asked the queue to hide it
+    # until: when a retried message is due back, which the run waits for past its time limit
+    hidden_until: dict[str, float] = field(default_factory=dict)
     # idempotency key -> every store call about it (time, instance, operation, status, owner),
     # shown for a duplicate no window explains
     store_calls: dict[str, list] = field(default_factory=dict)
@@ -122,6 +125,19 @@ class Ledger:
     def fault(self, kind: str) -> None:
         with self.lock:
             self.faults[kind] += 1
+
+    def hide(self, body: bytes) -> None:
+        """Notes the delays a ChangeMessageVisibility(Batch) request asks for (under the lock).
+        Noted when asked, answered or not: a refused call only brings the message back sooner."""
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return
+        now = time.monotonic()
+        for entry in request.get("Entries") or [request]:
+            handle, seconds = entry.get("ReceiptHandle"), entry.get("VisibilityTimeout")
+            if isinstance(handle, str) and isinstance(seconds, int):
+                self.hidden_until[handle] = max(self.hidden_until.get(handle, 0.0), now + seconds)
 
     def accepted(self, key: str, worker: int, generation: int, response_lost: bool, unheard: bool) -> None:
         with self.lock:
@@ -313,6 +329,7 @@ class _FaultHandler(_FrontHandler):
         if operation.startswith("ChangeMessageVisibility"):
             with ledger.lock:
                 ledger.visibility_changed |= named
+                ledger.hide(self._body)
         # An outage lasts for the call and the SDK's retries of it (three attempts).
         remaining = front.sqs_failing.get(operation, 0)
         if remaining or front.roll(plan.sqs_outage):

@@ -19,9 +19,15 @@ freeze), every poison message must be in the dead-letter queue with its reason a
 receive no fault touched, no message may have been received more than the deployed
 maxReceiveCount, and nothing may be left over. Exit status 1 otherwise.
 
+The run ends when the queue is empty. At its time limit it goes on only while every message
+still on the queue is waiting out a delay the function chose (`due_back`), up to the wait
+limit: a cold start that cannot read the repository has no routes file, so it retries its batch
+with the core's default back-off, minutes on a late receive, not the routes file's seconds.
+
 Settings (environment): MAILROOM_FI_MESSAGES (default 2000), MAILROOM_FI_WORKERS (3),
-MAILROOM_FI_SEED (7), MAILROOM_FI_TIME_LIMIT (seconds, 360), MAILROOM_FI_REPORT (a path for
-the figures as JSON). Needs `moto_server` and a built `bootstrap` (see harness.bootstrap_path).
+MAILROOM_FI_SEED (7), MAILROOM_FI_TIME_LIMIT (seconds, 360), MAILROOM_FI_WAIT_LIMIT (seconds,
+900), MAILROOM_FI_PLAN (FaultPlan fields as JSON), MAILROOM_FI_REPORT (a path for the figures as
+JSON). Needs `moto_server` and a built `bootstrap` (see harness.bootstrap_path).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 
@@ -56,6 +63,8 @@ TEMPLATE = HERE.parents[1] / "deploy" / "template.yaml"
 # long enough to cover a frozen instance (continued `FaultPlan.thaw_after_s` after its
 # invocation started) and the retry that meets its claim, short enough for the step's time limit.
 LEASE_GRACE_S = 30
+# How long after a message is due back the run waits for a poller to take it.
+DUE_MARGIN_S = 20
 
 
 def deployed_max_receive_count() -> int:
@@ -118,6 +127,14 @@ class Worker:
         self.timeline: dict[str, list[dict]] = {}
         self.queues_visibility = plan.invocation_timeout_s * 3  # the run's visibility timeout
         self.clock_zero = time.monotonic()
+        # Message ids whose delete the queue accepted: with the dead-letter queue's, what is
+        # not left on the queue, so a run that ends at its time limit names what is.
+        self.acknowledged: set[str] = set()
+        # message id -> (time.monotonic() of its latest receive here, receipt handle, receive count)
+        self.last_receive: dict[str, tuple[float, str, int]] = {}
+        # The traceback that ended this poller, if one did: a broken test bed, not a finding
+        # about the function, and the run says so rather than waiting out its time limit.
+        self.crashed: str | None = None
 
     def touch(self, every_record: bool = False, strings=(), addresses=(), keys=()) -> None:
         touched = self.touched
@@ -202,6 +219,13 @@ class Worker:
             self.runtime.answers.pop(request_id, None)
 
     def run(self, stop: threading.Event, receives: dict[str, int], in_invocation: dict) -> None:
+        try:
+            self.poll(stop, receives, in_invocation)
+        except Exception:  # noqa: BLE001 - reported by the run, which then fails
+            self.crashed = traceback.format_exc()
+            self.idle = True
+
+    def poll(self, stop: threading.Event, receives: dict[str, int], in_invocation: dict) -> None:
         while not stop.is_set():
             answer = self.sqs.receive_message(
                 QueueUrl=self.queues.url,
@@ -236,6 +260,9 @@ class Worker:
             event = {"Records": [self.queues.record(m) for m in messages]}
             self.invocations += 1
             started = time.monotonic()
+            for message in messages:
+                self.last_receive[message["MessageId"]] = (
+                    started, message["ReceiptHandle"], int(message["Attributes"]["ApproximateReceiveCount"]))
             kind, response = self.invoke(event)
             with self.ledger.lock:
                 for message in messages:
@@ -283,6 +310,8 @@ class Worker:
             for _ in range(3):
                 answer = self.sqs.delete_message_batch(QueueUrl=self.queues.url, Entries=entries)
                 refused = {f["Id"] for f in answer.get("Failed", [])}
+                batch = done[start:start + 10]
+                self.acknowledged.update(batch[int(e["Id"])]["messageId"] for e in entries if e["Id"] not in refused)
                 if not refused:
                     break
                 with self.ledger.lock:
@@ -309,11 +338,18 @@ class Producer:
         self.backlog = backlog
         self.sent = 0
         self.done = False
+        self.crashed: str | None = None
 
     def remaining(self) -> int:
         return len(self.items) - self.sent
 
     def run(self, stop: threading.Event) -> None:
+        try:
+            self.feed(stop)
+        except Exception:  # noqa: BLE001 - reported by the run, which then fails
+            self.crashed = traceback.format_exc()
+
+    def feed(self, stop: threading.Event) -> None:
         while not stop.is_set() and self.sent < len(self.items):
             visible, _ = self.queues.counts()
             if visible >= self.backlog:
@@ -342,7 +378,11 @@ def main() -> int:
     count = setting("MAILROOM_FI_MESSAGES", 2000)
     workers_wanted = setting("MAILROOM_FI_WORKERS", 3)
     time_limit = setting("MAILROOM_FI_TIME_LIMIT", 360)
-    plan = FaultPlan(seed=setting("MAILROOM_FI_SEED", 7))
+    # The longest the run waits for messages the function delayed past the time limit.
+    wait_limit = setting("MAILROOM_FI_WAIT_LIMIT", 900)
+    # MAILROOM_FI_PLAN, a JSON object of FaultPlan fields, changes the faults' rates: to make a
+    # rare path common while looking into it (e.g. {"codecommit_hang": 0.2}).
+    plan = FaultPlan(seed=setting("MAILROOM_FI_SEED", 7), **json.loads(os.environ.get("MAILROOM_FI_PLAN") or "{}"))
     max_receive_count = deployed_max_receive_count()
     if not bootstrap_path().exists():
         print(f"{bootstrap_path()} is missing: build it first (cargo build -p mailroom-lambda)", file=sys.stderr)
@@ -428,6 +468,7 @@ def main() -> int:
         feeding.start()
         stuck = 0
         last_report = started
+        deadline = started + time_limit
         while True:
             time.sleep(1)
             visible, in_flight = queues.counts()
@@ -437,7 +478,15 @@ def main() -> int:
                       f"{producer.sent} sent, {sum(w.invocations for w in workers)} invocations, {sum(ledger.faults.values())} faults", flush=True)
             if producer.done and visible == 0 and in_flight == 0 and all(w.idle for w in workers):
                 break
-            if time.monotonic() - started > time_limit:
+            if time.monotonic() > deadline and not producer.crashed:
+                # Past the time limit, the run still waits for messages the function chose to
+                # delay beyond it: a cold start that cannot read the repository retries its
+                # batch with the core's default back-off (up to 480 s on a fifth receive), not
+                # the routes file's 1 s to 4 s. Anything else left is stuck.
+                due = due_back(by_message_id, workers, ledger, visibility, max_receive_count)
+                if due is not None:
+                    deadline = min(max(deadline, due + DUE_MARGIN_S), started + wait_limit)
+            if time.monotonic() > deadline or producer.crashed:
                 stuck = visible + in_flight + producer.remaining()
                 break
         elapsed = time.monotonic() - started
@@ -445,6 +494,10 @@ def main() -> int:
         for thread in threads:
             thread.join(timeout=plan.invocation_timeout_s + 5)
         dead_letters = drain(queues)
+        # What neither a delete nor the redrive took off the queue: empty unless the run met its
+        # time limit, and then the messages it waited for.
+        gone = {mid for w in workers for mid in w.acknowledged} | {m["MessageId"] for m in dead_letters}
+        left_on_queue = sorted(seq for mid, seq in by_message_id.items() if mid not in gone)
         result = account(
             items=by_seq,
             by_message_id=by_message_id,
@@ -464,6 +517,7 @@ def main() -> int:
             "workers": workers_wanted,
             "seed": plan.seed,
             "seconds": round(elapsed, 1),
+            "time_limit_s": time_limit,
             "invocations": sum(w.invocations for w in workers),
             "instance_restarts": sum(w.restarts for w in workers),
             "invocations_past_deadline": sum(w.timeouts for w in workers),
@@ -478,8 +532,16 @@ def main() -> int:
             "idempotency_store": not os.environ.get("MAILROOM_FI_WITHOUT_STORE"),
             "ledger": feedback_worker is not None,
         }
+        crashes = {f"worker {w.index}": w.crashed for w in workers if w.crashed}
+        if producer.crashed:
+            crashes["producer"] = producer.crashed
+        result["run"]["crashed"] = crashes
+        result["left_on_queue"] = left_on_queue[:20]
+        result["passed"] = result["passed"] and not crashes
         result["diagnostics"] = diagnostics(result, by_seq, by_message_id, workers)
         print_summary(result)
+        for who, trace in crashes.items():
+            print(f"the test bed's {who} stopped on an exception:\n{trace}", flush=True)
         if not result["passed"]:
             # A CI run keeps its log, not the report file: what happened to each message the run
             # found wrong goes to the log too (bounded, should a run go wrong wholesale).
@@ -497,11 +559,13 @@ def main() -> int:
 
 def diagnostics(result: dict, items: dict, by_message_id: dict[str, int], workers: list) -> dict:
     """The receive timeline of every message the run found wrong (lost, poison retried, good in
-    the dead-letter queue), so a failure says what happened to them."""
+    the dead-letter queue, left on the queue at the time limit), so a failure says what
+    happened to them."""
     wanted = set(result["lost"]["good_events"]) | set(result["lost"]["poison"])
     wanted |= {d["seq"] for d in result["dlq"]["poison_retried_more_than_once_detail"]}
     wanted |= set(result["dlq"].get("good_in_dlq_seqs", []))
     wanted |= {seq for seq, _, _ in result["dlq"]["poison_wrong_reason"]}
+    wanted |= set(result.get("left_on_queue", []))
     timelines = {}
     for message_id, seq in by_message_id.items():
         if seq in wanted or event_of(items[seq]) in wanted:
@@ -510,6 +574,34 @@ def diagnostics(result: dict, items: dict, by_message_id: dict[str, int], worker
             timelines[f"{seq} ({items[seq].kind}{', duplicate of %d' % items[seq].duplicate_of if items[seq].duplicate_of is not None else ''})"] = {
                 "receives": receives, "decisions": decisions}
     return timelines
+
+
+def due_back(by_message_id: dict[str, int], workers: list, ledger: Ledger, visibility: float,
+             max_receive_count: int) -> float | None:
+    """When the last message still on the queue is due to be received again (time.monotonic()),
+    by what the run saw of each one not yet deleted: its latest receive plus the visibility
+    timeout, or the delay the function set on that receipt, whichever is later. A message
+    whose receives are spent and whose delay is over is the redrive's (moved at the next poll).
+    None when a message cannot be accounted for so: sent but never received, or due back more
+    than DUE_MARGIN_S ago and still not deleted."""
+    now = time.monotonic()
+    acknowledged = set().union(*(w.acknowledged for w in workers))
+    latest = now
+    for message_id in by_message_id:
+        if message_id in acknowledged:
+            continue
+        receives = [w.last_receive[message_id] for w in workers if message_id in w.last_receive]
+        if not receives:
+            return None
+        received, handle, count = max(receives)
+        with ledger.lock:
+            due = max(received + visibility, ledger.hidden_until.get(handle, 0.0))
+        if due < now and count >= max_receive_count:
+            continue
+        if due < now - DUE_MARGIN_S:
+            return None
+        latest = max(latest, due)
+    return latest
 
 
 def with_unseen_receives(excused: dict[str, int], receives: dict[str, int], workers: list) -> dict[str, int]:

@@ -140,10 +140,12 @@ class _Server:
     """A threading HTTP/1.1 server on a free loopback port, run in a daemon thread."""
 
     def __init__(self, handler_class) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         handler_class.owner = self
-        self.server = _QuietServer(("127.0.0.1", self.port), handler_class)
+        # Port 0: the kernel picks a free port as it binds, which no other process can take
+        # in between (as it could from a port probed first and bound later).
+        self.server = _QuietServer(("127.0.0.1", 0), handler_class)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
