@@ -110,10 +110,10 @@ class Ledger:
     # claims refused because the key was held by an invocation a fault touched (killed, frozen,
     # its SES call hung or its claim answered late): the retry that follows is the fault's
     held_by_faulted: int = 0
-    # receipt handles the function changed the visibility of (a retry's back-off, or at once)
-    visibility_changed: set = field(default_factory=set)
     # receipt handle -> the latest time.monotonic() the function asked the queue to hide it
-    # until: when a retried message is due back, which the run waits for past its time limit
+    # until (a retry's back-off, or 0 s: at once). Its keys are the receipts whose visibility
+    # the function changed; its values say when a retried message is due back, which the run
+    # waits for past its time limit.
     hidden_until: dict[str, float] = field(default_factory=dict)
     # idempotency key -> every store call about it (time, instance, operation, status, owner),
     # shown for a duplicate no window explains
@@ -126,15 +126,13 @@ class Ledger:
         with self.lock:
             self.faults[kind] += 1
 
-    def hide(self, body: bytes) -> None:
+    def hide(self, request: dict) -> None:
         """Notes the delays a ChangeMessageVisibility(Batch) request asks for (under the lock).
         Noted when asked, answered or not: a refused call only brings the message back sooner."""
-        try:
-            request = json.loads(body or b"{}")
-        except ValueError:
-            return
         now = time.monotonic()
         for entry in request.get("Entries") or [request]:
+            if not isinstance(entry, dict):
+                continue
             handle, seconds = entry.get("ReceiptHandle"), entry.get("VisibilityTimeout")
             if isinstance(handle, str) and isinstance(seconds, int):
                 self.hidden_until[handle] = max(self.hidden_until.get(handle, 0.0), now + seconds)
@@ -323,13 +321,13 @@ class _FaultHandler(_FrontHandler):
             return self.kill()
         # The records this call is about: their receipt handles (visibility) or bodies (DLQ).
         try:
-            named = strings_in(json.loads(self._body or b"{}"))
+            request = json.loads(self._body or b"{}")
         except ValueError:
-            named = set()
-        if operation.startswith("ChangeMessageVisibility"):
+            request = {}
+        named = strings_in(request)
+        if operation.startswith("ChangeMessageVisibility") and isinstance(request, dict):
             with ledger.lock:
-                ledger.visibility_changed |= named
-                ledger.hide(self._body)
+                ledger.hide(request)
         # An outage lasts for the call and the SDK's retries of it (three attempts).
         remaining = front.sqs_failing.get(operation, 0)
         if remaining or front.roll(plan.sqs_outage):

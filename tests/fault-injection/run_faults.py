@@ -254,7 +254,7 @@ class Worker:
                     # holder past it is a redelivery SQS makes too.
                     if (earlier is not None and earlier[0] != self.index
                             and time.monotonic() - earlier[2] < self.queues_visibility - 1
-                            and earlier[1] not in self.ledger.visibility_changed):
+                            and earlier[1] not in self.ledger.hidden_until):
                         self.ledger.faults["queue_handed_out_an_in_flight_message"] += 1
                         touched.strings.add(message["ReceiptHandle"])
             event = {"Records": [self.queues.record(m) for m in messages]}
@@ -496,7 +496,7 @@ def main() -> int:
         dead_letters = drain(queues)
         # What neither a delete nor the redrive took off the queue: empty unless the run met its
         # time limit, and then the messages it waited for.
-        gone = {mid for w in workers for mid in w.acknowledged} | {m["MessageId"] for m in dead_letters}
+        gone = acknowledged_by(workers) | {m["MessageId"] for m in dead_letters}
         left_on_queue = sorted(seq for mid, seq in by_message_id.items() if mid not in gone)
         result = account(
             items=by_seq,
@@ -576,6 +576,11 @@ def diagnostics(result: dict, items: dict, by_message_id: dict[str, int], worker
     return timelines
 
 
+def acknowledged_by(workers: list) -> set[str]:
+    """The message ids whose delete the queue accepted, from any worker."""
+    return set().union(*(w.acknowledged for w in workers))
+
+
 def due_back(by_message_id: dict[str, int], workers: list, ledger: Ledger, visibility: float,
              max_receive_count: int) -> float | None:
     """When the last message still on the queue is due to be received again (time.monotonic()),
@@ -585,7 +590,7 @@ def due_back(by_message_id: dict[str, int], workers: list, ledger: Ledger, visib
     None when a message cannot be accounted for so: sent but never received, or due back more
     than DUE_MARGIN_S ago and still not deleted."""
     now = time.monotonic()
-    acknowledged = set().union(*(w.acknowledged for w in workers))
+    acknowledged = acknowledged_by(workers)
     latest = now
     for message_id in by_message_id:
         if message_id in acknowledged:
